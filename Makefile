@@ -1,0 +1,39 @@
+# One task file for every verb. `make demo` and `make test` work on a fresh machine with Python 3.11.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+export UV_PYTHON_DOWNLOADS := never
+
+.PHONY: install demo test lint pytest browser bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[dev]'
+	touch $(STAMP)
+
+demo: install
+	$(BIN)/aigw demo
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+# Debian's chromium drives the dashboard's browser test; installed once if missing.
+browser:
+	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+pytest: install browser
+	$(BIN)/pytest
+
+test: lint pytest
+
+bench: install
+	$(BIN)/python benchmarks/sink.py
+
+clean:
+	rm -rf $(VENV) .aigw .pytest_cache .mypy_cache .ruff_cache test-artifacts
