@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from gateway_shim.config.models import Config
+from gateway_shim.config.models import REFERENCE_ERRORS_SEPARATOR, Config
 
 DEMO_CONFIG = Path(__file__).with_name("demo.yaml")
 
@@ -37,6 +37,7 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
 
 def parse_config(text: str, source: str = "<config>") -> Config:
     try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
         document = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
@@ -48,17 +49,41 @@ def parse_config(text: str, source: str = "<config>") -> Config:
     try:
         return Config.model_validate(document)
     except ValidationError as exc:
-        raise ConfigError(_describe(source, exc)) from exc
+        raise ConfigError(_describe(source, exc, node)) from exc
 
 
-def _describe(source: str, exc: ValidationError) -> str:
-    lines = [f"{source}: invalid config ({exc.error_count()} problem{'s' if exc.error_count() > 1 else ''})"]
+def _describe(source: str, exc: ValidationError, root: yaml.Node | None) -> str:
+    problems: list[tuple[str, str]] = []
     for error in exc.errors(include_url=False):
-        path = ".".join(str(part) for part in error["loc"]) or "<root>"
-        message = error["msg"]
-        if error["type"] == "extra_forbidden":
-            message = "unknown key"
-        elif error["type"] == "value_error":
-            message = message.removeprefix("Value error, ")
-        lines.append(f"  {path}: {message}")
+        path = ".".join(str(part) for part in error["loc"])
+        if error["type"] == "value_error" and not path:
+            for line in str(error["ctx"]["error"]).split(REFERENCE_ERRORS_SEPARATOR):
+                key, _, reason = line.partition(": ")
+                problems.append((key, reason))
+        elif error["type"] == "extra_forbidden":
+            problems.append((path, "unknown key"))
+        else:
+            problems.append((path, error["msg"].removeprefix("Value error, ")))
+    count = len(problems)
+    lines = [f"{source}: invalid config ({count} problem{'s' if count > 1 else ''})"]
+    for path, reason in problems:
+        line = _line_of(root, path)
+        lines.append(f"  {source}:{line}: {path}: {reason}" if line else f"  {path or '<root>'}: {reason}")
     return "\n".join(lines)
+
+
+def _line_of(node: yaml.Node | None, path: str) -> int | None:
+    """1-based line of the deepest YAML node on ``path`` (a key path like ``routes.default.targets.0``)."""
+    found: int | None = None
+    for part in path.split(".") if path else []:
+        if isinstance(node, yaml.MappingNode):
+            match = next(((k, v) for k, v in node.value if k.value == part), None)
+            if match is None:
+                break
+            found, node = match[0].start_mark.line + 1, match[1]
+        elif isinstance(node, yaml.SequenceNode) and part.isdigit() and int(part) < len(node.value):
+            node = node.value[int(part)]
+            found = node.start_mark.line + 1
+        else:
+            break
+    return found

@@ -18,6 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 LANES = ("interactive", "standard", "batch")
 SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
+# Cross-reference errors travel as one ValueError; the loader splits them back into "path: reason" lines.
+REFERENCE_ERRORS_SEPARATOR = "\n"
 
 
 class Strict(BaseModel):
@@ -236,7 +238,7 @@ class Config(Strict):
         if self.gateway.default_sensitivity not in self.data_classes:
             errors.append(f"gateway.default_sensitivity: unknown data class {self.gateway.default_sensitivity!r}")
         if errors:
-            raise ValueError("; ".join(errors))
+            raise ValueError(REFERENCE_ERRORS_SEPARATOR.join(errors))
         return self
 
     def canonical_json(self) -> str:

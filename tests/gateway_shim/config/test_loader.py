@@ -1,0 +1,124 @@
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+import yaml
+
+from gateway_shim.config import ConfigError, load_config, parse_config
+from gateway_shim.config.loader import DEMO_CONFIG
+
+DEMO_TEXT = DEMO_CONFIG.read_text()
+
+
+def edited(mutate) -> str:
+    """The demo document with one edit applied, dumped back to YAML."""
+    document = yaml.safe_load(DEMO_TEXT)
+    mutate(document)
+    return yaml.safe_dump(document, sort_keys=False)
+
+
+def error_of(text: str) -> str:
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, "aigw.yaml")
+    return str(info.value)
+
+
+def test_demo_config_loads_with_the_three_tenants_and_lanes() -> None:
+    config = load_config(DEMO_CONFIG)
+    assert set(config.tenants) == {"acme", "globex", "initech"}
+    assert {t.team for t in config.tenants.values()} == {"payments", "support", "search"}
+    assert set(config.lanes) == {"interactive", "standard", "batch"}
+    assert set(config.data_classes) == {"public", "internal", "restricted"}
+    assert config.data_classes["restricted"].providers == ["bedrock"]
+
+
+def test_examples_file_is_the_demo_config() -> None:
+    example = Path(__file__).parents[3] / "examples" / "aigw.yaml"
+    assert load_config(example).policy_version == load_config(DEMO_CONFIG).policy_version
+
+
+def test_policy_version_is_a_short_stable_hash_that_changes_with_the_document() -> None:
+    first = parse_config(DEMO_TEXT)
+    assert first.policy_version == parse_config(DEMO_TEXT).policy_version
+    assert len(first.policy_version) == 12
+    reordered = parse_config(yaml.safe_dump(yaml.safe_load(DEMO_TEXT), sort_keys=True))
+    assert reordered.policy_version == first.policy_version
+    changed = parse_config(edited(lambda d: d["tenants"]["acme"].update(monthly_budget_usd=1)))
+    assert changed.policy_version != first.policy_version
+
+
+def test_price_lookup_returns_the_price_in_force_on_the_day() -> None:
+    config = parse_config(DEMO_TEXT)
+    haiku = "anthropic.claude-3-5-haiku-v1"
+    before = config.price_on(haiku, dt.date(2026, 11, 14))
+    after = config.price_on(haiku, dt.date(2026, 11, 15))
+    assert before is not None and after is not None
+    assert (before.input_per_mtok, before.output_per_mtok) == (0.80, 4.00)
+    assert (after.input_per_mtok, after.output_per_mtok) == (1.00, 5.00)
+    assert config.price_on(haiku, dt.date(2025, 12, 31)) is None
+    assert config.price_on("no-such-model", dt.date(2026, 11, 20)) is None
+
+
+def test_unknown_key_names_file_line_and_path() -> None:
+    message = error_of(edited(lambda d: d["tenants"]["acme"].update(colour="red")))
+    assert "tenants.acme.colour: unknown key" in message
+    assert "aigw.yaml:" in message
+
+
+def test_wrong_type_names_the_key() -> None:
+    message = error_of(edited(lambda d: d["lanes"]["batch"].update(timeout_s="slow")))
+    assert "lanes.batch.timeout_s" in message
+    assert "valid number" in message
+
+
+def test_route_naming_an_unknown_provider_is_rejected() -> None:
+    message = error_of(edited(lambda d: d["routes"]["default"]["targets"].append("nowhere/gpt-4o-mini")))
+    assert "routes.default.targets.3: unknown provider 'nowhere'" in message
+
+
+def test_tenant_naming_an_unknown_lane_is_rejected() -> None:
+    message = error_of(edited(lambda d: d["tenants"]["globex"].update(lanes=["turbo"])))
+    assert "tenants.globex.lanes.0: unknown lane 'turbo'" in message
+
+
+def test_target_without_price_and_bad_target_syntax_are_rejected() -> None:
+    message = error_of(edited(lambda d: d["routes"]["batch"]["targets"].append("bedrock/unpriced-model")))
+    assert "model 'unpriced-model' has no pricing entry" in message
+    assert "must be 'provider/model'" in error_of(edited(lambda d: d["routes"]["batch"].update(targets=["x"])))
+
+
+def test_missing_default_route_and_bad_key_hash_are_rejected() -> None:
+    assert "a route named 'default' is required" in error_of(edited(lambda d: d["routes"].pop("default")))
+    bad_hash = edited(lambda d: d["tenants"]["acme"]["api_keys"][0].update(sha256="demo-acme"))
+    assert "tenants.acme.api_keys.0.sha256: must be 64 lowercase hex characters" in error_of(bad_hash)
+
+
+def test_invalid_regex_in_deny_pattern_is_rejected() -> None:
+    message = error_of(edited(lambda d: d["guardrails"]["deny_patterns"].append({"name": "x", "regex": "("})))
+    assert "guardrails.deny_patterns.2.regex: not a valid regular expression" in message
+
+
+def test_yaml_syntax_error_names_the_line() -> None:
+    message = error_of("tenants:\n  acme:\n    team: [payments\n")
+    assert message.startswith("aigw.yaml:4:")
+    assert "YAML syntax error" in message
+
+
+def test_top_level_must_be_a_mapping_and_unreadable_file_is_named(tmp_path: Path) -> None:
+    assert "expected a mapping" in error_of("- just\n- a list\n")
+    with pytest.raises(ConfigError, match="missing.yaml: cannot read config"):
+        load_config(tmp_path / "missing.yaml")
+
+
+def test_default_config_prefers_env_then_local_file_then_demo(tmp_path: Path, monkeypatch) -> None:
+    from gateway_shim.config.loader import default_config_path
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("AIGW_CONFIG", raising=False)
+    assert default_config_path() == DEMO_CONFIG
+    (tmp_path / "aigw.yaml").write_text(DEMO_TEXT)
+    assert default_config_path() == Path("aigw.yaml")
+    monkeypatch.setenv("AIGW_CONFIG", str(tmp_path / "other.yaml"))
+    assert default_config_path() == tmp_path / "other.yaml"
