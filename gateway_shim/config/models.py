@@ -236,7 +236,8 @@ class Config(Strict):
         if self.gateway.default_lane not in self.lanes:
             errors.append(f"gateway.default_lane: unknown lane {self.gateway.default_lane!r}")
         if self.gateway.default_sensitivity not in self.data_classes:
-            errors.append(f"gateway.default_sensitivity: unknown data class {self.gateway.default_sensitivity!r}")
+            sensitivity = self.gateway.default_sensitivity
+            errors.append(f"gateway.default_sensitivity: unknown data class {sensitivity!r}")
         if errors:
             raise ValueError(REFERENCE_ERRORS_SEPARATOR.join(errors))
         return self

@@ -86,7 +86,8 @@ def test_tenant_naming_an_unknown_lane_is_rejected() -> None:
 def test_target_without_price_and_bad_target_syntax_are_rejected() -> None:
     message = error_of(edited(lambda d: d["routes"]["batch"]["targets"].append("bedrock/unpriced-model")))
     assert "model 'unpriced-model' has no pricing entry" in message
-    assert "must be 'provider/model'" in error_of(edited(lambda d: d["routes"]["batch"].update(targets=["x"])))
+    bad_syntax = edited(lambda d: d["routes"]["batch"].update(targets=["x"]))
+    assert "must be 'provider/model'" in error_of(bad_syntax)
 
 
 def test_missing_default_route_and_bad_key_hash_are_rejected() -> None:
@@ -108,7 +109,7 @@ def test_yaml_syntax_error_names_the_line() -> None:
 
 def test_top_level_must_be_a_mapping_and_unreadable_file_is_named(tmp_path: Path) -> None:
     assert "expected a mapping" in error_of("- just\n- a list\n")
-    with pytest.raises(ConfigError, match="missing.yaml: cannot read config"):
+    with pytest.raises(ConfigError, match=r"missing\.yaml: cannot read config"):
         load_config(tmp_path / "missing.yaml")
 
 
