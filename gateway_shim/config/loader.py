@@ -66,9 +66,10 @@ def _describe(source: str, exc: ValidationError, root: yaml.Node | None) -> str:
             problems.append((path, error["msg"].removeprefix("Value error, ")))
     count = len(problems)
     lines = [f"{source}: invalid config ({count} problem{'s' if count > 1 else ''})"]
-    for path, reason in problems:
-        line = _line_of(root, path)
-        lines.append(f"  {source}:{line}: {path}: {reason}" if line else f"  {path or '<root>'}: {reason}")
+    for key_path, reason in problems:
+        line = _line_of(root, key_path)
+        where = f"{source}:{line}: " if line else ""
+        lines.append(f"  {where}{key_path or '<root>'}: {reason}")
     return "\n".join(lines)
 
 
