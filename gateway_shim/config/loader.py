@@ -57,8 +57,8 @@ def _describe(source: str, exc: ValidationError, root: yaml.Node | None) -> str:
     for error in exc.errors(include_url=False):
         path = ".".join(str(part) for part in error["loc"])
         if error["type"] == "value_error" and not path:
-            for line in str(error["ctx"]["error"]).split(REFERENCE_ERRORS_SEPARATOR):
-                key, _, reason = line.partition(": ")
+            for reference_error in str(error["ctx"]["error"]).split(REFERENCE_ERRORS_SEPARATOR):
+                key, _, reason = reference_error.partition(": ")
                 problems.append((key, reason))
         elif error["type"] == "extra_forbidden":
             problems.append((path, "unknown key"))
