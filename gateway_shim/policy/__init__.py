@@ -1,0 +1,1 @@
+"""Pure policy decisions: keys, allowlists, rate limits, budgets, guardrails, cost, token estimates."""

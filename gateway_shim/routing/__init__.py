@@ -1,0 +1,1 @@
+"""Pure routing: route selection, circuit breakers, lane saturation, degrade."""

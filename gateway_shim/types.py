@@ -1,0 +1,150 @@
+"""Plain data passed between the front doors (server, simulator) and the core (`gateway_shim.core`).
+
+Slotted dataclasses, no pydantic: these are built once or more per request on the hot path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Message = dict[str, Any]
+"""An OpenAI-style chat message: ``{"role": ..., "content": str | list[{"type": "text", "text": ...}]}``."""
+
+FailureReason = Literal["error", "throttle", "timeout", "outage", "connect"]
+Outcome = Literal["ok", "blocked", "throttled", "budget_exceeded", "upstream_error", "client_error"]
+
+
+@dataclass(slots=True)
+class RequestContext:
+    """What the front door learned from the request: auth, contract (headers or body metadata), body.
+
+    ``None`` means "not given"; the core applies the config's defaults (lane, sensitivity).
+    """
+
+    api_key: str | None
+    messages: list[Message]
+    received_at: int
+    """Epoch microseconds (UTC) when the request arrived: the event's ``ts`` and the day it is priced on."""
+    trace_id: str = ""
+    model_requested: str = ""
+    max_tokens: int | None = None
+    stream: bool = False
+    workflow: str | None = None
+    app_id: str | None = None
+    user_id: str | None = None
+    sensitivity: str | None = None
+    latency_class: str | None = None
+    budget_class: str | None = None
+    prompt_version: str | None = None
+    retrieval_ms: float | None = None
+    run_id: str | None = None
+    body_bytes: int = 0
+
+
+@dataclass(slots=True, frozen=True)
+class Target:
+    """One provider/model a route may call; ``timeout_s`` is the provider's own per-call cap."""
+
+    provider: str
+    model: str
+    timeout_s: float = 60.0
+
+    @property
+    def key(self) -> str:
+        return f"{self.provider}/{self.model}"
+
+
+@dataclass(slots=True)
+class Rejection:
+    """A refusal: the HTTP answer plus what the event needs to say about it.
+
+    ``code`` is the OpenAI-style ``error.code`` and the event's ``error_type``;
+    ``retry_after`` (seconds) becomes the ``Retry-After`` header, rounded up.
+    """
+
+    status: int
+    code: str
+    message: str
+    outcome: Outcome
+    error_type: str = "invalid_request_error"
+    """OpenAI-style ``error.type`` (``invalid_request_error``, ``authentication_error``, ...)."""
+    retry_after: float | None = None
+    tenant_id: str | None = None
+    team: str | None = None
+    lane: str | None = None
+    sensitivity: str | None = None
+    route: str | None = None
+    input_tokens: int | None = None
+    validation_result: str | None = None
+    guardrail_actions: list[str] = field(default_factory=list)
+
+    def error_body(self) -> dict[str, dict[str, str]]:
+        """The OpenAI-style error JSON for the response body."""
+        return {"error": {"type": self.error_type, "code": self.code, "message": self.message}}
+
+
+@dataclass(slots=True, frozen=True)
+class AttemptResult:
+    """How one upstream call ended. ``reason`` is set when ``ok`` is false."""
+
+    ok: bool
+    status: int | None = None
+    reason: FailureReason | None = None
+
+    @staticmethod
+    def success() -> AttemptResult:
+        return _SUCCESS
+
+    @staticmethod
+    def failure(reason: FailureReason, status: int | None = None) -> AttemptResult:
+        return AttemptResult(False, status, reason)
+
+
+_SUCCESS = AttemptResult(True, 200, None)
+
+
+@dataclass(slots=True)
+class Plan:
+    """An admitted request: who, which lane and route, the ordered targets to try, and the budget held.
+
+    The core mutates the cursor and attempt fields as ``next_target``/``record_attempt`` are called;
+    the caller reads ``targets``, ``messages``, ``max_tokens``, ``timeout_s``/``deadline`` and ``served``.
+    """
+
+    ctx: RequestContext
+    tenant_id: str
+    team: str
+    lane: str
+    sensitivity: str
+    route: str
+    targets: tuple[Target, ...]
+    max_tokens: int
+    """Output cap for the upstream call: min(client's max_tokens, lane cap, degrade cap)."""
+    messages: list[Message]
+    """The prompt as it goes upstream (redacted when ``validation_result == "modified"``)."""
+    input_tokens: int
+    """The gateway's cheap estimate of the prompt's tokens (what rate limits and reservation used)."""
+    timeout_s: float
+    """The lane's timeout for the whole request, all attempts included."""
+    deadline: float
+    """``now`` at admission + ``timeout_s``, on the caller's monotonic clock."""
+    priority: int
+    reservation_usd: float
+    month: int
+    """Budget month key (year * 12 + month - 1) the reservation is held in."""
+    guardrail_actions: list[str] = field(default_factory=list)
+    validation_result: str = "passed"
+    degraded: bool = False
+    attempts: int = 0
+    cursor: int = 0
+    fallback_reason: str | None = None
+    last_failure: FailureReason | None = None
+    served: Target | None = None
+    """The target of the latest attempt (the one that answered, when it succeeded)."""
+    output_blocked: bool = False
+    finished: bool = False
+
+    @property
+    def fallback_used(self) -> bool:
+        return self.served is not None and self.served != self.targets[0]
