@@ -1,0 +1,20 @@
+"""Session-wide fixtures: a real S3-compatible server (moto in server mode) on a free local port."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.helpers import MotoS3Server
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoS3Server]:
+    """moto's S3 as a separate process: ``.endpoint_url``, ``.env`` (AWS_* variables), ``.make_bucket(name)``."""
+    server = MotoS3Server(log_path=tmp_path_factory.mktemp("moto") / "moto.log")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -1,0 +1,101 @@
+"""Helpers shared by the test suite: free ports, waiting for servers, a moto S3 server process."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+LOCALHOST = "127.0.0.1"
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((LOCALHOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_port(host: str, port: int, timeout: float = 10.0) -> None:
+    """Block until ``host:port`` accepts a TCP connection; ``TimeoutError`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return
+        except OSError as exc:
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"nothing listening on {host}:{port} after {timeout:.1f}s") from exc
+            time.sleep(0.05)
+
+
+@dataclass
+class MotoS3Server:
+    """moto in server mode as a separate process on 127.0.0.1 (its log goes to ``log_path``).
+
+    A separate process, not ``ThreadedMotoServer``: gevent (Locust) and in-process moto do not mix,
+    and an outage test needs to stop and restart the server on the same port.
+    """
+
+    log_path: Path
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def endpoint_url(self) -> str:
+        return f"http://{LOCALHOST}:{self.port}"
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {
+            "AWS_ENDPOINT_URL": self.endpoint_url,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }
+
+    def start(self, timeout: float = 20.0) -> None:
+        if self.process is not None and self.process.poll() is None:
+            return
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "moto.server", "-H", LOCALHOST, "-p", str(self.port)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
+        try:
+            wait_for_port(LOCALHOST, self.port, timeout)
+        except TimeoutError:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        """Stop the server (its buckets are lost: moto keeps state in memory)."""
+        if self.process is None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=10)
+        self.process = None
+
+    def make_bucket(self, name: str) -> str:
+        """Create bucket ``name`` (3+ characters) and return ``s3://name``."""
+        import pyarrow.fs as pafs
+
+        fs = pafs.S3FileSystem(
+            access_key="testing",
+            secret_key="testing",
+            region="us-east-1",
+            endpoint_override=f"{LOCALHOST}:{self.port}",
+            scheme="http",
+            allow_bucket_creation=True,
+        )
+        fs.create_dir(name)
+        return f"s3://{name}"
