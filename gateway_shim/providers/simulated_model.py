@@ -100,7 +100,8 @@ def output_length(digest: int, model: str, max_tokens: int | None) -> tuple[int,
 @dataclass(slots=True, frozen=True)
 class SimResponse:
     """One simulated answer. Times are real milliseconds from receiving the request (including any
-    injected latency); for failures `total_ms` is when the error is returned."""
+    injected latency `added_ms`, which a time-scaled server does not scale); for failures `total_ms` is
+    when the error is returned."""
 
     model: str
     kind: Kind
@@ -112,6 +113,7 @@ class SimResponse:
     ttft_ms: float
     total_ms: float
     digest: int
+    added_ms: float = 0.0
 
     @property
     def ok(self) -> bool:
@@ -174,9 +176,9 @@ class SimulatedModel:
         if decision.kind != "ok":
             delay = added + (1.0 if decision.kind == "outage" else ttft * 0.25)
             return SimResponse(model, decision.kind, decision.status, decision.drop_connection,
-                               input_tokens, 0, "error", delay, delay, digest)
+                               input_tokens, 0, "error", delay, delay, digest, added)
         return SimResponse(model, "ok", 200, False, input_tokens, output_tokens, finish, added + ttft,
-                           added + total, digest)
+                           added + total, digest, added)
 
     def _rng_for(self, digest: int) -> random.Random:
         """A generator per (prompt, how many times it was seen): order-independent across different
