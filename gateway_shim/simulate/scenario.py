@@ -1,0 +1,358 @@
+"""The scenario file: who sends what, when, and which incidents happen (docs/simulate.md).
+
+Typed and strict like the policy config: unknown keys and bad values fail at load time with the file,
+the key path and its line. References into the policy config (tenants, apps, lanes, data classes,
+models) are checked by ``check_against`` once the config is known.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from gateway_shim.config.loader import _line_of
+from gateway_shim.config.models import Config
+
+DEFAULT_SCENARIO = Path(__file__).with_name("scenarios") / "default.yaml"
+DAY_S = 86_400.0
+
+_AT = re.compile(r"^day\s+(\d+)(?:\s+(\d{1,2}):(\d{2}))?$")
+_DURATION = re.compile(r"^(?:(\d+)d)?\s*(?:(\d+)h)?\s*(?:(\d+)m)?\s*(?:(\d+)s)?$")
+
+
+class ScenarioError(ValueError):
+    """A scenario that cannot be simulated; the message names the file, the key and the line."""
+
+
+def parse_at(value: object) -> float:
+    """``"day 6 13:00"`` → seconds after the start of the simulation (day 1 is the first day)."""
+    match = _AT.match(str(value).strip()) if isinstance(value, str) else None
+    if match is None:
+        raise ValueError(f"expected 'day N' or 'day N HH:MM' (day 1 is the first day), got {value!r}")
+    day, hour, minute = int(match[1]), int(match[2] or 0), int(match[3] or 0)
+    if day < 1 or hour > 23 or minute > 59:
+        raise ValueError(f"{value!r} is not a valid time (day >= 1, HH 00-23, MM 00-59)")
+    return (day - 1) * DAY_S + hour * 3600.0 + minute * 60.0
+
+
+def parse_duration(value: object) -> float:
+    """``"4h"``, ``"90m"``, ``"1h30m"``, ``"2d"`` → seconds."""
+    match = _DURATION.match(value.strip()) if isinstance(value, str) and value.strip() else None
+    if match is None or not any(match.groups()):
+        raise ValueError(f"expected a duration like '4h', '90m', '1h30m' or '2d', got {value!r}")
+    d, h, m, s = (int(g or 0) for g in match.groups())
+    seconds = d * DAY_S + h * 3600.0 + m * 60.0 + s
+    if seconds <= 0:
+        raise ValueError(f"duration {value!r} must be positive")
+    return seconds
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+Share = Annotated[float, Field(ge=0, le=1)]
+PositiveFloat = Annotated[float, Field(gt=0)]
+PositiveInt = Annotated[int, Field(gt=0)]
+
+
+class Lognormal(Strict):
+    """A lognormal around ``median`` (``sigma`` = spread of its log), clipped to [min, max]."""
+
+    median: PositiveFloat
+    sigma: Annotated[float, Field(ge=0, le=3)] = 0.5
+    min: Annotated[float, Field(ge=0)] = 1
+    max: PositiveFloat = 100_000
+
+    @model_validator(mode="after")
+    def _bounds(self) -> Lognormal:
+        if self.min > self.max:
+            raise ValueError("min must not exceed max")
+        return self
+
+
+class Stream(Strict):
+    """One kind of traffic: a tenant's app sending one workflow on one lane."""
+
+    name: str
+    tenant: str
+    app: str
+    workflow: str | None = None
+    """Left out (or empty) = the app sends no workflow tag: untagged spend."""
+    lane: str = "standard"
+    share: PositiveFloat
+    """Relative weight in the organisation's daily volume (``requests_per_day``)."""
+    sensitivity: str = "internal"
+    budget_class: str = "standard"
+    streaming_share: Share = 0.0
+    users: PositiveInt = 50
+    diurnal: str = "office"
+    weekly: str = "weekdays"
+    prompt_version: str = "v1"
+    input_tokens: Lognormal
+    max_tokens: PositiveInt | None = None
+    """The client's output cap; the simulated model decides the answer's length below it."""
+    retrieval_ms: Lognormal | None = None
+    model_requested: str = ""
+    pii_share: Share = 0.0
+    """Share of prompts carrying an e-mail address or phone number (the guardrails redact them)."""
+    injection_share: Share = 0.0
+    """Share of prompts with a prompt-injection phrase (the guardrails block them)."""
+
+
+class _Timed(Strict):
+    name: str = ""
+    at: float
+
+    @field_validator("at", mode="before")
+    @classmethod
+    def _at(cls, value: object) -> float:
+        return parse_at(value)
+
+
+class _Windowed(_Timed):
+    duration: float
+
+    @field_validator("duration", mode="before")
+    @classmethod
+    def _duration(cls, value: object) -> float:
+        return parse_duration(value)
+
+
+class ProviderDegradation(_Windowed):
+    """Errors, throttling and added latency on one model for a while: fallbacks and SLO burn."""
+
+    kind: Literal["provider_degradation"]
+    model: str
+    error_rate: Share = 0.0
+    status: Annotated[int, Field(ge=400, le=599)] = 503
+    throttle_rate: Share = 0.0
+    added_latency_ms: Annotated[float, Field(ge=0, le=600_000)] = 0.0
+
+
+class ModelOutage(_Windowed):
+    """Every call to one model fails (503): its circuit breaker opens and the chain falls back."""
+
+    kind: Literal["model_outage"]
+    model: str
+
+
+class PolicyChange(_Timed):
+    """A new policy from ``at`` on: the current config deep-merged with ``patch`` (lists replace)."""
+
+    kind: Literal["policy_change"]
+    patch: dict[str, Any] = Field(min_length=1)
+
+
+class PromptRollout(_Timed):
+    """A stream switches to a new prompt version whose prompts are longer (or shorter)."""
+
+    kind: Literal["prompt_rollout"]
+    stream: str
+    prompt_version: str
+    input_tokens_factor: PositiveFloat = 1.0
+
+
+class TrafficSurge(_Timed):
+    """Extra traffic of one stream at an absolute rate (not scaled): a backfill, a launch."""
+
+    kind: Literal["traffic_surge"]
+    stream: str
+    requests_per_hour: PositiveFloat
+    duration: float | None = None
+    """Left out = until the end of the simulation."""
+
+    @field_validator("duration", mode="before")
+    @classmethod
+    def _duration(cls, value: object) -> float | None:
+        return None if value is None else parse_duration(value)
+
+
+class RateLimitStorm(_Windowed):
+    """One user of a stream hammers the gateway (absolute rate): the tenant's rate limit answers 429."""
+
+    kind: Literal["rate_limit_storm"]
+    stream: str
+    user: str
+    requests_per_min: PositiveFloat
+
+
+class PriceChange(Strict):
+    """A change in the config's pricing catalog for ``model``: reported, never invented (see docs)."""
+
+    kind: Literal["price_change"]
+    name: str = ""
+    model: str
+
+
+Incident = Annotated[
+    ProviderDegradation | ModelOutage | PolicyChange | PromptRollout | TrafficSurge | RateLimitStorm
+    | PriceChange,
+    Field(discriminator="kind"),
+]
+
+
+INCIDENT_KINDS = frozenset({"provider_degradation", "model_outage", "policy_change", "prompt_rollout",
+                            "traffic_surge", "rate_limit_storm", "price_change"})
+
+
+class Scenario(Strict):
+    version: Literal[1] = 1
+    name: str
+    description: str = ""
+    requests_per_day: PositiveFloat
+    """Average daily requests at scale 1 at the start of the window (before growth)."""
+    growth_per_30_days: Annotated[float, Field(ge=-0.9, le=10)] = 0.0
+    gateway_overhead_ms: Annotated[float, Field(ge=0)] = 0.4
+    diurnal: dict[str, list[Annotated[float, Field(ge=0)]]] = Field(min_length=1)
+    weekly: dict[str, list[Annotated[float, Field(ge=0)]]] = Field(min_length=1)
+    streams: list[Stream] = Field(min_length=1)
+    incidents: list[Incident] = []
+
+    @model_validator(mode="after")
+    def _check(self) -> Scenario:
+        errors: list[str] = []
+        for name, shape in self.diurnal.items():
+            if len(shape) != 24 or not any(shape):
+                errors.append(f"diurnal.{name}: needs 24 hourly weights, not all zero")
+        for name, shape in self.weekly.items():
+            if len(shape) != 7 or not any(shape):
+                errors.append(f"weekly.{name}: needs 7 weights (Monday first), not all zero")
+        names = [s.name for s in self.streams]
+        for i, stream in enumerate(self.streams):
+            if names.count(stream.name) > 1:
+                errors.append(f"streams.{i}.name: duplicate stream name {stream.name!r}")
+            if stream.diurnal not in self.diurnal:
+                errors.append(f"streams.{i}.diurnal: unknown shape {stream.diurnal!r}")
+            if stream.weekly not in self.weekly:
+                errors.append(f"streams.{i}.weekly: unknown shape {stream.weekly!r}")
+        for i, incident in enumerate(self.incidents):
+            stream = getattr(incident, "stream", None)
+            if stream is not None and stream not in names:
+                errors.append(f"incidents.{i}.stream: unknown stream {stream!r}")
+        if errors:
+            raise ValueError("\n".join(errors))
+        return self
+
+    def stream(self, name: str) -> Stream:
+        return next(s for s in self.streams if s.name == name)
+
+
+class LoadedScenario:
+    """A validated scenario plus where it came from (to name lines in later errors)."""
+
+    def __init__(self, scenario: Scenario, source: str, root: yaml.Node | None) -> None:
+        self.scenario = scenario
+        self.source = source
+        self.root = root
+
+    def error(self, problems: list[tuple[str, str]]) -> ScenarioError:
+        return ScenarioError(_format(self.source, self.root, problems))
+
+
+def load_scenario(path: str | Path | None = None) -> LoadedScenario:
+    source = Path(path) if path is not None else DEFAULT_SCENARIO
+    try:
+        text = source.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ScenarioError(f"{source}: cannot read scenario: {exc.strerror or exc}") from exc
+    return parse_scenario(text, str(source))
+
+
+def parse_scenario(text: str, source: str = "<scenario>") -> LoadedScenario:
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ScenarioError(f"{source}{where}: YAML syntax error: {problem}") from exc
+    if not isinstance(document, dict):
+        raise ScenarioError(f"{source}: expected a mapping at the top level, got {type(document).__name__}")
+    try:
+        scenario = Scenario.model_validate(document)
+    except ValidationError as exc:
+        raise ScenarioError(_format(source, root, _problems(exc))) from exc
+    return LoadedScenario(scenario, source, root)
+
+
+def check_against(loaded: LoadedScenario, config: Config) -> None:
+    """Every tenant, app, lane, data class and model the scenario names must exist in the config."""
+    problems: list[tuple[str, str]] = []
+    for i, s in enumerate(loaded.scenario.streams):
+        tenant = config.tenants.get(s.tenant)
+        if tenant is None:
+            problems.append((f"streams.{i}.tenant", f"unknown tenant {s.tenant!r}"))
+        elif s.app not in tenant.apps:
+            problems.append((f"streams.{i}.app", f"tenant {s.tenant!r} has no app {s.app!r}"))
+        if s.lane not in config.lanes:
+            problems.append((f"streams.{i}.lane", f"unknown lane {s.lane!r}"))
+        if s.sensitivity not in config.data_classes:
+            problems.append((f"streams.{i}.sensitivity", f"unknown data class {s.sensitivity!r}"))
+    for i, incident in enumerate(loaded.scenario.incidents):
+        model = getattr(incident, "model", None)
+        if model is not None and model not in config.pricing:
+            problems.append((f"incidents.{i}.model", f"model {model!r} is not in the config's pricing"))
+    if problems:
+        raise loaded.error(problems)
+
+
+def apply_patch(loaded: LoadedScenario, index: int, config: Config, patch: dict[str, Any]) -> Config:
+    """The config after a policy change: ``patch`` deep-merged into it, validated like any config."""
+    document = _merge(config.model_dump(mode="json"), patch)
+    try:
+        return Config.model_validate(document)
+    except ValidationError as exc:
+        prefix = f"incidents.{index}.patch"
+        raise loaded.error([(f"{prefix}.{path}" if path else prefix, reason)
+                            for path, reason in _problems(exc)]) from exc
+
+
+def window_days(start: dt.date, days: int) -> tuple[dt.date, dt.date]:
+    """First and last simulated day."""
+    return start, start + dt.timedelta(days=days - 1)
+
+
+def _merge(base: Any, patch: Any) -> Any:
+    if isinstance(base, dict) and isinstance(patch, dict):
+        merged = dict(base)
+        for key, value in patch.items():
+            merged[key] = _merge(base[key], value) if key in base else copy.deepcopy(value)
+        return merged
+    return copy.deepcopy(patch)
+
+
+def _problems(exc: ValidationError) -> list[tuple[str, str]]:
+    problems: list[tuple[str, str]] = []
+    for error in exc.errors(include_url=False):
+        loc = [part for i, part in enumerate(error["loc"])
+               if not (part in INCIDENT_KINDS and i and isinstance(error["loc"][i - 1], int))]
+        path = ".".join(str(part) for part in loc)
+        if error["type"] == "value_error" and "ctx" in error and "\n" in str(error["ctx"].get("error")):
+            for line in str(error["ctx"]["error"]).split("\n"):
+                key, _, reason = line.partition(": ")
+                problems.append((f"{path}.{key}" if path else key, reason))
+        elif error["type"] == "value_error" and not path and "ctx" in error:
+            key, _, reason = str(error["ctx"]["error"]).partition(": ")
+            problems.append((key, reason))
+        elif error["type"] == "extra_forbidden":
+            problems.append((path, "unknown key"))
+        else:
+            problems.append((path, error["msg"].removeprefix("Value error, ")))
+    return problems
+
+
+def _format(source: str, root: yaml.Node | None, problems: list[tuple[str, str]]) -> str:
+    count = len(problems)
+    lines = [f"{source}: invalid scenario ({count} problem{'s' if count > 1 else ''})"]
+    for path, reason in problems:
+        line = _line_of(root, path)
+        lines.append(f"  {source}:{line}: {path}: {reason}" if line else f"  {path or '<root>'}: {reason}")
+    return "\n".join(lines)
