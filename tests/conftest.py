@@ -11,7 +11,7 @@ from tests.helpers import MotoS3Server
 
 @pytest.fixture(scope="session")
 def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoS3Server]:
-    """moto's S3 as a separate process: ``.endpoint_url``, ``.env`` (AWS_* variables), ``.make_bucket(name)``."""
+    """moto S3 in its own process: ``.endpoint_url``, ``.env`` (AWS_* vars), ``.make_bucket(name)``."""
     server = MotoS3Server(log_path=tmp_path_factory.mktemp("moto") / "moto.log")
     server.start()
     try:
