@@ -1,0 +1,164 @@
+"""The gateway's request router: which path goes to which front door, plus health and metrics.
+
+Every answer is JSON (or SSE, or Prometheus text); every refusal is the OpenAI-style error shape.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import orjson
+
+from gateway_shim.config.models import Config
+from gateway_shim.core import Gateway
+from gateway_shim.providers.base import ProviderClient
+from gateway_shim.server.contract import bearer_key, contract, trace_id
+from gateway_shim.server.converse_api import model_id, parse_converse
+from gateway_shim.server.dispatch import Dispatcher
+from gateway_shim.server.doors import CONVERSE_DOOR, OPENAI_DOOR, Door
+from gateway_shim.server.errors import ApiError, error_json, error_type
+from gateway_shim.server.http import Connection, Request
+from gateway_shim.server.metrics import Metrics
+from gateway_shim.server.models_list import ModelCatalog
+from gateway_shim.server.openai_api import parse_chat
+from gateway_shim.types import Rejection, RequestContext
+
+log = logging.getLogger("aigw.server")
+
+Gauges = Callable[[], Mapping[str, list[tuple[dict[str, str], float]]]]
+
+
+class GatewayApp:
+    """Routes requests; owns nothing but references (the core, clients, metrics)."""
+
+    def __init__(self, config: Config, gateway: Gateway, clients: Mapping[str, ProviderClient],
+                 *, gateway_id: str, telemetry_stats: Callable[[], Mapping[str, Any]] | None = None) -> None:
+        self.config = config
+        self.gateway = gateway
+        self.gateway_id = gateway_id
+        self.metrics = Metrics()
+        self.dispatcher = Dispatcher(gateway, clients, self.metrics)
+        self.catalog = ModelCatalog(config)
+        self.telemetry_stats = telemetry_stats or (lambda: {})
+        self.draining = False
+
+    async def __call__(self, request: Request, conn: Connection) -> None:
+        path, method = request.path, request.method
+        if path == "/v1/chat/completions":
+            if method != "POST":
+                return self._not_allowed(conn, "POST")
+            return await self._chat(request, conn)
+        if path.startswith("/model/"):
+            if method != "POST":
+                return self._not_allowed(conn, "POST")
+            model = model_id(path)
+            if model is None:
+                return self._not_found(conn, path)
+            return await self._converse(request, conn, model)
+        if path == "/v1/models":
+            if method != "GET":
+                return self._not_allowed(conn, "GET")
+            return self._models(request, conn)
+        if path == "/healthz":
+            return self._health(conn)
+        if path == "/metrics":
+            return conn.respond(200, [], self.metrics.render(self._gauges),
+                                content_type="text/plain; version=0.0.4; charset=utf-8")
+        return self._not_found(conn, path)
+
+    # ---- front doors ----------------------------------------------------------------------------------
+    async def _chat(self, request: Request, conn: Connection) -> None:
+        started = time.monotonic()
+        try:
+            call = parse_chat(request)
+        except ApiError as error:
+            return self._malformed(request, conn, OPENAI_DOOR, error)
+        await self.dispatcher.run(conn, OPENAI_DOOR, call.ctx, started, call.extra, call.include_usage)
+
+    async def _converse(self, request: Request, conn: Connection, model: str) -> None:
+        started = time.monotonic()
+        try:
+            call = parse_converse(request, model)
+        except ApiError as error:
+            return self._malformed(request, conn, CONVERSE_DOOR, error)
+        await self.dispatcher.run(conn, CONVERSE_DOOR, call.ctx, started, call.extra)
+
+    def _malformed(self, request: Request, conn: Connection, door: Door, error: ApiError) -> None:
+        """A body we could not use still gets its event, attributed from the headers alone."""
+        self.dispatcher.refuse_malformed(conn, door, request, header_context(request), error)
+
+    def wire_error(self, status: int, code: str, message: str, request: Request | None) -> None:
+        """A request refused at the wire (too large, too slow): counted, and if it was an LLM call
+        with headers, given its one event like any other refusal."""
+        self.metrics.wire_error(status, code)
+        if request is None or not request.headers or not _is_llm_path(request.path):
+            return
+        try:
+            rejection = Rejection(status=status, code=code, message=message, outcome="client_error",
+                                  error_type=error_type(status))
+            event = self.gateway.reject(header_context(request), rejection, time.monotonic())
+            self.metrics.observe(event)
+        except Exception:
+            log.exception("recording a wire-level refusal failed")
+            self.metrics.handler_errors += 1
+
+    def handler_error(self, exc: BaseException) -> None:
+        log.error("request handler failed", exc_info=exc)
+        self.metrics.handler_errors += 1
+
+    # ---- the rest -------------------------------------------------------------------------------------
+    def _models(self, request: Request, conn: Connection) -> None:
+        body = self.catalog.body_for(bearer_key(request.headers))
+        if body is None:
+            conn.respond(401, [], error_json("authentication_error", "invalid_api_key",
+                                             "missing or unknown API key (Authorization: Bearer <key>)"))
+            return
+        conn.respond(200, [], body)
+
+    def _health(self, conn: Connection) -> None:
+        status = 503 if self.draining else 200
+        conn.respond(status, [], orjson.dumps({
+            "status": "draining" if self.draining else "ok",
+            "gateway_id": self.gateway_id,
+            "policy_version": self.config.policy_version,
+        }))
+
+    def _gauges(self) -> dict[str, list[tuple[dict[str, str], float]]]:
+        lanes = self.gateway.lanes.snapshot()
+        gauges: dict[str, list[tuple[dict[str, str], float]]] = {
+            "aigw_lane_running": [({"lane": lane}, running) for lane, (running, _) in sorted(lanes.items())],
+            "aigw_lane_queued": [({"lane": lane}, queued) for lane, (_, queued) in sorted(lanes.items())],
+        }
+        stats = self.telemetry_stats()
+        for key in ("backlog", "dropped", "accepted", "written", "files_written"):
+            value = stats.get(key)
+            if isinstance(value, int | float):
+                gauges[f"aigw_telemetry_{key}"] = [({}, float(value))]
+        return gauges
+
+    @staticmethod
+    def _not_found(conn: Connection, path: str) -> None:
+        conn.respond(404, [], error_json("not_found_error", "unknown_path",
+                                         f"no endpoint at {path[:200]!r}; see docs/gateway.md"))
+
+    @staticmethod
+    def _not_allowed(conn: Connection, allowed: str) -> None:
+        conn.respond(405, [("allow", allowed)], error_json("invalid_request_error", "method_not_allowed",
+                                                           f"this endpoint accepts {allowed} only"))
+
+
+def _is_llm_path(path: str) -> bool:
+    return path == "/v1/chat/completions" or (path.startswith("/model/") and path.endswith("/converse"))
+
+
+def header_context(request: Request) -> RequestContext:
+    """The context of a request whose body was unusable: auth, trace and contract from headers."""
+    try:
+        fields = contract(request.headers, None)
+    except ApiError:
+        fields = {}
+    return RequestContext(api_key=bearer_key(request.headers), messages=[], received_at=request.received_us,
+                          trace_id=trace_id(request.headers), body_bytes=len(request.body), **fields)

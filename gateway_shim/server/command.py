@@ -1,0 +1,65 @@
+"""`aigw serve`: run the gateway. See docs/gateway.md."""
+
+from __future__ import annotations
+
+import logging
+import re
+import socket
+from pathlib import Path
+
+import click
+
+from gateway_shim.config.loader import ConfigError, load_config
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def default_gateway_id() -> str:
+    """The host name, made safe for lake file names (stable across restarts, so the spool replays)."""
+    name = _UNSAFE.sub("-", socket.gethostname()).strip("-.") or "gateway"
+    return re.sub(r"-{2,}", "-", name)
+
+
+@click.command("serve")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Policy YAML. Default: $AIGW_CONFIG, ./aigw.yaml, else the demo config.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535), help="Port to bind.")
+@click.option("--lake", "lake_url", default=None,
+              help="Lake folder or s3://bucket/prefix. Default: $AIGW_LAKE or ./.aigw/lake.")
+@click.option("--gateway-id", default=None,
+              help="This replica's name in events and lake files. Default: host name.")
+@click.option("--tls-port", type=click.IntRange(0, 65535), default=None,
+              help="Also listen with TLS on this port (boto3 sends bearer tokens over HTTPS only).")
+@click.option("--tls-cert", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None)
+@click.option("--tls-key", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None)
+@click.option("--drain-timeout", default=30.0, show_default=True, type=click.FloatRange(min=0),
+              help="Seconds to let in-flight requests finish on SIGTERM.")
+def serve(config_path: Path | None, host: str, port: int, lake_url: str | None, gateway_id: str | None,
+          tls_port: int | None, tls_cert: Path | None, tls_key: Path | None, drain_timeout: float) -> None:
+    """Run the gateway until SIGTERM/SIGINT, then drain, flush telemetry and exit 0."""
+    if tls_port is not None and (tls_cert is None or tls_key is None):
+        raise click.UsageError("--tls-port needs --tls-cert and --tls-key")
+    try:
+        config = load_config(config_path)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    import uvloop
+
+    from gateway_shim.server.runtime import ServeOptions, serve_until_signalled
+    from gateway_shim.telemetry.storage import default_lake_url
+
+    options = ServeOptions(
+        host=host, port=port, lake_url=lake_url or default_lake_url(),
+        gateway_id=gateway_id or default_gateway_id(),
+        tls_port=tls_port, tls_cert=tls_cert, tls_key=tls_key, drain_timeout_s=drain_timeout,
+    )
+    try:
+        code = uvloop.run(serve_until_signalled(config, options))
+    except OSError as exc:
+        raise click.ClickException(f"cannot serve on {host}:{port}: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    raise SystemExit(code)

@@ -1,0 +1,285 @@
+"""One LLM request from admission to its event: admit → lane slot → attempts with fallback → finish.
+
+Every path ends in exactly one ``Gateway.reject`` or ``Gateway.finish`` call (each emits the event),
+and every path answers the client. Provider calls are bounded by the core's attempt timeouts, the
+lane wait by its queue timeout, so nothing here can hang.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+from gateway_shim.core import Gateway
+from gateway_shim.providers.base import (
+    ProviderClient,
+    StreamChunk,
+    UpstreamError,
+    UpstreamRequest,
+    UpstreamResult,
+)
+from gateway_shim.server.doors import OPENAI_DOOR, Door, Headers
+from gateway_shim.server.errors import ApiError, error_type, retry_after_header
+from gateway_shim.server.http import Connection, Request
+from gateway_shim.server.lanes import AsyncLanes
+from gateway_shim.server.metrics import Metrics
+from gateway_shim.server.openai_api import SseEncoder
+from gateway_shim.types import AttemptResult, Plan, Rejection, RequestContext, Target
+
+log = logging.getLogger("aigw.server")
+OUTPUT_SCAN_TAIL = 256
+"""Streamed output is validated chunk by chunk together with this many previous characters."""
+
+
+_Opened = tuple[Target, AsyncIterator[StreamChunk], StreamChunk | None, float, float]
+
+
+def _mono() -> float:
+    return time.monotonic()
+
+
+class Dispatcher:
+    def __init__(self, gateway: Gateway, clients: Mapping[str, ProviderClient], metrics: Metrics) -> None:
+        self.gateway = gateway
+        self.clients = clients
+        self.metrics = metrics
+        self.lanes = AsyncLanes(gateway.lanes)
+
+    # ---- refusals -------------------------------------------------------------------------------------
+    def refuse(self, conn: Connection, door: Door, ctx: RequestContext, rejection: Rejection) -> None:
+        """A request refused before any upstream call: one event, one error answer."""
+        event = self.gateway.reject(ctx, rejection, _mono())
+        self.metrics.observe(event)
+        headers = [("x-aigw-trace-id", ctx.trace_id), *retry_after_header(rejection.retry_after)]
+        door.error(conn, rejection.status, rejection.error_type, rejection.code, rejection.message, headers)
+
+    def refuse_malformed(self, conn: Connection, door: Door, request: Request, ctx: RequestContext,
+                         error: ApiError) -> None:
+        rejection = Rejection(status=error.status, code=error.code, message=error.message,
+                              outcome="client_error", error_type=error.type)
+        self.refuse(conn, door, ctx, rejection)
+
+    # ---- the lifecycle ----------------------------------------------------------------------------------
+    async def run(self, conn: Connection, door: Door, ctx: RequestContext, started: float,
+                  extra: dict[str, Any] | None = None, include_usage: bool = False) -> None:
+        gateway = self.gateway
+        decision = gateway.admit(ctx, _mono())
+        if isinstance(decision, Rejection):
+            self.refuse(conn, door, ctx, decision)
+            return
+        plan = decision
+        ticket, shed, waited = await self.lanes.acquire(plan.lane)
+        if ticket is None:
+            assert shed is not None
+            self._fail(conn, door, plan, shed, started, waited, upstream_s=0.0)
+            return
+        try:
+            if ctx.stream:
+                await self._stream(conn, plan, started, waited, extra, include_usage)
+            else:
+                await self._complete(conn, door, plan, started, waited, extra)
+        finally:
+            self.lanes.release(ticket)
+
+    def _request(self, plan: Plan, target: Target, stream: bool,
+                 extra: dict[str, Any] | None) -> UpstreamRequest:
+        timeout = self.gateway.attempt_timeout(plan, target, _mono())
+        return UpstreamRequest(model=target.model, messages=plan.messages, max_tokens=plan.max_tokens,
+                               timeout_s=timeout, stream=stream, extra=extra, trace_id=plan.ctx.trace_id)
+
+    def _client(self, target: Target) -> ProviderClient:
+        client = self.clients.get(target.provider)
+        if client is None:
+            raise UpstreamError("error", 0, f"no client for provider {target.provider!r}")
+        return client
+
+    async def _complete(self, conn: Connection, door: Door, plan: Plan, started: float, waited: float,
+                        extra: dict[str, Any] | None) -> None:
+        gateway = self.gateway
+        upstream_s = 0.0
+        inference_s = 0.0
+        result: UpstreamResult | None = None
+        while (target := gateway.next_target(plan, _mono())) is not None:
+            call_start = _mono()
+            try:
+                request = self._request(plan, target, False, extra)
+                if request.timeout_s <= 0:
+                    outcome = AttemptResult.failure("timeout")
+                else:
+                    result = await self._client(target).complete(request)
+                    outcome = AttemptResult.success()
+            except UpstreamError as exc:
+                outcome = AttemptResult.failure(exc.reason, exc.status or None)
+            except Exception as exc:  # an adapter bug counts as a failed attempt, never a crash
+                log.exception("provider %s failed unexpectedly", target.provider)
+                self.metrics.handler_errors += 1
+                outcome = AttemptResult.failure("error", None)
+                del exc
+            call_end = _mono()
+            upstream_s += call_end - call_start
+            gateway.record_attempt(plan, target, outcome, call_end)
+            if outcome.ok:
+                inference_s = call_end - call_start
+                break
+            result = None
+        if result is None:
+            self._fail(conn, door, plan, gateway.exhausted(plan), started, waited, upstream_s)
+            return
+        blocked = gateway.validate_output(plan, result.text)
+        now = _mono()
+        total_s = now - started
+        event = gateway.finish(
+            plan, status_code=blocked.status if blocked else 200, now=now,
+            input_tokens=result.input_tokens, output_tokens=result.output_tokens,
+            inference_ms=inference_s * 1000, total_ms=total_s * 1000,
+            gateway_overhead_ms=max(0.0, total_s - upstream_s - waited) * 1000,
+            streamed=False, error=blocked)
+        self.metrics.observe(event)
+        headers = self._headers(plan, event)
+        if blocked is not None:
+            door.error(conn, blocked.status, blocked.error_type, blocked.code, blocked.message, headers)
+            return
+        model = plan.served.model if plan.served else ""
+        door.success(conn, plan.ctx.trace_id, model, result, inference_s * 1000, headers)
+
+    async def _open_stream(self, plan: Plan, extra: dict[str, Any] | None) -> _Opened | None:
+        """Call targets until one yields its first chunk (so a failure before the first byte falls
+        back); returns (target, rest of the stream, first chunk, call start, upstream seconds so far)."""
+        gateway = self.gateway
+        upstream_s = 0.0
+        while (target := gateway.next_target(plan, _mono())) is not None:
+            call_start = _mono()
+            try:
+                request = self._request(plan, target, True, extra)
+                if request.timeout_s <= 0:
+                    raise UpstreamError("timeout", 0, "the lane's time is used up")
+                chunks = await self._client(target).stream(request)
+                try:
+                    first: StreamChunk | None = await anext(chunks)
+                except StopAsyncIteration:
+                    first = None
+                return target, chunks, first, call_start, upstream_s
+            except UpstreamError as exc:
+                failure = AttemptResult.failure(exc.reason, exc.status or None)
+            except Exception:
+                log.exception("provider %s failed unexpectedly", target.provider)
+                self.metrics.handler_errors += 1
+                failure = AttemptResult.failure("error", None)
+            now = _mono()
+            upstream_s += now - call_start
+            gateway.record_attempt(plan, target, failure, now)
+        return None
+
+    async def _stream(self, conn: Connection, plan: Plan, started: float, waited: float,
+                      extra: dict[str, Any] | None, include_usage: bool) -> None:
+        gateway = self.gateway
+        opened = await self._open_stream(plan, extra)
+        if opened is None:
+            self._fail(conn, OPENAI_DOOR, plan, gateway.exhausted(plan), started, waited, 0.0)
+            return
+        target, chunks, first, call_start, upstream_s = opened
+        ttft_s = _mono() - call_start
+        encoder = SseEncoder(plan.ctx.trace_id, int(time.time()), target.model)
+        headers = self._headers(plan, None)
+        conn.start_stream(200, headers, "text/event-stream")
+        await conn.write(encoder.first())
+        input_tokens: int | None = None
+        output_tokens: int | None = None
+        text_chars = 0
+        tail = ""
+        error: Rejection | None = None
+        attempt = AttemptResult.success()
+        chunk = first
+        try:
+            while chunk is not None:
+                if chunk.input_tokens is not None:
+                    input_tokens = chunk.input_tokens
+                if chunk.output_tokens is not None:
+                    output_tokens = chunk.output_tokens
+                if chunk.text:
+                    text_chars += len(chunk.text)
+                    scanned = tail + chunk.text
+                    error = gateway.validate_output(plan, scanned)
+                    if error is not None:
+                        await conn.write(SseEncoder.error(error.error_type, error.code, error.message))
+                        break
+                    tail = scanned[-OUTPUT_SCAN_TAIL:]
+                await conn.write(encoder.delta(chunk))
+                if conn.closed:
+                    error = Rejection(status=499, code="client_closed", outcome="client_error",
+                                      message="the client closed the connection mid-stream")
+                    break
+                try:
+                    chunk = await anext(chunks)
+                except StopAsyncIteration:
+                    chunk = None
+        except UpstreamError as exc:
+            attempt = AttemptResult.failure(exc.reason, exc.status or None)
+            error = Rejection(status=502, code="stream_interrupted", outcome="upstream_error",
+                              error_type="upstream_error",
+                              message=f"the upstream stream broke: {exc.message}")
+            await conn.write(SseEncoder.error(error.error_type, error.code, error.message))
+        except Exception:
+            log.exception("stream from %s failed unexpectedly", target.provider)
+            self.metrics.handler_errors += 1
+            attempt = AttemptResult.failure("error", None)
+            error = Rejection(status=502, code="stream_interrupted", outcome="upstream_error",
+                              error_type="upstream_error", message="the upstream stream broke")
+            await conn.write(SseEncoder.error(error.error_type, error.code, error.message))
+        finally:
+            closer = getattr(chunks, "aclose", None)
+            if chunk is not None and closer is not None:
+                try:
+                    await closer()
+                except Exception:
+                    log.debug("closing an upstream stream failed", exc_info=True)
+        end = _mono()
+        upstream_s += end - call_start
+        gateway.record_attempt(plan, target, attempt, end)
+        if input_tokens is None:
+            input_tokens = plan.input_tokens
+        if output_tokens is None:
+            output_tokens = max(1, text_chars // 4) if text_chars else 0
+        if include_usage and error is None:
+            await conn.write(encoder.usage(input_tokens, output_tokens))
+        await conn.write(SseEncoder.done())
+        conn.end_stream()
+        now = _mono()
+        total_s = now - started
+        event = gateway.finish(
+            plan, status_code=200 if error is None else error.status, now=now,
+            input_tokens=input_tokens, output_tokens=output_tokens,
+            inference_ms=(end - call_start) * 1000, ttft_ms=ttft_s * 1000, total_ms=total_s * 1000,
+            gateway_overhead_ms=max(0.0, total_s - upstream_s - waited) * 1000,
+            streamed=True, error=error)
+        self.metrics.observe(event)
+
+    # ---- helpers ----------------------------------------------------------------------------------------
+    def _fail(self, conn: Connection, door: Door, plan: Plan, error: Rejection, started: float,
+              waited: float, upstream_s: float) -> None:
+        """An admitted request that ends without an answer (shed, queue timeout, chain exhausted)."""
+        now = _mono()
+        total_s = now - started
+        event = self.gateway.finish(
+            plan, status_code=error.status, now=now, total_ms=total_s * 1000,
+            gateway_overhead_ms=max(0.0, total_s - upstream_s - waited) * 1000,
+            streamed=plan.ctx.stream, error=error)
+        self.metrics.observe(event)
+        headers = [*self._headers(plan, event), *retry_after_header(error.retry_after)]
+        door.error(conn, error.status, error.error_type or error_type(error.status), error.code,
+                   error.message, headers)
+
+    @staticmethod
+    def _headers(plan: Plan, event: Mapping[str, Any] | None) -> Headers:
+        headers: Headers = [
+            ("x-aigw-trace-id", plan.ctx.trace_id),
+            ("x-aigw-route", plan.route),
+            ("x-aigw-fallback", "true" if plan.fallback_used else "false"),
+        ]
+        if plan.served is not None:
+            headers.append(("x-aigw-model", plan.served.model))
+        if event is not None and event.get("estimated_cost_usd") is not None:
+            headers.append(("x-aigw-cost-usd", f"{event['estimated_cost_usd']:.8f}"))
+        return headers

@@ -1,0 +1,54 @@
+"""How each front door writes an answer: OpenAI JSON/SSE or Bedrock Converse JSON.
+
+The request lifecycle (`dispatch.py`) is the same for both doors; only the encoding differs.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Protocol
+
+from gateway_shim.providers.base import UpstreamResult
+from gateway_shim.server.converse_api import converse_body
+from gateway_shim.server.errors import AWS_ERROR_CODES, converse_error_json, error_json
+from gateway_shim.server.http import Connection
+from gateway_shim.server.openai_api import completion_body
+
+Headers = list[tuple[str, str]]
+
+
+class Door(Protocol):
+    def error(self, conn: Connection, status: int, type_: str, code: str, message: str,
+              headers: Headers) -> None: ...
+
+    def success(self, conn: Connection, trace: str, model: str, result: UpstreamResult,
+                inference_ms: float, headers: Headers) -> None: ...
+
+
+class OpenAIDoor:
+    def error(self, conn: Connection, status: int, type_: str, code: str, message: str,
+              headers: Headers) -> None:
+        conn.respond(status, headers, error_json(type_, code, message))
+
+    def success(self, conn: Connection, trace: str, model: str, result: UpstreamResult,
+                inference_ms: float, headers: Headers) -> None:
+        conn.respond(200, headers, completion_body(trace, int(time.time()), model, result))
+
+
+class ConverseDoor:
+    """Errors carry ``x-amzn-ErrorType`` so botocore raises a ClientError with a meaningful code."""
+
+    def error(self, conn: Connection, status: int, type_: str, code: str, message: str,
+              headers: Headers) -> None:
+        fallback = "InternalServerException" if status >= 500 else "ValidationException"
+        aws_code = AWS_ERROR_CODES.get(status, fallback)
+        conn.respond(status, [*headers, ("x-amzn-errortype", aws_code)],
+                     converse_error_json(type_, code, message))
+
+    def success(self, conn: Connection, trace: str, model: str, result: UpstreamResult,
+                inference_ms: float, headers: Headers) -> None:
+        conn.respond(200, headers, converse_body(result, inference_ms))
+
+
+OPENAI_DOOR = OpenAIDoor()
+CONVERSE_DOOR = ConverseDoor()

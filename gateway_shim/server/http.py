@@ -1,0 +1,392 @@
+"""A small HTTP/1.1 server on asyncio Protocol + httptools.
+
+Why not uvicorn: its ASGI plumbing costs more CPU per request than the whole gateway budget allows
+(docs/performance.md), and it has no header/body read timeouts. This module owns only the wire:
+parsing, limits (header size, body size), slow-client timeouts, keep-alive, pipelining, chunked
+streaming and graceful draining. What a request means is the handler's business.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ssl
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from http import HTTPStatus
+
+import httptools
+
+from gateway_shim.server.errors import ApiError, error_json, error_type
+
+MAX_HEADER_BYTES = 64 * 1024
+MAX_HEADERS = 100
+
+_REASONS = {s.value: s.phrase.encode() for s in HTTPStatus}
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Wire limits; a client that breaks one gets a 4xx JSON error and the connection is closed."""
+
+    max_body_bytes: int = 1_048_576
+    header_timeout_s: float = 10.0
+    body_timeout_s: float = 30.0
+    keepalive_timeout_s: float = 30.0
+
+
+@dataclass(slots=True)
+class Request:
+    method: str
+    path: str
+    query: str
+    headers: dict[str, str]
+    body: bytes
+    received_mono: float
+    received_us: int
+    http_version: str = "1.1"
+
+
+Handler = Callable[[Request, "Connection"], Awaitable[None]]
+WireErrorHook = Callable[[int, str, str, "Request | None"], None]
+"""Told about a request refused at the wire (status, code, message, what arrived of it)."""
+
+
+@dataclass(slots=True)
+class _Pending:
+    url: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    body: list[bytes] = field(default_factory=list)
+    body_len: int = 0
+    header_bytes: int = 0
+    started_mono: float = 0.0
+    started_us: int = 0
+
+
+def _status_line(status: int) -> bytes:
+    return b"HTTP/1.1 %d %s\r\n" % (status, _REASONS.get(status, b"Unknown"))
+
+
+def _header_block(status: int, headers: list[tuple[str, str]]) -> bytearray:
+    out = bytearray(_status_line(status))
+    for name, value in headers:
+        out += name.encode("latin-1")
+        out += b": "
+        out += value.encode("latin-1", "replace")
+        out += b"\r\n"
+    return out
+
+
+class Connection(asyncio.Protocol):
+    """One client connection. Requests on it are handled one at a time, in order."""
+
+    def __init__(self, server: HttpServer) -> None:
+        self.server = server
+        self.loop = server.loop
+        self.transport: asyncio.Transport | None = None
+        self.parser = httptools.HttpRequestParser(self)
+        self.pending = _Pending()
+        self.queue: deque[tuple[Request, bool]] = deque()
+        self.busy = False
+        self.closed = False
+        self.streaming_chunked = False
+        self.responded = False
+        self.keep_alive = True
+        self.discarding = False
+        self.timer: asyncio.TimerHandle | None = None
+        self.write_ready = asyncio.Event()
+        self.write_ready.set()
+
+    # ---- asyncio.Protocol -------------------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        transport.set_write_buffer_limits(high=256 * 1024)
+        self.server.connections.add(self)
+        self._arm(self.server.limits.keepalive_timeout_s)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self._disarm()
+        self.write_ready.set()
+        self.server.connections.discard(self)
+
+    def pause_writing(self) -> None:
+        self.write_ready.clear()
+
+    def resume_writing(self) -> None:
+        self.write_ready.set()
+
+    def data_received(self, data: bytes) -> None:
+        if self.closed or self.discarding:
+            return
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            self._fail(400, "upgrade_not_supported", "protocol upgrades are not supported")
+        except ApiError as exc:
+            self._fail(exc.status, exc.code, exc.message)
+        except httptools.HttpParserError as exc:
+            cause = exc.__context__
+            if isinstance(cause, ApiError):
+                self._fail(cause.status, cause.code, cause.message)
+            else:
+                self._fail(400, "malformed_http", f"malformed HTTP request: {exc}")
+
+    # ---- httptools callbacks ----------------------------------------------------------------------
+    def on_message_begin(self) -> None:
+        self.pending = _Pending(started_mono=time.monotonic(), started_us=time.time_ns() // 1000)
+        if not self.busy:
+            self._arm(self.server.limits.header_timeout_s)
+
+    def on_url(self, url: bytes) -> None:
+        self.pending.url += url
+        self._count_header_bytes(len(url))
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._count_header_bytes(len(name) + len(value))
+        headers = self.pending.headers
+        if len(headers) >= MAX_HEADERS:
+            raise ApiError(431, "headers_too_large", f"more than {MAX_HEADERS} headers")
+        key = name.decode("latin-1").lower()
+        text = value.decode("latin-1")
+        headers[key] = f"{headers[key]},{text}" if key in headers else text
+
+    def on_headers_complete(self) -> None:
+        headers = self.pending.headers
+        declared = headers.get("content-length")
+        limit = self.server.limits.max_body_bytes
+        if declared is not None and declared.strip().isdigit() and int(declared) > limit:
+            raise ApiError(413, "request_too_large", f"request body over the {limit}-byte limit")
+        if headers.get("expect", "").lower() == "100-continue" and self.transport is not None:
+            self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        if not self.busy:
+            self._arm(self.server.limits.body_timeout_s)
+
+    def on_body(self, body: bytes) -> None:
+        pending = self.pending
+        pending.body_len += len(body)
+        limit = self.server.limits.max_body_bytes
+        if pending.body_len > limit:
+            raise ApiError(413, "request_too_large", f"request body over the {limit}-byte limit")
+        pending.body.append(body)
+
+    def on_message_complete(self) -> None:
+        pending = self.pending
+        url = pending.url.decode("latin-1")
+        path, _, query = url.partition("?")
+        request = Request(
+            method=self.parser.get_method().decode("latin-1"),
+            path=path,
+            query=query,
+            headers=pending.headers,
+            body=b"".join(pending.body),
+            received_mono=pending.started_mono,
+            received_us=pending.started_us,
+            http_version=self.parser.get_http_version(),
+        )
+        self.pending = _Pending()
+        self.queue.append((request, bool(self.parser.should_keep_alive())))
+        self._disarm()
+        if not self.busy:
+            self._next()
+        elif self.transport is not None:
+            self.transport.pause_reading()
+
+    # ---- request dispatch -------------------------------------------------------------------------
+    def _next(self) -> None:
+        if not self.queue or self.closed:
+            return
+        request, keep_alive = self.queue.popleft()
+        self.busy = True
+        self.responded = False
+        self.keep_alive = keep_alive and not self.server.draining
+        self.server.in_flight += 1
+        self.loop.create_task(self._run(request))
+
+    async def _run(self, request: Request) -> None:
+        try:
+            await self.server.handler(request, self)
+        except Exception as exc:  # the last safety net: a bug must still answer in JSON, never hang
+            self.server.on_handler_error(exc)
+            if not self.responded and not self.streaming_chunked:
+                self.respond(500, [], error_json("api_error", "internal_error", "internal gateway error"))
+        finally:
+            if self.streaming_chunked:
+                self.end_stream()
+            self.server.in_flight -= 1
+            self.busy = False
+            if not self.keep_alive or (self.server.draining and not self.queue):
+                self.close()
+            elif self.queue:
+                self._next()
+            else:
+                if self.transport is not None and not self.closed:
+                    self.transport.resume_reading()
+                self._arm(self.server.limits.keepalive_timeout_s)
+
+    # ---- responses --------------------------------------------------------------------------------
+    def respond(self, status: int, headers: list[tuple[str, str]], body: bytes,
+                content_type: str = "application/json") -> None:
+        """A whole response with Content-Length."""
+        if self.responded or self.closed or self.transport is None:
+            self.responded = True
+            return
+        self.responded = True
+        block = _header_block(status, headers)
+        block += b"content-type: %s\r\ncontent-length: %d\r\n" % (content_type.encode(), len(body))
+        if not self.keep_alive:
+            block += b"connection: close\r\n"
+        block += b"\r\n"
+        block += body
+        self.transport.write(block)
+
+    def start_stream(self, status: int, headers: list[tuple[str, str]], content_type: str) -> None:
+        """Begin a chunked response (HTTP/1.0 clients get a close-delimited body instead)."""
+        if self.responded or self.closed or self.transport is None:
+            self.responded = True
+            return
+        self.responded = True
+        block = _header_block(status, headers)
+        block += b"content-type: %s\r\ncache-control: no-cache\r\n" % content_type.encode()
+        if self.parser.get_http_version() == "1.0":
+            self.keep_alive = False
+            block += b"connection: close\r\n\r\n"
+        else:
+            self.streaming_chunked = True
+            block += b"transfer-encoding: chunked\r\n"
+            if not self.keep_alive:
+                block += b"connection: close\r\n"
+            block += b"\r\n"
+        self.transport.write(block)
+
+    async def write(self, data: bytes) -> None:
+        """One piece of a streamed body; waits while the client is not reading (flow control)."""
+        if self.closed or self.transport is None or not data:
+            return
+        if self.streaming_chunked:
+            self.transport.write(b"%x\r\n%s\r\n" % (len(data), data))
+        else:
+            self.transport.write(data)
+        if not self.write_ready.is_set():
+            await self.write_ready.wait()
+
+    def end_stream(self) -> None:
+        if self.streaming_chunked and not self.closed and self.transport is not None:
+            self.transport.write(b"0\r\n\r\n")
+        self.streaming_chunked = False
+
+    # ---- helpers ----------------------------------------------------------------------------------
+    def _count_header_bytes(self, n: int) -> None:
+        self.pending.header_bytes += n
+        if self.pending.header_bytes > MAX_HEADER_BYTES:
+            raise ApiError(431, "headers_too_large", f"request headers over {MAX_HEADER_BYTES} bytes")
+
+    def _fail(self, status: int, code: str, message: str) -> None:
+        """A wire-level error: answer if we still can, then close; the handler never sees it.
+
+        The rest of what the client sends is read and dropped for a moment before closing, so
+        the client reads our answer instead of a connection reset."""
+        pending = self.pending
+        if pending.started_mono and not self.busy:
+            self.server.on_wire_error(status, code, message, self._partial_request())
+        else:
+            self.server.on_wire_error(status, code, message, None)
+        if self.busy or self.transport is None:
+            self.close()
+            return
+        self.keep_alive = False
+        self.responded = False
+        self.respond(status, [], error_json(error_type(status), code, message))
+        self.discarding = True
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+        self._disarm()
+        self.timer = self.loop.call_later(1.0, self.close)
+
+    def _partial_request(self) -> Request:
+        """What arrived of a request refused at the wire (headers may be incomplete, no body)."""
+        pending = self.pending
+        path, _, query = pending.url.decode("latin-1").partition("?")
+        method = b""
+        with contextlib.suppress(httptools.HttpParserError):
+            method = self.parser.get_method()
+        return Request(method=method.decode("latin-1"), path=path, query=query, headers=pending.headers,
+                       body=b"", received_mono=pending.started_mono, received_us=pending.started_us)
+
+    def _on_timeout(self) -> None:
+        self.timer = None
+        if self.busy or self.closed or self.discarding:
+            return
+        started = self.pending.started_mono
+        if started and not self.queue:
+            self._fail(408, "request_timeout", "the request was not received in time")
+        else:
+            self.close()
+
+    def _arm(self, seconds: float) -> None:
+        self._disarm()
+        if not self.closed:
+            self.timer = self.loop.call_later(seconds, self._on_timeout)
+
+    def _disarm(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+
+    def close(self) -> None:
+        if not self.closed and self.transport is not None:
+            self.closed = True
+            self._disarm()
+            self.transport.close()
+
+    @property
+    def idle(self) -> bool:
+        return not self.busy and not self.queue
+
+
+class HttpServer:
+    """Listeners + connection registry + graceful drain."""
+
+    def __init__(self, handler: Handler, limits: Limits, *,
+                 on_wire_error: WireErrorHook | None = None,
+                 on_handler_error: Callable[[BaseException], None] | None = None) -> None:
+        self.handler = handler
+        self.limits = limits
+        self.loop = asyncio.get_running_loop()
+        self.connections: set[Connection] = set()
+        self.listeners: list[asyncio.Server] = []
+        self.draining = False
+        self.in_flight = 0
+        self.on_wire_error: WireErrorHook = on_wire_error or (lambda status, code, message, request: None)
+        self.on_handler_error = on_handler_error or (lambda exc: None)
+
+    async def listen(self, host: str, port: int, tls: ssl.SSLContext | None = None) -> int:
+        """Start a listener; returns the bound port (useful with port 0)."""
+        server = await self.loop.create_server(
+            lambda: Connection(self), host, port, ssl=tls, backlog=2048, reuse_address=True)
+        self.listeners.append(server)
+        bound: int = server.sockets[0].getsockname()[1]
+        return bound
+
+    async def drain(self, timeout_s: float) -> bool:
+        """Stop accepting, let in-flight requests finish (bounded), close idle connections.
+
+        Returns True when everything in flight finished before the timeout."""
+        self.draining = True
+        for listener in self.listeners:
+            listener.close()
+        deadline = time.monotonic() + timeout_s
+        while True:
+            for conn in list(self.connections):
+                if conn.idle:
+                    conn.close()
+            if self.in_flight == 0 or time.monotonic() >= deadline:
+                break
+            await asyncio.sleep(0.02)
+        finished = self.in_flight == 0
+        for conn in list(self.connections):
+            conn.close()
+        return finished

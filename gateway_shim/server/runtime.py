@@ -1,0 +1,101 @@
+"""Assemble and run one gateway replica: config → core + provider clients + lake writer → HTTP listeners.
+
+Shutdown (SIGTERM or SIGINT): stop accepting, let in-flight requests finish (bounded by
+``drain_timeout_s``), close upstream clients, flush telemetry to the lake, exit 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import ssl
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from gateway_shim.config.models import Config
+from gateway_shim.core import Gateway
+from gateway_shim.providers.registry import build_clients
+from gateway_shim.server.app import GatewayApp
+from gateway_shim.server.http import HttpServer, Limits
+from gateway_shim.telemetry.storage import LakeLocation
+from gateway_shim.telemetry.writer import LakeWriter
+
+log = logging.getLogger("aigw.server")
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    host: str
+    port: int
+    lake_url: str
+    gateway_id: str
+    tls_port: int | None = None
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    drain_timeout_s: float = 30.0
+    flush_timeout_s: float = 30.0
+    spool_dir: Path | None = None
+
+
+def tls_context(cert: Path, key: Path) -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(str(cert), str(key))
+    return context
+
+
+async def serve_until_signalled(config: Config, options: ServeOptions) -> int:
+    lake = LakeLocation.parse(options.lake_url)
+    _snapshot_policy(lake, config)
+    writer = LakeWriter(lake, options.gateway_id, spool_dir=options.spool_dir).start()
+    gateway = Gateway(config, gateway_id=options.gateway_id, emit=writer.emit)
+    clients = build_clients(config)
+    app = GatewayApp(config, gateway, clients, gateway_id=options.gateway_id,
+                     telemetry_stats=lambda: dict(writer.stats()))
+    limits = Limits(max_body_bytes=config.gateway.max_body_bytes)
+    server = HttpServer(app, limits, on_wire_error=app.wire_error, on_handler_error=app.handler_error)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        port = await server.listen(options.host, options.port)
+        where = [f"http://{options.host}:{port}"]
+        if options.tls_port is not None and options.tls_cert and options.tls_key:
+            tls_port = await server.listen(options.host, options.tls_port,
+                                           tls=tls_context(options.tls_cert, options.tls_key))
+            where.append(f"https://{options.host}:{tls_port}")
+        print(f"aigw serve: listening on {' and '.join(where)} (gateway {options.gateway_id}, "
+              f"policy {config.policy_version}, lake {lake.url})", file=sys.stderr, flush=True)
+        await stop.wait()
+        print("aigw serve: draining", file=sys.stderr, flush=True)
+        app.draining = True
+        drained = await server.drain(options.drain_timeout_s)
+        if not drained:
+            log.warning("drain timeout: %d requests still in flight were cut off", server.in_flight)
+    finally:
+        for client in clients.values():
+            try:
+                await client.aclose()
+            except Exception:
+                log.debug("closing a provider client failed", exc_info=True)
+        flushed = await asyncio.to_thread(writer.close, options.flush_timeout_s)
+        stats = writer.stats()
+        print(f"aigw serve: stopped; telemetry written {stats['written']}, backlog {stats['backlog']}, "
+              f"dropped {stats['dropped']}{'' if flushed else ' (rest kept in the spool)'}",
+              file=sys.stderr, flush=True)
+    return 0
+
+
+def _snapshot_policy(lake: LakeLocation, config: Config) -> None:
+    """Write ``policies/<version>.json`` once, if the lake engineer's helper is there."""
+    try:
+        from gateway_shim.telemetry.policies import write_policy_snapshot
+    except ImportError:
+        log.warning("policy snapshots are not available (gateway_shim.telemetry.policies missing)")
+        return
+    try:
+        write_policy_snapshot(lake, config)
+    except Exception as exc:  # the lake may be down at start; serving must not depend on it
+        log.warning("could not write the policy snapshot to %s: %s", lake.url, exc)
