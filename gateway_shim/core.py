@@ -2,34 +2,70 @@
 
 Used by ``aigw serve`` (one asyncio loop) and ``aigw simulate`` (a virtual clock): every method takes
 ``now`` (monotonic seconds) from the caller and never reads a clock; nothing here locks or does I/O
-except calling ``emit`` with the finished event.
+except calling ``emit`` with the finished event. How each rule decides: docs/policy.md.
 
 Typical driver::
 
     plan = gw.admit(ctx, now)
     if isinstance(plan, Rejection):
         return respond(plan, gw.reject(ctx, plan, now))
-    ticket = gw.lanes.acquire(plan.lane, now)          # saturation (may queue or shed)
-    ...
+    ticket = gw.lanes.acquire(plan.lane, now)          # saturation: run, queue or shed (a Rejection)
+    ...                                  # shed: gw.finish(plan, status_code=shed.status, error=shed)
     while (target := gw.next_target(plan, now)) is not None:
         result = call(target, plan.messages, plan.max_tokens, gw.attempt_timeout(plan, target, now))
         gw.record_attempt(plan, target, result, now)
         if result.ok:
             break
-    error = None if plan_succeeded else gw.exhausted(plan)
+    error = None if result.ok else gw.exhausted(plan)  # also: gw.validate_output(plan, text)
     event = gw.finish(plan, status_code=..., input_tokens=..., output_tokens=..., error=error, now=now)
+    gw.lanes.release(ticket, now)
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-from gateway_shim.config.models import Config
+from gateway_shim.config.models import CircuitBreaker as BreakerSettings
+from gateway_shim.config.models import Config, Lane
+from gateway_shim.policy.allowlist import DataClassRule
+from gateway_shim.policy.budget import BudgetLedger
+from gateway_shim.policy.cost import MICROS_PER_DAY, PriceBook, month_end_us, month_key
+from gateway_shim.policy.guardrails import Redactor, compile_patterns, first_denied
+from gateway_shim.policy.keys import KeyRing
+from gateway_shim.policy.rate_limit import RateLimiter
+from gateway_shim.policy.tokens import estimate_tokens_from_chars, message_text
+from gateway_shim.routing.circuit import CircuitBreaker
+from gateway_shim.routing.degrade import DEGRADED_ACTION, degraded_chain, under_pressure
+from gateway_shim.routing.routes import RouteSpec, RouteTable
 from gateway_shim.routing.saturation import LaneGate
-from gateway_shim.types import AttemptResult, Plan, Rejection, RequestContext, Target
+from gateway_shim.telemetry.event import EventIds, plan_event, rejection_event
+from gateway_shim.types import AttemptResult, Outcome, Plan, Rejection, RequestContext, Target
 
 Emit = Callable[[dict[str, Any]], None]
+
+AUTO_MODELS = frozenset({"", "auto", "default", "aigw"})
+"""``model`` values that mean "let the route decide"."""
+
+_MEMO_LIMIT = 4096
+
+
+@dataclass(slots=True, frozen=True)
+class _Tenant:
+    id: str
+    team: str
+    lanes: frozenset[str]
+    budget_usd: float
+    degrade_at_pct: float | None
+
+
+@dataclass(slots=True)
+class _Chain:
+    """A route's targets for one (sensitivity, model asked for, degraded) and its worst price per day."""
+
+    targets: tuple[Target, ...]
+    worst_rates: dict[int, tuple[float, float]]
 
 
 class Gateway:
@@ -39,38 +75,319 @@ class Gateway:
         self.config = config
         self.gateway_id = gateway_id
         self.emit = emit
+        self.policy_version = config.policy_version
         self.lanes = LaneGate(config.lanes)
+        self.budget = BudgetLedger({t: c.monthly_budget_usd for t, c in config.tenants.items()})
+        self.rate_limits = RateLimiter({t: c.limits for t, c in config.tenants.items()})
+        self.prices = PriceBook(config.pricing)
+        self._keys = KeyRing(config.tenants)
+        self._tenants = {
+            tid: _Tenant(tid, t.team, frozenset(t.lanes), t.monthly_budget_usd, t.degrade_at_budget_pct)
+            for tid, t in config.tenants.items()
+        }
+        self._lanes: dict[str, Lane] = dict(config.lanes)
+        self._rules = {name: DataClassRule(name, dc) for name, dc in config.data_classes.items()}
+        self._routes = RouteTable(config.routes, config.providers)
+        self._targets = self._routes.targets
+        self._model_targets: dict[str, Target] = {}
+        for target in self._targets.values():
+            self._model_targets.setdefault(target.model, target)
+        self.breakers = {
+            key: CircuitBreaker(config.providers[target.provider].circuit_breaker)
+            for key, target in self._targets.items()
+        }
+        guardrails = config.guardrails
+        self._max_input_tokens = guardrails.max_input_tokens
+        self._deny = compile_patterns(guardrails.deny_patterns)
+        self._output_deny = compile_patterns(guardrails.output_validation.deny_patterns)
+        self._redactor = Redactor(guardrails.pii_redaction)
+        self._default_lane = config.gateway.default_lane
+        self._default_sensitivity = config.gateway.default_sensitivity
+        self._chains: dict[tuple[str, str, str, bool], _Chain | Rejection] = {}
+        self._months: dict[int, int] = {}
+        self._ids = EventIds()
+
+    # ---- admission -------------------------------------------------------------------------
 
     def admit(self, ctx: RequestContext, now: float) -> Plan | Rejection:
         """Decide before any call: auth, contract, lane, guardrails, allowlist, rate limits, budget, degrade.
 
         A ``Rejection`` is not emitted here: pass it to ``reject`` (which emits its event).
         """
-        raise NotImplementedError
+        if not ctx.api_key:
+            return Rejection(401, "missing_api_key", "no API key: send 'Authorization: Bearer <key>'",
+                             "client_error", "authentication_error")
+        tenant_id = self._keys.tenant_for(ctx.api_key)
+        if tenant_id is None:
+            return Rejection(401, "invalid_api_key", "unknown API key", "client_error",
+                             "authentication_error")
+        tenant = self._tenants[tenant_id]
+        lane_name = ctx.latency_class or self._default_lane
+        sensitivity = ctx.sensitivity or self._default_sensitivity
+        lane = self._lanes.get(lane_name)
+        if lane is None:
+            return self._refuse(tenant, None, sensitivity, 400, "invalid_latency_class",
+                                f"unknown latency class {lane_name!r}; expected one of "
+                                f"{', '.join(sorted(self._lanes))}", "client_error")
+        rule = self._rules.get(sensitivity)
+        if rule is None:
+            return self._refuse(tenant, lane_name, None, 400, "invalid_sensitivity",
+                                f"unknown sensitivity {sensitivity!r}; expected one of "
+                                f"{', '.join(sorted(self._rules))}", "client_error")
+        if lane_name not in tenant.lanes:
+            return self._refuse(tenant, lane_name, sensitivity, 403, "lane_not_allowed",
+                                f"tenant {tenant.id!r} may use lanes {sorted(tenant.lanes)}, "
+                                f"not {lane_name!r}", "blocked", "permission_error")
+        messages = ctx.messages
+        if not isinstance(messages, list) or not messages or not all(isinstance(m, dict) for m in messages):
+            return self._refuse(tenant, lane_name, sensitivity, 400, "invalid_messages",
+                                "'messages' must be a non-empty list of message objects", "client_error")
+        if ctx.max_tokens is not None and ctx.max_tokens < 1:
+            return self._refuse(tenant, lane_name, sensitivity, 400, "invalid_max_tokens",
+                                "'max_tokens' must be a positive integer", "client_error")
 
-    def reject(self, ctx: RequestContext, rejection: Rejection, now: float) -> dict[str, Any]:
+        texts = [message_text(m) for m in messages]
+        joined = texts[0] if len(texts) == 1 else "\n".join(texts)
+        input_tokens = estimate_tokens_from_chars(len(joined), len(texts))
+        if input_tokens > self._max_input_tokens:
+            return self._refuse(tenant, lane_name, sensitivity, 413, "input_too_large",
+                                f"the prompt is about {input_tokens} tokens; the limit is "
+                                f"{self._max_input_tokens}", "client_error", input_tokens=input_tokens)
+        if self._deny:
+            denied = first_denied(self._deny, joined)
+            if denied is not None:
+                return self._refuse(tenant, lane_name, sensitivity, 403, "blocked",
+                                    f"the prompt matches deny pattern {denied!r}", "blocked",
+                                    "permission_error", input_tokens=input_tokens,
+                                    validation="blocked", actions=[f"deny:{denied}"])
+        actions: list[str] = []
+        validation = "passed"
+        if self._redactor.might_match(joined):
+            redacted, actions = self._redactor.redact_messages(messages)
+            if actions:
+                messages = redacted
+                validation = "modified"
+
+        route = self._routes.select(ctx.workflow, lane_name)
+        requested = ctx.model_requested or ""
+        day = ctx.received_at // MICROS_PER_DAY
+        month = self._months.get(day)
+        if month is None:
+            month = self._months[day] = month_key(day)
+        committed = self.budget.committed(tenant_id, month)
+        degraded = under_pressure(committed, tenant.budget_usd, tenant.degrade_at_pct) and (
+            route.degrade_target is not None or route.degrade_max_output_tokens is not None
+        )
+        chain = self._chain(route, rule, requested, degraded)
+        if isinstance(chain, Rejection):
+            return self._refuse(tenant, lane_name, sensitivity, chain.status, chain.code, chain.message,
+                                chain.outcome, chain.error_type, input_tokens=input_tokens,
+                                validation=validation, actions=actions, route=route.name)
+        max_tokens = lane.max_output_tokens
+        if ctx.max_tokens is not None and ctx.max_tokens < max_tokens:
+            max_tokens = ctx.max_tokens
+        if degraded:
+            actions = [*actions, DEGRADED_ACTION]
+            cap = route.degrade_max_output_tokens
+            if cap is not None and cap < max_tokens:
+                max_tokens = cap
+
+        limited = self.rate_limits.acquire(tenant_id, input_tokens, now)
+        if limited is not None:
+            which, wait_s = limited
+            return self._refuse(tenant, lane_name, sensitivity, 429, "rate_limited",
+                                f"tenant {tenant.id!r} is over its {which} limit; retry in {wait_s:.1f} s",
+                                "throttled", "rate_limit_error", input_tokens=input_tokens,
+                                validation=validation, actions=actions, route=route.name,
+                                retry_after=wait_s)
+
+        rates = chain.worst_rates.get(day)
+        if rates is None:
+            rates = chain.worst_rates[day] = self._worst_rates(chain.targets, day)
+        reservation = input_tokens * rates[0] + max_tokens * rates[1]
+        if not self.budget.try_reserve(tenant_id, month, reservation):
+            return self._over_budget(ctx, tenant, lane_name, sensitivity, month, reservation, input_tokens,
+                                     validation, actions, route.name)
+
+        return Plan(
+            ctx=ctx, tenant_id=tenant_id, team=tenant.team, lane=lane_name, sensitivity=sensitivity,
+            route=route.name, targets=chain.targets, max_tokens=max_tokens, messages=messages,
+            input_tokens=input_tokens, timeout_s=lane.timeout_s, deadline=now + lane.timeout_s,
+            priority=lane.priority, reservation_usd=reservation, month=month,
+            guardrail_actions=actions, validation_result=validation, degraded=degraded,
+        )
+
+    def _chain(self, route: RouteSpec, rule: DataClassRule, requested: str,
+               degraded: bool) -> _Chain | Rejection:
+        key = (route.name, rule.name, requested, degraded)
+        found = self._chains.get(key)
+        if found is None:
+            found = self._build_chain(route, rule, requested, degraded)
+            if len(self._chains) >= _MEMO_LIMIT:
+                self._chains.clear()
+            self._chains[key] = found
+        return found
+
+    def _build_chain(self, route: RouteSpec, rule: DataClassRule, requested: str,
+                     degraded: bool) -> _Chain | Rejection:
+        eligible = tuple(t for t in route.targets if rule.allows(t))
+        if requested not in AUTO_MODELS:
+            target = self._resolve_model(requested)
+            if target is None:
+                return Rejection(400, "model_not_found",
+                                 f"model {requested!r} is not offered by this gateway; available: "
+                                 f"{', '.join(sorted(self._model_targets))}", "client_error")
+            if not rule.allows(target):
+                return Rejection(403, "model_not_allowed",
+                                 f"model {target.key!r} is not allowed: {rule.describe()}",
+                                 "blocked", "permission_error")
+            return _Chain((target, *(t for t in eligible if t is not target)), {})
+        if degraded and route.degrade_target is not None and rule.allows(route.degrade_target):
+            eligible = degraded_chain(eligible, route.degrade_target, self._unit_price)
+        if not eligible:
+            return Rejection(403, "sensitivity_not_routable",
+                             f"route {route.name!r} has no target for this data: {rule.describe()}",
+                             "blocked", "permission_error")
+        return _Chain(eligible, {})
+
+    def _resolve_model(self, requested: str) -> Target | None:
+        """A model name (or ``provider/model``) the client asked for → the interned target serving it."""
+        target = self._targets.get(requested)
+        if target is not None:
+            return target
+        return self._model_targets.get(requested)
+
+    def _unit_price(self, target: Target) -> float:
+        """Input plus output USD per token today's-agnostic: the latest price, for ranking only."""
+        rates = self.prices.rates(target.model, 1 << 30)
+        return rates[0] + rates[1] if rates is not None else 0.0
+
+    def _worst_rates(self, targets: tuple[Target, ...], day: int) -> tuple[float, float]:
+        worst_in = worst_out = 0.0
+        for target in targets:
+            rates = self.prices.rates(target.model, day)
+            if rates is not None:
+                worst_in = max(worst_in, rates[0])
+                worst_out = max(worst_out, rates[1])
+        return worst_in, worst_out
+
+    def _over_budget(self, ctx: RequestContext, tenant: _Tenant, lane: str, sensitivity: str, month: int,
+                     reservation: float, input_tokens: int, validation: str, actions: list[str],
+                     route: str) -> Rejection:
+        spent = self.budget.spent(tenant.id, month)
+        if spent + reservation > tenant.budget_usd:
+            retry_after = max(1.0, (month_end_us(month) - ctx.received_at) / 1e6)
+            why = f"month-to-date spend ${spent:.2f}"
+        else:
+            retry_after = 1.0
+            held = self.budget.reserved(tenant.id, month)
+            why = f"month-to-date spend ${spent:.2f} plus ${held:.2f} in flight"
+        return self._refuse(tenant, lane, sensitivity, 429, "budget_exceeded",
+                            f"tenant {tenant.id!r}: {why} and this request's worst case ${reservation:.4f} "
+                            f"exceed the monthly budget ${tenant.budget_usd:.2f}", "budget_exceeded",
+                            "insufficient_quota", input_tokens=input_tokens, validation=validation,
+                            actions=actions, route=route, retry_after=retry_after)
+
+    @staticmethod
+    def _refuse(tenant: _Tenant, lane: str | None, sensitivity: str | None, status: int, code: str,
+                message: str, outcome: Outcome, error_type: str = "invalid_request_error", *,
+                input_tokens: int | None = None, validation: str | None = None,
+                actions: list[str] | None = None, route: str | None = None,
+                retry_after: float | None = None) -> Rejection:
+        return Rejection(
+            status=status, code=code, message=message, outcome=outcome, error_type=error_type,
+            retry_after=retry_after, tenant_id=tenant.id, team=tenant.team, lane=lane,
+            sensitivity=sensitivity, route=route, input_tokens=input_tokens,
+            validation_result=validation, guardrail_actions=actions if actions is not None else [],
+        )
+
+    def reject(self, ctx: RequestContext, rejection: Rejection, now: float, *,
+               total_ms: float | None = None) -> dict[str, Any]:
         """Emit and return the event of a request refused before any upstream call."""
-        raise NotImplementedError
+        event = rejection_event(ctx, rejection, event_id=self._ids.next(), gateway_id=self.gateway_id,
+                                policy_version=self.policy_version, total_ms=total_ms)
+        self.emit(event)
+        return event
+
+    # ---- attempts --------------------------------------------------------------------------
 
     def next_target(self, plan: Plan, now: float) -> Target | None:
-        """The next target to call, skipping those whose breaker is open; ``None`` = chain exhausted."""
-        raise NotImplementedError
+        """The next target to call, skipping those whose breaker is open; ``None`` = chain exhausted.
+
+        Also ``None`` once the lane's deadline has passed (the request then fails as a timeout).
+        """
+        if now >= plan.deadline:
+            if plan.cursor < len(plan.targets) or plan.last_failure is None:
+                plan.last_failure = "timeout"
+            plan.cursor = len(plan.targets)
+            return None
+        targets = plan.targets
+        index = plan.cursor
+        while index < len(targets):
+            target = targets[index]
+            index += 1
+            if self._breaker(target).allow(now):
+                plan.cursor = index
+                return target
+            if plan.fallback_reason is None:
+                plan.fallback_reason = "circuit_open"
+        plan.cursor = index
+        return None
 
     def attempt_timeout(self, plan: Plan, target: Target, now: float) -> float:
         """Seconds this attempt may take: the lane's remaining time, capped by the provider's timeout."""
-        raise NotImplementedError
+        remaining = plan.deadline - now
+        return max(0.0, remaining if remaining < target.timeout_s else target.timeout_s)
 
     def record_attempt(self, plan: Plan, target: Target, result: AttemptResult, now: float) -> None:
         """Count the attempt and feed the target's circuit breaker."""
-        raise NotImplementedError
+        plan.attempts += 1
+        plan.served = target
+        self._breaker(target).record(result.ok, now)
+        if not result.ok:
+            plan.last_failure = result.reason or "error"
+            if plan.fallback_reason is None:
+                plan.fallback_reason = plan.last_failure
+
+    def _breaker(self, target: Target) -> CircuitBreaker:
+        breaker = self.breakers.get(target.key)
+        if breaker is None:
+            provider = self.config.providers.get(target.provider)
+            settings = provider.circuit_breaker if provider is not None else BreakerSettings()
+            breaker = self.breakers[target.key] = CircuitBreaker(settings)
+        return breaker
 
     def exhausted(self, plan: Plan) -> Rejection:
         """The 502/503/504 answer once every target failed or was skipped."""
-        raise NotImplementedError
+        reason = plan.last_failure
+        tried = f"route {plan.route!r} ({len(plan.targets)} targets, {plan.attempts} attempts)"
+        if reason == "timeout":
+            status, code, message = 504, "upstream_timeout", f"{tried}: timed out"
+        elif reason is None:
+            status, code, message = 503, "upstream_unavailable", f"{tried}: every circuit breaker is open"
+        elif reason in ("throttle", "outage"):
+            status, code, message = 503, "upstream_unavailable", f"{tried}: last failure {reason}"
+        else:
+            status, code, message = 502, "upstream_error", f"{tried}: last failure {reason}"
+        return Rejection(status, code, message, "upstream_error", "server_error",
+                         retry_after=1.0 if status == 503 else None, tenant_id=plan.tenant_id,
+                         team=plan.team, lane=plan.lane, sensitivity=plan.sensitivity, route=plan.route)
 
     def validate_output(self, plan: Plan, text: str) -> Rejection | None:
         """Output guardrails on the model's answer; a ``Rejection`` (403 blocked) withholds it."""
-        raise NotImplementedError
+        if not self._output_deny:
+            return None
+        denied = first_denied(self._output_deny, text)
+        if denied is None:
+            return None
+        plan.output_blocked = True
+        plan.validation_result = "blocked"
+        plan.guardrail_actions = [*plan.guardrail_actions, f"output_blocked:{denied}"]
+        return Rejection(403, "output_blocked", f"the answer matches output deny pattern {denied!r}",
+                         "blocked", "permission_error", tenant_id=plan.tenant_id, team=plan.team,
+                         lane=plan.lane, sensitivity=plan.sensitivity, route=plan.route)
+
+    # ---- settlement ------------------------------------------------------------------------
 
     def finish(
         self,
@@ -78,18 +395,73 @@ class Gateway:
         *,
         status_code: int,
         now: float,
-        input_tokens: int = 0,
+        input_tokens: int | None = None,
         output_tokens: int = 0,
         inference_ms: float | None = None,
         ttft_ms: float | None = None,
         total_ms: float | None = None,
         gateway_overhead_ms: float | None = None,
-        streamed: bool = False,
+        streamed: bool | None = None,
         error: Rejection | None = None,
     ) -> dict[str, Any]:
         """Settle the budget to the actual cost, emit and return the event (also for failures).
 
-        ``error`` says why an admitted request failed (``exhausted``, a saturation shed or queue
-        timeout from ``lanes``, ``validate_output``); its outcome and code go into the event.
+        ``input_tokens``/``output_tokens`` are the provider's usage (``None`` = no usage: the event
+        shows the gateway's estimate and nothing is charged). ``error`` says why an admitted request
+        failed (``exhausted``, a shed or queue timeout from ``lanes``, ``validate_output``); its
+        outcome and code go into the event. Finishing a plan twice raises ``RuntimeError``.
         """
-        raise NotImplementedError
+        if plan.finished:
+            raise RuntimeError("plan already finished")
+        plan.finished = True
+        served = plan.served
+        day = plan.ctx.received_at // MICROS_PER_DAY
+        if input_tokens is None:
+            billed_in, event_in = 0, plan.input_tokens
+        else:
+            billed_in = event_in = input_tokens
+        cost = 0.0
+        if served is not None and (billed_in or output_tokens):
+            cost = self.prices.cost(served.model, day, billed_in, output_tokens)
+            self.rate_limits.charge(plan.tenant_id, billed_in + output_tokens - plan.input_tokens, now)
+        self.budget.settle(plan.tenant_id, plan.month, plan.reservation_usd, cost)
+        if error is not None:
+            outcome: str = error.outcome
+            error_type: str | None = error.code
+        elif status_code < 400:
+            outcome, error_type = "ok", None
+        else:
+            outcome, error_type = _outcome_of(status_code), f"http_{status_code}"
+        event = plan_event(
+            plan, event_id=self._ids.next(), gateway_id=self.gateway_id, policy_version=self.policy_version,
+            status_code=status_code, outcome=outcome, error_type=error_type, input_tokens=event_in,
+            output_tokens=output_tokens, cost_usd=cost, inference_ms=inference_ms, ttft_ms=ttft_ms,
+            total_ms=total_ms, gateway_overhead_ms=gateway_overhead_ms,
+            streamed=plan.ctx.stream if streamed is None else streamed,
+        )
+        self.emit(event)
+        return event
+
+    # ---- read-only views for front doors ----------------------------------------------------
+
+    def tenant_for_key(self, api_key: str) -> str | None:
+        return self._keys.tenant_for(api_key)
+
+    def available_models(self, api_key: str | None, sensitivity: str | None = None) -> list[str] | None:
+        """Models a key may ask for at a sensitivity (default: the config's); ``None`` = unknown key."""
+        if not api_key or self._keys.tenant_for(api_key) is None:
+            return None
+        rule = self._rules.get(sensitivity or self._default_sensitivity)
+        if rule is None:
+            return []
+        return sorted({t.model for t in self._targets.values() if rule.allows(t)})
+
+
+def _outcome_of(status: int) -> str:
+    if status >= 500:
+        return "upstream_error"
+    if status == 429:
+        return "throttled"
+    if status == 403:
+        return "blocked"
+    return "client_error"

@@ -49,10 +49,11 @@ class Target:
     provider: str
     model: str
     timeout_s: float = 60.0
+    key: str = field(init=False, compare=False, repr=False)
+    """``provider/model``: names the circuit breaker and the ``x-aigw-route`` style display."""
 
-    @property
-    def key(self) -> str:
-        return f"{self.provider}/{self.model}"
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key", f"{self.provider}/{self.model}")
 
 
 @dataclass(slots=True)
@@ -147,4 +148,4 @@ class Plan:
 
     @property
     def fallback_used(self) -> bool:
-        return self.served is not None and self.served != self.targets[0]
+        return self.served is not None and self.served is not self.targets[0]
