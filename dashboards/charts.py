@@ -1,0 +1,256 @@
+"""Plotly figures with one look: a fixed colour per tenant and lane, units on every axis, money as $.
+
+Pure functions from DataFrames to figures; the pages only place them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+
+TENANT_PALETTE = (
+    "#4C78A8",
+    "#F58518",
+    "#54A24B",
+    "#B279A2",
+    "#E45756",
+    "#72B7B2",
+    "#EECA3B",
+    "#9D755D",
+    "#FF9DA6",
+    "#BAB0AC",
+)
+LANE_COLORS = {"interactive": "#E45756", "standard": "#4C78A8", "batch": "#54A24B"}
+OTHER_LANE_COLORS = ("#B279A2", "#72B7B2", "#9D755D")
+SEVERITY_COLORS = {"high": "#D62728", "medium": "#FF7F0E", "low": "#BCBD22", "info": "#7F7F7F"}
+VERDICT_COLORS = {"pass": "#2CA02C", "fail": "#D62728"}
+TARGET_COLOR = "#444444"
+MONEY_AXIS = "$,.0f"
+MONEY_HOVER = "$,.2f"
+
+
+def tenant_colors(tenants: Sequence[str]) -> dict[str, str]:
+    """One colour per tenant, assigned in sorted order of every tenant in the warehouse."""
+    return {tenant: TENANT_PALETTE[i % len(TENANT_PALETTE)] for i, tenant in enumerate(sorted(tenants))}
+
+
+def lane_colors(lanes: Sequence[str]) -> dict[str, str]:
+    """The three standard lanes keep fixed colours; any other lane gets the next spare one."""
+    spare = iter(OTHER_LANE_COLORS * (1 + len(lanes)))
+    return {lane: LANE_COLORS.get(lane) or next(spare) for lane in sorted(set(lanes))}
+
+
+def _style(fig: go.Figure, *, height: int = 320, legend_title: str | None = None) -> go.Figure:
+    fig.update_layout(
+        template="plotly_white",
+        height=height,
+        margin={"l": 10, "r": 10, "t": 36, "b": 10},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0, "title": legend_title},
+        hoverlabel={"namelength": -1},
+        font={"size": 13},
+    )
+    return fig
+
+
+def monthly_spend(trend: pd.DataFrame, colors: dict[str, str]) -> go.Figure:
+    """Stacked monthly spend per tenant."""
+    fig = px.bar(
+        trend,
+        x="month",
+        y="cost_usd",
+        color="tenant_id",
+        color_discrete_map=colors,
+        labels={"month": "Month", "cost_usd": "Spend (USD)", "tenant_id": "Tenant"},
+    )
+    fig.update_yaxes(tickformat=MONEY_AXIS)
+    fig.update_traces(hovertemplate="%{x}<br>%{y:" + MONEY_HOVER + "}")
+    fig.update_xaxes(type="category")
+    return _style(fig, legend_title="Tenant")
+
+
+def daily_spend(cost_daily: pd.DataFrame, color_by: str, colors: dict[str, str]) -> go.Figure:
+    """Spend per day stacked by ``color_by`` (tenant or lane)."""
+    daily = cost_daily.groupby(["day", color_by], as_index=False)["cost_usd"].sum()
+    label = {"tenant_id": "Tenant", "latency_class": "Lane"}.get(color_by, color_by)
+    fig = px.area(
+        daily,
+        x="day",
+        y="cost_usd",
+        color=color_by,
+        color_discrete_map=colors,
+        labels={"day": "Day", "cost_usd": "Spend (USD/day)", color_by: label},
+    )
+    fig.update_yaxes(tickformat=MONEY_AXIS)
+    fig.update_traces(hovertemplate="%{x|%d %b}<br>%{y:" + MONEY_HOVER + "}")
+    return _style(fig, legend_title=label)
+
+
+def budget_vs_actual(budgets: pd.DataFrame, colors: dict[str, str]) -> go.Figure:
+    """Per tenant: actual spend (bar), forecast to month end (hatched bar) and budget (black tick)."""
+    fig = go.Figure()
+    fig.add_bar(
+        y=budgets["tenant_id"],
+        x=budgets["forecast_usd"],
+        orientation="h",
+        name="Forecast",
+        marker={
+            "color": "rgba(0,0,0,0)",
+            "line": {"color": "#888", "width": 1},
+            "pattern": {"shape": "/", "fgcolor": "#BBB"},
+        },
+        hovertemplate="%{y}: forecast %{x:" + MONEY_HOVER + "}<extra></extra>",
+    )
+    fig.add_bar(
+        y=budgets["tenant_id"],
+        x=budgets["cost_usd"],
+        orientation="h",
+        name="Actual",
+        marker={"color": [colors.get(t, TENANT_PALETTE[0]) for t in budgets["tenant_id"]]},
+        hovertemplate="%{y}: actual %{x:" + MONEY_HOVER + "}<extra></extra>",
+    )
+    fig.add_scatter(
+        y=budgets["tenant_id"],
+        x=budgets["budget_usd"],
+        mode="markers",
+        name="Budget",
+        marker={"symbol": "line-ns", "size": 28, "line": {"width": 3, "color": TARGET_COLOR}},
+        hovertemplate="%{y}: budget %{x:" + MONEY_HOVER + "}<extra></extra>",
+    )
+    fig.update_layout(barmode="overlay", xaxis_title="USD this month", yaxis_title=None)
+    fig.update_xaxes(tickformat=MONEY_AXIS)
+    return _style(fig, height=80 + 48 * max(1, len(budgets)))
+
+
+def movers(movers_frame: pd.DataFrame, label_columns: list[str]) -> go.Figure:
+    """Change in spend vs the previous month: increases red, savings green."""
+    labels = movers_frame[label_columns].astype(str).agg(" / ".join, axis=1)
+    colors = ["#D62728" if change > 0 else "#2CA02C" for change in movers_frame["change_usd"]]
+    fig = go.Figure(
+        go.Bar(
+            x=movers_frame["change_usd"],
+            y=labels,
+            orientation="h",
+            marker_color=colors,
+            hovertemplate="%{y}: %{x:+$,.2f}<extra></extra>",
+        )
+    )
+    fig.update_layout(xaxis_title="Change vs previous month (USD)", yaxis={"autorange": "reversed"})
+    fig.update_xaxes(tickformat="+$,.0f")
+    return _style(fig, height=80 + 40 * max(1, len(movers_frame)))
+
+
+def hierarchy(cost: pd.DataFrame, path: list[str]) -> go.Figure:
+    """A treemap of spend down the ownership path (tenant → team → app → ...)."""
+    grouped = cost.groupby(path, as_index=False, dropna=False)["cost_usd"].sum()
+    grouped[path] = grouped[path].fillna("(untagged)").astype(str)
+    grouped = grouped[grouped["cost_usd"] > 0]
+    fig = px.treemap(grouped, path=[px.Constant("all"), *path], values="cost_usd")
+    fig.update_traces(texttemplate="%{label}<br>%{value:$,.0f}", hovertemplate="%{id}<br>%{value:$,.2f}")
+    return _style(fig, height=460)
+
+
+def availability_over_time(slo: pd.DataFrame, colors: dict[str, str]) -> go.Figure:
+    """Daily availability per lane and route with each lane's target as a dotted line."""
+    frame = slo.assign(series=slo["latency_class"] + " · " + slo["model_route"])
+    fig = px.line(
+        frame,
+        x="day",
+        y="availability",
+        color="latency_class",
+        line_group="series",
+        color_discrete_map=colors,
+        hover_name="series",
+        labels={"day": "Day", "availability": "Availability", "latency_class": "Lane"},
+    )
+    for lane, target in frame.groupby("latency_class")["availability_target"].max().items():
+        fig.add_hline(
+            y=target,
+            line_dash="dot",
+            line_color=colors.get(str(lane), TARGET_COLOR),
+            annotation_text=f"{lane} target {target:.2%}",
+            annotation_position="bottom left",
+        )
+    fig.update_yaxes(tickformat=".2%")
+    return _style(fig, legend_title="Lane")
+
+
+def latency_over_time(slo: pd.DataFrame, target_ms: float | None) -> go.Figure:
+    """p50/p95/p99 (ms) for one lane and route against its latency target."""
+    long = slo.melt(
+        id_vars=["day"], value_vars=["p50_ms", "p95_ms", "p99_ms"], var_name="percentile", value_name="ms"
+    )
+    long["percentile"] = long["percentile"].str.removesuffix("_ms")
+    fig = px.line(
+        long,
+        x="day",
+        y="ms",
+        color="percentile",
+        markers=True,
+        color_discrete_map={"p50": "#72B7B2", "p95": "#4C78A8", "p99": "#B279A2"},
+        labels={"day": "Day", "ms": "Latency (ms)", "percentile": "Percentile"},
+    )
+    if target_ms is not None:
+        fig.add_hline(
+            y=target_ms,
+            line_dash="dash",
+            line_color="#D62728",
+            annotation_text=f"target {target_ms:,.0f} ms",
+            annotation_position="top left",
+        )
+    fig.update_yaxes(tickformat=",.0f", rangemode="tozero")
+    return _style(fig, legend_title="Percentile")
+
+
+def error_budget(routes: pd.DataFrame, colors: dict[str, str]) -> go.Figure:
+    """Error budget remaining per lane and route this month (negative = overspent)."""
+    labels = routes["latency_class"] + " · " + routes["model_route"]
+    fig = go.Figure(
+        go.Bar(
+            x=routes["error_budget_remaining"],
+            y=labels,
+            orientation="h",
+            marker_color=[colors.get(lane, TARGET_COLOR) for lane in routes["latency_class"]],
+            hovertemplate="%{y}: %{x:.1%} remaining<extra></extra>",
+        )
+    )
+    fig.add_vline(x=0, line_color=TARGET_COLOR)
+    fig.update_layout(xaxis_title="Error budget remaining this month")
+    fig.update_xaxes(tickformat=".0%")
+    return _style(fig, height=80 + 36 * max(1, len(routes)))
+
+
+def drift_by_kind(drift: pd.DataFrame) -> go.Figure:
+    """Findings per kind stacked by severity."""
+    counts = drift.groupby(["kind", "severity"], as_index=False).size()
+    fig = px.bar(
+        counts,
+        y="kind",
+        x="size",
+        color="severity",
+        orientation="h",
+        color_discrete_map=SEVERITY_COLORS,
+        category_orders={"severity": list(SEVERITY_COLORS)},
+        labels={"kind": "Kind", "size": "Findings", "severity": "Severity"},
+    )
+    fig.update_yaxes(categoryorder="total ascending")
+    return _style(fig, height=80 + 34 * max(1, counts["kind"].nunique()), legend_title="Severity")
+
+
+def loadtest_metric(runs: pd.DataFrame, metric: str, label: str, tickformat: str) -> go.Figure:
+    """One load-test measure over time, a marker per run coloured by its verdict."""
+    fig = px.scatter(
+        runs,
+        x="started_at",
+        y=metric,
+        color="verdict",
+        symbol="scenario",
+        color_discrete_map=VERDICT_COLORS,
+        hover_name="run_id",
+        labels={"started_at": "Started (UTC)", metric: label, "verdict": "Verdict", "scenario": "Scenario"},
+    )
+    fig.update_traces(marker={"size": 11})
+    fig.update_yaxes(tickformat=tickformat, rangemode="tozero")
+    return _style(fig, height=280)

@@ -1,0 +1,94 @@
+"""Policy drift: departures from policy this month, how the policy changed, and allowlist breaches."""
+
+from __future__ import annotations
+
+import plotly.express as px
+import streamlit as st
+
+from dashboards import charts, data, figures, months, widgets
+from dashboards import formatting as fmt
+
+COLUMNS = {
+    "day": "Day",
+    "severity": "Severity",
+    "kind": "Kind",
+    "tenant_id": "Tenant",
+    "subject": "Subject",
+    "observed": "Observed",
+    "expected": "Expected",
+    "detail": "Detail",
+}
+
+snap = widgets.current_snapshot()
+month = widgets.selected_month()
+drift = data.policy_drift(snap, month)
+changes = data.policy_changes(snap, month)
+
+st.title(f"Policy drift · {fmt.month_label(month)}")
+counts = figures.severity_counts(drift)
+cols = st.columns(1 + len(counts))
+cols[0].metric("Findings", len(drift), border=True)
+for col, (severity, count) in zip(cols[1:], counts.items(), strict=True):
+    col.metric(severity.capitalize(), count, border=True)
+
+if drift.empty:
+    st.success("No drift findings this month.")
+else:
+    left, right = st.columns([2, 3])
+    with left:
+        st.subheader("Findings by kind and severity")
+        st.plotly_chart(charts.drift_by_kind(drift), width="stretch")
+    with right:
+        st.subheader("Details")
+        pick_kind, pick_severity = st.columns(2)
+        kinds = pick_kind.multiselect("Kind", sorted(drift["kind"].unique()), placeholder="All kinds")
+        severities = pick_severity.multiselect("Severity", list(counts), placeholder="All severities")
+        shown = drift
+        if kinds:
+            shown = shown[shown["kind"].isin(kinds)]
+        if severities:
+            shown = shown[shown["severity"].isin(severities)]
+        st.dataframe(shown, hide_index=True, width="stretch", column_config=COLUMNS, height=360)
+        widgets.csv_download(shown, f"aigw-drift-{month}.csv", "drift_csv")
+
+st.subheader("Allowlist violations")
+violations = drift[drift["kind"] == "allowlist_violation"]
+if violations.empty:
+    st.success("No request reached a model outside its tenant's or data class's allowlist.")
+else:
+    st.dataframe(violations, hide_index=True, width="stretch", column_config=COLUMNS)
+    widgets.csv_download(violations, f"aigw-allowlist-{month}.csv", "allowlist_csv")
+
+st.subheader("Policy versions")
+if changes.empty:
+    st.info("No policy change recorded up to the end of this month.")
+else:
+    timeline = changes.assign(in_month=[months.month_of(day) == month for day in changes["day"]])
+    fig = px.scatter(
+        timeline,
+        x="day",
+        y=[1] * len(timeline),
+        text="subject",
+        hover_data=["detail"],
+        color="in_month",
+        color_discrete_map={True: "#D62728", False: "#4C78A8"},
+        labels={"day": "Day", "in_month": "This month"},
+    )
+    fig.update_traces(textposition="top center", marker={"size": 14})
+    fig.update_yaxes(visible=False, range=[0.5, 1.8])
+    fig.update_layout(
+        height=200, showlegend=False, template="plotly_white", margin={"l": 10, "r": 10, "t": 10, "b": 10}
+    )
+    st.plotly_chart(fig, width="stretch")
+    st.dataframe(
+        changes.sort_values("day", ascending=False),
+        hide_index=True,
+        width="stretch",
+        column_config={
+            **COLUMNS,
+            "subject": "Version",
+            "observed": "New",
+            "expected": "Previous",
+            "detail": "What changed",
+        },
+    )

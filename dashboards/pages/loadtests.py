@@ -1,0 +1,90 @@
+"""Load tests: every playbook run with its verdict, measures over time and its report in the lake."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pandas as pd
+import streamlit as st
+
+from dashboards import charts, data, review_data, widgets
+from dashboards import formatting as fmt
+
+snap = widgets.current_snapshot()
+month = widgets.selected_month()
+every_run = data.loadtest_runs(snap)
+
+st.title("Load tests")
+if every_run.empty:
+    st.info(
+        "No load-test runs in `marts.loadtest_runs`. Run one with `aigw loadtest fallback`, "
+        "then `aigw pipeline`."
+    )
+    st.stop()
+
+lake = os.environ.get("AIGW_LAKE") or os.path.abspath(".aigw/lake")
+runs = every_run.assign(
+    started_at=pd.to_datetime(every_run["started_at"], utc=True),
+    report=[f"{lake.rstrip('/')}/loadtests/{run_id}/summary.json" for run_id in every_run["run_id"]],
+)
+this_month = review_data.runs_in(runs, month)
+cols = st.columns(4)
+cols[0].metric(f"Runs in {fmt.month_label(month)}", len(this_month), border=True)
+cols[1].metric("Passed", int((this_month["verdict"] == "pass").sum()), border=True)
+cols[2].metric("Failed", int((this_month["verdict"] == "fail").sum()), border=True)
+latest = runs.sort_values("started_at").iloc[-1]
+cols[3].metric(
+    "Latest run",
+    f"{latest['scenario']}: {latest['verdict']}",
+    border=True,
+    delta=f"{latest['started_at']:%d %b %Y %H:%M} UTC",
+    delta_color="off",
+)
+
+left, right = st.columns(2)
+left.plotly_chart(charts.loadtest_metric(runs, "rps", "Request rate (req/s)", ",.0f"), width="stretch")
+right.plotly_chart(charts.loadtest_metric(runs, "p95_ms", "p95 latency (ms)", ",.0f"), width="stretch")
+left.plotly_chart(charts.loadtest_metric(runs, "error_rate", "Error rate", ".1%"), width="stretch")
+right.plotly_chart(charts.loadtest_metric(runs, "fallback_rate", "Fallback rate", ".1%"), width="stretch")
+
+st.subheader("Runs")
+only_month = st.toggle(f"Only {fmt.month_label(month)}", value=False, key="only_month")
+table = this_month if only_month else runs
+st.dataframe(
+    table.drop(columns=["details"]),
+    hide_index=True,
+    width="stretch",
+    column_config={
+        "run_id": "Run",
+        "scenario": "Scenario",
+        "verdict": "Verdict",
+        "started_at": st.column_config.DatetimeColumn("Started (UTC)", format="YYYY-MM-DD HH:mm"),
+        "duration_s": st.column_config.NumberColumn("Duration", format="%d s"),
+        "requests": st.column_config.NumberColumn("Requests", format="localized"),
+        "rps": st.column_config.NumberColumn("req/s", format="%.1f"),
+        "p95_ms": st.column_config.NumberColumn("p95", format="%d ms"),
+        "error_rate": st.column_config.NumberColumn("Errors", format="percent"),
+        "fallback_rate": st.column_config.NumberColumn("Fallbacks", format="percent"),
+        "report": st.column_config.TextColumn("Report in the lake", width="large"),
+    },
+)
+widgets.csv_download(table.drop(columns=["details"]), "aigw-loadtests.csv", "runs_csv")
+
+st.subheader("Criteria of one run")
+run_id = st.selectbox("Run", table["run_id"], key="criteria_run")
+chosen = table[table["run_id"] == run_id].iloc[0]
+st.caption(f"Report: `{chosen['report']}`")
+try:
+    criteria = pd.DataFrame(json.loads(chosen["details"] or "[]"))
+except (TypeError, ValueError):
+    criteria = pd.DataFrame()
+if criteria.empty:
+    st.info("This run recorded no criteria.")
+else:
+    st.dataframe(
+        criteria,
+        hide_index=True,
+        width="stretch",
+        column_config={"passed": st.column_config.CheckboxColumn("Passed")},
+    )

@@ -1,0 +1,195 @@
+"""Monthly review: last month at a glance for the platform lead, with the review pack to take away."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from dashboards import charts, data, review_data, widgets
+from dashboards import formatting as fmt
+
+snap = widgets.current_snapshot()
+month = widgets.selected_month()
+review = review_data.gather(snap, month)
+head = review.headline
+tenant_colors = charts.tenant_colors(data.tenants(snap))
+
+title, download = st.columns([4, 1], vertical_alignment="bottom")
+title.title(f"Monthly review · {fmt.month_label(month)}")
+download.download_button(
+    "Review pack (Markdown)",
+    review.pack().encode(),
+    file_name=f"aigw-review-{month}.md",
+    mime="text/markdown",
+    icon=":material/description:",
+    type="primary",
+    width="stretch",
+)
+
+cols = st.columns(6)
+cols[0].metric(
+    "Spend",
+    fmt.money(head.spend_usd),
+    border=True,
+    help="Sum of cost_usd in marts.showback_monthly, priced at each day's rate.",
+)
+cols[1].metric(
+    "Change vs previous month",
+    fmt.percent_delta(head.change_pct),
+    delta=fmt.money_delta(None if head.prev_spend_usd is None else head.spend_usd - head.prev_spend_usd),
+    delta_color="inverse",
+    border=True,
+)
+cols[2].metric(
+    "Budget use",
+    fmt.percent(head.budget_used),
+    border=True,
+    delta=(
+        f"{head.tenants_over_budget} tenant(s) over budget"
+        if head.tenants_over_budget
+        else f"of {fmt.money(head.budget_usd)}"
+    ),
+    delta_color="inverse" if head.tenants_over_budget else "off",
+)
+cols[3].metric(
+    "SLO attainment",
+    f"{head.lanes_meeting_slo} / {head.lanes_total} lanes",
+    border=True,
+    delta=f"availability {fmt.availability(head.availability)}",
+    delta_color="off",
+)
+cols[4].metric(
+    "Drift findings",
+    f"{head.drift_findings}",
+    border=True,
+    delta=f"{head.drift_high} high severity",
+    delta_color="inverse" if head.drift_high else "off",
+)
+cols[5].metric(
+    "Load tests",
+    f"{head.loadtests_passed} pass · {head.loadtests_failed} fail",
+    border=True,
+    delta="all passed" if head.loadtests_failed == 0 else "failures to review",
+    delta_color="off" if head.loadtests_failed == 0 else "inverse",
+)
+
+left, right = st.columns(2)
+with left:
+    st.subheader("Spend against budget by tenant")
+    budgets = review.tenants.assign(forecast_usd=review.tenants["cost_usd"])
+    st.plotly_chart(charts.budget_vs_actual(budgets, tenant_colors), width="stretch")
+with right:
+    st.subheader("Top cost movers vs previous month")
+    if review.movers.empty:
+        st.info("No spend in this or the previous month.")
+    else:
+        st.plotly_chart(charts.movers(review.movers, ["tenant_id", "app_id"]), width="stretch")
+
+left, right = st.columns(2)
+with left:
+    st.subheader("Spend over twelve months")
+    st.plotly_chart(charts.monthly_spend(review.trend, tenant_colors), width="stretch")
+with right:
+    st.subheader("SLO attainment by lane")
+    st.dataframe(
+        review.lanes[
+            [
+                "latency_class",
+                "requests",
+                "availability",
+                "availability_target",
+                "within_latency_pct",
+                "latency_target_ms",
+                "slo_met",
+            ]
+        ],
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "latency_class": "Lane",
+            "requests": st.column_config.NumberColumn("Requests", format="localized"),
+            "availability": st.column_config.NumberColumn("Availability", format="percent"),
+            "availability_target": st.column_config.NumberColumn("Target", format="percent"),
+            "within_latency_pct": st.column_config.ProgressColumn(
+                "Within latency target", format="%.1f%%", min_value=0, max_value=100
+            ),
+            "latency_target_ms": st.column_config.NumberColumn("Latency target", format="%d ms"),
+            "slo_met": st.column_config.CheckboxColumn("SLO met"),
+        },
+    )
+    st.subheader("Lanes that burned error budget")
+    if review.burned.empty:
+        st.success("No lane or route used more than 10% of its error budget, and no burn-rate alert fired.")
+    else:
+        st.dataframe(
+            review.burned[
+                [
+                    "latency_class",
+                    "model_route",
+                    "availability",
+                    "error_budget_used",
+                    "error_budget_remaining",
+                    "alerts",
+                ]
+            ],
+            hide_index=True,
+            width="stretch",
+            column_config={
+                "latency_class": "Lane",
+                "model_route": "Route",
+                "availability": st.column_config.NumberColumn("Availability", format="percent"),
+                "error_budget_used": st.column_config.NumberColumn("Budget used", format="percent"),
+                "error_budget_remaining": st.column_config.NumberColumn("Remaining", format="percent"),
+                "alerts": st.column_config.NumberColumn("Burn-rate alerts"),
+            },
+        )
+
+left, right = st.columns(2)
+with left:
+    st.subheader("Policy drift")
+    if review.drift.empty:
+        st.success("No drift findings this month.")
+    else:
+        worst = (
+            review.drift.assign(
+                rank=review.drift["severity"].map({"high": 0, "medium": 1, "low": 2}).fillna(3)
+            )
+            .sort_values(["rank", "day"])
+            .head(8)
+        )
+        st.dataframe(
+            worst[["day", "severity", "kind", "tenant_id", "subject", "detail"]],
+            hide_index=True,
+            width="stretch",
+            column_config={
+                "day": "Day",
+                "severity": "Severity",
+                "kind": "Kind",
+                "tenant_id": "Tenant",
+                "subject": "Subject",
+                "detail": "Detail",
+            },
+        )
+        st.page_link("pages/drift.py", label=f"All {len(review.drift)} findings", icon="🧭")
+with right:
+    st.subheader("Load tests")
+    if review.loadtests.empty:
+        st.info("No load tests ran this month.")
+    else:
+        runs = review.loadtests.assign(started_at=pd.to_datetime(review.loadtests["started_at"]))
+        st.dataframe(
+            runs[["started_at", "scenario", "verdict", "rps", "p95_ms", "error_rate"]],
+            hide_index=True,
+            width="stretch",
+            column_config={
+                "started_at": st.column_config.DatetimeColumn("Started", format="D MMM HH:mm"),
+                "scenario": "Scenario",
+                "verdict": "Verdict",
+                "rps": st.column_config.NumberColumn("req/s", format="%.1f"),
+                "p95_ms": st.column_config.NumberColumn("p95", format="%d ms"),
+                "error_rate": st.column_config.NumberColumn("Errors", format="percent"),
+            },
+        )
+
+with st.expander("Review pack preview (Markdown)"):
+    st.markdown(review.pack())

@@ -1,0 +1,148 @@
+"""Showback: who spent what, on which model and lane, against which budget, and at what unit cost."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from dashboards import charts, data, figures, widgets
+from dashboards import formatting as fmt
+
+HIERARCHY = {
+    "tenant_id": "Tenant",
+    "team": "Team",
+    "app_id": "App",
+    "workflow": "Workflow",
+    "model_name": "Model",
+    "latency_class": "Lane",
+}
+
+snap = widgets.current_snapshot()
+month = widgets.selected_month()
+cost = data.cost_daily(snap, month)
+every_tenant = data.tenants(snap)
+colors = charts.tenant_colors(every_tenant)
+
+st.title(f"Showback · {fmt.month_label(month)}")
+chosen = st.multiselect("Tenants", sorted(cost["tenant_id"].dropna().unique()), placeholder="All tenants")
+if chosen:
+    cost = cost[cost["tenant_id"].isin(chosen)]
+
+budgets = figures.tenant_spend(data.showback(snap, month), pd.DataFrame(columns=["tenant_id", "cost_usd"]))
+if chosen:
+    budgets = budgets[budgets["tenant_id"].isin(chosen)]
+daily_by_tenant = cost.groupby(["tenant_id", "day"])["cost_usd"].sum()
+budgets["forecast_usd"] = [
+    figures.month_forecast(month, daily_by_tenant.get(tenant, pd.Series(dtype=float)))
+    for tenant in budgets["tenant_id"]
+]
+budgets["forecast_used"] = budgets["forecast_usd"] / budgets["budget_usd"].where(budgets["budget_usd"] > 0)
+total = figures.unit_costs(cost.assign(scope="all"), ["scope"])
+
+cols = st.columns(5)
+cols[0].metric("Spend", fmt.money(float(cost["cost_usd"].sum())), border=True)
+cols[1].metric("Forecast to month end", fmt.money(float(budgets["forecast_usd"].sum())), border=True)
+cols[2].metric("Budget", fmt.money(float(budgets["budget_usd"].sum())), border=True)
+cols[3].metric(
+    "Cost per request",
+    fmt.unit_money(float(total["cost_per_request_usd"].iloc[0])) if not total.empty else "—",
+    border=True,
+)
+cols[4].metric(
+    "Cost per 1k tokens",
+    fmt.unit_money(float(total["cost_per_1k_tokens_usd"].iloc[0])) if not total.empty else "—",
+    border=True,
+)
+
+left, right = st.columns(2)
+with left:
+    st.subheader("Budget vs actual, with forecast to month end")
+    st.plotly_chart(charts.budget_vs_actual(budgets, colors), width="stretch")
+    st.dataframe(
+        budgets[
+            ["tenant_id", "team", "cost_usd", "forecast_usd", "budget_usd", "budget_used", "forecast_used"]
+        ],
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "tenant_id": "Tenant",
+            "team": "Team",
+            "cost_usd": st.column_config.NumberColumn("Actual", format="dollar"),
+            "forecast_usd": st.column_config.NumberColumn("Forecast", format="dollar"),
+            "budget_usd": st.column_config.NumberColumn("Budget", format="dollar"),
+            "budget_used": st.column_config.ProgressColumn(
+                "Budget used", format="percent", min_value=0, max_value=1
+            ),
+            "forecast_used": st.column_config.NumberColumn("Forecast use", format="percent"),
+        },
+    )
+    widgets.csv_download(budgets, f"aigw-budgets-{month}.csv", "budgets_csv")
+with right:
+    st.subheader("Spend per day")
+    color_by = (
+        st.segmented_control(
+            "Colour by",
+            ["tenant_id", "latency_class"],
+            default="tenant_id",
+            format_func=HIERARCHY.__getitem__,
+            key="daily_color",
+        )
+        or "tenant_id"
+    )
+    palette = colors if color_by == "tenant_id" else charts.lane_colors(list(cost["latency_class"].unique()))
+    st.plotly_chart(charts.daily_spend(cost, color_by, palette), width="stretch")
+
+st.subheader("Where the money goes")
+levels = st.multiselect(
+    "Break down by (in order)",
+    list(HIERARCHY),
+    default=["tenant_id", "team", "app_id"],
+    format_func=HIERARCHY.__getitem__,
+    key="levels",
+) or ["tenant_id"]
+left, right = st.columns([3, 2])
+with left:
+    st.plotly_chart(charts.hierarchy(cost, levels), width="stretch")
+with right:
+    breakdown = figures.unit_costs(cost, levels)
+    breakdown["share"] = breakdown["cost_usd"] / breakdown["cost_usd"].sum()
+    st.dataframe(
+        breakdown[
+            [*levels, "requests", "cost_usd", "share", "cost_per_request_usd", "cost_per_1k_tokens_usd"]
+        ],
+        hide_index=True,
+        width="stretch",
+        height=400,
+        column_config={
+            **HIERARCHY,
+            "requests": st.column_config.NumberColumn("Requests", format="localized"),
+            "cost_usd": st.column_config.NumberColumn("Spend", format="dollar"),
+            "share": st.column_config.ProgressColumn("Share", format="percent", min_value=0, max_value=1),
+            "cost_per_request_usd": st.column_config.NumberColumn("$/request", format="$%.5f"),
+            "cost_per_1k_tokens_usd": st.column_config.NumberColumn("$/1k tokens", format="$%.5f"),
+        },
+    )
+    widgets.csv_download(breakdown, f"aigw-showback-{month}.csv", "breakdown_csv")
+
+st.subheader("Unit costs by model")
+by_model = figures.unit_costs(cost, ["model_provider", "model_name"])
+st.dataframe(
+    by_model,
+    hide_index=True,
+    width="stretch",
+    column_config={
+        "model_provider": "Provider",
+        "model_name": "Model",
+        "requests": st.column_config.NumberColumn("Requests", format="localized"),
+        "input_tokens": st.column_config.NumberColumn("Input tokens", format="localized"),
+        "output_tokens": st.column_config.NumberColumn("Output tokens", format="localized"),
+        "cost_usd": st.column_config.NumberColumn("Spend", format="dollar"),
+        "cost_per_request_usd": st.column_config.NumberColumn("$/request", format="$%.5f"),
+        "cost_per_1k_tokens_usd": st.column_config.NumberColumn("$/1k tokens", format="$%.5f"),
+    },
+)
+widgets.csv_download(by_model, f"aigw-unit-costs-{month}.csv", "models_csv")
+
+with st.expander("Raw daily rows (marts.cost_daily)"):
+    st.dataframe(cost, hide_index=True, width="stretch")
+    widgets.csv_download(cost, f"aigw-cost-daily-{month}.csv", "cost_daily_csv")

@@ -1,0 +1,84 @@
+"""SLO: availability and latency per lane and route against target, error budgets, burn-rate alerts."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboards import charts, data, figures, widgets
+from dashboards import formatting as fmt
+
+snap = widgets.current_snapshot()
+month = widgets.selected_month()
+slo = data.slo_daily(snap, month)
+alerts = data.slo_alerts(snap, month)
+routes = figures.route_slo(slo)
+lanes = figures.lane_slo(slo)
+colors = charts.lane_colors(list(slo["latency_class"].unique()))
+
+st.title(f"SLO · {fmt.month_label(month)}")
+if slo.empty:
+    st.info("No SLO data for this month in `marts.slo_daily`.")
+    st.stop()
+
+cols = st.columns(len(lanes))
+for col, lane in zip(cols, lanes.itertuples(), strict=True):
+    col.metric(
+        f"{lane.latency_class} availability",
+        fmt.availability(lane.availability),
+        border=True,
+        delta=f"target {fmt.availability(lane.availability_target)} · {'met' if lane.slo_met else 'missed'}",
+        delta_color="normal" if lane.slo_met else "inverse",
+        help=f"{lane.within_latency_pct:.1f}% of requests within {lane.latency_target_ms:,.0f} ms",
+    )
+
+st.subheader("Availability per day against target")
+st.plotly_chart(charts.availability_over_time(slo, colors), width="stretch")
+
+left, right = st.columns([3, 2])
+with left:
+    st.subheader("Latency per day")
+    pick_lane, pick_route = st.columns(2)
+    lane = pick_lane.selectbox("Lane", sorted(slo["latency_class"].unique()), key="slo_lane")
+    in_lane = slo[slo["latency_class"] == lane]
+    route = pick_route.selectbox("Route", sorted(in_lane["model_route"].unique()), key="slo_route")
+    series = in_lane[in_lane["model_route"] == route].sort_values("day")
+    target = float(series["latency_target_ms"].max()) if not series.empty else None
+    st.plotly_chart(charts.latency_over_time(series, target), width="stretch")
+with right:
+    st.subheader("Error budget remaining")
+    st.plotly_chart(charts.error_budget(routes, colors), width="stretch")
+
+st.subheader("Burn-rate alerts")
+if alerts.empty:
+    st.success("No burn-rate alert fired this month.")
+else:
+    st.caption(
+        "Multi-window burn-rate alerts (SRE Workbook): an alert fires when both the long and the short "
+        "window burn faster than the threshold."
+    )
+    st.dataframe(alerts, hide_index=True, width="stretch")
+    widgets.csv_download(alerts, f"aigw-slo-alerts-{month}.csv", "alerts_csv")
+
+st.subheader("Per lane and route this month")
+st.dataframe(
+    routes,
+    hide_index=True,
+    width="stretch",
+    column_config={
+        "latency_class": "Lane",
+        "model_route": "Route",
+        "requests": st.column_config.NumberColumn("Requests", format="localized"),
+        "errors": st.column_config.NumberColumn("Errors", format="localized"),
+        "availability": st.column_config.NumberColumn("Availability", format="percent"),
+        "availability_target": st.column_config.NumberColumn("Target", format="percent"),
+        "within_latency_pct": st.column_config.NumberColumn("Within latency target", format="%.1f%%"),
+        "latency_target_ms": st.column_config.NumberColumn("Latency target", format="%d ms"),
+        "p95_ms_worst": st.column_config.NumberColumn("Worst daily p95", format="%d ms"),
+        "latency_met": st.column_config.CheckboxColumn("Latency met"),
+        "availability_met": st.column_config.CheckboxColumn("Availability met"),
+        "slo_met": st.column_config.CheckboxColumn("SLO met"),
+        "error_budget_used": st.column_config.NumberColumn("Budget used", format="percent"),
+        "error_budget_remaining": st.column_config.NumberColumn("Budget remaining", format="percent"),
+    },
+)
+widgets.csv_download(routes, f"aigw-slo-{month}.csv", "routes_csv")

@@ -1,0 +1,74 @@
+"""UI pieces every page shares: the month picker, the warehouse notice and CSV downloads."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from dashboards import data, months
+from dashboards import formatting as fmt
+
+MONTH_KEY = "review_month"
+WIDGET_KEY = "month_picker"
+
+
+def _remember_month() -> None:
+    st.session_state[MONTH_KEY] = st.session_state[WIDGET_KEY]
+
+
+def month_picker(snap: data.Snapshot) -> str:
+    """The sidebar month picker (newest first), defaulting to the last complete month."""
+    index = data.month_index(snap)
+    options = list(reversed(index["month"].tolist()))
+    default = data.default_month(snap)
+    # The choice lives under a plain key (never cleaned up on a page switch) and primes the widget each run.
+    if st.session_state.get(MONTH_KEY) not in options:
+        st.session_state[MONTH_KEY] = default
+    st.session_state[WIDGET_KEY] = st.session_state[MONTH_KEY]
+    month: str = st.sidebar.selectbox(
+        "Month", options, key=WIDGET_KEY, format_func=fmt.month_label, on_change=_remember_month
+    )
+    latest = pd.Timestamp(index["last_day"].max()).date()
+    st.sidebar.caption(f"Data through {latest:%d %b %Y} · warehouse `{snap.path}`")
+    if months.last_day(month) > latest:
+        st.sidebar.info(f"{fmt.month_label(month)} is not complete yet: figures are month to date.")
+    return month
+
+
+def selected_month() -> str:
+    """The month chosen in the sidebar (set by the entrypoint before any page runs)."""
+    month: str = st.session_state[MONTH_KEY]
+    return month
+
+
+def current_snapshot() -> data.Snapshot:
+    """The warehouse version the entrypoint checked for this run."""
+    snap: data.Snapshot = st.session_state["snapshot"]
+    return snap
+
+
+def warehouse_notice(message: str) -> None:
+    """What to do when there is nothing to show: never a traceback."""
+    st.title("aigw review dashboard")
+    st.warning(message, icon="🗄️")
+    st.markdown("Quick start, from the repository root:")
+    st.code(
+        "aigw demo            # simulate traffic, build the warehouse, open this dashboard\n"
+        "# or, step by step:\n"
+        "aigw simulate --days 35\n"
+        "aigw pipeline",
+        language="bash",
+    )
+    st.caption("Set `AIGW_WAREHOUSE` (or `aigw dashboard --warehouse PATH`) to read another warehouse file.")
+
+
+def csv_download(frame: pd.DataFrame, filename: str, key: str) -> None:
+    """A download button for ``frame`` as CSV."""
+    st.download_button(
+        "Download CSV",
+        frame.to_csv(index=False).encode(),
+        file_name=filename,
+        mime="text/csv",
+        key=key,
+        icon=":material/download:",
+    )
