@@ -235,6 +235,8 @@ class Connection(asyncio.Protocol):
             self.responded = True
             return
         self.responded = True
+        if self.server.draining:
+            self.keep_alive = False
         block = _header_block(status, headers)
         block += b"content-type: %s\r\ncontent-length: %d\r\n" % (content_type.encode(), len(body))
         if not self.keep_alive:
@@ -249,6 +251,8 @@ class Connection(asyncio.Protocol):
             self.responded = True
             return
         self.responded = True
+        if self.server.draining:
+            self.keep_alive = False
         block = _header_block(status, headers)
         block += b"content-type: %s\r\ncache-control: no-cache\r\n" % content_type.encode()
         if self.parser.get_http_version() == "1.0":
