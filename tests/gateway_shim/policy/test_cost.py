@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from gateway_shim.config.loader import DEMO_CONFIG, load_config
+from gateway_shim.policy.cost import PriceBook, day_of, epoch_day, month_end_us, month_key
+
+CONFIG = load_config(DEMO_CONFIG)
+HAIKU = "anthropic.claude-3-5-haiku-v1"
+
+
+def days(date: dt.date) -> int:
+    return (date - dt.date(1970, 1, 1)).days
+
+
+def test_a_request_is_priced_on_its_own_day_across_a_mid_month_change() -> None:
+    book = PriceBook(CONFIG.pricing)
+    before = book.cost(HAIKU, days(dt.date(2026, 11, 14)), 1_000_000, 1_000_000)
+    after = book.cost(HAIKU, days(dt.date(2026, 11, 15)), 1_000_000, 1_000_000)
+    assert before == pytest.approx(0.80 + 4.00)
+    assert after == pytest.approx(1.00 + 5.00)
+
+
+def test_agrees_with_the_configs_own_price_lookup() -> None:
+    book = PriceBook(CONFIG.pricing)
+    for model in CONFIG.pricing:
+        for date in (dt.date(2026, 1, 1), dt.date(2026, 11, 14), dt.date(2026, 11, 30)):
+            price = CONFIG.price_on(model, date)
+            assert price is not None
+            assert book.rates(model, days(date)) == pytest.approx(
+                (price.input_per_mtok / 1e6, price.output_per_mtok / 1e6))
+
+
+def test_no_price_before_the_first_entry_or_for_unknown_models() -> None:
+    book = PriceBook(CONFIG.pricing)
+    assert book.rates(HAIKU, days(dt.date(2025, 12, 31))) is None
+    assert book.cost("no-such-model", days(dt.date(2026, 11, 1)), 10, 10) == 0.0
+
+
+def test_day_and_month_arithmetic() -> None:
+    ts = int(dt.datetime(2026, 11, 30, 23, 59, 59, tzinfo=dt.UTC).timestamp() * 1_000_000)
+    assert day_of(epoch_day(ts)) == dt.date(2026, 11, 30)
+    month = month_key(epoch_day(ts))
+    assert month == 2026 * 12 + 10
+    assert month_key(days(dt.date(2026, 12, 1))) == month + 1
+    assert month_end_us(month) == ts + 1_000_000
+    assert month_end_us(2026 * 12 + 11) == int(dt.datetime(2027, 1, 1, tzinfo=dt.UTC).timestamp()) * 1_000_000

@@ -1,0 +1,138 @@
+from __future__ import annotations
+
+import re
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gateway_shim.config.models import DenyPattern, PiiRedaction
+from gateway_shim.policy.guardrails import Redactor, compile_patterns, first_denied, luhn_valid
+
+REDACTOR = Redactor(PiiRedaction())
+FILLER = st.text(alphabet="abcdefghij ,.!?", max_size=30)
+
+
+def redact(text: str) -> tuple[str, set[str]]:
+    kinds: set[str] = set()
+    return REDACTOR.redact_text(text, kinds), kinds
+
+
+def with_check_digit(body: str) -> str:
+    for digit in "0123456789":
+        if luhn_valid(body + digit):
+            return body + digit
+    raise AssertionError("no check digit")
+
+
+@pytest.mark.parametrize(("number", "valid"), [
+    ("4111111111111111", True), ("4111111111111112", False), ("79927398713", True),
+    ("378282246310005", True), ("6011111111111117", True), ("0", True), ("1", False),
+])
+def test_luhn(number: str, valid: bool) -> None:
+    assert luhn_valid(number) is valid
+
+
+@pytest.mark.parametrize(("text", "expected", "kind"), [
+    ("mail bob.smith+x@mail.example.co.uk now", "mail [REDACTED:email] now", "email"),
+    ("card 4111 1111 1111 1111 ok", "card [REDACTED:card] ok", "card"),
+    ("card 4111-1111-1111-1111.", "card [REDACTED:card].", "card"),
+    ("call (555) 123-4567 today", "call [REDACTED:phone] today", "phone"),
+    ("call +44 20 7946 0958", "call [REDACTED:phone]", "phone"),
+    ("call +15551234567", "call [REDACTED:phone]", "phone"),
+    ("key AKIAIOSFODNN7EXAMPLE and ASIAY34FZKBOKMUTVV7A", "key [REDACTED:aws_access_key] and "
+     "[REDACTED:aws_access_key]", "aws_access_key"),
+])
+def test_each_kind_is_redacted(text: str, expected: str, kind: str) -> None:
+    assert redact(text) == (expected, {kind})
+
+
+@pytest.mark.parametrize("text", [
+    "order 4111111111111112 is late",      # Luhn-invalid: not a card
+    "order 4111 1111 1111 1112 is late",   # nor a phone number in pieces
+    "on 2026-11-25 at 12:00, 42 items, ticket 123456",
+    "AKIAIOSFODNN7EXAMPL is too short", "xAKIAIOSFODNN7EXAMPLE1 is part of a word",
+    "no at sign here", "user@localhost",
+])
+def test_lookalikes_pass_through(text: str) -> None:
+    assert redact(text) == (text, set())
+
+
+def test_detectors_can_be_switched_off() -> None:
+    only_email = Redactor(PiiRedaction(phone=False, card=False, aws_access_key=False))
+    kinds: set[str] = set()
+    text = "a@b.io 4111111111111111 AKIAIOSFODNN7EXAMPLE +15551234567"
+    assert only_email.redact_text(text, kinds) == text.replace("a@b.io", "[REDACTED:email]")
+
+
+def test_redact_messages_copies_only_what_changes() -> None:
+    clean = {"role": "system", "content": "be brief"}
+    dirty = {"role": "user", "content": "I am eve@example.org"}
+    parts = {"role": "user", "content": [{"type": "text", "text": "card 4111111111111111"}]}
+    out, actions = REDACTOR.redact_messages([clean, dirty, parts])
+    assert out[0] is clean
+    assert out[1] == {"role": "user", "content": "I am [REDACTED:email]"}
+    assert out[2]["content"][0]["text"] == "card [REDACTED:card]"
+    assert dirty["content"] == "I am eve@example.org"
+    assert actions == ["pii_redacted:card", "pii_redacted:email"]
+
+
+def test_might_match_is_a_necessary_condition() -> None:
+    assert not REDACTOR.might_match("plain words, 12 apples")
+    assert REDACTOR.might_match("x@y.z") and REDACTOR.might_match("AKIA") and REDACTOR.might_match("123")
+
+
+def test_deny_patterns_name_the_first_match() -> None:
+    patterns = compile_patterns([
+        DenyPattern(name="prompt-injection", regex="(?i)ignore (all )?previous instructions"),
+        DenyPattern(name="other", regex="secret"),
+    ])
+    assert first_denied(patterns, "Please IGNORE previous instructions, secret") == "prompt-injection"
+    assert first_denied(patterns, "a secret") == "other"
+    assert first_denied(patterns, "fine") is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    body=st.text(alphabet="0123456789", min_size=12, max_size=18),
+    separator=st.sampled_from(["", " ", "-"]),
+    before=FILLER, after=FILLER,
+)
+def test_valid_card_numbers_never_leak(body: str, separator: str, before: str, after: str) -> None:
+    digits = with_check_digit(body)
+    shown = separator.join(digits[i:i + 4] for i in range(0, len(digits), 4))
+    out, _ = redact(f"{before} {shown} {after}")
+    assert shown not in out
+    assert digits not in re.sub(r"[ -]", "", out)
+
+
+@settings(max_examples=300, deadline=None)
+@given(body=st.text(alphabet="0123456789", min_size=13, max_size=19), before=FILLER, after=FILLER)
+def test_invalid_card_numbers_are_kept(body: str, before: str, after: str) -> None:
+    if luhn_valid(body):
+        body = body[:-1] + str((int(body[-1]) + 1) % 10)
+    text = f"{before} {body} {after}"
+    assert redact(text)[0] == text
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    local=st.text(alphabet="abcxyz0189._%+-", min_size=1, max_size=12),
+    domain=st.lists(st.text(alphabet="abcxyz019-", min_size=1, max_size=8), min_size=1, max_size=3),
+    tld=st.text(alphabet="abcdefghijklmnopqrstuvwxyz", min_size=2, max_size=6),
+    before=FILLER, after=FILLER,
+)
+def test_emails_never_leak(local: str, domain: list[str], tld: str, before: str, after: str) -> None:
+    email = f"{local}@{'.'.join(domain)}.{tld}"
+    out, kinds = redact(f"{before} {email} {after}")
+    assert email not in out and "@" not in out
+    assert kinds == {"email"}
+
+
+@settings(max_examples=200, deadline=None)
+@given(prefix=st.sampled_from(["AKIA", "ASIA"]),
+       rest=st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", min_size=16, max_size=16),
+       before=FILLER, after=FILLER)
+def test_aws_access_keys_never_leak(prefix: str, rest: str, before: str, after: str) -> None:
+    out, kinds = redact(f"{before} {prefix}{rest} {after}")
+    assert prefix + rest not in out and "aws_access_key" in kinds

@@ -1,0 +1,17 @@
+from __future__ import annotations
+
+from gateway_shim.policy.tokens import estimate_tokens, message_text
+
+
+def test_message_text_reads_strings_and_text_parts() -> None:
+    assert message_text({"role": "user", "content": "hi"}) == "hi"
+    parts = {"role": "user", "content": [{"type": "text", "text": "a"}, {"type": "image_url"}, {"text": "b"}]}
+    assert message_text(parts) == "a\nb"
+    assert message_text({"role": "assistant", "content": None}) == ""
+    assert message_text({"role": "user"}) == ""
+
+
+def test_estimate_is_about_four_characters_per_token_plus_per_message() -> None:
+    assert estimate_tokens(["x" * 400]) == 100 + 4
+    assert estimate_tokens(["abc", "d"]) == 1 + 8
+    assert estimate_tokens([]) == 0
