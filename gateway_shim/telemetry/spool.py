@@ -81,6 +81,13 @@ class OpenSegment:
         self.synced_rows = self.rows
         return newly
 
+    def close(self) -> None:
+        """Let go of the file without sealing it (after a disk error; what was synced stays readable)."""
+        try:
+            self._file.close()
+        except OSError:
+            log.warning("spool segment %s: closing after an error failed too", self.path)
+
     def seal(self, fsync: bool = True) -> Segment:
         self._ipc.close()
         self.sync(fsync)

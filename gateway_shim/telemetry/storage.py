@@ -57,7 +57,7 @@ def s3_filesystem(env: Mapping[str, str] | None = None) -> pafs.S3FileSystem:
         options["endpoint_override"] = parts.netloc + parts.path.rstrip("/")
         options["scheme"] = parts.scheme
         options["force_virtual_addressing"] = False
-    return pafs.S3FileSystem(**options)  # type: ignore[arg-type]
+    return pafs.S3FileSystem(**options)
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,8 @@ import logging
 import os
 import random
 import re
+import signal
+import sys
 import threading
 import time
 from collections import deque
@@ -372,22 +374,35 @@ class LakeWriter:
         if spool_bytes + batch.nbytes > self.settings.spool_max_bytes:
             self._drop(events, "spool_full")
             return segment
-        try:
-            if segment is None:
-                segment = self._spool.new_segment()
-            segment.append(batch)
-        except OSError as exc:
-            self._record_error(exc)
-            self._drop(events, "spool_error")
-            if segment is not None:
-                self._abandon(segment)
-            return None
-        with self._cond:
-            self._open_rows = segment.rows
-            self._open_bytes += batch.nbytes
+        offset, row_bytes = 0, max(1, batch.nbytes // batch.num_rows)
+        while offset < batch.num_rows:
+            try:
+                if segment is None:
+                    segment = self._spool.new_segment()
+                piece = batch.slice(offset, self._room(segment, row_bytes))
+                segment.append(piece)
+            except OSError as exc:
+                self._record_error(exc)
+                self._drop(events[offset:], "spool_error")
+                if segment is not None:
+                    self._abandon(segment)
+                return None
+            offset += piece.num_rows
+            with self._cond:
+                self._open_rows = segment.rows
+                self._open_bytes += piece.num_rows * row_bytes
+            if self._segment_full(segment):
+                self._seal(segment)
+                segment = None
         if self._gap is not None:
             self._end_gap()
         return segment
+
+    def _room(self, segment: OpenSegment, row_bytes: int) -> int:
+        """How many rows still fit the open segment (rotation cuts batches at the exact limit)."""
+        by_rows = self.settings.max_rows - segment.rows
+        by_bytes = (self.settings.max_bytes - self._open_bytes) // row_bytes
+        return max(1, min(by_rows, by_bytes))
 
     def _sync(self, segment: OpenSegment) -> OpenSegment | None:
         if segment.synced_rows == segment.rows:
@@ -403,16 +418,20 @@ class LakeWriter:
         return segment
 
     def _seal(self, segment: OpenSegment) -> None:
+        unsynced = segment.rows - segment.synced_rows
         try:
             sealed = segment.seal(self.settings.fsync)
         except OSError as exc:
             self._record_error(exc)
             self._abandon(segment)
             return
+        with self._cond:
+            self._durable += unsynced
         self._enqueue(sealed)
 
     def _abandon(self, segment: OpenSegment) -> None:
         """A segment the disk failed on: queue what of it is readable (its synced rows)."""
+        segment.close()
         size = segment.path.stat().st_size if segment.path.exists() else 0
         self._enqueue(Segment(segment.path, segment.seq, segment.synced_rows, size))
 
@@ -581,3 +600,12 @@ class LakeWriter:
             self._files_written += files
             self._uploaded_seq = segment.seq
             self._cond.notify_all()
+
+
+def exit_on_sigterm() -> None:
+    """Turn SIGTERM into a normal interpreter exit, so every writer's close-at-exit flushes the lake.
+
+    For processes that do not handle SIGTERM themselves (the simulator, scripts); a server that
+    shuts down on its own should call ``LakeWriter.close()`` in its shutdown path instead.
+    """
+    signal.signal(signal.SIGTERM, lambda signum, _frame: sys.exit(128 + signum))
