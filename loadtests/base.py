@@ -1,0 +1,165 @@
+"""What every playbook's locustfile shares: the user class, the run's files and the fault schedule.
+
+Imported only inside the Locust process (it imports locust/gevent). Each request is recorded twice:
+in Locust's own statistics (named by lane) and as a ``ClientRecord`` in ``<out>/requests.csv``,
+which keeps the status, error code, ``Retry-After`` and ``x-aigw-*`` headers the verdicts need.
+Phases (faults injected or cleared, load stages) go to ``<out>/phases.json`` with wall-clock times.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import gevent
+import orjson
+from locust import FastHttpUser, events
+from locust.env import Environment
+
+from loadtests.contract import CHAT_PATH, Profile, body, headers
+from loadtests.control import ControlError, ProviderControl
+from loadtests.records import PHASES_FILE, REQUEST_LOG, ClientRecord, Phase, RequestLogWriter, write_phases
+
+log = logging.getLogger("aigw.loadtest")
+
+
+@events.init_command_line_parser.add_listener
+def _options(parser: Any) -> None:
+    parser.add_argument("--aigw-run-id", default="", help="run id sent as x-aigw-run-id (telemetry run_id)")
+    parser.add_argument("--aigw-provider-url", default="http://127.0.0.1:9000",
+                        help="the simulated provider, for its /_control/faults API")
+    parser.add_argument("--aigw-out", default="", help="folder for requests.csv and phases.json")
+
+
+class RunState:
+    """The run's id, output files and phase marks (one per Locust process)."""
+
+    def __init__(self) -> None:
+        self.run_id = ""
+        self.provider_url = ""
+        self.run_time_s = 0.0
+        self.started = 0.0
+        self.out: Path | None = None
+        self.phases: list[Phase] = []
+        self._log: RequestLogWriter | None = None
+        self._handle: Any = None
+
+    def open(self, environment: Environment) -> None:
+        options = environment.parsed_options
+        self.run_id = getattr(options, "aigw_run_id", "") or f"lt-{int(time.time())}"
+        self.provider_url = getattr(options, "aigw_provider_url", "http://127.0.0.1:9000")
+        self.run_time_s = float(getattr(options, "run_time", None) or 60)
+        self.started = time.time()
+        self.out = Path(getattr(options, "aigw_out", "") or f".aigw/loadtest-out/{self.run_id}")
+        self.out.mkdir(parents=True, exist_ok=True)
+        self._handle = open(self.out / REQUEST_LOG, "w", newline="")  # noqa: SIM115 - closed at test_stop
+        self._log = RequestLogWriter(self._handle)
+        self.mark("start", run_time_s=self.run_time_s)
+
+    def record(self, record: ClientRecord) -> None:
+        if self._log is not None:
+            self._log.write(record)
+
+    def mark(self, name: str, **detail: Any) -> None:
+        self.phases.append(Phase(name=name, t=time.time(), detail=detail))
+        if self.out is not None:
+            write_phases(self.out / PHASES_FILE, self.phases)
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self.mark("stop")
+            self._handle.close()
+            self._handle = None
+            self._log = None
+
+
+RUN = RunState()
+
+
+@events.test_start.add_listener
+def _open(environment: Environment, **_: Any) -> None:
+    RUN.open(environment)
+
+
+@events.test_stop.add_listener
+def _close(environment: Environment, **_: Any) -> None:
+    RUN.close()
+
+
+_sequence = itertools.count()
+
+
+class PlaybookUser(FastHttpUser):
+    """Sends chat completions through the gateway and records what came back."""
+
+    abstract = True
+    network_timeout = 60.0
+    connection_timeout = 5.0
+
+    def chat(self, profile: Profile) -> None:
+        started = time.time()
+        payload = body(profile, next(_sequence))
+        sent = headers(profile, RUN.run_id)
+        with self.client.post(CHAT_PATH, json=payload, headers=sent, name=profile.lane,
+                              catch_response=True) as response:
+            status = int(response.status_code or 0)
+            code = "" if 200 <= status < 300 else _error_code(response.content)
+            if 200 <= status < 300:
+                response.success()
+            else:
+                response.failure(f"HTTP {status} {code}".strip())
+            got = response.headers or {}
+            RUN.record(ClientRecord(
+                t=started, lane=profile.lane, tenant=profile.tenant, status=status,
+                ms=float(response.request_meta["response_time"]),
+                fallback=str(got.get("x-aigw-fallback", "")).lower() in ("true", "1", "yes"),
+                retry_after=str(got.get("retry-after", "") or ""),
+                model=str(got.get("x-aigw-model", "") or ""), code=code,
+            ))
+
+
+def _error_code(content: bytes | None) -> str:
+    """The OpenAI-style ``error.code`` of a refusal, or a short reason when the body is not one."""
+    if not content:
+        return "no_body"
+    try:
+        parsed = orjson.loads(content)
+    except orjson.JSONDecodeError:
+        return "not_json"
+    error = parsed.get("error") if isinstance(parsed, dict) else None
+    return str(error.get("code") or "") if isinstance(error, dict) else "not_openai_error"
+
+
+@dataclass(frozen=True, slots=True)
+class FaultStep:
+    """At ``at`` (a fraction of the run time), inject ``fault`` on ``model`` or clear it (``fault=None``)."""
+
+    at: float
+    name: str
+    model: str
+    fault: dict[str, Any] | None = None
+
+
+def start_fault_schedule(steps: list[FaultStep]) -> None:
+    """Run ``steps`` in a greenlet from the test's start; each becomes a phase mark when applied."""
+
+    def run() -> None:
+        control = ProviderControl(RUN.provider_url)
+        for step in sorted(steps, key=lambda s: s.at):
+            gevent.sleep(max(0.0, RUN.started + step.at * RUN.run_time_s - time.time()))
+            try:
+                if step.fault is None:
+                    control.clear(step.model)
+                else:
+                    control.inject(step.model, **step.fault)
+            except ControlError as exc:
+                log.error("fault step %s failed: %s", step.name, exc)
+                RUN.mark("control_error", step=step.name, error=str(exc))
+                continue
+            RUN.mark(step.name, model=step.model, fault=step.fault)
+
+    gevent.spawn(run)

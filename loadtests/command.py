@@ -1,0 +1,58 @@
+"""``aigw loadtest NAME``: run a playbook headless, print its verdict table, exit 0 on pass, 1 on fail."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from loadtests.playbooks import PLAYBOOKS
+
+
+@click.command("loadtest")
+@click.argument("name", type=click.Choice(sorted(PLAYBOOKS)))
+@click.option("--duration", type=click.FloatRange(min=5), default=None,
+              help="Seconds of load. Default: the playbook's full length (docs/loadtests.md).")
+@click.option("--host", default=None,
+              help="A running gateway (loopback only). Default: start a provider and a gateway for this run.")
+@click.option("--provider-url", default="http://127.0.0.1:9000", show_default=True,
+              help="With --host: the simulated provider whose /_control/faults the playbook drives.")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              default=None,
+              help="Policy YAML. Without --host: the gateway's config (default: "
+                   "loadtests/configs/NAME.yaml); with --host: the config that gateway runs.")
+@click.option("--lake", "lake_url", default=None,
+              help="Lake folder or s3://bucket/prefix for the report. Default: $AIGW_LAKE or ./.aigw/lake.")
+@click.option("--users", type=click.IntRange(min=1), default=None,
+              help="Locust users (default: the playbook's).")
+@click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Keep logs and Locust's files here (default: a new temporary folder).")
+def loadtest(name: str, duration: float | None, host: str | None, provider_url: str, config_path: Path | None,
+             lake_url: str | None, users: int | None, workdir: Path | None) -> None:
+    """Run the Locust playbook NAME and judge it from Locust's stats and the gateway's telemetry."""
+    from gateway_shim.config.loader import ConfigError
+    from gateway_shim.telemetry.storage import default_lake_url
+    from loadtests.harness import HarnessError, RunOptions, run_playbook
+    from loadtests.playbooks import playbook
+    from loadtests.summary import render_table
+
+    book = playbook(name)
+    options = RunOptions(playbook=book, duration_s=duration or book.duration_s,
+                         lake_url=lake_url or default_lake_url(), host=host, provider_url=provider_url,
+                         config_path=config_path, users=users, workdir=workdir)
+    click.echo(f"aigw loadtest {name}: {options.duration_s:g}s "
+               f"{'against ' + host if host else 'on a fresh provider and gateway'}", err=True)
+    try:
+        result = run_playbook(options)
+    except (HarnessError, ConfigError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    summary = result.summary
+    click.echo(render_table(result.criteria))
+    click.echo(f"\n{name}: {summary['verdict'].upper()}  run {result.run_id}  {summary['requests']} "
+               f"requests, {summary['rps']} req/s, p95 {summary['p95_ms']} ms, "
+               f"error rate {summary['error_rate']:.2%}")
+    failed = [c.name for c in result.criteria if not c.passed]
+    if failed:
+        click.echo(f"failed: {', '.join(failed)}")
+    click.echo(f"report: {result.summary_path}\nlogs: {result.workdir}")
+    raise SystemExit(0 if summary["verdict"] == "pass" else 1)

@@ -1,0 +1,232 @@
+"""Run one playbook end to end: (optionally) start provider and gateway, run Locust, judge, report.
+
+Locust runs as a subprocess: importing boto3 or requests before locust in one process breaks gevent
+here, and gevent's patching would make the lake reads hang. Every process binds 127.0.0.1 on a free
+port, every wait is bounded, and every process this module starts is stopped by its own handle.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import yaml
+
+from gateway_shim.config.loader import load_config
+from gateway_shim.config.models import Config
+from gateway_shim.telemetry.storage import LakeLocation
+from loadtests.control import LOOPBACK, ProviderControl
+from loadtests.playbooks import Playbook
+from loadtests.records import PHASES_FILE, REQUEST_LOG, TelemetryRow, read_phases, read_request_log
+from loadtests.summary import build_summary
+from loadtests.telemetry import read_run_events, wait_for_run_events
+from loadtests.verdicts import Criterion, RunData, judge
+
+HOST = "127.0.0.1"
+AIGW = [sys.executable, "-c", "from aigw.cli import main; main()"]
+READY_TIMEOUT_S = 30.0
+LOCUST_GRACE_S = 60.0
+STOP_TIMEOUT_S = 30.0
+EXTERNAL_TELEMETRY_WAIT_S = 60.0
+
+
+class HarnessError(RuntimeError):
+    """The harness could not run the playbook (a process did not start, Locust crashed, ...)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RunOptions:
+    playbook: Playbook
+    duration_s: float
+    lake_url: str
+    host: str | None = None
+    """An already-running gateway; ``None`` starts provider and gateway for this run."""
+    provider_url: str = "http://127.0.0.1:9000"
+    config_path: Path | None = None
+    users: int | None = None
+    workdir: Path | None = None
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    criteria: list[Criterion]
+    summary: dict[str, Any]
+    summary_path: str
+    workdir: Path
+    logs: dict[str, Path] = field(default_factory=dict)
+
+
+def new_run_id(name: str) -> str:
+    return f"{name}-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{secrets.token_hex(3)}"
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def check_loopback(url: str) -> None:
+    host = urlsplit(url).hostname
+    if host not in LOOPBACK:
+        raise HarnessError(f"{url!r}: the load-test harness only talks to loopback addresses")
+
+
+def playbook_config(source: Path, provider_url: str, target: Path) -> Config:
+    """The playbook config with every simulated provider pointed at this run's provider."""
+    document = yaml.safe_load(source.read_text())
+    for provider in (document.get("providers") or {}).values():
+        if isinstance(provider, dict) and provider.get("kind") == "simulated":
+            provider["endpoint"] = provider_url
+    target.write_text(yaml.safe_dump(document, sort_keys=False))
+    return load_config(target)
+
+
+def _wait_http(url: str, process: subprocess.Popen[bytes], log: Path, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise HarnessError(f"{url}: process exited with {process.returncode}; log {log}:\n{_tail(log)}")
+        try:
+            with urllib.request.urlopen(url, timeout=1.0):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise HarnessError(f"{url}: not ready after {timeout_s:.0f}s; log {log}:\n{_tail(log)}")
+
+
+def _tail(path: Path, lines: int = 20) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+@contextmanager
+def _process(args: list[str], log: Path, env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
+    """A child process with its output in ``log``; on exit: SIGTERM, a bounded wait, then SIGKILL."""
+    with open(log, "ab") as handle:
+        process = subprocess.Popen(args, stdout=handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                   env=env)
+    try:
+        yield process
+    finally:
+        stop_process(process)
+
+
+def stop_process(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=STOP_TIMEOUT_S)
+
+
+def run_locust(playbook: Playbook, *, host: str, provider_url: str, run_id: str, duration_s: float,
+               out: Path, users: int | None, env: dict[str, str]) -> None:
+    args = [sys.executable, "-m", "locust", "-f", str(playbook.locustfile), "--headless", "--host", host,
+            "-t", f"{max(1, round(duration_s))}s", "--csv", str(out / "locust"), "--exit-code-on-error", "0",
+            "--only-summary", "--stop-timeout", "10", "--loglevel", "WARNING",
+            "--aigw-run-id", run_id, "--aigw-provider-url", provider_url, "--aigw-out", str(out)]
+    count = users if users is not None else playbook.users
+    if count is not None:
+        args += ["-u", str(count), "-r", str(playbook.spawn_rate or count)]
+    log = out / "locust.log"
+    with _process(args, log, env) as process:
+        try:
+            code = process.wait(timeout=duration_s + LOCUST_GRACE_S)
+        except subprocess.TimeoutExpired:
+            limit = duration_s + LOCUST_GRACE_S
+            raise HarnessError(f"locust did not finish within {limit:.0f}s; log {log}") from None
+    if code != 0:
+        raise HarnessError(f"locust exited with {code}; log {log}:\n{_tail(log)}")
+
+
+def run_playbook(options: RunOptions) -> RunResult:
+    """Run, judge and report one playbook; the summary and Locust's CSVs go to the lake."""
+    playbook = options.playbook
+    run_id = new_run_id(playbook.name)
+    workdir = options.workdir or Path(tempfile.mkdtemp(prefix=f"aigw-loadtest-{playbook.name}-"))
+    out = workdir / "locust"
+    out.mkdir(parents=True, exist_ok=True)
+    lake = LakeLocation.parse(options.lake_url)
+    env = {**os.environ, "AIGW_SPOOL": str(workdir / "spool"), "PYTHONUNBUFFERED": "1"}
+    logs = {"locust": out / "locust.log"}
+    gateway: subprocess.Popen[bytes] | None = None
+    with ExitStack() as stack:
+        if options.host is None:
+            provider_port, gateway_port = free_port(), free_port()
+            provider_url = f"http://{HOST}:{provider_port}"
+            host = f"http://{HOST}:{gateway_port}"
+            config_path = workdir / "config.yaml"
+            config = playbook_config(options.config_path or playbook.config, provider_url, config_path)
+            run_lake = LakeLocation.parse(f"{lake.url.rstrip('/')}/loadtests/{run_id}/lake")
+            logs["provider"], logs["gateway"] = workdir / "provider.log", workdir / "gateway.log"
+            provider = stack.enter_context(_process(
+                [*AIGW, "provider", "--host", HOST, "--port", str(provider_port), "--seed", "7"],
+                logs["provider"], env))
+            _wait_http(f"{provider_url}/_control/faults", provider, logs["provider"], READY_TIMEOUT_S)
+            gateway = stack.enter_context(_process(
+                [*AIGW, "serve", "--config", str(config_path), "--host", HOST, "--port", str(gateway_port),
+                 "--lake", run_lake.url, "--gateway-id", f"loadtest-{run_id}", "--drain-timeout", "10"],
+                logs["gateway"], env))
+            _wait_http(f"{host}/healthz", gateway, logs["gateway"], READY_TIMEOUT_S)
+        else:
+            check_loopback(options.host)
+            check_loopback(options.provider_url)
+            host, provider_url = options.host, options.provider_url
+            config = load_config(options.config_path)
+            run_lake = lake
+        started = time.time()
+        run_locust(playbook, host=host, provider_url=provider_url, run_id=run_id,
+                   duration_s=options.duration_s, out=out, users=options.users, env=env)
+        duration = time.time() - started
+        client = read_request_log(out / REQUEST_LOG)
+        if gateway is not None:
+            ProviderControl(provider_url).clear()
+            stop_process(gateway)  # SIGTERM: drain and flush telemetry before reading it
+            telemetry: list[TelemetryRow] = read_run_events(run_lake, run_id)
+        else:
+            answered = sum(1 for r in client if r.status > 0)
+            telemetry = wait_for_run_events(run_lake, run_id, answered, EXTERNAL_TELEMETRY_WAIT_S)
+    phases = read_phases(out / PHASES_FILE)
+    marks = {p.name: p.t for p in phases}
+    if "start" in marks and "stop" in marks:
+        started, duration = marks["start"], marks["stop"] - marks["start"]
+    run = RunData(scenario=playbook.name, config=config, client=client, telemetry=telemetry, phases=phases,
+                  users=options.users or playbook.users or 0)
+    criteria = judge(run)
+    uploaded = _upload_artifacts(lake, run_id, out)
+    summary = build_summary(run_id, run, criteria, started, duration, uploaded)
+    summary_path = f"loadtests/{run_id}/summary.json"
+    lake.write_bytes(summary_path, json.dumps(summary, indent=2).encode())
+    return RunResult(run_id, criteria, summary, lake.path(summary_path), workdir, logs)
+
+
+def _upload_artifacts(lake: LakeLocation, run_id: str, out: Path) -> list[str]:
+    """Locust's CSV stats plus the request log and phases into ``loadtests/<run_id>/``."""
+    uploaded = []
+    for path in sorted(out.glob("locust_*.csv")):
+        relative = f"loadtests/{run_id}/{path.name}"
+        lake.write_bytes(relative, path.read_bytes())
+        uploaded.append(relative)
+    for name in (REQUEST_LOG, PHASES_FILE):
+        if (out / name).exists():
+            lake.write_bytes(f"loadtests/{run_id}/{name}", (out / name).read_bytes())
+    return uploaded

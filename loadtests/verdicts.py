@@ -1,0 +1,339 @@
+"""Pass criteria per playbook, judged from two sources: what Locust saw and what the gateway logged.
+
+Pure functions over ``RunData`` (client records, telemetry rows, phase marks and the gateway's
+config). Every criterion names its threshold, the measured value and its source; a missing
+measurement (no requests of that kind) fails, so an empty or broken run can never pass.
+Thresholds and allowances are documented in docs/loadtests.md.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from gateway_shim.config.models import CircuitBreaker, Config
+from loadtests.measures import between, histogram_gap, percentile, settle_time, share
+from loadtests.records import ClientRecord, Phase, TelemetryRow
+
+Source = Literal["locust", "telemetry"]
+
+TELEMETRY_COMPLETENESS = 0.99
+"""Share of client-observed responses that must have a gateway event with the run's id."""
+TELEMETRY_AGREEMENT = 0.02
+"""Largest allowed disagreement between the client's and the gateway's (lane, status) counts."""
+FALLBACK_ALLOWANCE_MS = 1000.0
+"""Extra interactive p95 allowed during the fallback playbook: one failed attempt plus a retry."""
+CLOSE_ALLOWANCE_S = 5.0
+"""Time beyond the breaker's ``open_s`` for half-open probes to succeed and close it."""
+MIN_SUCCESS = 0.99
+RECOVERY_S = 30.0
+INTERACTIVE_SHED_MAX = 0.01
+SHED_CODES = frozenset({"lane_shed", "lane_saturated", "queue_timeout", "rate_limited"})
+BUDGET_TENANT = "initech"
+"""The tenant the budget playbook drives to its budget (loadtests/budget.py); others are bystanders."""
+
+
+@dataclass(frozen=True, slots=True)
+class Criterion:
+    name: str
+    threshold: str
+    measured: float | int | str | None
+    passed: bool
+    source: Source
+
+    def as_dict(self) -> dict[str, object]:
+        return {"name": self.name, "threshold": self.threshold, "measured": self.measured,
+                "passed": self.passed, "source": self.source}
+
+
+@dataclass(frozen=True, slots=True)
+class RunData:
+    scenario: str
+    config: Config
+    client: list[ClientRecord]
+    telemetry: list[TelemetryRow]
+    phases: list[Phase]
+    users: int
+
+    def phase(self, name: str) -> Phase | None:
+        return next((p for p in self.phases if p.name == name), None)
+
+    def all_phases(self, name: str) -> list[Phase]:
+        return [p for p in self.phases if p.name == name]
+
+    @property
+    def end(self) -> float:
+        stop = self.phase("stop")
+        if stop is not None:
+            return stop.t
+        times = [r.t for r in self.client] + [r.t for r in self.telemetry]
+        return max(times) + 1.0 if times else 0.0
+
+
+def _round(value: float | None, digits: int = 4) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def at_most(name: str, measured: float | None, limit: float, source: Source, unit: str = "") -> Criterion:
+    passed = measured is not None and measured <= limit
+    return Criterion(name, f"<= {limit:g}{unit}", _round(measured), passed, source)
+
+
+def at_least(name: str, measured: float | None, limit: float, source: Source, unit: str = "") -> Criterion:
+    passed = measured is not None and measured >= limit
+    return Criterion(name, f">= {limit:g}{unit}", _round(measured), passed, source)
+
+
+def verdict(criteria: list[Criterion]) -> Literal["pass", "fail"]:
+    return "pass" if criteria and all(c.passed for c in criteria) else "fail"
+
+
+def judge(run: RunData) -> list[Criterion]:
+    """Every criterion of ``run.scenario``, then the cross-checks between the two sources."""
+    try:
+        scenario = JUDGES[run.scenario]
+    except KeyError:
+        raise ValueError(f"unknown scenario {run.scenario!r}; known: {', '.join(sorted(JUDGES))}") from None
+    return [*scenario(run), *cross_checks(run)]
+
+
+# ---- both sources ---------------------------------------------------------------------------------
+
+def cross_checks(run: RunData) -> list[Criterion]:
+    """The gateway's telemetry must account for what the client saw: a lying gateway fails here."""
+    answered = [r for r in run.client if r.status > 0]
+    complete = len(run.telemetry) / len(answered) if answered else None
+    client_counts = Counter((r.lane, r.status) for r in answered)
+    gateway_counts = Counter((r.lane, r.status) for r in run.telemetry)
+    gap = histogram_gap(client_counts, gateway_counts) if answered else None
+    return [
+        at_least("requests_sent", len(run.client), 1, "locust"),
+        at_least("telemetry_complete", complete, TELEMETRY_COMPLETENESS, "telemetry"),
+        at_most("telemetry_matches_client", gap, TELEMETRY_AGREEMENT, "telemetry"),
+    ]
+
+
+def _lanes(run: RunData) -> list[str]:
+    return sorted({r.lane for r in run.client if r.lane in run.config.lanes})
+
+
+def _ok_p(records: list[ClientRecord], pct: float) -> float | None:
+    return percentile((r.ms for r in records if r.ok), pct)
+
+
+# ---- steady ---------------------------------------------------------------------------------------
+
+def judge_steady(run: RunData) -> list[Criterion]:
+    """Each lane's error rate within its availability SLO and its latency percentile within target."""
+    criteria = []
+    for lane in _lanes(run):
+        slo = run.config.lanes[lane].slo
+        records = [r for r in run.client if r.lane == lane]
+        errors = share(records, lambda r: not r.ok)
+        criteria.append(at_most(f"{lane}_error_rate", errors, round(1 - slo.availability, 6), "locust"))
+        criteria.append(at_most(f"{lane}_p{slo.percentile:g}_ms", _ok_p(records, slo.percentile),
+                                slo.latency_ms, "locust", " ms"))
+    if not criteria:
+        criteria.append(Criterion("lanes_exercised", ">= 1 lane", 0, False, "locust"))
+    return criteria
+
+
+# ---- fallback -------------------------------------------------------------------------------------
+
+def _primary(run: RunData) -> str:
+    for phase in run.phases:
+        model = phase.detail.get("model")
+        if isinstance(model, str):
+            return model
+    return ""
+
+
+def _breaker_settings(config: Config, model: str) -> CircuitBreaker:
+    for route in config.routes.values():
+        for target in route.targets:
+            if target.model == model and target.provider in config.providers:
+                return config.providers[target.provider].circuit_breaker
+    return CircuitBreaker()
+
+
+def _skipped_primary(row: TelemetryRow) -> bool:
+    return row.fallback_reason == "circuit_open"
+
+
+def _called_primary(row: TelemetryRow, primary: str) -> bool:
+    """Did this request call the primary? It did unless the breaker skipped it (routes start with it)."""
+    return row.model == primary or (row.attempts >= 1 and not _skipped_primary(row))
+
+
+def judge_fallback(run: RunData) -> list[Criterion]:
+    primary = _primary(run)
+    outage, errors, clear = run.phase("outage"), run.phase("errors"), run.phase("clear")
+    if outage is None or errors is None or clear is None or not primary:
+        return [Criterion("faults_injected", "outage, errors and clear phases", "missing", False, "locust")]
+    breaker = _breaker_settings(run.config, primary)
+    lane_slo = run.config.lanes["interactive"].slo
+    down_client = [r for r in between(run.client, outage.t, errors.t) if r.ok]
+    down_events = [r for r in between(run.telemetry, outage.t, errors.t) if r.ok]
+    after_clear = [r for r in between(run.telemetry, clear.t, run.end) if r.ok]
+    closed_after = settle_time(after_clear, clear.t, run.end, lambda r: r.fallback_used)
+    interactive = [r for r in run.client if r.lane == "interactive"]
+    skips = sum(1 for r in between(run.telemetry, outage.t, clear.t) if _skipped_primary(r))
+    return [
+        at_least("success_rate", share(run.client, lambda r: r.ok), MIN_SUCCESS, "locust"),
+        at_least("fallback_header_during_outage",
+                 share(down_client, lambda r: r.fallback and r.model != primary), 1.0, "locust"),
+        at_least("fallback_used_during_outage",
+                 share(down_events, lambda r: r.fallback_used and r.model != primary), 1.0, "telemetry"),
+        at_least("breaker_opened", skips, 1, "telemetry", " requests skipping the primary"),
+        at_most("breaker_closed_after_clear_s", closed_after, breaker.open_s + CLOSE_ALLOWANCE_S, "telemetry",
+                " s"),
+        at_most(f"interactive_p{lane_slo.percentile:g}_ms", _ok_p(interactive, lane_slo.percentile),
+                lane_slo.latency_ms + FALLBACK_ALLOWANCE_MS, "locust", " ms"),
+    ]
+
+
+# ---- circuit --------------------------------------------------------------------------------------
+
+def _windows(run: RunData) -> list[tuple[float, float]]:
+    downs, ups = run.all_phases("down"), run.all_phases("up")
+    return [(d.t, u.t) for d, u in zip(downs, ups, strict=False)]
+
+
+def judge_circuit(run: RunData) -> list[Criterion]:
+    primary = _primary(run)
+    windows = _windows(run)
+    if not windows or not primary:
+        return [Criterion("faults_injected", "down/up phases", "missing", False, "locust")]
+    breaker = _breaker_settings(run.config, primary)
+    opened = probes = calls = bound = 0
+    closes: list[float | None] = []
+    for index, (down, up) in enumerate(windows):
+        rows = between(run.telemetry, down, up)
+        skips = [r.t for r in rows if _skipped_primary(r)]
+        opened += bool(skips)
+        if skips:
+            probes += sum(1 for r in rows if r.t >= skips[0] + breaker.open_s and _called_primary(r, primary))
+        calls += sum(1 for r in rows if _called_primary(r, primary))
+        cycles = int((up - down) // breaker.open_s) + 1
+        bound += breaker.min_requests + run.users + breaker.half_open_probes * cycles
+        next_down = windows[index + 1][0] if index + 1 < len(windows) else run.end
+        healthy = [r for r in between(run.telemetry, up, next_down) if r.ok]
+        closes.append(settle_time(healthy, up, next_down, lambda r: r.fallback_used))
+    known = [c for c in closes if c is not None]
+    slowest_close = max(known) if known and len(known) == len(closes) else None
+    return [
+        at_least("success_rate", share(run.client, lambda r: r.ok), MIN_SUCCESS, "locust"),
+        at_least("breaker_opened_windows", opened / len(windows), 1.0, "telemetry"),
+        at_least("half_open_probes", probes, 1, "telemetry", " calls to the primary after open_s"),
+        at_most("primary_calls_while_down", calls, bound, "telemetry", " calls (storm bound)"),
+        at_most("breaker_closed_after_up_s", slowest_close, breaker.open_s + CLOSE_ALLOWANCE_S, "telemetry",
+                " s"),
+    ]
+
+
+# ---- saturation -----------------------------------------------------------------------------------
+
+def _shed(r: ClientRecord) -> bool:
+    return r.status in (429, 503) and r.code in SHED_CODES
+
+
+def _stages(run: RunData) -> list[tuple[Phase, float]]:
+    """(stage phase, its end) for the climbing stages, up to the drop."""
+    marks = [p for p in run.phases if p.name.startswith("stage") or p.name == "drop"]
+    return [(p, marks[i + 1].t) for i, p in enumerate(marks[:-1]) if p.name != "drop"]
+
+
+def _met_slo(run: RunData, records: list[ClientRecord]) -> bool:
+    for lane in {r.lane for r in records}:
+        if lane not in run.config.lanes:
+            return False
+        slo = run.config.lanes[lane].slo
+        mine = [r for r in records if r.lane == lane]
+        p = _ok_p(mine, slo.percentile)
+        errors = share(mine, lambda r: not r.ok) or 0.0
+        if p is None or p > slo.latency_ms or errors > 1 - slo.availability:
+            return False
+    return bool(records)
+
+
+def knee(run: RunData) -> float | None:
+    """The highest stage request rate at which every lane met its latency and availability SLO."""
+    rates = []
+    for phase, end in _stages(run):
+        records = between(run.client, phase.t, end)
+        if end > phase.t and _met_slo(run, records):
+            rates.append(len(records) / (end - phase.t))
+    return max(rates) if rates else None
+
+
+def judge_saturation(run: RunData) -> list[Criterion]:
+    drop = run.phase("drop")
+    if drop is None:
+        return [Criterion("load_dropped", "a drop phase", "missing", False, "locust")]
+    slo = run.config.lanes["interactive"].slo
+    sheds = [r for r in run.client if _shed(r)]
+    unexpected = sum(1 for r in run.client if not r.ok and not (_shed(r) and r.retry_after))
+    rates = {lane: share([r for r in run.client if r.lane == lane], _shed) or 0.0
+             for lane in ("interactive", "standard", "batch")}
+    order_ok = rates["batch"] > 0 and rates["batch"] >= rates["standard"] >= rates["interactive"]
+    order = " >= ".join(f"{lane} {rates[lane]:.1%}" for lane in ("batch", "standard", "interactive"))
+    interactive = [r for r in run.client if r.lane == "interactive"]
+    recovery = settle_time(run.client, drop.t, run.end, lambda r: not r.ok)
+    rate = knee(run)
+    gateway_sheds = [r for r in run.telemetry if r.status in (429, 503)]
+    return [
+        at_least("sheds_observed", len(sheds), 1, "locust", " requests"),
+        at_least("sheds_with_retry_after", share(sheds, lambda r: bool(r.retry_after)), 1.0, "locust"),
+        at_most("unexpected_errors", unexpected, 0, "locust", " (5xx or 4xx that is not a shed)"),
+        Criterion("shed_order", "batch > 0 and batch >= standard >= interactive", order, order_ok, "locust"),
+        at_most("interactive_shed_rate", rates["interactive"], INTERACTIVE_SHED_MAX, "locust"),
+        at_most(f"interactive_admitted_p{slo.percentile:g}_ms", _ok_p(interactive, slo.percentile),
+                slo.latency_ms, "locust", " ms"),
+        at_most("recovery_s", recovery, RECOVERY_S, "locust", " s"),
+        Criterion("knee_rps", "highest stage rate meeting every lane's SLO (reported)", _round(rate, 2),
+                  rate is not None, "locust"),
+        at_least("sheds_logged_as_throttled", share(gateway_sheds, lambda r: r.outcome == "throttled"), 1.0,
+                 "telemetry"),
+    ]
+
+
+# ---- budget ---------------------------------------------------------------------------------------
+
+def judge_budget(run: RunData) -> list[Criterion]:
+    tenant = run.config.tenants.get(BUDGET_TENANT)
+    if tenant is None:
+        return [Criterion("budget_tenant", f"tenant {BUDGET_TENANT!r} in the config", "missing", False,
+                          "telemetry")]
+    budget = tenant.monthly_budget_usd
+    mine = [r for r in run.telemetry if r.tenant == BUDGET_TENANT]
+    spend = sum(r.cost_usd for r in mine)
+    in_flight = run.users * max((r.cost_usd for r in mine), default=0.0)
+    stops = [r for r in run.client if r.tenant == BUDGET_TENANT and r.code == "budget_exceeded"]
+    others = [r for r in run.client if r.tenant != BUDGET_TENANT]
+    within = budget - in_flight <= spend <= budget + in_flight
+    criteria = [
+        at_least("budget_stop_observed", len(stops), 1, "locust", " budget_exceeded answers"),
+        at_least("budget_stop_retry_after",
+                 share(stops, lambda r: r.status == 429 and bool(r.retry_after)), 1.0, "locust"),
+        Criterion("spend_stops_at_budget_usd", f"{budget:g} ± {in_flight:.4f} in flight", round(spend, 6),
+                  within, "telemetry"),
+        at_least("bystander_success_rate", share(others, lambda r: r.ok), MIN_SUCCESS, "locust"),
+    ]
+    if tenant.degrade_at_budget_pct is not None:
+        first_degrade = min((r.t for r in mine if r.degraded), default=None)
+        first_stop = min((r.t for r in mine if r.outcome == "budget_exceeded"), default=None)
+        lead = None if first_degrade is None or first_stop is None else first_stop - first_degrade
+        criteria.append(Criterion("degrade_before_stop_s", "> 0 s before the first budget stop",
+                                  _round(lead, 3), lead is not None and lead > 0, "telemetry"))
+    return criteria
+
+
+JUDGES: dict[str, Callable[[RunData], list[Criterion]]] = {
+    "steady": judge_steady,
+    "fallback": judge_fallback,
+    "saturation": judge_saturation,
+    "budget": judge_budget,
+    "circuit": judge_circuit,
+}
