@@ -22,7 +22,6 @@ from gateway_shim.server.doors import CONVERSE_DOOR, OPENAI_DOOR, Door
 from gateway_shim.server.errors import ApiError, error_json, error_type
 from gateway_shim.server.http import Connection, Request
 from gateway_shim.server.metrics import Metrics
-from gateway_shim.server.models_list import ModelCatalog
 from gateway_shim.server.openai_api import parse_chat
 from gateway_shim.types import Rejection, RequestContext
 
@@ -41,7 +40,6 @@ class GatewayApp:
         self.gateway_id = gateway_id
         self.metrics = Metrics()
         self.dispatcher = Dispatcher(gateway, clients, self.metrics)
-        self.catalog = ModelCatalog(config)
         self.telemetry_stats = telemetry_stats or (lambda: {})
         self.draining = False
 
@@ -75,7 +73,7 @@ class GatewayApp:
         try:
             call = parse_chat(request)
         except ApiError as error:
-            return self._malformed(request, conn, OPENAI_DOOR, error)
+            return self._malformed(request, conn, OPENAI_DOOR, error, started)
         await self.dispatcher.run(conn, OPENAI_DOOR, call.ctx, started, call.extra, call.include_usage)
 
     async def _converse(self, request: Request, conn: Connection, model: str) -> None:
@@ -83,12 +81,13 @@ class GatewayApp:
         try:
             call = parse_converse(request, model)
         except ApiError as error:
-            return self._malformed(request, conn, CONVERSE_DOOR, error)
+            return self._malformed(request, conn, CONVERSE_DOOR, error, started)
         await self.dispatcher.run(conn, CONVERSE_DOOR, call.ctx, started, call.extra)
 
-    def _malformed(self, request: Request, conn: Connection, door: Door, error: ApiError) -> None:
+    def _malformed(self, request: Request, conn: Connection, door: Door, error: ApiError,
+                   started: float) -> None:
         """A body we could not use still gets its event, attributed from the headers alone."""
-        self.dispatcher.refuse_malformed(conn, door, request, header_context(request), error)
+        self.dispatcher.refuse_malformed(conn, door, header_context(request), error, started)
 
     def wire_error(self, status: int, code: str, message: str, request: Request | None) -> None:
         """A request refused at the wire (too large, too slow): counted, and if it was an LLM call
@@ -111,12 +110,15 @@ class GatewayApp:
 
     # ---- the rest -------------------------------------------------------------------------------------
     def _models(self, request: Request, conn: Connection) -> None:
-        body = self.catalog.body_for(bearer_key(request.headers))
-        if body is None:
+        """The models this key may ask for, at the sensitivity of ``x-aigw-sensitivity`` (or the default)."""
+        models = self.gateway.available_models(bearer_key(request.headers),
+                                               request.headers.get("x-aigw-sensitivity"))
+        if models is None:
             conn.respond(401, [], error_json("authentication_error", "invalid_api_key",
                                              "missing or unknown API key (Authorization: Bearer <key>)"))
             return
-        conn.respond(200, [], body)
+        data = [{"id": model, "object": "model", "created": 0, "owned_by": "aigw"} for model in models]
+        conn.respond(200, [], orjson.dumps({"object": "list", "data": data}))
 
     def _health(self, conn: Connection) -> None:
         status = 503 if self.draining else 200
@@ -132,6 +134,9 @@ class GatewayApp:
             "aigw_lane_running": [({"lane": lane}, running) for lane, (running, _) in sorted(lanes.items())],
             "aigw_lane_queued": [({"lane": lane}, queued) for lane, (_, queued) in sorted(lanes.items())],
         }
+        gauges["aigw_circuit_open"] = [
+            ({"target": key}, 0.0 if breaker.state == "closed" else 1.0 if breaker.state == "open" else 0.5)
+            for key, breaker in sorted(self.gateway.breakers.items())]
         stats = self.telemetry_stats()
         for key in ("backlog", "dropped", "accepted", "written", "files_written"):
             value = stats.get(key)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import socket
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -18,6 +21,14 @@ def default_gateway_id() -> str:
     """The host name, made safe for lake file names (stable across restarts, so the spool replays)."""
     name = _UNSAFE.sub("-", socket.gethostname()).strip("-.") or "gateway"
     return re.sub(r"-{2,}", "-", name)
+
+
+def run_loop(main: Coroutine[Any, Any, int], kind: str) -> int:
+    if kind == "uvloop":
+        import uvloop
+
+        return uvloop.run(main)
+    return asyncio.run(main)
 
 
 @click.command("serve")
@@ -33,10 +44,13 @@ def default_gateway_id() -> str:
               help="Also listen with TLS on this port (boto3 sends bearer tokens over HTTPS only).")
 @click.option("--tls-cert", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None)
 @click.option("--tls-key", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None)
+@click.option("--loop", "loop_kind", type=click.Choice(["uvloop", "asyncio"]), default="uvloop",
+              show_default=True, help="Event loop implementation.")
 @click.option("--drain-timeout", default=30.0, show_default=True, type=click.FloatRange(min=0),
               help="Seconds to let in-flight requests finish on SIGTERM.")
 def serve(config_path: Path | None, host: str, port: int, lake_url: str | None, gateway_id: str | None,
-          tls_port: int | None, tls_cert: Path | None, tls_key: Path | None, drain_timeout: float) -> None:
+          tls_port: int | None, tls_cert: Path | None, tls_key: Path | None, loop_kind: str,
+          drain_timeout: float) -> None:
     """Run the gateway until SIGTERM/SIGINT, then drain, flush telemetry and exit 0."""
     if tls_port is not None and (tls_cert is None or tls_key is None):
         raise click.UsageError("--tls-port needs --tls-cert and --tls-key")
@@ -45,8 +59,6 @@ def serve(config_path: Path | None, host: str, port: int, lake_url: str | None, 
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-
-    import uvloop
 
     from gateway_shim.server.runtime import ServeOptions, serve_until_signalled
     from gateway_shim.telemetry.storage import default_lake_url
@@ -57,7 +69,7 @@ def serve(config_path: Path | None, host: str, port: int, lake_url: str | None, 
         tls_port=tls_port, tls_cert=tls_cert, tls_key=tls_key, drain_timeout_s=drain_timeout,
     )
     try:
-        code = uvloop.run(serve_until_signalled(config, options))
+        code = run_loop(serve_until_signalled(config, options), loop_kind)
     except OSError as exc:
         raise click.ClickException(f"cannot serve on {host}:{port}: {exc.strerror or exc}") from None
     except ValueError as exc:

@@ -22,7 +22,7 @@ from gateway_shim.providers.base import (
 )
 from gateway_shim.server.doors import OPENAI_DOOR, Door, Headers
 from gateway_shim.server.errors import ApiError, error_type, retry_after_header
-from gateway_shim.server.http import Connection, Request
+from gateway_shim.server.http import Connection
 from gateway_shim.server.lanes import AsyncLanes
 from gateway_shim.server.metrics import Metrics
 from gateway_shim.server.openai_api import SseEncoder
@@ -48,18 +48,20 @@ class Dispatcher:
         self.lanes = AsyncLanes(gateway.lanes)
 
     # ---- refusals -------------------------------------------------------------------------------------
-    def refuse(self, conn: Connection, door: Door, ctx: RequestContext, rejection: Rejection) -> None:
+    def refuse(self, conn: Connection, door: Door, ctx: RequestContext, rejection: Rejection,
+               started: float) -> None:
         """A request refused before any upstream call: one event, one error answer."""
-        event = self.gateway.reject(ctx, rejection, _mono())
+        now = _mono()
+        event = self.gateway.reject(ctx, rejection, now, total_ms=(now - started) * 1000)
         self.metrics.observe(event)
         headers = [("x-aigw-trace-id", ctx.trace_id), *retry_after_header(rejection.retry_after)]
         door.error(conn, rejection.status, rejection.error_type, rejection.code, rejection.message, headers)
 
-    def refuse_malformed(self, conn: Connection, door: Door, request: Request, ctx: RequestContext,
-                         error: ApiError) -> None:
+    def refuse_malformed(self, conn: Connection, door: Door, ctx: RequestContext, error: ApiError,
+                         started: float) -> None:
         rejection = Rejection(status=error.status, code=error.code, message=error.message,
                               outcome="client_error", error_type=error.type)
-        self.refuse(conn, door, ctx, rejection)
+        self.refuse(conn, door, ctx, rejection, started)
 
     # ---- the lifecycle ----------------------------------------------------------------------------------
     async def run(self, conn: Connection, door: Door, ctx: RequestContext, started: float,
@@ -67,7 +69,7 @@ class Dispatcher:
         gateway = self.gateway
         decision = gateway.admit(ctx, _mono())
         if isinstance(decision, Rejection):
-            self.refuse(conn, door, ctx, decision)
+            self.refuse(conn, door, ctx, decision, started)
             return
         plan = decision
         ticket, shed, waited = await self.lanes.acquire(plan.lane)
@@ -238,12 +240,11 @@ class Dispatcher:
         end = _mono()
         upstream_s += end - call_start
         gateway.record_attempt(plan, target, attempt, end)
-        if input_tokens is None:
-            input_tokens = plan.input_tokens
-        if output_tokens is None:
+        if output_tokens is None:  # no usage from the provider: estimate, as the core does for input
             output_tokens = max(1, text_chars // 4) if text_chars else 0
         if include_usage and error is None:
-            await conn.write(encoder.usage(input_tokens, output_tokens))
+            shown = plan.input_tokens if input_tokens is None else input_tokens
+            await conn.write(encoder.usage(shown, output_tokens))
         await conn.write(SseEncoder.done())
         conn.end_stream()
         now = _mono()

@@ -1,0 +1,182 @@
+"""`aigw provider` + `aigw serve` as real subprocesses on free ports, with a lake and spool in tmp.
+
+Used by the fixtures in conftest.py (and by anyone needing a running gateway in a test).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from tests.helpers import LOCALHOST, free_port
+
+TEST_CONFIG = Path(__file__).with_name("gateway_test.yaml")
+KEYS = {"acme": "demo-acme", "tiny": "test-tiny", "limited": "test-limited"}
+
+
+def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{url}: process exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(f"{url}/healthz", timeout=1) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            time.sleep(0.05)
+    process.kill()
+    raise TimeoutError(f"{url} not healthy after {timeout:.0f}s:\n{log.read_text()[-3000:]}")
+
+
+def _stop(process: subprocess.Popen[bytes], timeout: float) -> int:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+    return process.returncode
+
+
+@dataclass
+class ProviderProcess:
+    port: int
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://{LOCALHOST}:{self.port}"
+
+    def fault(self, **body: Any) -> None:
+        """Inject a fault (`POST /_control/faults`), e.g. ``fault(model="m", outage=True)``."""
+        request = urllib.request.Request(f"{self.url}/_control/faults", data=orjson.dumps(body),
+                                         method="POST", headers={"content-type": "application/json"})
+        with urllib.request.urlopen(request, timeout=5) as response:
+            assert response.status in (200, 201), response.read()
+
+    def clear_faults(self) -> None:
+        request = urllib.request.Request(f"{self.url}/_control/faults", method="DELETE")
+        with urllib.request.urlopen(request, timeout=5):
+            pass
+
+    def stop(self) -> int:
+        return _stop(self.process, 10)
+
+
+def start_provider(tmp: Path, *, time_scale: float = 0.05, seed: int = 7) -> ProviderProcess:
+    port = free_port()
+    log = tmp / "provider.log"
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "aigw", "provider", "--port", str(port), "--seed", str(seed),
+             "--time-scale", str(time_scale)],
+            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    provider = ProviderProcess(port, process, log)
+    _wait_healthy(provider.url, process, log)
+    return provider
+
+
+def write_certificate(folder: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 (boto3 sends bearer tokens over HTTPS only)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, LOCALHOST)])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(LOCALHOST))]),
+                       critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = folder / "gateway.crt", folder / "gateway.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_path, key_path
+
+
+@dataclass
+class GatewayProcess:
+    port: int
+    tls_port: int
+    ca_file: Path
+    lake: Path
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://{LOCALHOST}:{self.port}"
+
+    @property
+    def tls_url(self) -> str:
+        return f"https://{LOCALHOST}:{self.tls_port}"
+
+    def stop(self, timeout: float = 30.0) -> int:
+        """SIGTERM, wait for the drain and the telemetry flush; the exit code."""
+        return _stop(self.process, timeout)
+
+    def metrics(self) -> str:
+        with urllib.request.urlopen(f"{self.url}/metrics", timeout=5) as response:
+            text: str = response.read().decode()
+            return text
+
+    def events(self) -> list[dict[str, Any]]:
+        """Every event in the lake, read back with DuckDB (after ``stop`` flushed them)."""
+        import duckdb
+
+        files = sorted(self.lake.glob("events/v1/dt=*/hour=*/*.parquet"))
+        if not files:
+            return []
+        with duckdb.connect() as con:
+            relation = con.execute(
+                "SELECT * FROM read_parquet(?, hive_partitioning = true, union_by_name = true)",
+                [[str(f) for f in files]])
+            columns = [d[0] for d in relation.description]
+            return [dict(zip(columns, row, strict=True)) for row in relation.fetchall()]
+
+
+def start_gateway(tmp: Path, provider: ProviderProcess, *, gateway_id: str = "test-gw",
+                  config_text: str | None = None) -> GatewayProcess:
+    tmp.mkdir(parents=True, exist_ok=True)
+    text = config_text if config_text is not None else TEST_CONFIG.read_text()
+    config = tmp / "aigw.yaml"
+    config.write_text(text.replace("__PROVIDER_PORT__", str(provider.port)))
+    cert, key = write_certificate(tmp)
+    port, tls_port = free_port(), free_port()
+    lake = tmp / "lake"
+    log = tmp / f"{gateway_id}.log"
+    env = {**os.environ, "AIGW_SPOOL": str(tmp / "spool")}
+    env.pop("AIGW_LAKE", None)
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "aigw", "serve", "--config", str(config), "--port", str(port),
+             "--lake", str(lake), "--gateway-id", gateway_id, "--tls-port", str(tls_port),
+             "--tls-cert", str(cert), "--tls-key", str(key), "--drain-timeout", "15",
+             "--loop", os.environ.get("AIGW_TEST_LOOP", "uvloop")],
+            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, cwd=tmp)
+    gateway = GatewayProcess(port, tls_port, cert, lake, process, log)
+    _wait_healthy(gateway.url, process, log)
+    return gateway
