@@ -251,10 +251,14 @@ def time_scale_from_env(default: float = 1.0) -> float:
     return value
 
 
-def uvicorn_config(app: ProviderApp, host: str, port: int, *, log_level: str = "warning") -> uvicorn.Config:
+def uvicorn_config(app: ProviderApp, host: str, port: int, *, log_level: str = "warning",
+                   ssl_certfile: str | None = None, ssl_keyfile: str | None = None) -> uvicorn.Config:
+    """uvicorn with httptools and uvloop; TLS when a certificate is given (boto3 sends a Bedrock
+    bearer token only over https)."""
     return uvicorn.Config(app, host=host, port=port, loop="uvloop", http="httptools", lifespan="off",
                           access_log=False, log_level=log_level, backlog=4096, timeout_keep_alive=75,
-                          server_header=False, date_header=False)
+                          server_header=False, date_header=False, ssl_certfile=ssl_certfile,
+                          ssl_keyfile=ssl_keyfile)
 
 
 @dataclass(slots=True)
@@ -266,22 +270,35 @@ class BackgroundProvider:
     thread: threading.Thread
     host: str
     port: int
+    tls: bool = False
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}"
 
     def stop(self, timeout: float = 5.0) -> None:
+        """Stop now, cutting open connections: a TLS connection whose idle client never answers the
+        close handshake would otherwise hold uvicorn's graceful shutdown for the full join timeout."""
         self.server.should_exit = True
+        if self.server.servers and self.thread.is_alive():
+            self.server.servers[0].get_loop().call_soon_threadsafe(self._abort_connections)
         self.thread.join(timeout)
+
+    def _abort_connections(self) -> None:
+        for connection in list(self.server.server_state.connections):
+            transport = getattr(connection, "transport", None)
+            if transport is not None:
+                transport.abort()
 
 
 @contextlib.contextmanager
 def background_provider(*, seed: int = 0, time_scale: float = 0.0, host: str = "127.0.0.1",
-                        port: int = 0, startup_timeout: float = 10.0) -> Iterator[BackgroundProvider]:
+                        port: int = 0, startup_timeout: float = 10.0, ssl_certfile: str | None = None,
+                        ssl_keyfile: str | None = None) -> Iterator[BackgroundProvider]:
     """Run a provider on a free (or given) loopback port until the block ends."""
     app = ProviderApp(SimulatedModel(seed=seed), time_scale=time_scale)
-    server = uvicorn.Server(uvicorn_config(app, host, port))
+    config = uvicorn_config(app, host, port, ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile)
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="aigw-provider", daemon=True)
     thread.start()
     deadline = time.monotonic() + startup_timeout
@@ -291,7 +308,7 @@ def background_provider(*, seed: int = 0, time_scale: float = 0.0, host: str = "
             raise RuntimeError(f"simulated provider did not start on {host}:{port}")
         time.sleep(0.01)
     bound = server.servers[0].sockets[0].getsockname()[1]
-    running = BackgroundProvider(app, server, thread, host, bound)
+    running = BackgroundProvider(app, server, thread, host, bound, tls=ssl_certfile is not None)
     try:
         yield running
     finally:
