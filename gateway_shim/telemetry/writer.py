@@ -184,6 +184,7 @@ class LakeWriter:
         """Take the spool, queue what an earlier run left in it, and start the background threads."""
         if self._started:
             return self
+        to_record_batch([{}], self.gateway_id)  # pyarrow's lazy imports happen here, not at exit
         leftovers = self._spool.open()
         with self._cond:
             for segment in leftovers:
@@ -371,10 +372,14 @@ class LakeWriter:
             return segment
         with self._cond:
             spool_bytes = self._queued_bytes + (segment.size if segment else 0)
-        if spool_bytes + batch.nbytes > self.settings.spool_max_bytes:
-            self._drop(events, "spool_full")
-            return segment
-        offset, row_bytes = 0, max(1, batch.nbytes // batch.num_rows)
+        row_bytes = max(1, batch.nbytes // batch.num_rows)
+        fits = max(0, (self.settings.spool_max_bytes - spool_bytes) // row_bytes)
+        if fits < batch.num_rows:
+            self._drop(events[fits:], "spool_full")
+            if fits == 0:
+                return segment
+            batch, events = batch.slice(0, fits), events[:fits]
+        offset = 0
         while offset < batch.num_rows:
             try:
                 if segment is None:
@@ -551,13 +556,14 @@ class LakeWriter:
                 message = f"{type(exc).__name__}: {exc}"
                 with self._cond:
                     self._last_error = message
-                log.warning(
-                    "lake writer %s: lake write failed (attempt %d, retry in %.2fs): %s",
-                    self.gateway_id,
-                    failures,
-                    delay,
-                    message,
-                )
+                if failures & (failures - 1) == 0:  # attempts 1, 2, 4, 8, ...: loud but not a flood
+                    log.warning(
+                        "lake writer %s: lake write failed (attempt %d, retry in %.2fs): %s",
+                        self.gateway_id,
+                        failures,
+                        delay,
+                        message,
+                    )
                 with self._cond:
                     self._cond.wait_for(lambda: self._stop_upload, timeout=delay)
                 continue

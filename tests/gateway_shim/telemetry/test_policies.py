@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import orjson
+
+from gateway_shim.config import load_config
+from gateway_shim.telemetry.policies import write_policy_snapshot
+from gateway_shim.telemetry.storage import LakeLocation
+from tests.helpers import MotoS3Server
+
+
+def test_each_policy_version_is_written_once(tmp_path: Path) -> None:
+    lake = LakeLocation.parse(str(tmp_path / "lake"))
+    config = load_config()
+    first = dt.datetime(2026, 11, 1, 8, 0, tzinfo=dt.UTC)
+    path = write_policy_snapshot(lake, config, now=first)
+    assert path == f"policies/{config.policy_version}.json"
+    assert write_policy_snapshot(lake, config, now=first + dt.timedelta(days=3)) == path
+    snapshot = orjson.loads(lake.read_bytes(path))
+    assert snapshot["policy_version"] == config.policy_version
+    assert snapshot["first_seen"] == "2026-11-01T08:00:00+00:00"
+    assert snapshot["config"] == orjson.loads(config.canonical_json())
+
+
+def test_policy_snapshot_on_s3(s3_server: MotoS3Server) -> None:
+    lake = LakeLocation.parse(s3_server.make_bucket("lake-policies"), env=s3_server.env)
+    config = load_config()
+    path = write_policy_snapshot(lake, config)
+    assert [info.path for info in lake.list_files("policies")] == [f"lake-policies/{path}"]
