@@ -1,0 +1,1 @@
+INSERT INTO meta.quarantine VALUES ($path, $target, $reason, now()::TIMESTAMP);

@@ -1,0 +1,2 @@
+-- ref.allowlist from the policy config and the policies/ snapshots (registered by the pipeline as `incoming`).
+CREATE OR REPLACE TABLE ref.allowlist AS SELECT * FROM incoming;

@@ -1,0 +1,79 @@
+-- The warehouse's schemas and the tables the pipeline appends to; marts are rebuilt whole by their own files.
+CREATE SCHEMA IF NOT EXISTS raw;
+CREATE SCHEMA IF NOT EXISTS ref;
+CREATE SCHEMA IF NOT EXISTS marts;
+CREATE SCHEMA IF NOT EXISTS meta;
+
+-- One row per request, deduplicated on event_id; dt is the lake partition (the event's UTC day).
+CREATE TABLE IF NOT EXISTS raw.events (
+    dt DATE NOT NULL,
+    event_id VARCHAR NOT NULL,
+    schema_version SMALLINT,
+    ts TIMESTAMP NOT NULL,            -- UTC
+    trace_id VARCHAR,
+    gateway_id VARCHAR,
+    tenant_id VARCHAR,
+    team VARCHAR,
+    app_id VARCHAR,
+    user_id VARCHAR,
+    workflow VARCHAR,
+    sensitivity VARCHAR,
+    latency_class VARCHAR,
+    budget_class VARCHAR,
+    model_requested VARCHAR,
+    model_provider VARCHAR,
+    model_route VARCHAR,
+    model_name VARCHAR,
+    prompt_version VARCHAR,
+    input_tokens INTEGER,
+    output_tokens INTEGER,
+    retrieval_latency_ms FLOAT,
+    inference_latency_ms FLOAT,
+    gateway_overhead_ms FLOAT,
+    total_latency_ms FLOAT,
+    ttft_ms FLOAT,
+    status_code SMALLINT,
+    outcome VARCHAR,
+    error_type VARCHAR,
+    fallback_used BOOLEAN,
+    fallback_reason VARCHAR,
+    attempts TINYINT,
+    validation_result VARCHAR,
+    guardrail_actions VARCHAR[],
+    policy_version VARCHAR,
+    estimated_cost_usd DOUBLE,
+    streamed BOOLEAN,
+    run_id VARCHAR,
+    source_file VARCHAR              -- the lake object the row was read from (the first, if duplicated)
+);
+
+-- Which lake objects each loaded day was built from: how a run knows which days have new data.
+CREATE TABLE IF NOT EXISTS meta.lake_files (
+    dt DATE NOT NULL,
+    path VARCHAR NOT NULL,           -- relative to the lake root
+    size BIGINT NOT NULL,
+    mtime_ns BIGINT NOT NULL,
+    rows BIGINT NOT NULL,
+    loaded_at TIMESTAMP NOT NULL
+);
+
+-- Objects the pipeline could not read, where they went and why.
+CREATE TABLE IF NOT EXISTS meta.quarantine (
+    path VARCHAR NOT NULL,
+    quarantined_to VARCHAR NOT NULL,
+    reason VARCHAR NOT NULL,
+    quarantined_at TIMESTAMP NOT NULL
+);
+
+-- The SLO classification of every request, defined once for every SLO mart (docs/analysts.md):
+-- an error is an upstream failure or any gateway 5xx; policy outcomes and client errors are neither
+-- good nor bad for availability; latency is judged on ok requests only.
+CREATE OR REPLACE VIEW raw.slo_events AS
+SELECT
+    dt, ts, tenant_id, latency_class, model_route, model_name, outcome, status_code,
+    total_latency_ms::DOUBLE AS latency_ms,
+    (outcome = 'upstream_error' OR coalesce(status_code, 0) >= 500) AS is_error,
+    (outcome = 'ok' AND coalesce(status_code, 0) < 500) AS is_ok,
+    (outcome IN ('blocked', 'throttled', 'budget_exceeded') AND coalesce(status_code, 0) < 500) AS is_policy,
+    (outcome = 'client_error' AND coalesce(status_code, 0) < 500) AS is_client_error
+FROM raw.events;

@@ -1,0 +1,65 @@
+"""``loadtests/<run_id>/summary.json`` objects → rows of ``marts.loadtest_runs``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+import pyarrow as pa
+
+SUMMARY_SCHEMA = pa.schema(
+    [
+        ("run_id", pa.string()),
+        ("scenario", pa.string()),
+        ("started_at", pa.timestamp("us")),
+        ("duration_s", pa.float64()),
+        ("verdict", pa.string()),
+        ("requests", pa.int64()),
+        ("rps", pa.float64()),
+        ("p95_ms", pa.float64()),
+        ("error_rate", pa.float64()),
+        ("fallback_rate", pa.float64()),
+        ("details", pa.string()),
+        ("source_path", pa.string()),
+    ]
+)
+_NUMBERS = ("duration_s", "rps", "p95_ms", "error_rate", "fallback_rate")
+
+
+def is_summary(relative_path: str) -> bool:
+    parts = relative_path.split("/")
+    return len(parts) == 3 and parts[0] == "loadtests" and parts[2] == "summary.json"
+
+
+def parse_summary(relative_path: str, text: str) -> dict[str, Any]:
+    """One summary as a row; ``ValueError`` naming the file and the problem when it is malformed."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{relative_path}: not JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ValueError(f"{relative_path}: expected a JSON object")
+    missing = [k for k in ("run_id", "scenario", "started_at", "verdict") if k not in data]
+    if missing:
+        raise ValueError(f"{relative_path}: missing key(s) {', '.join(missing)}")
+    if data["verdict"] not in ("pass", "fail"):
+        raise ValueError(f"{relative_path}: verdict must be 'pass' or 'fail', got {data['verdict']!r}")
+    try:
+        started = dt.datetime.fromisoformat(str(data["started_at"]))
+        numbers = {k: None if data.get(k) is None else float(data[k]) for k in _NUMBERS}
+        requests = None if data.get("requests") is None else int(data["requests"])
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{relative_path}: {exc}") from exc
+    if started.tzinfo is not None:
+        started = started.astimezone(dt.UTC).replace(tzinfo=None)
+    return {
+        "run_id": str(data["run_id"]),
+        "scenario": str(data["scenario"]),
+        "started_at": started,
+        "verdict": data["verdict"],
+        "requests": requests,
+        **numbers,
+        "details": json.dumps(data.get("criteria", []), sort_keys=True),
+        "source_path": relative_path,
+    }

@@ -1,0 +1,94 @@
+"""Resources: where the lake and the warehouse are. Assets never open connections themselves.
+
+Readers-never-blocked design: the pipeline writes only to a private build file beside the warehouse
+(``.<name>.build``), one run step at a time under an exclusive file lock. The ``warehouse`` asset, last
+in every run, copies the closed build file to a temp file in the same folder and ``os.replace``s it
+over the published path. Readers open the published path ``read_only=True``: they get the old or the
+new complete file (an open connection keeps its old inode), and no writer ever holds its lock.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+
+from analytics.sql_files import load_sql
+from analytics.warehouse import warehouse_path
+from gateway_shim.config import Config, load_config
+from gateway_shim.telemetry.storage import LakeLocation, default_lake_url
+
+
+class LakeResource(dg.ConfigurableResource):
+    """The telemetry lake: a folder or s3://bucket/prefix ("" = $AIGW_LAKE or ./.aigw/lake)."""
+
+    url: str = ""
+
+    def location(self) -> LakeLocation:
+        return LakeLocation.parse(self.url or default_lake_url())
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """The DuckDB warehouse ("" = $AIGW_WAREHOUSE or ./.aigw/warehouse.duckdb) and the policy config."""
+
+    path: str = ""
+    config_path: str = ""
+
+    @property
+    def published(self) -> Path:
+        return warehouse_path(self.path or None).absolute()
+
+    @property
+    def build_file(self) -> Path:
+        return self.published.with_name(f".{self.published.name}.build")
+
+    def policy_config(self) -> Config:
+        return load_config(self.config_path or None)
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """Exclusive use of the build file (runs and steps take turns)."""
+        self.published.parent.mkdir(parents=True, exist_ok=True)
+        lock_path = self.published.with_name(f".{self.published.name}.lock")
+        with open(lock_path, "a+") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    @contextmanager
+    def build_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A read-write connection to the private build file, schemas in place, time zone UTC."""
+        with self.locked():
+            if not self.build_file.exists() and self.published.is_file():
+                shutil.copyfile(self.published, self.build_file)
+            connection = duckdb.connect(str(self.build_file))
+            try:
+                connection.execute("SET TimeZone = 'UTC'")
+                connection.execute(load_sql("schema"))
+                yield connection
+            finally:
+                connection.close()
+
+    def publish(self) -> Path:
+        """Swap a finished copy of the build file over the published path (atomic on one filesystem)."""
+        with self.locked():
+            if not self.build_file.exists():
+                raise FileNotFoundError(f"nothing to publish: no build file {self.build_file}")
+            temp = self.published.with_name(f".{self.published.name}.{uuid.uuid4().hex}.tmp")
+            try:
+                shutil.copyfile(self.build_file, temp)
+                with open(temp, "rb") as handle:
+                    os.fsync(handle.fileno())
+                os.replace(temp, self.published)
+            finally:
+                temp.unlink(missing_ok=True)
+        return self.published
