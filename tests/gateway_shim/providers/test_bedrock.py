@@ -1,0 +1,84 @@
+"""The `bedrock` adapter (boto3 bedrock-runtime in a thread pool) against the simulated provider."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+
+from gateway_shim.providers.base import UpstreamError, UpstreamRequest
+from gateway_shim.providers.bedrock import BedrockClient, inference_config, to_converse
+from gateway_shim.providers.server import BackgroundProvider
+from tests.gateway_shim.providers.conftest import control
+from tests.helpers import free_port
+
+MODEL = "anthropic.claude-3-5-haiku-v1"
+MESSAGES = [{"role": "system", "content": "be brief"}, {"role": "user", "content": "hello"},
+            {"role": "user", "content": [{"type": "text", "text": "are you there?"}]}]
+REQUEST = UpstreamRequest(MODEL, MESSAGES, max_tokens=50, timeout_s=5, extra={"temperature": 0.2})
+
+
+@pytest.fixture(autouse=True)
+def _dummy_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.delenv("AWS_BEARER_TOKEN_BEDROCK", raising=False)
+
+
+def _with_client(endpoint: str, use: Callable[[BedrockClient], Awaitable[Any]]) -> Any:
+    async def main() -> Any:
+        client = BedrockClient("bedrock", region="us-east-1", endpoint_url=endpoint, connect_timeout_s=1)
+        try:
+            return await use(client)
+        finally:
+            await client.aclose()
+
+    return asyncio.run(main())
+
+
+async def _collect(client: BedrockClient) -> list[Any]:
+    return [chunk async for chunk in await client.stream(REQUEST)]
+
+
+def test_openai_messages_become_converse_turns() -> None:
+    messages, system = to_converse([*MESSAGES, {"role": "assistant", "content": "yes"}])
+    assert system == [{"text": "be brief"}]
+    assert messages == [{"role": "user", "content": [{"text": "hello"}, {"text": "are you there?"}]},
+                        {"role": "assistant", "content": [{"text": "yes"}]}]
+    assert inference_config(REQUEST) == {"maxTokens": 50, "temperature": 0.2}
+
+
+def test_converse_and_converse_stream(provider: BackgroundProvider) -> None:
+    result = _with_client(provider.url, lambda c: c.complete(REQUEST))
+    chunks = _with_client(provider.url, _collect)
+    assert result.text and 0 < result.output_tokens <= 50 and result.finish_reason in ("stop", "length")
+    assert "".join(c.text for c in chunks) == result.text
+    last = chunks[-1]
+    assert (last.finish_reason, last.output_tokens) == (result.finish_reason, result.output_tokens)
+
+
+@pytest.mark.parametrize(("fault", "reason"), [
+    ({"throttle_rate": 1.0}, "throttle"),
+    ({"outage": True}, "outage"),
+    ({"outage": True, "outage_mode": "connection"}, "outage"),
+    ({"error_rate": 1.0, "status": 500}, "error"),
+])
+def test_faults_map_to_reasons(provider: BackgroundProvider, fault: dict[str, Any], reason: str) -> None:
+    control(provider.url, "POST", {"model": MODEL, **fault})
+    for call in (lambda c: c.complete(REQUEST), lambda c: c.stream(REQUEST)):
+        with pytest.raises(UpstreamError) as raised:
+            _with_client(provider.url, call)
+        assert raised.value.reason == reason
+
+
+def test_timeout_and_unreachable(provider: BackgroundProvider) -> None:
+    control(provider.url, "POST", {"model": MODEL, "added_latency_ms": 600})
+    quick = UpstreamRequest(MODEL, MESSAGES, max_tokens=5, timeout_s=0.2)
+    with pytest.raises(UpstreamError) as slow:
+        _with_client(provider.url, lambda c: c.complete(quick))
+    assert slow.value.reason == "timeout"
+    with pytest.raises(UpstreamError) as refused:
+        _with_client(f"http://127.0.0.1:{free_port()}", lambda c: c.complete(REQUEST))
+    assert refused.value.reason == "connect"
