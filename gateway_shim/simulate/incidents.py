@@ -82,15 +82,12 @@ def build_schedule(loaded: LoadedScenario, config: Config, start: dt.date, days:
             notes.append(Note(when, label, "after the end of the window: not simulated"))
             continue
         if isinstance(incident, ProviderDegradation | ModelOutage):
-            outage = isinstance(incident, ModelOutage)
-            fault = Fault(
-                model=incident.model,
-                error_rate=0.0 if outage else incident.error_rate,
-                status=503 if outage else incident.status,
-                throttle_rate=0.0 if outage else incident.throttle_rate,
-                added_latency_ms=0.0 if outage else incident.added_latency_ms,
-                outage=outage,
-            )
+            if isinstance(incident, ModelOutage):
+                fault = Fault(model=incident.model, status=503, outage=True)
+            else:
+                fault = Fault(model=incident.model, error_rate=incident.error_rate, status=incident.status,
+                              throttle_rate=incident.throttle_rate,
+                              added_latency_ms=incident.added_latency_ms)
             actions.append(Action(incident.at, "fault_on", label, fault=fault, model=incident.model))
             actions.append(Action(incident.at + incident.duration, "fault_off", label, model=incident.model))
             notes.append(Note(when, label, f"{incident.model} for {_hours(incident.duration)}"))

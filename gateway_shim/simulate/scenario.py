@@ -210,6 +210,10 @@ class Scenario(Strict):
     """Average daily requests at scale 1 at the start of the window (before growth)."""
     growth_per_30_days: Annotated[float, Field(ge=-0.9, le=10)] = 0.0
     gateway_overhead_ms: Annotated[float, Field(ge=0)] = 0.4
+    prompt_text: Literal["full", "compact"] = "compact"
+    api_keys: dict[str, str] = {}
+    """Plain API key per tenant (or ``env:VAR``); default ``demo-<tenant>``."""
+    """``full``: prompt text of the true size; ``compact``: a short text, true sizes in the usage only."""
     diurnal: dict[str, list[Annotated[float, Field(ge=0)]]] = Field(min_length=1)
     weekly: dict[str, list[Annotated[float, Field(ge=0)]]] = Field(min_length=1)
     streams: list[Stream] = Field(min_length=1)
@@ -233,15 +237,12 @@ class Scenario(Strict):
             if stream.weekly not in self.weekly:
                 errors.append(f"streams.{i}.weekly: unknown shape {stream.weekly!r}")
         for i, incident in enumerate(self.incidents):
-            stream = getattr(incident, "stream", None)
-            if stream is not None and stream not in names:
-                errors.append(f"incidents.{i}.stream: unknown stream {stream!r}")
+            named = getattr(incident, "stream", None)
+            if named is not None and named not in names:
+                errors.append(f"incidents.{i}.stream: unknown stream {named!r}")
         if errors:
             raise ValueError("\n".join(errors))
         return self
-
-    def stream(self, name: str) -> Stream:
-        return next(s for s in self.streams if s.name == name)
 
 
 class LoadedScenario:

@@ -1,0 +1,302 @@
+"""The virtual clock: arrivals, lanes and upstream calls as a discrete-event simulation.
+
+Every request goes through the gateway's own ``Gateway`` (admit → lanes → next_target →
+record_attempt → finish) and the in-process ``SimulatedModel``, exactly the calls ``aigw serve``
+makes, but ``now`` is virtual: a heap of attempt completion times replaces waiting. Single-threaded
+and seeded, so a run is reproducible event for event (ids included).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import heapq
+import random
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from gateway_shim.config.models import Config
+from gateway_shim.core import Gateway
+from gateway_shim.providers.faults import FaultSet
+from gateway_shim.providers.simulated_model import SimResponse, SimulatedModel
+from gateway_shim.routing.saturation import QUEUED, RUNNING, Ticket
+from gateway_shim.simulate.incidents import Action, Schedule
+from gateway_shim.simulate.prompts import PromptBook
+from gateway_shim.simulate.traffic import HOUR_S, Arrival, TrafficModel
+from gateway_shim.telemetry.event import EventIds
+from gateway_shim.types import AttemptResult, Plan, Rejection, RequestContext, Target
+
+Emit = Callable[[dict[str, Any]], None]
+Progress = Callable[[int, int], None]
+"""Called after each virtual hour with (hours done, events so far)."""
+
+INF = float("inf")
+
+
+@dataclass(slots=True, frozen=True)
+class RunSpec:
+    start: dt.date
+    days: int
+    seed: int
+    scale: float
+    gateway_id: str
+    run_id: str
+    identity: str
+    """A digest of everything that shapes the run: seeds the event and trace ids."""
+
+
+@dataclass(slots=True)
+class Stats:
+    arrivals: int = 0
+    events: int = 0
+    policy_versions: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True, eq=False)
+class _Request:
+    gateway: Gateway
+    ctx: RequestContext
+    plan: Plan
+    arrived: float
+    input_tokens: int
+    digest: int
+    ticket: Ticket | None = None
+    started: float = 0.0
+    target: Target | None = None
+    response: SimResponse | None = None
+    result: AttemptResult | None = None
+
+
+class Simulation:
+    """One run: build it, then ``run()``; events go to ``emit`` as they finish."""
+
+    def __init__(self, spec: RunSpec, traffic: TrafficModel, schedule: Schedule, emit: Emit,
+                 *, api_keys: dict[str, str], prompt_text: str | None = None) -> None:
+        self.spec = spec
+        self.traffic = traffic
+        self.schedule = schedule
+        self.stats = Stats()
+        self._emit = emit
+        self._origin = dt.datetime.combine(spec.start, dt.time(), tzinfo=dt.UTC).timestamp()
+        self._overhead_ms = traffic.scenario.gateway_overhead_ms
+        self._ids = random.Random(f"{spec.identity}:ids")
+        self._event_ids = EventIds(uuid.UUID(int=self._ids.getrandbits(128), version=4))
+        self._model_rng = random.Random(f"{spec.seed}:model")
+        self.model = SimulatedModel(seed=spec.seed, faults=FaultSet())
+        self.gateway = self._new_gateway(schedule.configs[0])
+        self._gates = [self.gateway.lanes]
+        self._heap: list[tuple[float, int, _Request]] = []
+        self._seq = 0
+        self._queued = 0
+        self._actions = [(self._origin + a.at, a) for a in schedule.actions]
+        self._next_action = 0
+        scenario = traffic.scenario
+        self._prompts = PromptBook(scenario.streams,
+                                   compact=(prompt_text or scenario.prompt_text) == "compact")
+        self._version = [s.prompt_version for s in scenario.streams]
+        self._factor = [1.0 for _ in scenario.streams]
+        self._contract = [
+            (api_keys[s.tenant], s.app, s.workflow or None, s.lane, s.sensitivity, s.budget_class,
+             s.model_requested, s.max_tokens, s.pii_share, s.pii_share + s.injection_share)
+            for s in scenario.streams
+        ]
+        self._source_stream = [s.stream for s in traffic.sources]
+
+    # -- driving ----------------------------------------------------------------------------------
+
+    def run(self, progress: Progress | None = None) -> Stats:
+        hours = self.spec.days * 24
+        hour_fn = self.traffic.hour
+        advance, arrive = self._advance, self._arrive
+        origin = self._origin
+        for hour in range(hours):
+            for arrival in hour_fn(hour):
+                now = origin + arrival[0]
+                advance(now)
+                arrive(arrival, now)
+            advance(origin + (hour + 1) * HOUR_S)
+            if progress is not None:
+                progress(hour + 1, self.stats.events)
+        self._advance(INF)
+        return self.stats
+
+    def _advance(self, until: float) -> None:
+        """Process every completion and scheduled action up to ``until``, in time order."""
+        heap, actions = self._heap, self._actions
+        while True:
+            next_call = heap[0][0] if heap else INF
+            next_action = actions[self._next_action][0] if self._next_action < len(actions) else INF
+            if self._queued:
+                self._expire_queue(min(next_call, next_action, until))
+            if next_action <= next_call:
+                if next_action > until or next_action == INF:
+                    return
+                self._next_action += 1
+                self._apply(actions[self._next_action - 1][1], next_action)
+            else:
+                if next_call > until:
+                    return
+                _, _, request = heapq.heappop(heap)
+                self._attempt_done(request, next_call)
+
+    # -- one request ------------------------------------------------------------------------------
+
+    def _arrive(self, arrival: Arrival, now: float) -> None:
+        self.stats.arrivals += 1
+        _, source, user, streamed, tokens, retrieval, probe, digest = arrival
+        stream = self._source_stream[source]
+        (key, app, workflow, lane, sensitivity, budget_class, model_requested, max_tokens,
+         pii_until, injection_until) = self._contract[stream]
+        factor = self._factor[stream]
+        if factor != 1.0:
+            tokens = max(1, round(tokens * factor))
+        flavour = 1 if probe < pii_until else 2 if probe < injection_until else 0
+        messages = self._prompts.messages(stream, tokens, flavour)
+        ctx = RequestContext(
+            api_key=key, messages=messages, received_at=round(now * 1_000_000),
+            trace_id=f"{self._ids.getrandbits(128):032x}", model_requested=model_requested,
+            max_tokens=max_tokens, stream=streamed, workflow=workflow, app_id=app, user_id=user,
+            sensitivity=sensitivity, latency_class=lane, budget_class=budget_class,
+            prompt_version=self._version[stream] or None, retrieval_ms=retrieval if retrieval >= 0 else None,
+            run_id=self.spec.run_id, body_bytes=tokens * 4 + 200,
+        )
+        gateway = self.gateway
+        plan = gateway.admit(ctx, now)
+        if isinstance(plan, Rejection):
+            gateway.reject(ctx, plan, now, total_ms=self._overhead_ms)
+            return
+        request = _Request(gateway, ctx, plan, now, tokens, digest)
+        ticket = gateway.lanes.acquire(plan.lane, now, request)
+        if isinstance(ticket, Rejection):
+            self._finish(request, now, error=ticket)
+            return
+        request.ticket = ticket
+        if ticket.state == QUEUED:
+            self._queued += 1
+        else:
+            self._start_attempt(request, now)
+
+    def _start_attempt(self, request: _Request, now: float) -> None:
+        gateway, plan = request.gateway, request.plan
+        if not request.started:
+            request.started = now
+        target = gateway.next_target(plan, now)
+        if target is None:
+            self._finish(request, now, error=gateway.exhausted(plan))
+            return
+        timeout = gateway.attempt_timeout(plan, target, now)
+        response = self.model.respond_to(target.model, input_tokens=request.input_tokens,
+                                         digest=request.digest, max_tokens=plan.max_tokens, now=now,
+                                         rng=self._model_rng)
+        seconds = response.total_ms / 1000.0
+        if response.kind != "ok":
+            result = AttemptResult.failure(response.kind, response.status)
+        elif seconds > timeout:
+            result, seconds = AttemptResult.failure("timeout", 504), timeout
+        else:
+            result = AttemptResult.success()
+        request.target, request.response, request.result = target, response, result
+        self._seq += 1
+        heapq.heappush(self._heap, (now + seconds, self._seq, request))
+
+    def _attempt_done(self, request: _Request, now: float) -> None:
+        gateway, plan = request.gateway, request.plan
+        target, result = request.target, request.result
+        assert target is not None and result is not None
+        gateway.record_attempt(plan, target, result, now)
+        if not result.ok:
+            self._start_attempt(request, now)
+            return
+        response = request.response
+        assert response is not None
+        refused = gateway.validate_output(plan, response.text)
+        self._finish(request, now, error=refused, response=response)
+
+    def _finish(self, request: _Request, now: float, *, error: Rejection | None,
+                response: SimResponse | None = None) -> None:
+        gateway = request.gateway
+        overhead = self._overhead_ms
+        total_ms = (now - request.arrived) * 1000.0 + overhead
+        if response is not None and error is None:
+            ttft = total_ms - response.total_ms + response.ttft_ms
+            gateway.finish(
+                request.plan, status_code=200, now=now, input_tokens=response.input_tokens,
+                output_tokens=response.output_tokens, inference_ms=response.total_ms, ttft_ms=ttft,
+                total_ms=total_ms, gateway_overhead_ms=overhead, streamed=request.ctx.stream,
+            )
+        else:
+            assert error is not None
+            gateway.finish(
+                request.plan, status_code=error.status, now=now,
+                input_tokens=response.input_tokens if response is not None else None,
+                output_tokens=response.output_tokens if response is not None else 0,
+                inference_ms=response.total_ms if response is not None else None,
+                total_ms=total_ms, gateway_overhead_ms=overhead, streamed=request.ctx.stream, error=error,
+            )
+        ticket = request.ticket
+        if ticket is not None and ticket.state == RUNNING:
+            following = gateway.lanes.release(ticket, now)
+            if following is not None:
+                self._queued -= 1
+                self._start_attempt(following.payload, now)  # type: ignore[arg-type]
+
+    def _expire_queue(self, now: float) -> None:
+        for gate in self._gates:
+            for ticket in gate.expire(now):
+                self._queued -= 1
+                request: _Request = ticket.payload  # type: ignore[assignment]
+                self._finish(request, ticket.deadline, error=gate.queue_timeout(ticket))
+
+    # -- incidents --------------------------------------------------------------------------------
+
+    def _apply(self, action: Action, now: float) -> None:
+        if action.kind == "fault_on":
+            assert action.fault is not None
+            self.model.faults.set(action.fault)
+        elif action.kind == "fault_off":
+            self.model.faults.clear(action.model)
+        elif action.kind == "policy":
+            assert action.config is not None
+            self._change_policy(action.config)
+        elif action.kind == "rollout":
+            self._version[action.stream] = action.prompt_version
+            self._factor[action.stream] = action.input_tokens_factor
+
+    def _change_policy(self, config: Config) -> None:
+        """Requests admitted from now on see the new policy; those in flight finish under the old one."""
+        successor = self._new_gateway(config)
+        carry_over(self.gateway, successor)
+        if successor.lanes is not self.gateway.lanes:
+            self._gates.append(successor.lanes)
+        self.gateway = successor
+
+    def _new_gateway(self, config: Config) -> Gateway:
+        self.stats.policy_versions.append(config.policy_version)
+        return Gateway(config, gateway_id=self.spec.gateway_id, emit=self._count_and_emit)
+
+    def _count_and_emit(self, event: dict[str, Any]) -> None:
+        """Events get ids from the run's seed (the core's own ids are random per process)."""
+        event["event_id"] = self._event_ids.next()
+        self.stats.events += 1
+        self._emit(event)
+
+
+def carry_over(old: Gateway, new: Gateway) -> None:
+    """Hand the running state to the gateway of a new policy, as a config reload keeps it: month-to-date
+    spend, rate-limit buckets, lane occupancy and circuit breakers, wherever their settings are unchanged.
+    """
+    old_config, new_config = old.config, new.config
+    budgets = {t: c.monthly_budget_usd for t, c in old_config.tenants.items()}
+    if budgets == {t: c.monthly_budget_usd for t, c in new_config.tenants.items()}:
+        new.budget = old.budget
+    limits = {t: c.limits for t, c in old_config.tenants.items()}
+    if limits == {t: c.limits for t, c in new_config.tenants.items()}:
+        new.rate_limits = old.rate_limits
+    if old_config.lanes == new_config.lanes:
+        new.lanes = old.lanes
+    for key, breaker in old.breakers.items():
+        provider = key.split("/", 1)[0]
+        before, after = old_config.providers.get(provider), new_config.providers.get(provider)
+        if before is not None and after is not None and before.circuit_breaker == after.circuit_breaker:
+            new.breakers[key] = breaker
