@@ -19,11 +19,11 @@ from gateway_shim.server.contract import bearer_key, contract, trace_id
 from gateway_shim.server.converse_api import model_id, parse_converse
 from gateway_shim.server.dispatch import Dispatcher
 from gateway_shim.server.doors import CONVERSE_DOOR, OPENAI_DOOR, Door
-from gateway_shim.server.errors import ApiError, error_json, error_type
+from gateway_shim.server.errors import ApiError, error_json
 from gateway_shim.server.http import Connection, Request
 from gateway_shim.server.metrics import Metrics
 from gateway_shim.server.openai_api import parse_chat
-from gateway_shim.types import Rejection, RequestContext
+from gateway_shim.types import RequestContext
 
 log = logging.getLogger("aigw.server")
 
@@ -96,9 +96,9 @@ class GatewayApp:
         if request is None or not request.headers or not _is_llm_path(request.path):
             return
         try:
-            rejection = Rejection(status=status, code=code, message=message, outcome="client_error",
-                                  error_type=error_type(status))
-            event = self.gateway.reject(header_context(request), rejection, time.monotonic())
+            ctx = header_context(request)
+            rejection = self.dispatcher.malformed(ctx, status, code, message)
+            event = self.gateway.reject(ctx, rejection, time.monotonic())
             self.metrics.observe(event)
         except Exception:
             log.exception("recording a wire-level refusal failed")

@@ -59,9 +59,16 @@ class Dispatcher:
 
     def refuse_malformed(self, conn: Connection, door: Door, ctx: RequestContext, error: ApiError,
                          started: float) -> None:
-        rejection = Rejection(status=error.status, code=error.code, message=error.message,
-                              outcome="client_error", error_type=error.type)
-        self.refuse(conn, door, ctx, rejection, started)
+        self.refuse(conn, door, ctx, self.malformed(ctx, error.status, error.code, error.message), started)
+
+    def malformed(self, ctx: RequestContext, status: int, code: str, message: str) -> Rejection:
+        """A refusal before policy ran, attributed to the key's tenant when the key is known."""
+        tenant_id = self.gateway.tenant_for_key(ctx.api_key) if ctx.api_key else None
+        tenant = self.gateway.config.tenants.get(tenant_id) if tenant_id else None
+        return Rejection(status=status, code=code, message=message, outcome="client_error",
+                         error_type=error_type(status), tenant_id=tenant_id,
+                         team=tenant.team if tenant else None, lane=ctx.latency_class,
+                         sensitivity=ctx.sensitivity)
 
     # ---- the lifecycle ----------------------------------------------------------------------------------
     async def run(self, conn: Connection, door: Door, ctx: RequestContext, started: float,
@@ -184,7 +191,7 @@ class Dispatcher:
         target, chunks, first, call_start, upstream_s = opened
         ttft_s = _mono() - call_start
         encoder = SseEncoder(plan.ctx.trace_id, int(time.time()), target.model)
-        headers = self._headers(plan, None)
+        headers = self._headers(plan, None, target)
         conn.start_stream(200, headers, "text/event-stream")
         await conn.write(encoder.first())
         input_tokens: int | None = None
@@ -273,14 +280,17 @@ class Dispatcher:
                    error.message, headers)
 
     @staticmethod
-    def _headers(plan: Plan, event: Mapping[str, Any] | None) -> Headers:
+    def _headers(plan: Plan, event: Mapping[str, Any] | None, serving: Target | None = None) -> Headers:
+        """The x-aigw-* response headers; ``serving`` is the target answering a stream (its attempt
+        is recorded only when the stream ends)."""
+        served = serving or plan.served
         headers: Headers = [
             ("x-aigw-trace-id", plan.ctx.trace_id),
             ("x-aigw-route", plan.route),
-            ("x-aigw-fallback", "true" if plan.fallback_used else "false"),
+            ("x-aigw-fallback", "true" if served is not None and served != plan.targets[0] else "false"),
         ]
-        if plan.served is not None:
-            headers.append(("x-aigw-model", plan.served.model))
+        if served is not None:
+            headers.append(("x-aigw-model", served.model))
         if event is not None and event.get("estimated_cost_usd") is not None:
             headers.append(("x-aigw-cost-usd", f"{event['estimated_cost_usd']:.8f}"))
         return headers

@@ -180,3 +180,39 @@ def start_gateway(tmp: Path, provider: ProviderProcess, *, gateway_id: str = "te
     gateway = GatewayProcess(port, tls_port, cert, lake, process, log)
     _wait_healthy(gateway.url, process, log)
     return gateway
+
+
+@dataclass
+class Answer:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return orjson.loads(self.body)
+
+
+def call(url: str, body: bytes | dict[str, Any] | None = None, *, key: str | None = "demo-acme",
+         headers: dict[str, str] | None = None, method: str | None = None, timeout: float = 20) -> Answer:
+    """One HTTP request with urllib; never raises on an HTTP status."""
+    data = orjson.dumps(body) if isinstance(body, dict) else body
+    all_headers = {"content-type": "application/json", **(headers or {})}
+    if key is not None:
+        all_headers["authorization"] = f"Bearer {key}"
+    request = urllib.request.Request(url, data=data, headers=all_headers,
+                                     method=method or ("POST" if data is not None else "GET"))
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            headers = {k.lower(): v for k, v in response.headers.items()}
+            return Answer(response.status, headers, response.read())
+    except urllib.error.HTTPError as error:
+        with error:
+            return Answer(error.code, {k.lower(): v for k, v in error.headers.items()}, error.read())
+
+
+def chat(content: str = "hello", **extra: Any) -> dict[str, Any]:
+    return {"model": "auto", "messages": [{"role": "user", "content": content}], **extra}
+
+
+def traceparent(trace_id: str) -> dict[str, str]:
+    return {"traceparent": f"00-{trace_id}-00f067aa0ba902b7-01"}
