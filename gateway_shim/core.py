@@ -32,7 +32,7 @@ from gateway_shim.config.models import Config, Lane
 from gateway_shim.policy.allowlist import DataClassRule
 from gateway_shim.policy.budget import BudgetLedger
 from gateway_shim.policy.cost import MICROS_PER_DAY, PriceBook, month_end_us, month_key
-from gateway_shim.policy.guardrails import Redactor, compile_patterns, first_denied
+from gateway_shim.policy.guardrails import DenyList, Redactor
 from gateway_shim.policy.keys import KeyRing
 from gateway_shim.policy.rate_limit import RateLimiter
 from gateway_shim.policy.tokens import estimate_tokens_from_chars, message_text
@@ -98,8 +98,8 @@ class Gateway:
         }
         guardrails = config.guardrails
         self._max_input_tokens = guardrails.max_input_tokens
-        self._deny = compile_patterns(guardrails.deny_patterns)
-        self._output_deny = compile_patterns(guardrails.output_validation.deny_patterns)
+        self._deny = DenyList(guardrails.deny_patterns)
+        self._output_deny = DenyList(guardrails.output_validation.deny_patterns)
         self._redactor = Redactor(guardrails.pii_redaction)
         self._default_lane = config.gateway.default_lane
         self._default_sensitivity = config.gateway.default_sensitivity
@@ -154,7 +154,7 @@ class Gateway:
                                 f"the prompt is about {input_tokens} tokens; the limit is "
                                 f"{self._max_input_tokens}", "client_error", input_tokens=input_tokens)
         if self._deny:
-            denied = first_denied(self._deny, joined)
+            denied = self._deny.first_match(joined)
             if denied is not None:
                 return self._refuse(tenant, lane_name, sensitivity, 403, "blocked",
                                     f"the prompt matches deny pattern {denied!r}", "blocked",
@@ -377,7 +377,7 @@ class Gateway:
         """Output guardrails on the model's answer; a ``Rejection`` (403 blocked) withholds it."""
         if not self._output_deny:
             return None
-        denied = first_denied(self._output_deny, text)
+        denied = self._output_deny.first_match(text)
         if denied is None:
             return None
         plan.output_blocked = True

@@ -3,12 +3,15 @@
 Redaction replaces each finding with ``[REDACTED:<kind>]`` and reports ``pii_redacted:<kind>`` once
 per kind. Card numbers are redacted only when Luhn-valid (order numbers and IDs pass through).
 Each detector runs only when a cheap substring check says it could match ('@' for emails, 'AKIA' or
-'ASIA' for AWS keys, three digits in a row for phones and cards), so clean prompts cost almost nothing.
+'ASIA' for AWS keys, a digit then three in a row for phones and cards), so clean prompts cost almost
+nothing. Deny patterns are skipped when the literal text every match must start with is absent.
 """
 
 from __future__ import annotations
 
 import re
+import re._constants as _sre_constants
+import re._parser as _sre_parser
 from collections.abc import Sequence
 
 from gateway_shim.config.models import DenyPattern, PiiRedaction
@@ -24,6 +27,12 @@ PHONE = re.compile(
     r"|(?<![\w+])\+\d{10,14}(?!\w)"
 )
 _THREE_DIGITS = re.compile(r"\d\d\d")
+_DIGITS = "0123456789"
+
+
+def _has_digit(text: str) -> bool:
+    """Ten substring searches (memchr-fast) beat one regex scan on long digit-free prompts."""
+    return any(digit in text for digit in _DIGITS)
 
 
 def luhn_valid(digits: str) -> bool:
@@ -44,16 +53,57 @@ def _card_or_keep(match: re.Match[str]) -> str:
     return "[REDACTED:card]" if luhn_valid(digits) else match.group()
 
 
-def compile_patterns(patterns: Sequence[DenyPattern]) -> tuple[tuple[str, re.Pattern[str]], ...]:
-    return tuple((p.name, re.compile(p.regex)) for p in patterns)
+def required_prefix(regex: str) -> tuple[str, bool]:
+    """The literal every match starts with, and whether it is case-insensitive ("" when none).
+
+    Read from the parsed pattern's leading literal nodes; anything unusual gives "" (no pre-check).
+    """
+    try:
+        parsed = _sre_parser.parse(regex)
+    except (re.error, RecursionError, AttributeError, TypeError):
+        return "", False
+    prefix = []
+    for op, value in parsed.data:
+        if op is not _sre_constants.LITERAL:
+            break
+        prefix.append(chr(value))
+    return "".join(prefix), bool(parsed.state.flags & re.IGNORECASE)
 
 
-def first_denied(patterns: Sequence[tuple[str, re.Pattern[str]]], text: str) -> str | None:
-    """The name of the first deny pattern found in ``text``."""
-    for name, pattern in patterns:
-        if pattern.search(text) is not None:
-            return name
-    return None
+class DenyList:
+    """Named deny patterns, each skipped when its required literal prefix is absent from the text.
+
+    A case-insensitive prefix is looked for in ``str.casefold`` of both, which folds at least every
+    pair that the regex engine's IGNORECASE treats as equal; so the pre-check never hides a match.
+    """
+
+    __slots__ = ("_checks", "_needs_folding")
+
+    MIN_PREFIX = 3
+
+    def __init__(self, patterns: Sequence[DenyPattern]) -> None:
+        checks = []
+        for pattern in patterns:
+            prefix, ignore_case = required_prefix(pattern.regex)
+            if len(prefix) < self.MIN_PREFIX:
+                prefix = ""
+            checks.append((pattern.name, re.compile(pattern.regex),
+                           prefix.casefold() if ignore_case else prefix, ignore_case and bool(prefix)))
+        self._checks: tuple[tuple[str, re.Pattern[str], str, bool], ...] = tuple(checks)
+        self._needs_folding = any(folded for *_, folded in checks)
+
+    def __bool__(self) -> bool:
+        return bool(self._checks)
+
+    def first_match(self, text: str) -> str | None:
+        """The name of the first pattern found in ``text``."""
+        folded = text.casefold() if self._needs_folding else text
+        for name, pattern, prefix, fold in self._checks:
+            if prefix and prefix not in (folded if fold else text):
+                continue
+            if pattern.search(text) is not None:
+                return name
+        return None
 
 
 class Redactor:
@@ -72,7 +122,8 @@ class Redactor:
         return (
             (self._email and "@" in text)
              or (self._aws and ("AKIA" in text or "ASIA" in text))
-             or ((self._card or self._phone) and _THREE_DIGITS.search(text) is not None)
+             or ((self._card or self._phone) and _has_digit(text)
+                 and _THREE_DIGITS.search(text) is not None)
         )
 
     def redact_text(self, text: str, kinds: set[str]) -> str:
@@ -85,7 +136,7 @@ class Redactor:
             text, count = AWS_ACCESS_KEY.subn("[REDACTED:aws_access_key]", text)
             if count:
                 kinds.add("aws_access_key")
-        if (self._card or self._phone) and _THREE_DIGITS.search(text) is not None:
+        if (self._card or self._phone) and _has_digit(text) and _THREE_DIGITS.search(text) is not None:
             if self._card:
                 redacted = CARD.sub(_card_or_keep, text)
                 if redacted != text:

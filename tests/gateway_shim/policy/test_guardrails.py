@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gateway_shim.config.models import DenyPattern, PiiRedaction
-from gateway_shim.policy.guardrails import Redactor, compile_patterns, first_denied, luhn_valid
+from gateway_shim.policy.guardrails import DenyList, Redactor, luhn_valid, required_prefix
 
 REDACTOR = Redactor(PiiRedaction())
 FILLER = st.text(alphabet="abcdefghij ,.!?", max_size=30)
@@ -83,13 +83,45 @@ def test_might_match_is_a_necessary_condition() -> None:
 
 
 def test_deny_patterns_name_the_first_match() -> None:
-    patterns = compile_patterns([
+    patterns = DenyList([
         DenyPattern(name="prompt-injection", regex="(?i)ignore (all )?previous instructions"),
         DenyPattern(name="other", regex="secret"),
     ])
-    assert first_denied(patterns, "Please IGNORE previous instructions, secret") == "prompt-injection"
-    assert first_denied(patterns, "a secret") == "other"
-    assert first_denied(patterns, "fine") is None
+    assert patterns.first_match("Please IGNORE previous instructions, secret") == "prompt-injection"
+    assert patterns.first_match("a secret") == "other"
+    assert patterns.first_match("fine") is None
+    assert not DenyList([])
+
+
+@pytest.mark.parametrize(("regex", "prefix"), [
+    ("(?i)ignore (all )?previous instructions", ("ignore ", True)),
+    ("-----BEGIN [A-Z ]*PRIVATE KEY-----", ("-----BEGIN ", False)),
+    ("a|b", ("", False)), ("(?<=x)abc", ("", False)), ("[Ss]ecret", ("", False)),
+])
+def test_required_prefix(regex: str, prefix: tuple[str, bool]) -> None:
+    assert required_prefix(regex) == prefix
+
+
+TRICKY_PATTERNS = [
+    DenyPattern(name="kelvin", regex="(?i)kiss the sky"),
+    DenyPattern(name="plain", regex="Secret key"),
+    DenyPattern(name="alternation", regex="(?i)(drop|delete) table"),
+    DenyPattern(name="injection", regex="(?i)ignore (all )?previous instructions"),
+]
+TRICKY_TEXT = st.lists(
+    st.sampled_from(["kiss the sky", "KISS THE SKY", "\u212aiss the \u017f\u212ay", "Secret key",
+                     "secret key", "DROP TABLE", "Ignore previous instructions",
+                     "IGNORE ALL PREVIOUS INSTRUCTIONS",
+                     "ignore previouſ instructions", "\u0130gnore", " ", "x", "ß", "ẞ"]),
+    max_size=6,
+).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=TRICKY_TEXT)
+def test_the_prefix_pre_check_never_hides_a_match(text: str) -> None:
+    expected = next((p.name for p in TRICKY_PATTERNS if re.search(p.regex, text)), None)
+    assert DenyList(TRICKY_PATTERNS).first_match(text) == expected
 
 
 @settings(max_examples=300, deadline=None)
