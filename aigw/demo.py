@@ -1,0 +1,177 @@
+"""``aigw demo``: simulate the last weeks, build the warehouse, open the dashboard, say what to try next.
+
+Runs on the embedded defaults (the demo config, ``./.aigw/lake``, ``./.aigw/warehouse.duckdb``; the
+``AIGW_LAKE``/``AIGW_WAREHOUSE`` overrides apply). Re-running is safe: the demo first removes its own
+simulated events (files of gateway ``demo-sim``) from the lake, so the lake never holds two demo runs,
+and the pipeline then reloads exactly the days that changed. A missing later piece is named, not fatal.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import click
+
+from gateway_shim.config.loader import DEMO_CONFIG
+from gateway_shim.telemetry.storage import LakeLocation, default_lake_url
+
+DEMO_GATEWAY = "demo-sim"
+DASHBOARD_HOST = "127.0.0.1"
+SQL_EXAMPLES = (
+    "SELECT tenant_id, round(sum(cost_usd), 2) AS usd FROM marts.cost_daily GROUP BY 1 ORDER BY 2 DESC",
+    "SELECT day, kind, subject, severity, detail FROM marts.policy_drift ORDER BY day DESC LIMIT 20",
+    "SELECT day, latency_class, model_route, availability, p95_ms, burn_rate FROM marts.slo_daily "
+    "ORDER BY burn_rate DESC LIMIT 10",
+    "SELECT * FROM marts.showback_monthly",
+)
+_DEMO_FILE = re.compile(rf"^{re.escape(DEMO_GATEWAY)}-\d{{8}}T")
+
+
+def warehouse_file() -> Path:
+    return Path(os.environ.get("AIGW_WAREHOUSE") or ".aigw/warehouse.duckdb")
+
+
+def remove_previous_run(lake: LakeLocation) -> int:
+    """Delete the event files an earlier ``aigw demo`` wrote (only the demo gateway's); returns how many."""
+    removed = 0
+    for info in lake.list_files("events/v1"):
+        if _DEMO_FILE.match(info.base_name):
+            lake.delete(info.path.removeprefix(lake.root).lstrip("/"))
+            removed += 1
+    return removed
+
+
+@click.command()
+@click.option("--days", type=click.IntRange(1, 120), default=35, show_default=True,
+              help="Simulate the last DAYS whole days before today.")
+@click.option("--scale", type=click.FloatRange(0, 10, min_open=True), default=1.0, show_default=True,
+              help="Traffic scale (1 = about 50k requests/day).")
+@click.option("--seed", type=int, default=42, show_default=True)
+@click.option("--no-dashboard", is_flag=True, help="Stop once the warehouse is built (for CI).")
+@click.option("--port", type=click.IntRange(1, 65535), default=8501, show_default=True,
+              help="Dashboard port on 127.0.0.1.")
+def demo(days: int, scale: float, seed: int, no_dashboard: bool, port: int) -> None:
+    """Everything end to end on the embedded defaults: simulate, build the warehouse, open the dashboard."""
+    from gateway_shim.simulate.command import simulate_with_report
+    from gateway_shim.simulate.run import Options
+
+    lake_url = default_lake_url()
+    lake = LakeLocation.parse(lake_url)
+    warehouse = warehouse_file()
+    click.echo(f"aigw demo: config {DEMO_CONFIG} (demo keys demo-acme, demo-globex, demo-initech)")
+    click.echo(f"  lake      {lake.url}")
+    click.echo(f"  warehouse {warehouse}")
+    removed = remove_previous_run(lake)
+    if removed:
+        click.echo(f"  replaced the previous demo run ({removed} event files of gateway {DEMO_GATEWAY})")
+
+    click.echo("\n[1/3] simulate")
+    options = Options(days=days, seed=seed, scale=scale, config=DEMO_CONFIG, lake=lake_url,
+                      gateway_id=DEMO_GATEWAY)
+    if simulate_with_report(options) is None:
+        raise SystemExit(1)
+
+    click.echo("\n[2/3] pipelines: lake -> raw.events -> marts")
+    missing: list[str] = []
+    built = _build_warehouse(lake_url, warehouse, missing)
+    if built is False:
+        raise SystemExit(1)
+    if no_dashboard or built is None:
+        click.echo("\n[3/3] dashboard: skipped" + ("" if built else " (no warehouse)"))
+        _next_steps(lake.url, warehouse, port, missing, dashboard=False)
+        return
+    click.echo(f"\n[3/3] dashboard on http://{DASHBOARD_HOST}:{port}")
+    process = _start_dashboard(warehouse, port, missing)
+    _next_steps(lake.url, warehouse, port, missing, dashboard=process is not None)
+    if process is None:
+        return
+    click.echo("Press Ctrl-C to stop the dashboard.")
+    try:
+        process.wait()
+    except KeyboardInterrupt:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def _build_warehouse(lake_url: str, warehouse: Path, missing: list[str]) -> bool | None:
+    """True when built, False when the pipeline failed, None when the pipelines are not installed."""
+    try:
+        from pipelines.run import run_pipeline
+    except ImportError as exc:
+        missing.append(f"pipelines (cannot import pipelines.run: {exc}): the lake is ready, no warehouse")
+        click.echo(f"  missing: {missing[-1]}")
+        return None
+    outcome = run_pipeline(lake_url=lake_url, warehouse_path=str(warehouse), config_path=str(DEMO_CONFIG),
+                           progress=lambda line: click.echo(f"  {line}"))
+    for warning in outcome.warnings:
+        click.echo(f"  warning: check {warning}")
+    for failure in outcome.failed_checks:
+        click.echo(f"  check failed: {failure}")
+    if not outcome.success:
+        for failure in outcome.failures or ["the pipeline run failed (see above)"]:
+            click.echo(f"  error: {failure}", err=True)
+        return False
+    click.echo(f"  warehouse built: {warehouse}")
+    return True
+
+
+def _start_dashboard(warehouse: Path, port: int, missing: list[str]) -> subprocess.Popen[bytes] | None:
+    try:
+        from dashboards.command import streamlit_argv
+    except ImportError as exc:
+        missing.append(f"dashboard (cannot import dashboards.command: {exc})")
+        click.echo(f"  missing: {missing[-1]}")
+        return None
+    env = dict(os.environ, AIGW_WAREHOUSE=str(warehouse.resolve()))
+    process = subprocess.Popen(streamlit_argv(DASHBOARD_HOST, port), env=env)
+    url = f"http://{DASHBOARD_HOST}:{port}/_stcore/health"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            missing.append(f"dashboard (streamlit exited with status {process.returncode}; "
+                           f"is port {port} in use? try --port)")
+            click.echo(f"  {missing[-1]}")
+            return None
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:
+                if response.status == 200:
+                    click.echo(f"  dashboard ready: http://{DASHBOARD_HOST}:{port}")
+                    return process
+        except (urllib.error.URLError, OSError):
+            time.sleep(0.5)
+    click.echo("  the dashboard is still starting; it will answer shortly")
+    return process
+
+
+def _next_steps(lake: str, warehouse: Path, port: int, missing: list[str], *, dashboard: bool) -> None:
+    lines = [
+        "",
+        "Where everything is:",
+        f"  lake       {lake}  (events/v1/dt=.../hour=.../*.parquet, policies/*.json)",
+        f"  warehouse  {warehouse}",
+    ]
+    if dashboard:
+        lines.append(f"  dashboard  http://{DASHBOARD_HOST}:{port}")
+    lines += [
+        "",
+        "What to try:",
+        *(f"  aigw sql \"{query}\"" for query in SQL_EXAMPLES),
+        "  dagster dev -m pipelines            # the Dagster UI on http://127.0.0.1:3000",
+        f"  aigw dashboard --port {port}        # the review dashboard",
+        "  aigw loadtest fallback              # a Locust playbook against a local gateway and provider",
+        "  aigw simulate --days 30 --seed 7    # another month, into the same lake",
+    ]
+    if missing:
+        lines += ["", "Not available yet:"] + [f"  - {item}" for item in missing]
+    click.echo("\n".join(lines))
+    sys.stdout.flush()
