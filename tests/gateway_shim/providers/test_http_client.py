@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 
 import orjson
 import pytest
+import uvloop
 
 from gateway_shim.providers.base import UpstreamError
 from gateway_shim.providers.http_client import HttpClient, format_headers
@@ -196,3 +197,18 @@ def test_header_lines_cannot_be_injected() -> None:
     assert format_headers({"X-A": "1\r\nEvil: yes"}) == b"X-A: 1Evil: yes\r\n"
     with pytest.raises(ValueError, match="http"):
         HttpClient().origin("ftp://example.com")
+
+
+def test_on_uvloop_like_the_gateway(provider: BackgroundProvider) -> None:
+    async def main() -> tuple[list[int], bytes]:
+        client = HttpClient()
+        origin = client.origin(provider.url)
+        replies = await asyncio.gather(*[client.request(origin, "POST", "/v1/chat/completions", JSON, CHAT, 5)
+                                         for _ in range(10)])
+        streamed = await client.stream(origin, "POST", "/v1/chat/completions", JSON, STREAM, 5)
+        body = await streamed.read()
+        await client.aclose()
+        return [r.status for r in replies], body
+
+    statuses, body = uvloop.run(main())
+    assert statuses == [200] * 10 and body.endswith(b"[DONE]\n\n")
