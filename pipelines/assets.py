@@ -8,11 +8,13 @@ Marts are rebuilt whole from ``raw.events`` on every run: they are small aggrega
 # (config and resource types) at definition time and cannot resolve strings.
 
 import datetime as dt
+import warnings
 from typing import Any
 
 import dagster as dg
 import duckdb
 import pyarrow as pa
+from dagster_shared.utils.warnings import BetaWarning
 
 from analytics.sql_files import load_sql
 from analytics.thresholds import DRIFT_THRESHOLDS
@@ -44,13 +46,19 @@ def _days(window: dg.TimeWindow) -> list[dt.date]:
     return [first + dt.timedelta(days=i) for i in range((end - first).days)]
 
 
-@dg.asset(
-    key=["raw", "events"],
-    partitions_def=DAILY,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    group_name="raw",
-    kinds={"duckdb", "parquet"},
-)
+# BackfillPolicy is beta in Dagster 1.13; its warning would reach every `aigw pipeline` user.
+with warnings.catch_warnings():
+    warnings.filterwarnings("ignore", message="Parameter `backfill_policy`", category=BetaWarning)
+    _raw_events_asset = dg.asset(
+        key=["raw", "events"],
+        partitions_def=DAILY,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        group_name="raw",
+        kinds={"duckdb", "parquet"},
+    )
+
+
+@_raw_events_asset
 def raw_events(
     context: dg.AssetExecutionContext,
     config: RawEventsConfig,

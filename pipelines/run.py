@@ -86,20 +86,25 @@ def run_pipeline(
     run_config: dict[str, Any] = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
     if RAW_KEY in keys:
         run_config["ops"] = {"raw__events": {"config": {"force": force}}}
-    instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
     run_id = str(uuid.uuid4())
-    instance.add_event_listener(run_id, _listener(outcome, progress))
     job = definitions.resolve_implicit_global_asset_job_def()
-    result = job.execute_in_process(
-        run_config=run_config,
-        instance=instance,
-        run_id=run_id,
-        asset_selection=sorted(keys, key=str),
-        tags=tags,
-        raise_on_error=False,
-    )
+    with _instance() as instance:
+        instance.add_event_listener(run_id, _listener(outcome, progress))
+        result = job.execute_in_process(
+            run_config=run_config,
+            instance=instance,
+            run_id=run_id,
+            asset_selection=sorted(keys, key=str),
+            tags=tags,
+            raise_on_error=False,
+        )
     outcome.success = result.success and not outcome.failures
     return outcome
+
+
+def _instance() -> dg.DagsterInstance:
+    """``$DAGSTER_HOME``'s instance (run history kept) if set, else a throwaway one."""
+    return dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
 
 
 def _listener(outcome: RunOutcome, progress: Callable[[str], None]) -> Callable[[Any], None]:
