@@ -442,6 +442,24 @@ class Gateway:
         self.emit(event)
         return event
 
+    def take_over(self, previous: Gateway) -> None:
+        """Continue from ``previous`` (a policy reload): month-to-date spend and in-flight
+        reservations, rate-limit buckets (under the new budgets and limits), lane occupancy when the
+        lanes are unchanged, and circuit breakers whose provider settings are unchanged. Plans
+        admitted by ``previous`` settle into the same ledger."""
+        self.budget = previous.budget
+        self.budget.set_budgets({t: c.monthly_budget_usd for t, c in self.config.tenants.items()})
+        self.rate_limits = previous.rate_limits
+        self.rate_limits.set_limits({t: c.limits for t, c in self.config.tenants.items()})
+        if previous.config.lanes == self.config.lanes:
+            self.lanes = previous.lanes
+        for key, breaker in previous.breakers.items():
+            provider = key.split("/", 1)[0]
+            before = previous.config.providers.get(provider)
+            after = self.config.providers.get(provider)
+            if before is not None and after is not None and before.circuit_breaker == after.circuit_breaker:
+                self.breakers[key] = breaker
+
     # ---- read-only views for front doors ----------------------------------------------------
 
     def tenant_for_key(self, api_key: str) -> str | None:

@@ -51,6 +51,10 @@ class BudgetLedger:
         self._reserved[key] = max(0.0, self._reserved.get(key, 0.0) - reserved)
         self._spent[key] = self._spent.get(key, 0.0) + actual
 
+    def set_budgets(self, budgets: Mapping[str, float]) -> None:
+        """New monthly budgets (a policy reload); spend and reservations carry on."""
+        self._budgets.update(budgets)
+
     def seed(self, tenant: str, month: int, spent: float) -> None:
         """Start a month from an already-known spend (e.g. the warehouse's month-to-date on restart)."""
         self._spent[(tenant, month)] = spent

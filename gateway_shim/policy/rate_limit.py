@@ -45,6 +45,19 @@ class RateLimiter:
         self._requests = {tenant: _Bucket(lim.requests_per_min) for tenant, lim in limits.items()}
         self._tokens = {tenant: _Bucket(lim.tokens_per_min) for tenant, lim in limits.items()}
 
+    def set_limits(self, limits: Mapping[str, TenantLimits]) -> None:
+        """New limits (a policy reload): buckets keep their level, clipped to the new size."""
+        for tenant, lim in limits.items():
+            for buckets, per_minute in ((self._requests, lim.requests_per_min),
+                                        (self._tokens, lim.tokens_per_min)):
+                bucket = buckets.get(tenant)
+                if bucket is None:
+                    buckets[tenant] = _Bucket(per_minute)
+                else:
+                    bucket.capacity = float(per_minute)
+                    bucket.rate = per_minute / 60.0
+                    bucket.level = min(bucket.level, bucket.capacity)
+
     def acquire(self, tenant: str, tokens: int, now: float) -> tuple[str, float] | None:
         """Take one request and ``tokens`` tokens, or return (which limit, seconds to wait) and take nothing.
 

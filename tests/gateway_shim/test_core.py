@@ -462,3 +462,25 @@ def test_available_models_follow_the_data_class() -> None:
     assert internal is not None and "gpt-4o-mini" not in internal and HAIKU in internal
     public = gw.available_models("demo-acme", "public")
     assert public is not None and "gpt-4o-mini" in public
+
+
+def test_a_policy_reload_takes_over_spend_buckets_lanes_and_breakers() -> None:
+    old, _ = gateway()
+    in_flight = admitted(old, request(latency_class="standard", workflow=None))
+    serve(old, admitted(old, request()), [OK], input_tokens=1_000_000, output_tokens=0)
+    spent = old.budget.spent("acme", MONTH)
+    for _ in range(10):
+        old.breakers[f"bedrock/{HAIKU}"].record(False, 0.0)
+
+    def bigger_budget(doc: dict[str, Any]) -> None:
+        doc["tenants"]["initech"]["monthly_budget_usd"] = 1200
+        doc["tenants"]["acme"]["limits"] = {"requests_per_min": 1, "tokens_per_min": 100}
+
+    new, _ = gateway(config_with(bigger_budget))
+    new.take_over(old)
+    assert new.budget.spent("acme", MONTH) == spent and new.budget.budget("initech") == 1200
+    assert new.budget.reserved("acme", MONTH) == pytest.approx(in_flight.reservation_usd)
+    serve(old, in_flight, [OK])  # a plan of the old policy settles into the shared ledger
+    assert new.budget.reserved("acme", MONTH) == pytest.approx(0.0)
+    assert new.lanes is old.lanes and new.breakers[f"bedrock/{HAIKU}"].state == "open"
+    assert refused(new, request(), now=0.0).code == "rate_limited"  # levels clipped to the new limits
