@@ -168,3 +168,37 @@ def test_emails_never_leak(local: str, domain: list[str], tld: str, before: str,
 def test_aws_access_keys_never_leak(prefix: str, rest: str, before: str, after: str) -> None:
     out, kinds = redact(f"{before} {prefix}{rest} {after}")
     assert prefix + rest not in out and "aws_access_key" in kinds
+
+
+def reference_luhn(digits: str) -> bool:
+    """The textbook statement: double every second digit from the right, sum the digits of all."""
+    total = 0
+    for position, char in enumerate(digits[::-1], start=1):
+        value = int(char) * (2 if position % 2 == 0 else 1)
+        total += sum(int(d) for d in str(value))
+    return total % 10 == 0
+
+
+@settings(max_examples=500, deadline=None)
+@given(digits=st.text(alphabet="0123456789", min_size=1, max_size=19))
+def test_luhn_agrees_with_the_textbook_statement(digits: str) -> None:
+    assert luhn_valid(digits) is reference_luhn(digits)
+
+
+def digits(n: int) -> st.SearchStrategy[str]:
+    return st.text(alphabet="0123456789", min_size=n, max_size=n)
+
+
+PHONES = st.one_of(
+    st.builds(lambda a, b, c: f"({a}) {b}-{c}", digits(3), digits(3), digits(4)),
+    st.builds(lambda a, b, c, s: f"{a}{s}{b}{s}{c}", digits(3), digits(3), digits(4), st.sampled_from("-. ")),
+    st.builds(lambda cc, a, b, c: f"+{cc} {a} {b} {c}", digits(2), digits(2), digits(4), digits(4)),
+    st.builds(lambda n: f"+1{n}", digits(10)),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(phone=PHONES, before=FILLER, after=FILLER)
+def test_phone_numbers_never_leak(phone: str, before: str, after: str) -> None:
+    out, kinds = redact(f"{before} {phone} {after}")
+    assert phone not in out and kinds == {"phone"}
