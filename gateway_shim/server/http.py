@@ -24,6 +24,7 @@ from gateway_shim.server.errors import ApiError, error_json, error_type
 
 MAX_HEADER_BYTES = 64 * 1024
 MAX_HEADERS = 100
+SWEEP_INTERVAL_S = 0.1
 
 _REASONS = {s.value: s.phrase.encode() for s in HTTPStatus}
 
@@ -96,7 +97,9 @@ class Connection(asyncio.Protocol):
         self.responded = False
         self.keep_alive = True
         self.discarding = False
-        self.timer: asyncio.TimerHandle | None = None
+        self.deadline = 0.0
+        """When the current phase (idle, headers, body, discarding) times out; 0 = no deadline.
+        One sweep per server checks every connection (cheaper than a timer per request phase)."""
         self.write_ready = asyncio.Event()
         self.write_ready.set()
 
@@ -308,8 +311,7 @@ class Connection(asyncio.Protocol):
         self.discarding = True
         if self.transport.can_write_eof():
             self.transport.write_eof()
-        self._disarm()
-        self.timer = self.loop.call_later(1.0, self.close)
+        self._arm(1.0)
 
     def _partial_request(self) -> Request:
         """What arrived of a request refused at the wire (headers may be incomplete, no body)."""
@@ -321,9 +323,12 @@ class Connection(asyncio.Protocol):
         return Request(method=method.decode("latin-1"), path=path, query=query, headers=pending.headers,
                        body=b"", received_mono=pending.started_mono, received_us=pending.started_us)
 
-    def _on_timeout(self) -> None:
-        self.timer = None
-        if self.busy or self.closed or self.discarding:
+    def on_timeout(self) -> None:
+        self.deadline = 0.0
+        if self.discarding:
+            self.close()
+            return
+        if self.busy or self.closed:
             return
         started = self.pending.started_mono
         if started and not self.queue:
@@ -332,14 +337,10 @@ class Connection(asyncio.Protocol):
             self.close()
 
     def _arm(self, seconds: float) -> None:
-        self._disarm()
-        if not self.closed:
-            self.timer = self.loop.call_later(seconds, self._on_timeout)
+        self.deadline = time.monotonic() + seconds
 
     def _disarm(self) -> None:
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
+        self.deadline = 0.0
 
     def close(self) -> None:
         if not self.closed and self.transport is not None:
@@ -365,6 +366,7 @@ class HttpServer:
         self.listeners: list[asyncio.Server] = []
         self.draining = False
         self.in_flight = 0
+        self._sweeper = self.loop.call_later(SWEEP_INTERVAL_S, self._sweep)
         self.on_wire_error: WireErrorHook = on_wire_error or (lambda status, code, message, request: None)
         self.on_handler_error = on_handler_error or (lambda exc: None)
 
@@ -375,6 +377,14 @@ class HttpServer:
         self.listeners.append(server)
         bound: int = server.sockets[0].getsockname()[1]
         return bound
+
+    def _sweep(self) -> None:
+        """Time out slow or idle connections (deadlines are checked to within SWEEP_INTERVAL_S)."""
+        now = time.monotonic()
+        for conn in list(self.connections):
+            if conn.deadline and conn.deadline <= now:
+                conn.on_timeout()
+        self._sweeper = self.loop.call_later(SWEEP_INTERVAL_S, self._sweep)
 
     async def drain(self, timeout_s: float) -> bool:
         """Stop accepting, let in-flight requests finish (bounded), close idle connections.
@@ -394,4 +404,5 @@ class HttpServer:
         finished = self.in_flight == 0
         for conn in list(self.connections):
             conn.close()
+        self._sweeper.cancel()
         return finished

@@ -1,0 +1,266 @@
+"""What a proxy hop costs: wrk → simulated provider, directly, through nginx, and through `aigw serve`.
+
+Run (needs `apt-get install wrk nginx`):
+
+    .venv/bin/python benchmarks/gateway_overhead.py [--duration 8] [--loop asyncio]
+
+One run, side by side: for provider delays of 0 and 50 ms and 16 and 64 connections, wrk drives a
+~120-byte chat-completions POST (a) straight to `aigw provider`, (b) through a plain nginx reverse
+proxy (one worker, upstream keep-alive: the floor for a proxy hop), (c) through `aigw serve` with
+policy, routing and telemetry (lake writer) on. The proxy (nginx or the gateway) is pinned to core 1
+with taskset; wrk and the provider share core 0. CPU ms/request is the proxy process's utime+stime
+(all threads, from /proc) over the requests wrk completed. Printed as a Markdown table with the
+gateway's figures as ratios to direct and to nginx.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from gateway_shim.config.loader import DEMO_CONFIG
+
+ROOT = Path(__file__).resolve().parent.parent
+BODY_DIRECT = {"model": "anthropic.claude-3-5-haiku-v1", "max_tokens": 16,
+               "messages": [{"role": "user", "content": "Summarise the ticket in one line."}]}
+BODY_GATEWAY = {**BODY_DIRECT, "model": "auto"}
+TICKS = os.sysconf("SC_CLK_TCK")
+PROXY_CORE, LOAD_CORE = "1", "0"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_http(url: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=1):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise TimeoutError(url)
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime (all threads)
+    return total / TICKS
+
+
+def children(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        text = (task / "children").read_text().split()
+        found.extend(int(p) for p in text)
+    return found
+
+
+@dataclass
+class Result:
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    cpu_ms_per_request: float | None
+    requests: int
+    errors: int
+
+
+def _ms(value: str, unit: str) -> float:
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def run_wrk(url: str, body: dict[str, object], connections: int, duration: float, script_dir: Path,
+            proxy_pids: list[int] | None) -> Result:
+    script = script_dir / "post.lua"
+    script.write_text(
+        'wrk.method = "POST"\n'
+        f"wrk.body = {json.dumps(json.dumps(body))}\n"
+        'wrk.headers["Content-Type"] = "application/json"\n'
+        'wrk.headers["Authorization"] = "Bearer demo-acme"\n')
+    command = ["taskset", "-c", LOAD_CORE, "wrk", "-t1", f"-c{connections}", f"-d{duration:g}s",
+               "--latency", "-s", str(script), url]
+    subprocess.run([*command[:6], "-d1s", *command[7:]], capture_output=True, check=True)  # warm-up
+    before = cpu_seconds(proxy_pids) if proxy_pids else 0.0
+    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    after = cpu_seconds(proxy_pids) if proxy_pids else 0.0
+    requests = int(re.search(r"(\d+) requests in", output).group(1))  # type: ignore[union-attr]
+    errors = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses: (\d+)", output))
+    socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
+    if socket_errors:
+        errors += sum(int(n) for n in socket_errors.groups())
+    latency = dict(re.findall(r"^\s+(50|99)%\s+(\S+)", output, re.M))
+    p50 = _ms(*re.match(r"([\d.]+)(\w+)", latency["50"]).groups())  # type: ignore[union-attr]
+    p99 = _ms(*re.match(r"([\d.]+)(\w+)", latency["99"]).groups())  # type: ignore[union-attr]
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
+    cpu = (after - before) * 1000 / requests if proxy_pids and requests else None
+    return Result(rps, p50, p99, cpu, requests, errors)
+
+
+def nginx_conf(folder: Path, port: int, upstream: int) -> Path:
+    conf = folder / "nginx.conf"
+    conf.write_text(f"""
+user root;
+worker_processes 1;
+daemon off;
+pid {folder}/nginx.pid;
+error_log {folder}/nginx-error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    client_body_temp_path {folder}/body;
+    proxy_temp_path {folder}/proxy;
+    fastcgi_temp_path {folder}/fastcgi;
+    uwsgi_temp_path {folder}/uwsgi;
+    scgi_temp_path {folder}/scgi;
+    upstream provider {{ server 127.0.0.1:{upstream}; keepalive 256; }}
+    server {{
+        listen 127.0.0.1:{port} backlog=4096;
+        location / {{
+            proxy_pass http://provider;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }}
+    }}
+}}
+""")
+    return conf
+
+
+def gateway_config(folder: Path, provider_port: int) -> Path:
+    """The demo policy pointed at the provider, with limits and budgets too large to refuse anything."""
+    document = yaml.safe_load(DEMO_CONFIG.read_text())
+    for tenant in document["tenants"].values():
+        tenant["limits"] = {"requests_per_min": 10**9, "tokens_per_min": 10**12}
+        tenant["monthly_budget_usd"] = 1e12
+    for lane in document["lanes"].values():
+        lane["max_concurrency"] = 1024
+    for provider in document["providers"].values():
+        provider["endpoint"] = f"http://127.0.0.1:{provider_port}"
+    path = folder / "aigw.yaml"
+    path.write_text(yaml.safe_dump(document))
+    return path
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def set_delay(provider_url: str, delay_ms: float) -> None:
+    request = urllib.request.Request(f"{provider_url}/_control/faults", method="DELETE")
+    urllib.request.urlopen(request, timeout=5).close()
+    if delay_ms:
+        body = json.dumps({"model": "*", "added_latency_ms": delay_ms}).encode()
+        request = urllib.request.Request(f"{provider_url}/_control/faults", data=body, method="POST",
+                                         headers={"content-type": "application/json"})
+        urllib.request.urlopen(request, timeout=5).close()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--duration", type=float, default=8.0, help="seconds of load per cell")
+    parser.add_argument("--delays", default="0,50", help="provider delays in ms")
+    parser.add_argument("--connections", default="16,64")
+    parser.add_argument("--loop", default="asyncio", choices=["asyncio", "uvloop"], help="aigw serve --loop")
+    args = parser.parse_args()
+    for tool in ("wrk", "nginx", "taskset"):
+        if shutil.which(tool) is None:
+            print(f"{tool} is missing: apt-get install -y wrk nginx util-linux", file=sys.stderr)
+            return 2
+    aigw = [sys.executable, "-m", "aigw"]
+    with tempfile.TemporaryDirectory(prefix="aigw-bench-") as tmp:
+        folder = Path(tmp)
+        ports = {name: free_port() for name in ("provider", "nginx", "gateway")}
+        log = open(folder / "processes.log", "wb")  # noqa: SIM115 - closed at the end
+        provider = subprocess.Popen(
+            ["taskset", "-c", LOAD_CORE, *aigw, "provider", "--port", str(ports["provider"]),
+             "--time-scale", "0"], stdout=log, stderr=subprocess.STDOUT)
+        nginx = subprocess.Popen(["taskset", "-c", PROXY_CORE, "nginx", "-c",
+                                  str(nginx_conf(folder, ports["nginx"], ports["provider"])),
+                                  "-p", str(folder)], stdout=log, stderr=subprocess.STDOUT)
+        env = {**os.environ, "AIGW_SPOOL": str(folder / "spool")}
+        gateway = subprocess.Popen(
+            ["taskset", "-c", PROXY_CORE, *aigw, "serve", "--config",
+             str(gateway_config(folder, ports["provider"])), "--port", str(ports["gateway"]),
+             "--lake", str(folder / "lake"), "--gateway-id", "bench", "--loop", args.loop],
+            stdout=log, stderr=subprocess.STDOUT, env=env)
+        try:
+            provider_url = f"http://127.0.0.1:{ports['provider']}"
+            wait_http(f"{provider_url}/healthz")
+            wait_http(f"http://127.0.0.1:{ports['nginx']}/healthz")
+            wait_http(f"http://127.0.0.1:{ports['gateway']}/healthz")
+            time.sleep(0.5)
+            nginx_pids = [nginx.pid, *children(nginx.pid)]
+            rows = []
+            for delay in (float(d) for d in args.delays.split(",")):
+                set_delay(provider_url, delay)
+                for connections in (int(c) for c in args.connections.split(",")):
+                    direct = run_wrk(f"{provider_url}/v1/chat/completions", BODY_DIRECT, connections,
+                                     args.duration, folder, None)
+                    proxied = run_wrk(f"http://127.0.0.1:{ports['nginx']}/v1/chat/completions", BODY_DIRECT,
+                                      connections, args.duration, folder, nginx_pids)
+                    ours = run_wrk(f"http://127.0.0.1:{ports['gateway']}/v1/chat/completions", BODY_GATEWAY,
+                                   connections, args.duration, folder, [gateway.pid])
+                    rows.append((delay, connections, direct, proxied, ours))
+                    print(f"delay {delay:g} ms, {connections} conns: direct {direct.rps:.0f} rps, "
+                          f"nginx {proxied.rps:.0f} rps, aigw {ours.rps:.0f} rps "
+                          f"({ours.cpu_ms_per_request or 0:.3f} ms CPU/req, errors {ours.errors})",
+                          file=sys.stderr, flush=True)
+        finally:
+            for process in (gateway, nginx, provider):
+                stop(process)
+            log.close()
+    print(render(rows, args))
+    return 0
+
+
+def render(rows: list[tuple[float, int, Result, Result, Result]], args: argparse.Namespace) -> str:
+    lines = [
+        f"wrk -t1, {args.duration:g} s per cell, proxy pinned to core {PROXY_CORE}, "
+        f"wrk + provider on core {LOAD_CORE}; aigw serve --loop {args.loop}",
+        "",
+        "| delay | conns | direct rps | nginx rps | aigw rps | aigw/direct rps | aigw/nginx rps "
+        "| nginx CPU ms/req | aigw CPU ms/req | aigw/nginx CPU | added p50 nginx / aigw (ms) "
+        "| added p99 nginx / aigw (ms) | errors (d/n/a) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for delay, connections, direct, proxied, ours in rows:
+        nginx_cpu = proxied.cpu_ms_per_request or 0.0
+        ours_cpu = ours.cpu_ms_per_request or 0.0
+        lines.append(
+            f"| {delay:g} ms | {connections} | {direct.rps:,.0f} | {proxied.rps:,.0f} | {ours.rps:,.0f} "
+            f"| {ours.rps / direct.rps:.2f} | {ours.rps / proxied.rps:.2f} | {nginx_cpu:.3f} | {ours_cpu:.3f} "
+            f"| {ours_cpu / nginx_cpu if nginx_cpu else float('nan'):.1f}x "
+            f"| {proxied.p50_ms - direct.p50_ms:+.2f} / {ours.p50_ms - direct.p50_ms:+.2f} "
+            f"| {proxied.p99_ms - direct.p99_ms:+.2f} / {ours.p99_ms - direct.p99_ms:+.2f} "
+            f"| {direct.errors}/{proxied.errors}/{ours.errors} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
