@@ -254,7 +254,8 @@ def render(rows: list[tuple[float, int, Result, Result, Result]], args: argparse
         ours_cpu = ours.cpu_ms_per_request or 0.0
         lines.append(
             f"| {delay:g} ms | {connections} | {direct.rps:,.0f} | {proxied.rps:,.0f} | {ours.rps:,.0f} "
-            f"| {ours.rps / direct.rps:.2f} | {ours.rps / proxied.rps:.2f} | {nginx_cpu:.3f} | {ours_cpu:.3f} "
+            f"| {ours.rps / direct.rps:.2f} | {ours.rps / proxied.rps:.2f} "
+            f"| {nginx_cpu:.3f} | {ours_cpu:.3f} "
             f"| {ours_cpu / nginx_cpu if nginx_cpu else float('nan'):.1f}x "
             f"| {proxied.p50_ms - direct.p50_ms:+.2f} / {ours.p50_ms - direct.p50_ms:+.2f} "
             f"| {proxied.p99_ms - direct.p99_ms:+.2f} / {ours.p99_ms - direct.p99_ms:+.2f} "
