@@ -8,7 +8,7 @@ WITH months AS (
     GROUP BY ALL
 ),
 spend AS (
-    SELECT date_trunc('month', day)::DATE AS month, tenant_id, sum(cost_usd)::DOUBLE AS mtd_cost_usd
+    SELECT date_trunc('month', day)::DATE AS month, tenant_id, usd_sum(cost_usd) AS mtd_cost_usd
     FROM marts.cost_daily
     WHERE tenant_id IS NOT NULL
     GROUP BY ALL

@@ -10,7 +10,7 @@ WITH usage AS (
         count(*) FILTER (WHERE outcome = 'ok') AS ok_requests,
         coalesce(sum(input_tokens), 0)::BIGINT AS input_tokens,
         coalesce(sum(output_tokens), 0)::BIGINT AS output_tokens,
-        coalesce(sum(estimated_cost_usd), 0)::DOUBLE AS estimated_cost_usd
+        coalesce(usd_sum(estimated_cost_usd), 0) AS estimated_cost_usd
     FROM raw.events
     GROUP BY ALL
 )

@@ -59,7 +59,7 @@ weekly_events AS (
 ),
 weekly_cost AS (
     SELECT date_trunc('week', day)::DATE AS week, tenant_id, workflow,
-        sum(cost_usd) / nullif(sum(ok_requests), 0) AS cost_per_request,
+        usd_sum(cost_usd) / nullif(sum(ok_requests), 0) AS cost_per_request,
         (sum(input_tokens) + sum(output_tokens)) / nullif(sum(ok_requests), 0) AS tokens_per_request
     FROM marts.cost_daily
     WHERE workflow IS NOT NULL
@@ -99,14 +99,14 @@ shifts AS (
 ),
 untagged_spend AS (
     SELECT day, tenant_id, 'untagged_spend' AS kind, 'workflow/app tags' AS subject,
-        sum(cost_usd) FILTER (WHERE coalesce(workflow, '') = '' OR coalesce(app_id, '') = '') / sum(cost_usd)
-            AS observed,
+        coalesce(usd_sum(CASE WHEN coalesce(workflow, '') = '' OR coalesce(app_id, '') = '' THEN cost_usd END), 0)
+            / usd_sum(cost_usd) AS observed,
         $untagged_share::DOUBLE AS expected, 'warning' AS severity,
         'share of the day''s spend without a workflow or app tag' AS detail
     FROM marts.cost_daily
     WHERE tenant_id IS NOT NULL
     GROUP BY day, tenant_id
-    HAVING sum(cost_usd) > 0 AND observed > $untagged_share
+    HAVING usd_sum(cost_usd) > 0 AND observed > $untagged_share
 ),
 prompt_versions AS (
     SELECT tenant_id, workflow, prompt_version, min(ts) AS first_seen, count(*) AS requests
@@ -133,7 +133,7 @@ month_to_date AS (
             PARTITION BY d.tenant_id, date_trunc('month', d.day) ORDER BY d.day
             ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
         ) AS mtd_cost_usd
-    FROM (SELECT day, tenant_id, sum(cost_usd) AS cost FROM marts.cost_daily GROUP BY ALL) AS d
+    FROM (SELECT day, tenant_id, usd_sum(cost_usd) AS cost FROM marts.cost_daily GROUP BY ALL) AS d
     JOIN ref.budgets AS b ON b.tenant_id = d.tenant_id
 ),
 budget_overrun AS (

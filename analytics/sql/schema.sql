@@ -77,3 +77,6 @@ SELECT
     (outcome IN ('blocked', 'throttled', 'budget_exceeded') AND coalesce(status_code, 0) < 500) AS is_policy,
     (outcome = 'client_error' AND coalesce(status_code, 0) < 500) AS is_client_error
 FROM raw.events;
+
+-- Money is summed exactly (as DECIMAL), so a rerun gives bit-identical marts whatever the thread order.
+CREATE OR REPLACE MACRO usd_sum(x) AS sum(x::DECIMAL(38, 12))::DOUBLE;

@@ -8,13 +8,13 @@ WITH monthly AS (
         sum(requests)::BIGINT AS requests,
         sum(input_tokens)::BIGINT AS input_tokens,
         sum(output_tokens)::BIGINT AS output_tokens,
-        sum(cost_usd)::DOUBLE AS cost_usd,
-        sum(estimated_cost_usd)::DOUBLE AS estimated_cost_usd
+        usd_sum(cost_usd) AS cost_usd,
+        usd_sum(estimated_cost_usd) AS estimated_cost_usd
     FROM marts.cost_daily
     GROUP BY ALL
 ),
 tenant_month AS (
-    SELECT month, tenant_id, sum(cost_usd) AS tenant_cost_usd FROM monthly GROUP BY ALL
+    SELECT month, tenant_id, usd_sum(cost_usd) AS tenant_cost_usd FROM monthly GROUP BY ALL
 )
 SELECT
     m.month, m.tenant_id, m.team, m.app_id, m.requests, m.input_tokens, m.output_tokens,

@@ -297,3 +297,16 @@ def add_late_events(lake: Lake, count: int = 30) -> list[dict[str, Any]]:
     write_events(lake.location, late, "gw-late", "late")
     lake.events += late
     return late
+
+
+def small_lake(location: LakeLocation, folder: Path, days: int = 3, per_hour: int = 10) -> Lake:
+    """A few clean days from 2026-11-13 (across the Haiku price change), one policy version."""
+    config_path, v1, v2 = test_configs(folder)
+    write_policy_snapshot(location, v2, now=dt.datetime(2026, 11, 1, tzinfo=dt.UTC))
+    generator = Generator(v2, v2, random.Random(days))
+    events: list[dict[str, Any]] = []
+    for i in range(days):
+        day_events = generator.day(dt.date(2026, 11, 13) + dt.timedelta(days=i), per_hour=per_hour)
+        write_events(location, day_events, "gw-a", "main")
+        events += day_events
+    return Lake(location, config_path, v1, v2, events, [])
