@@ -155,6 +155,7 @@ class BedrockClient:
 
     async def aclose(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+        self._client.close()
 
     async def _call(self, request: UpstreamRequest, fn: Any, *args: Any) -> Any:
         loop = asyncio.get_running_loop()
