@@ -142,7 +142,7 @@ class Gateway:
         if not isinstance(messages, list) or not messages or not all(isinstance(m, dict) for m in messages):
             return self._refuse(tenant, lane_name, sensitivity, 400, "invalid_messages",
                                 "'messages' must be a non-empty list of message objects", "client_error")
-        if ctx.max_tokens is not None and ctx.max_tokens < 1:
+        if ctx.max_tokens is not None and (type(ctx.max_tokens) is not int or ctx.max_tokens < 1):
             return self._refuse(tenant, lane_name, sensitivity, 400, "invalid_max_tokens",
                                 "'max_tokens' must be a positive integer", "client_error")
 

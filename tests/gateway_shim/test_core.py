@@ -105,7 +105,8 @@ def test_the_key_decides_the_tenant_and_defaults_fill_the_contract() -> None:
 @pytest.mark.parametrize(("field", "value", "code"), [
     ("sensitivity", "secret", "invalid_sensitivity"), ("latency_class", "turbo", "invalid_latency_class"),
     ("messages", [], "invalid_messages"), ("messages", ["hi"], "invalid_messages"),
-    ("max_tokens", 0, "invalid_max_tokens"), ("model_requested", "gpt-99", "model_not_found"),
+    ("max_tokens", 0, "invalid_max_tokens"), ("max_tokens", "12", "invalid_max_tokens"),
+    ("max_tokens", True, "invalid_max_tokens"), ("model_requested", "gpt-99", "model_not_found"),
 ])
 def test_contract_errors_are_400(field: str, value: Any, code: str) -> None:
     gw, _ = gateway()
