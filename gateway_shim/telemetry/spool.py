@@ -19,7 +19,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
@@ -45,6 +45,8 @@ class Segment:
     seq: int
     rows: int
     size: int
+    table: pa.Table | None = field(default=None, compare=False, repr=False)
+    """The rows still in memory when sealed by this process (saves reading the file back)."""
 
     @property
     def name(self) -> str:
@@ -60,6 +62,7 @@ class OpenSegment:
         self.opened_at = time.monotonic()
         self.rows = 0
         self.synced_rows = 0
+        self._pieces: list[pa.Table] = []
         self._file: IO[bytes] = open(path, "wb")  # noqa: SIM115 - closed by seal()
         self._sink = pa.PythonFile(self._file, mode="w")
         self._ipc = pa.ipc.new_stream(self._sink, EVENT_SCHEMA, options=_IPC_OPTIONS)
@@ -68,9 +71,11 @@ class OpenSegment:
     def size(self) -> int:
         return int(self._file.tell())
 
-    def append(self, batch: pa.RecordBatch) -> None:
-        self._ipc.write_batch(batch)
-        self.rows += batch.num_rows
+    def append(self, rows: pa.RecordBatch | pa.Table) -> None:
+        table = rows if isinstance(rows, pa.Table) else pa.Table.from_batches([rows])
+        self._ipc.write_table(table)
+        self._pieces.append(table)
+        self.rows += table.num_rows
 
     def sync(self, fsync: bool = True) -> int:
         """Push appended batches to the OS (and the disk); returns how many rows became durable."""
@@ -83,16 +88,20 @@ class OpenSegment:
 
     def close(self) -> None:
         """Let go of the file without sealing it (after a disk error; what was synced stays readable)."""
+        self._pieces = []
         try:
             self._file.close()
         except OSError:
             log.warning("spool segment %s: closing after an error failed too", self.path)
 
-    def seal(self, fsync: bool = True) -> Segment:
+    def seal(self, fsync: bool = True, keep_table: bool = False) -> Segment:
+        """Close the segment for good; ``keep_table`` hands its rows on in memory too."""
         self._ipc.close()
         self.sync(fsync)
         self._file.close()
-        return Segment(self.path, self.seq, self.rows, self.path.stat().st_size)
+        table = pa.concat_tables(self._pieces) if keep_table and self._pieces else None
+        self._pieces = []
+        return Segment(self.path, self.seq, self.rows, self.path.stat().st_size, table)
 
 
 class Spool:

@@ -2,7 +2,7 @@
 
 ``emit`` only appends to a list under a lock. Two background threads do the rest:
 
-* the spooler, every ``sync_interval_s``, converts the new events to one Arrow batch, appends it to
+* the spooler, every ``sync_interval_s``, converts the new events to Arrow record batches, appends them to
   the open spool segment and fsyncs it (from then on the events are *durable*: a kill -9 cannot
   lose them); it seals the segment when it reaches ``max_rows``, ``max_bytes`` or ``max_age_s``;
 * the uploader writes each sealed segment to the lake as one Parquet file per ``dt``/``hour``,
@@ -35,7 +35,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from gateway_shim.telemetry.columnar import Event, to_record_batch, ts_range
+from gateway_shim.telemetry.columnar import Event, to_record_batch, to_table, ts_range
 from gateway_shim.telemetry.gaps import Gap
 from gateway_shim.telemetry.layout import events_file_path, quarantine_path, split_by_hour
 from gateway_shim.telemetry.spool import OpenSegment, Segment, Spool, read_segment
@@ -145,6 +145,7 @@ class LakeWriter:
         self._open_bytes = 0
         self._queued_rows = 0
         self._queued_bytes = 0
+        self._queued_memory = 0
         self._durable = 0
         self._written = 0
         self._dropped = 0
@@ -363,28 +364,28 @@ class LakeWriter:
         )
 
     def _append(self, events: list[Event], segment: OpenSegment | None) -> OpenSegment | None:
-        batch, bad = to_record_batch(events, self.gateway_id)
+        table, bad = to_table(events, self.gateway_id)
         if bad:
             self._quarantine(bad)
             bad_ids = {id(event) for event, _ in bad}
             events = [event for event in events if id(event) not in bad_ids]
-        if batch.num_rows == 0:
+        if table.num_rows == 0:
             return segment
         with self._cond:
             spool_bytes = self._queued_bytes + (segment.size if segment else 0)
-        row_bytes = max(1, batch.nbytes // batch.num_rows)
+        row_bytes = max(1, table.nbytes // table.num_rows)
         fits = max(0, (self.settings.spool_max_bytes - spool_bytes) // row_bytes)
-        if fits < batch.num_rows:
+        if fits < table.num_rows:
             self._drop(events[fits:], "spool_full")
             if fits == 0:
                 return segment
-            batch, events = batch.slice(0, fits), events[:fits]
+            table, events = table.slice(0, fits), events[:fits]
         offset = 0
-        while offset < batch.num_rows:
+        while offset < table.num_rows:
             try:
                 if segment is None:
                     segment = self._spool.new_segment()
-                piece = batch.slice(offset, self._room(segment, row_bytes))
+                piece = table.slice(offset, self._room(segment, row_bytes))
                 segment.append(piece)
             except OSError as exc:
                 self._record_error(exc)
@@ -425,7 +426,9 @@ class LakeWriter:
     def _seal(self, segment: OpenSegment) -> None:
         unsynced = segment.rows - segment.synced_rows
         try:
-            sealed = segment.seal(self.settings.fsync)
+            with self._cond:
+                keep_table = self._queued_memory < 2 * self.settings.max_bytes
+            sealed = segment.seal(self.settings.fsync, keep_table=keep_table)
         except OSError as exc:
             self._record_error(exc)
             self._abandon(segment)
@@ -445,6 +448,7 @@ class LakeWriter:
             self._queue.append(segment)
             self._queued_rows += segment.rows
             self._queued_bytes += segment.size
+            self._queued_memory += segment.table.nbytes if segment.table is not None else 0
             self._sealed_seq = segment.seq
             self._open_rows = 0
             self._open_bytes = 0
@@ -591,7 +595,7 @@ class LakeWriter:
     def _upload_segment(self, segment: Segment) -> None:
         files = rows = 0
         if segment.path.exists():
-            table = read_segment(segment.path)
+            table = segment.table if segment.table is not None else read_segment(segment.path)
             for partition in split_by_hour(table):
                 path = events_file_path(self.gateway_id, segment.name, partition)
                 self.lake.write_bytes(path, encode_parquet(partition.table))
@@ -602,6 +606,7 @@ class LakeWriter:
             self._queue.popleft()
             self._queued_rows -= segment.rows
             self._queued_bytes -= segment.size
+            self._queued_memory -= segment.table.nbytes if segment.table is not None else 0
             self._written += rows
             self._files_written += files
             self._uploaded_seq = segment.seq
