@@ -26,23 +26,24 @@ def tls_provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Bac
         yield running, cert
 
 
-@pytest.fixture(params=["sigv4", "bearer"])
-def bedrock(request: pytest.FixtureRequest, provider: BackgroundProvider,
-            monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+@pytest.fixture(scope="module", params=["sigv4", "bearer"])
+def bedrock(request: pytest.FixtureRequest, provider: BackgroundProvider) -> Iterator[Any]:
     """A client with dummy SigV4 credentials over http, or with a Bedrock API key
     (AWS_BEARER_TOKEN_BEDROCK) over https, which botocore insists on for bearer tokens."""
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    endpoint, verify = provider.url, None
-    if request.param == "bearer":
-        monkeypatch.setenv("AWS_BEARER_TOKEN_BEDROCK", "demo-acme")
-        running, cert = request.getfixturevalue("tls_provider")
-        endpoint, verify = running.url, str(cert)
-    session = boto3.session.Session(region_name="us-east-1")
-    client = session.client("bedrock-runtime", endpoint_url=endpoint, verify=verify,
-                            config=Config(retries={"total_max_attempts": 1, "mode": "standard"}))
-    yield client
-    client.close()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AWS_ACCESS_KEY_ID", "testing")
+        patch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+        patch.delenv("AWS_BEARER_TOKEN_BEDROCK", raising=False)
+        endpoint, verify = provider.url, None
+        if request.param == "bearer":
+            patch.setenv("AWS_BEARER_TOKEN_BEDROCK", "demo-acme")
+            running, cert = request.getfixturevalue("tls_provider")
+            endpoint, verify = running.url, str(cert)
+        session = boto3.session.Session(region_name="us-east-1")
+        client = session.client("bedrock-runtime", endpoint_url=endpoint, verify=verify,
+                                config=Config(retries={"total_max_attempts": 1, "mode": "standard"}))
+        yield client
+        client.close()
 
 
 def _provider_of(client: Any) -> str:

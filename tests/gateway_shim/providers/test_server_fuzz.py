@@ -34,7 +34,7 @@ def connection(provider: BackgroundProvider) -> Iterator[http.client.HTTPConnect
     conn.close()
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(path=PATHS, body=BODIES)
 def test_malformed_requests_get_clear_errors(provider: BackgroundProvider,
                                              connection: http.client.HTTPConnection, path: str,
