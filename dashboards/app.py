@@ -12,17 +12,17 @@ import streamlit as st
 
 from dashboards import data, widgets
 
-PAGES_DIR = Path(__file__).with_name("pages")
+VIEWS = Path(__file__).with_name("views")  # not "pages/": Streamlit would treat that as a v1 multipage app
 
-st.set_page_config(page_title="aigw · monthly review", page_icon="📊", layout="wide")
+st.set_page_config(page_title="aigw · monthly review", page_icon=":material/monitoring:", layout="wide")
 
 navigation = st.navigation(
     [
-        st.Page(PAGES_DIR / "review.py", title="Monthly review", icon="📋", default=True),
-        st.Page(PAGES_DIR / "showback.py", title="Showback", icon="💵", url_path="showback"),
-        st.Page(PAGES_DIR / "slo.py", title="SLO", icon="⏱️", url_path="slo"),
-        st.Page(PAGES_DIR / "drift.py", title="Policy drift", icon="🧭", url_path="drift"),
-        st.Page(PAGES_DIR / "loadtests.py", title="Load tests", icon="🏋️", url_path="loadtests"),
+        st.Page(VIEWS / "review.py", title="Monthly review", icon=":material/summarize:", default=True),
+        st.Page(VIEWS / "showback.py", title="Showback", icon=":material/payments:", url_path="showback"),
+        st.Page(VIEWS / "slo.py", title="SLO", icon=":material/speed:", url_path="slo"),
+        st.Page(VIEWS / "drift.py", title="Policy drift", icon=":material/policy:", url_path="drift"),
+        st.Page(VIEWS / "loadtests.py", title="Load tests", icon=":material/bolt:", url_path="loadtests"),
     ]
 )
 

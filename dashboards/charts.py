@@ -10,6 +10,7 @@ from collections.abc import Sequence
 import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
 TENANT_PALETTE = (
     "#4C78A8",
@@ -25,8 +26,7 @@ TENANT_PALETTE = (
 )
 LANE_COLORS = {"interactive": "#E45756", "standard": "#4C78A8", "batch": "#54A24B"}
 OTHER_LANE_COLORS = ("#B279A2", "#72B7B2", "#9D755D")
-SEVERITY_COLORS = {"high": "#D62728", "medium": "#FF7F0E", "low": "#BCBD22", "info": "#7F7F7F"}
-VERDICT_COLORS = {"pass": "#2CA02C", "fail": "#D62728"}
+SEVERITY_COLORS = {"high": "#D62728", "warning": "#FF7F0E", "info": "#7F7F7F"}
 TARGET_COLOR = "#444444"
 MONEY_AXIS = "$,.0f"
 MONEY_HOVER = "$,.2f"
@@ -109,6 +109,9 @@ def budget_vs_actual(budgets: pd.DataFrame, colors: dict[str, str]) -> go.Figure
         orientation="h",
         name="Actual",
         marker={"color": [colors.get(t, TENANT_PALETTE[0]) for t in budgets["tenant_id"]]},
+        text=[f"{used:.0%} of budget" if pd.notna(used) else "no budget" for used in budgets["budget_used"]],
+        textposition="outside",
+        cliponaxis=False,
         hovertemplate="%{y}: actual %{x:" + MONEY_HOVER + "}<extra></extra>",
     )
     fig.add_scatter(
@@ -119,7 +122,9 @@ def budget_vs_actual(budgets: pd.DataFrame, colors: dict[str, str]) -> go.Figure
         marker={"symbol": "line-ns", "size": 28, "line": {"width": 3, "color": TARGET_COLOR}},
         hovertemplate="%{y}: budget %{x:" + MONEY_HOVER + "}<extra></extra>",
     )
-    fig.update_layout(barmode="overlay", xaxis_title="USD this month", yaxis_title=None)
+    fig.update_layout(
+        barmode="overlay", xaxis_title="USD this month", yaxis_title=None, uniformtext_minsize=10
+    )
     fig.update_xaxes(tickformat=MONEY_AXIS)
     return _style(fig, height=80 + 48 * max(1, len(budgets)))
 
@@ -153,7 +158,8 @@ def hierarchy(cost: pd.DataFrame, path: list[str]) -> go.Figure:
 
 
 def availability_over_time(slo: pd.DataFrame, colors: dict[str, str]) -> go.Figure:
-    """Daily availability per lane and route with each lane's target as a dotted line."""
+    """Daily availability, one panel per lane (a line per route), each with its target dotted."""
+    lanes = sorted(slo["latency_class"].unique())
     frame = slo.assign(series=slo["latency_class"] + " · " + slo["model_route"])
     fig = px.line(
         frame,
@@ -161,20 +167,29 @@ def availability_over_time(slo: pd.DataFrame, colors: dict[str, str]) -> go.Figu
         y="availability",
         color="latency_class",
         line_group="series",
+        facet_col="latency_class",
+        category_orders={"latency_class": lanes},
         color_discrete_map=colors,
         hover_name="series",
         labels={"day": "Day", "availability": "Availability", "latency_class": "Lane"},
     )
-    for lane, target in frame.groupby("latency_class")["availability_target"].max().items():
+    targets = frame.groupby("latency_class")["availability_target"].max()
+    for column, lane in enumerate(lanes, start=1):
+        target = float(targets[lane])
         fig.add_hline(
             y=target,
             line_dash="dot",
-            line_color=colors.get(str(lane), TARGET_COLOR),
-            annotation_text=f"{lane} target {target:.2%}",
-            annotation_position="bottom left",
+            line_color=TARGET_COLOR,
+            row=1,
+            col=column,
+            annotation_text=f"target {target:.2%}",
+            annotation_position="bottom right",
+            annotation_font_size=11,
         )
-    fig.update_yaxes(tickformat=".2%")
-    return _style(fig, legend_title="Lane")
+    fig.for_each_annotation(lambda a: a.update(text=a.text.split("=")[-1]) if "=" in (a.text or "") else None)
+    fig.update_yaxes(tickformat=".1%")
+    fig.update_layout(showlegend=False)
+    return _style(fig)
 
 
 def latency_over_time(slo: pd.DataFrame, target_ms: float | None) -> go.Figure:
@@ -239,18 +254,51 @@ def drift_by_kind(drift: pd.DataFrame) -> go.Figure:
     return _style(fig, height=80 + 34 * max(1, counts["kind"].nunique()), legend_title="Severity")
 
 
-def loadtest_metric(runs: pd.DataFrame, metric: str, label: str, tickformat: str) -> go.Figure:
-    """One load-test measure over time, a marker per run coloured by its verdict."""
-    fig = px.scatter(
-        runs,
-        x="started_at",
-        y=metric,
-        color="verdict",
-        symbol="scenario",
-        color_discrete_map=VERDICT_COLORS,
-        hover_name="run_id",
-        labels={"started_at": "Started (UTC)", metric: label, "verdict": "Verdict", "scenario": "Scenario"},
+LOADTEST_PANELS = (
+    ("rps", "Request rate (req/s)", ",.0f"),
+    ("p95_ms", "p95 latency (ms)", ",.0f"),
+    ("error_rate", "Error rate", ".1%"),
+    ("fallback_rate", "Fallback rate", ".1%"),
+)
+
+
+def loadtest_panels(runs: pd.DataFrame) -> go.Figure:
+    """Rate, p95, error and fallback rate per run over time: colour per scenario, a cross if it failed."""
+    fig = make_subplots(
+        rows=2,
+        cols=2,
+        subplot_titles=[title for _, title, _ in LOADTEST_PANELS],
+        vertical_spacing=0.16,
+        horizontal_spacing=0.08,
     )
-    fig.update_traces(marker={"size": 11})
-    fig.update_yaxes(tickformat=tickformat, rangemode="tozero")
-    return _style(fig, height=280)
+    scenarios = sorted(runs["scenario"].unique())
+    palette = dict(zip(scenarios, px.colors.qualitative.Safe, strict=False))
+    for number, (metric, title, tickformat) in enumerate(LOADTEST_PANELS):
+        row, col = divmod(number, 2)
+        for (scenario, verdict), group in runs.groupby(["scenario", "verdict"]):
+            fig.add_scatter(
+                x=group["started_at"],
+                y=group[metric],
+                mode="markers",
+                row=row + 1,
+                col=col + 1,
+                name=f"{scenario} ({verdict})",
+                legendgroup=f"{scenario}{verdict}",
+                showlegend=number == 0,
+                marker={
+                    "size": 11,
+                    "color": palette.get(str(scenario)),
+                    "symbol": "x" if verdict == "fail" else "circle",
+                    "line": {"width": 1, "color": "white"},
+                },
+                customdata=group["run_id"],
+                hovertemplate="%{customdata}<br>%{x|%d %b %H:%M}<br>"
+                + title
+                + ": %{y:"
+                + tickformat
+                + "}"
+                + "<extra></extra>",
+            )
+        fig.update_yaxes(tickformat=tickformat, rangemode="tozero", row=row + 1, col=col + 1)
+    fig.update_xaxes(title_text="Started (UTC)", row=2)
+    return _style(fig, height=560, legend_title="Scenario (verdict)")

@@ -6,13 +6,10 @@ Every figure on screen and in the review pack comes from here, so the two can ne
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
 
 import pandas as pd
 
-from dashboards import months
-
-SEVERITY_ORDER = ("high", "medium", "low", "info")
+SEVERITY_ORDER = ("high", "warning", "info")
 
 
 @dataclass(frozen=True)
@@ -74,6 +71,29 @@ def tenant_spend(current: pd.DataFrame, previous: pd.DataFrame) -> pd.DataFrame:
     return grouped[columns].sort_values("cost_usd", ascending=False, ignore_index=True)
 
 
+def budgets(budget_status: pd.DataFrame) -> pd.DataFrame:
+    """marts.budget_status in the dashboard's terms: fractions instead of percents, forecast beside actual."""
+    frame = budget_status.rename(
+        columns={"mtd_cost_usd": "cost_usd", "forecast_month_end_usd": "forecast_usd"}
+    ).assign(
+        budget_used=budget_status["mtd_used_pct"] / 100,
+        forecast_used=budget_status["forecast_used_pct"] / 100,
+    )
+    return frame[
+        [
+            "tenant_id",
+            "team",
+            "cost_usd",
+            "forecast_usd",
+            "budget_usd",
+            "budget_used",
+            "forecast_used",
+            "status",
+            "days_to_exhaustion",
+        ]
+    ].reset_index(drop=True)
+
+
 def lane_slo(slo_daily: pd.DataFrame, latency_percentile: float = 95.0) -> pd.DataFrame:
     """Per lane over the period: availability and latency attainment against the lane's targets.
 
@@ -89,9 +109,12 @@ def route_slo(slo_daily: pd.DataFrame, latency_percentile: float = 95.0) -> pd.D
 
 
 def _slo_rollup(slo_daily: pd.DataFrame, keys: list[str], latency_percentile: float) -> pd.DataFrame:
+    """Sum the days: availability = ok / (ok + errors) and latency attainment weighted by ok requests,
+    the definitions of marts.slo_daily, so a month's figures follow from its days exactly."""
     columns = [
         *keys,
         "requests",
+        "ok",
         "errors",
         "availability",
         "availability_target",
@@ -106,23 +129,24 @@ def _slo_rollup(slo_daily: pd.DataFrame, keys: list[str], latency_percentile: fl
     ]
     if slo_daily.empty:
         return pd.DataFrame(columns=columns)
-    frame = slo_daily.assign(within_weighted=slo_daily["within_latency_pct"] * slo_daily["requests"])
+    frame = slo_daily.assign(within_weighted=slo_daily["within_latency_pct"].fillna(0) * slo_daily["ok"])
     rolled = frame.groupby(keys, as_index=False).agg(
         requests=("requests", "sum"),
+        ok=("ok", "sum"),
         errors=("errors", "sum"),
         availability_target=("availability_target", "max"),
         latency_target_ms=("latency_target_ms", "max"),
         within_weighted=("within_weighted", "sum"),
         p95_ms_worst=("p95_ms", "max"),
     )
-    requests = rolled["requests"].where(rolled["requests"] > 0)
-    rolled["availability"] = 1 - rolled["errors"] / requests
-    rolled["within_latency_pct"] = rolled["within_weighted"] / requests
+    eligible = (rolled["ok"] + rolled["errors"]).where(lambda s: s > 0)
+    rolled["availability"] = rolled["ok"] / eligible
+    rolled["within_latency_pct"] = rolled["within_weighted"] / rolled["ok"].where(rolled["ok"] > 0)
     rolled["availability_met"] = rolled["availability"] >= rolled["availability_target"]
     rolled["latency_met"] = rolled["within_latency_pct"] >= latency_percentile
     rolled["slo_met"] = rolled["availability_met"] & rolled["latency_met"]
     allowed = (1 - rolled["availability_target"]).where(lambda s: s > 0)
-    rolled["error_budget_used"] = (rolled["errors"] / requests) / allowed
+    rolled["error_budget_used"] = (rolled["errors"] / eligible) / allowed
     rolled["error_budget_remaining"] = 1 - rolled["error_budget_used"]
     return rolled[columns].sort_values(keys, ignore_index=True)
 
@@ -152,23 +176,6 @@ def cost_movers(current: pd.DataFrame, previous: pd.DataFrame, keys: list[str], 
     both["change_pct"] = both["change_usd"] / both["prev_cost_usd"].where(both["prev_cost_usd"] > 0)
     order = both["change_usd"].abs().sort_values(ascending=False).index
     return both.loc[order].head(top).reset_index(drop=True)
-
-
-def month_forecast(month: str, daily_cost: pd.Series, trailing_days: int = 7) -> float:
-    """Projected spend for the whole month: actual so far plus the trailing daily average for the rest.
-
-    ``daily_cost`` is indexed by ``datetime.date``. A month the data fully covers projects to its actual.
-    """
-    actual = float(daily_cost.sum())
-    if daily_cost.empty:
-        return actual
-    latest: date = max(daily_cost.index)
-    remaining = (months.last_day(month) - latest).days
-    if remaining <= 0:
-        return actual
-    window_start = latest - timedelta(days=trailing_days - 1)
-    recent = daily_cost[[day >= window_start for day in daily_cost.index]]
-    return actual + float(recent.sum()) / trailing_days * remaining
 
 
 def unit_costs(cost_daily: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
@@ -205,7 +212,7 @@ def headline(
     spend = float(tenants["cost_usd"].sum())
     prev = float(tenants["prev_cost_usd"].fillna(0).sum()) if prev_month_present else None
     budget = float(tenants["budget_usd"].fillna(0).sum())
-    requests = float(lanes["requests"].sum()) if not lanes.empty else 0.0
+    ok = float(lanes["ok"].sum()) if not lanes.empty else 0.0
     errors = float(lanes["errors"].sum()) if not lanes.empty else 0.0
     verdicts = loadtests["verdict"].value_counts() if not loadtests.empty else pd.Series(dtype=int)
     return Headline(
@@ -218,7 +225,7 @@ def headline(
         tenants_over_budget=int((tenants["budget_used"].fillna(0) > 1).sum()),
         lanes_meeting_slo=int(lanes["slo_met"].sum()) if not lanes.empty else 0,
         lanes_total=len(lanes),
-        availability=None if requests == 0 else 1 - errors / requests,
+        availability=_ratio(ok, ok + errors),
         drift_findings=len(drift),
         drift_high=int((drift["severity"] == "high").sum()) if not drift.empty else 0,
         loadtests_passed=int(verdicts.get("pass", 0)),

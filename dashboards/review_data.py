@@ -14,6 +14,7 @@ class Review:
     month: str
     headline: figures.Headline
     tenants: pd.DataFrame
+    budgets: pd.DataFrame
     lanes: pd.DataFrame
     routes: pd.DataFrame
     burned: pd.DataFrame
@@ -56,14 +57,15 @@ def gather(snap: data.Snapshot, month: str) -> Review:
     loadtests = runs_in(data.loadtest_runs(snap), month)
     head = figures.headline(month, tenants, not previous_showback.empty, lanes, drift, loadtests)
     return Review(
-        month,
-        head,
-        tenants,
-        lanes,
-        routes,
-        burned,
-        movers,
-        drift,
-        loadtests,
-        data.showback_trend(snap, month),
+        month=month,
+        headline=head,
+        tenants=tenants,
+        budgets=figures.budgets(data.budget_status(snap, month)),
+        lanes=lanes,
+        routes=routes,
+        burned=burned,
+        movers=movers,
+        drift=drift,
+        loadtests=loadtests,
+        trend=data.showback_trend(snap, month),
     )

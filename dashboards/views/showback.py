@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
 from dashboards import charts, data, figures, widgets
@@ -28,15 +27,9 @@ chosen = st.multiselect("Tenants", sorted(cost["tenant_id"].dropna().unique()), 
 if chosen:
     cost = cost[cost["tenant_id"].isin(chosen)]
 
-budgets = figures.tenant_spend(data.showback(snap, month), pd.DataFrame(columns=["tenant_id", "cost_usd"]))
+budgets = figures.budgets(data.budget_status(snap, month))
 if chosen:
     budgets = budgets[budgets["tenant_id"].isin(chosen)]
-daily_by_tenant = cost.groupby(["tenant_id", "day"])["cost_usd"].sum()
-budgets["forecast_usd"] = [
-    figures.month_forecast(month, daily_by_tenant.get(tenant, pd.Series(dtype=float)))
-    for tenant in budgets["tenant_id"]
-]
-budgets["forecast_used"] = budgets["forecast_usd"] / budgets["budget_usd"].where(budgets["budget_usd"] > 0)
 total = figures.unit_costs(cost.assign(scope="all"), ["scope"])
 
 cols = st.columns(5)
@@ -60,7 +53,17 @@ with left:
     st.plotly_chart(charts.budget_vs_actual(budgets, colors), width="stretch")
     st.dataframe(
         budgets[
-            ["tenant_id", "team", "cost_usd", "forecast_usd", "budget_usd", "budget_used", "forecast_used"]
+            [
+                "tenant_id",
+                "team",
+                "cost_usd",
+                "forecast_usd",
+                "budget_usd",
+                "budget_used",
+                "forecast_used",
+                "status",
+                "days_to_exhaustion",
+            ]
         ],
         hide_index=True,
         width="stretch",
@@ -74,6 +77,8 @@ with left:
                 "Budget used", format="percent", min_value=0, max_value=1
             ),
             "forecast_used": st.column_config.NumberColumn("Forecast use", format="percent"),
+            "status": "Status",
+            "days_to_exhaustion": st.column_config.NumberColumn("Days of budget left", format="%.1f"),
         },
     )
     widgets.csv_download(budgets, f"aigw-budgets-{month}.csv", "budgets_csv")

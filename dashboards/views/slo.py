@@ -38,7 +38,8 @@ left, right = st.columns([3, 2])
 with left:
     st.subheader("Latency per day")
     pick_lane, pick_route = st.columns(2)
-    lane = pick_lane.selectbox("Lane", sorted(slo["latency_class"].unique()), key="slo_lane")
+    lane_names = sorted(slo["latency_class"].unique(), key=lambda name: (name != "interactive", name))
+    lane = pick_lane.selectbox("Lane", lane_names, key="slo_lane")
     in_lane = slo[slo["latency_class"] == lane]
     route = pick_route.selectbox("Route", sorted(in_lane["model_route"].unique()), key="slo_route")
     series = in_lane[in_lane["model_route"] == route].sort_values("day")

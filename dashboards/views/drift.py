@@ -68,7 +68,7 @@ else:
         timeline,
         x="day",
         y=[1] * len(timeline),
-        text="subject",
+        text="policy_version",
         hover_data=["detail"],
         color="in_month",
         color_discrete_map={True: "#D62728", False: "#4C78A8"},
@@ -85,10 +85,9 @@ else:
         hide_index=True,
         width="stretch",
         column_config={
-            **COLUMNS,
-            "subject": "Version",
-            "observed": "New",
-            "expected": "Previous",
+            "day": "First seen",
+            "policy_version": "Version",
+            "keys_changed": st.column_config.NumberColumn("Keys changed", format="%d"),
             "detail": "What changed",
         },
     )

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import json
-import os
+from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
 from dashboards import charts, data, review_data, widgets
 from dashboards import formatting as fmt
+from gateway_shim.telemetry.storage import default_lake_url
+
+
+def lake_url() -> str:
+    """Where the reports are: the lake URL as given (s3://...), or a local lake as an absolute path."""
+    url = default_lake_url()
+    return url if "://" in url else str(Path(url).resolve())
+
 
 snap = widgets.current_snapshot()
 month = widgets.selected_month()
@@ -23,10 +31,10 @@ if every_run.empty:
     )
     st.stop()
 
-lake = os.environ.get("AIGW_LAKE") or os.path.abspath(".aigw/lake")
+lake = lake_url()
 runs = every_run.assign(
     started_at=pd.to_datetime(every_run["started_at"], utc=True),
-    report=[f"{lake.rstrip('/')}/loadtests/{run_id}/summary.json" for run_id in every_run["run_id"]],
+    report=[f"{lake.rstrip('/')}/{path}" for path in every_run["source_path"]],
 )
 this_month = review_data.runs_in(runs, month)
 cols = st.columns(4)
@@ -42,17 +50,13 @@ cols[3].metric(
     delta_color="off",
 )
 
-left, right = st.columns(2)
-left.plotly_chart(charts.loadtest_metric(runs, "rps", "Request rate (req/s)", ",.0f"), width="stretch")
-right.plotly_chart(charts.loadtest_metric(runs, "p95_ms", "p95 latency (ms)", ",.0f"), width="stretch")
-left.plotly_chart(charts.loadtest_metric(runs, "error_rate", "Error rate", ".1%"), width="stretch")
-right.plotly_chart(charts.loadtest_metric(runs, "fallback_rate", "Fallback rate", ".1%"), width="stretch")
+st.plotly_chart(charts.loadtest_panels(runs), width="stretch")
 
 st.subheader("Runs")
 only_month = st.toggle(f"Only {fmt.month_label(month)}", value=False, key="only_month")
 table = this_month if only_month else runs
 st.dataframe(
-    table.drop(columns=["details"]),
+    table.drop(columns=["details", "source_path"]),
     hide_index=True,
     width="stretch",
     column_config={
@@ -69,7 +73,7 @@ st.dataframe(
         "report": st.column_config.TextColumn("Report in the lake", width="large"),
     },
 )
-widgets.csv_download(table.drop(columns=["details"]), "aigw-loadtests.csv", "runs_csv")
+widgets.csv_download(table.drop(columns=["details", "source_path"]), "aigw-loadtests.csv", "runs_csv")
 
 st.subheader("Criteria of one run")
 run_id = st.selectbox("Run", table["run_id"], key="criteria_run")

@@ -27,18 +27,22 @@ download.download_button(
 )
 
 cols = st.columns(6)
+monthly_total = review.trend.groupby("month")["cost_usd"].sum()
 cols[0].metric(
     "Spend",
     fmt.money(head.spend_usd),
     border=True,
-    help="Sum of cost_usd in marts.showback_monthly, priced at each day's rate.",
+    chart_data=monthly_total.tolist(),
+    chart_type="bar",
+    help="Sum of cost_usd in marts.showback_monthly (each day at its own price); "
+    "bars: the last twelve months.",
 )
 cols[1].metric(
-    "Change vs previous month",
+    "Change vs last month",
     fmt.percent_delta(head.change_pct),
+    border=True,
     delta=fmt.money_delta(None if head.prev_spend_usd is None else head.spend_usd - head.prev_spend_usd),
     delta_color="inverse",
-    border=True,
 )
 cols[2].metric(
     "Budget use",
@@ -50,13 +54,15 @@ cols[2].metric(
         else f"of {fmt.money(head.budget_usd)}"
     ),
     delta_color="inverse" if head.tenants_over_budget else "off",
+    delta_arrow="off",
 )
 cols[3].metric(
-    "SLO attainment",
-    f"{head.lanes_meeting_slo} / {head.lanes_total} lanes",
+    "SLO attainment (lanes)",
+    f"{head.lanes_meeting_slo} of {head.lanes_total}",
     border=True,
     delta=f"availability {fmt.availability(head.availability)}",
-    delta_color="off",
+    delta_color="normal" if head.lanes_meeting_slo == head.lanes_total else "inverse",
+    delta_arrow="off",
 )
 cols[4].metric(
     "Drift findings",
@@ -64,20 +70,21 @@ cols[4].metric(
     border=True,
     delta=f"{head.drift_high} high severity",
     delta_color="inverse" if head.drift_high else "off",
+    delta_arrow="off",
 )
 cols[5].metric(
-    "Load tests",
-    f"{head.loadtests_passed} pass · {head.loadtests_failed} fail",
+    "Load tests passed",
+    f"{head.loadtests_passed} of {head.loadtests_passed + head.loadtests_failed}",
     border=True,
-    delta="all passed" if head.loadtests_failed == 0 else "failures to review",
-    delta_color="off" if head.loadtests_failed == 0 else "inverse",
+    delta="all passed" if head.loadtests_failed == 0 else f"{head.loadtests_failed} failed",
+    delta_color="normal" if head.loadtests_failed == 0 else "inverse",
+    delta_arrow="off",
 )
 
 left, right = st.columns(2)
 with left:
     st.subheader("Spend against budget by tenant")
-    budgets = review.tenants.assign(forecast_usd=review.tenants["cost_usd"])
-    st.plotly_chart(charts.budget_vs_actual(budgets, tenant_colors), width="stretch")
+    st.plotly_chart(charts.budget_vs_actual(review.budgets, tenant_colors), width="stretch")
 with right:
     st.subheader("Top cost movers vs previous month")
     if review.movers.empty:
@@ -170,7 +177,7 @@ with left:
                 "detail": "Detail",
             },
         )
-        st.page_link("pages/drift.py", label=f"All {len(review.drift)} findings", icon="🧭")
+        st.page_link("views/drift.py", label=f"All {len(review.drift)} findings", icon=":material/policy:")
 with right:
     st.subheader("Load tests")
     if review.loadtests.empty:
