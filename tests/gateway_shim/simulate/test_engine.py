@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from pathlib import Path
+
+import yaml
+
+from gateway_shim.simulate.run import Options, prepare
+from gateway_shim.simulate.scenario import DEFAULT_SCENARIO
+
+from .conftest import simulate_events
+
+MONDAY = dt.date(2026, 11, 2)
+
+
+def test_same_seed_gives_identical_events_and_another_seed_differs() -> None:
+    options = Options(days=1, start=MONDAY, seed=5, scale=0.05)
+    first = simulate_events(prepare(options))
+    again = simulate_events(prepare(options))
+    assert len(first) > 1000
+    assert first == again
+    other = simulate_events(prepare(Options(days=1, start=MONDAY, seed=6, scale=0.05)))
+    assert {e["event_id"] for e in other}.isdisjoint(e["event_id"] for e in first)
+    assert [e["trace_id"] for e in other] != [e["trace_id"] for e in first]
+
+
+def test_another_window_gets_other_ids_with_the_same_seed() -> None:
+    first = simulate_events(prepare(Options(days=1, start=MONDAY, seed=5, scale=0.02)))
+    later = simulate_events(prepare(Options(days=1, start=MONDAY + dt.timedelta(days=1), seed=5, scale=0.02)))
+    assert {e["event_id"] for e in later}.isdisjoint(e["event_id"] for e in first)
+
+
+def test_an_outage_at_peak_opens_the_breaker_and_the_chain_skips_the_model(tmp_path: Path) -> None:
+    """At scale 1 the default outage, moved to day 1, has enough traffic for Haiku's breaker to open."""
+    document = yaml.safe_load(DEFAULT_SCENARIO.read_text())
+    outage = next(i for i in document["incidents"] if i["kind"] == "model_outage")
+    document["incidents"] = [{**outage, "at": "day 1 09:30", "duration": "90m"}]
+    path = tmp_path / "outage.yaml"
+    path.write_text(yaml.safe_dump(document))
+    events = simulate_events(prepare(Options(days=1, start=MONDAY, seed=2, scale=1.0, scenario=path)))
+    begin = int(dt.datetime.combine(MONDAY, dt.time(9, 30), tzinfo=dt.UTC).timestamp() * 1e6)
+    inside = [e for e in events if begin <= e["ts"] < begin + 5_400_000_000]
+    reasons = Counter(e["fallback_reason"] for e in inside if e["fallback_used"])
+    assert reasons["circuit_open"] > 100
+    assert reasons["outage"] > 0
+    skipped = [e for e in inside if e["fallback_reason"] == "circuit_open" and e["outcome"] == "ok"]
+    assert all(e["attempts"] == 1 for e in skipped)
+    after = [e for e in events if e["ts"] > begin + 5_400_000_000 + 600_000_000 and e["outcome"] == "ok"]
+    assert any(e["model_name"] == "anthropic.claude-3-5-haiku-v1" for e in after)
