@@ -12,7 +12,7 @@ import contextlib
 import os
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
@@ -34,10 +34,10 @@ Send = Callable[[Message], Awaitable[None]]
 MAX_BODY_BYTES = 8 * 1024 * 1024
 TOKENS_PER_CHUNK = 4
 TIME_SCALE_ENV = "AIGW_PROVIDER_TIME_SCALE"
-_JSON = (b"content-type", b"application/json")
 
 
-def _headers(content_type: bytes, length: int, extra: tuple[tuple[bytes, bytes], ...] = ()) -> list:
+def _headers(content_type: bytes, length: int,
+             extra: tuple[tuple[bytes, bytes], ...] = ()) -> list[tuple[bytes, bytes]]:
     return [(b"content-type", content_type), (b"content-length", str(length).encode()), *extra]
 
 
@@ -113,7 +113,7 @@ class ProviderApp:
             tail += wire_openai.usage_chunk(sim, created)
         await send({"type": "http.response.body", "body": tail + wire_openai.DONE, "more_body": False})
 
-    async def _paced(self, sim: SimResponse) -> Any:
+    async def _paced(self, sim: SimResponse) -> AsyncIterator[str]:
         """The answer's pieces, each released when its simulated time has come."""
         pieces = sim.pieces(TOKENS_PER_CHUNK)
         start = time.monotonic()
