@@ -30,8 +30,12 @@ def run_query(
     timer.start()
     try:
         try:
-            reader = connection.execute(sql).to_arrow_reader(min(max_rows + 1, 65_536))
-            table = _first_rows(reader, max_rows + 1) if reader is not None else pa.table({})
+            relation = connection.sql(sql)  # None for a statement without a result
+            table = (
+                _first_rows(relation.to_arrow_reader(min(max_rows + 1, 65_536)), max_rows + 1)
+                if relation is not None
+                else pa.table({})
+            )
         except duckdb.InterruptException as exc:
             raise QueryError(f"query cancelled after the {timeout_s:g}s time limit") from exc
         except duckdb.Error as exc:

@@ -1,0 +1,72 @@
+"""``aigw sql``: formats, the row cap, the time limit, read-only, and clear errors."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pyarrow.parquet as pq
+from click.testing import CliRunner
+
+from aigw.cli import main
+
+TOTAL = "SELECT tenant_id, sum(cost_usd) AS cost FROM marts.cost_daily GROUP BY ALL ORDER BY tenant_id"
+
+
+def sql(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, ["sql", *args])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_table_csv_and_json_show_the_same_rows(warehouse: Path) -> None:
+    code, table, _ = sql(TOTAL, "--warehouse", str(warehouse))
+    assert code == 0
+    assert table.splitlines()[0].split() == ["tenant_id", "cost"] and "tenant-0" in table
+    code, text, _ = sql(TOTAL, "--warehouse", str(warehouse), "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert [r["tenant_id"] for r in rows] == ["tenant-0", "tenant-1", "tenant-2"]
+    code, text, _ = sql(TOTAL, "--warehouse", str(warehouse), "--format", "json")
+    records = json.loads(text)
+    assert sum(r["cost"] for r in records) == sum(i * 0.25 for i in range(100))
+    assert [float(r["cost"]) for r in rows] == [r["cost"] for r in records]
+
+
+def test_parquet_needs_and_writes_an_output_file(warehouse: Path, tmp_path: Path) -> None:
+    code, _, _ = sql(TOTAL, "--warehouse", str(warehouse), "--format", "parquet")
+    assert code == 2
+    target = tmp_path / "out.parquet"
+    code, _, err = sql(TOTAL, "--warehouse", str(warehouse), "--format", "parquet", "--output", str(target))
+    assert code == 0 and "3 row(s) written" in err
+    assert pq.read_table(target).column_names == ["tenant_id", "cost"]
+
+
+def test_rows_are_capped(warehouse: Path) -> None:
+    code, text, err = sql(
+        "SELECT * FROM marts.cost_daily", "--warehouse", str(warehouse), "--format", "json", "--max-rows", "7"
+    )
+    assert code == 0 and len(json.loads(text)) == 7
+    assert "capped at 7 rows" in err
+
+
+def test_long_queries_are_cancelled_at_the_time_limit(warehouse: Path) -> None:
+    slow = "SELECT count(*) FROM range(10000000000) a(i) WHERE i % 7 = 3"
+    code, _, err = sql(slow, "--warehouse", str(warehouse), "--timeout", "0.5")
+    assert code == 1 and "0.5s time limit" in err
+
+
+def test_writes_are_refused(warehouse: Path) -> None:
+    code, _, err = sql("DROP TABLE marts.cost_daily", "--warehouse", str(warehouse))
+    assert code == 1 and "read-only" in err
+    code, out, _ = sql(
+        "SELECT count(*) AS n FROM marts.cost_daily", "--warehouse", str(warehouse), "--format", "csv"
+    )
+    assert out.splitlines() == ["n", "100"]
+
+
+def test_bad_sql_and_missing_warehouse_give_one_clear_line(warehouse: Path, tmp_path: Path) -> None:
+    code, _, err = sql("SELEC 1", "--warehouse", str(warehouse))
+    assert code == 1 and "syntax error" in err.lower() and "Traceback" not in err
+    code, _, err = sql("SELECT 1", "--warehouse", str(tmp_path / "none.duckdb"))
+    assert code == 1 and "aigw pipeline" in err
