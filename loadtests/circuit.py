@@ -21,7 +21,7 @@ from loadtests.base import FaultStep, PlaybookUser, start_fault_schedule
 from loadtests.contract import Profile
 
 PRIMARY = "anthropic.claude-3-5-haiku-v1"
-DOWN_UP = [(0.10, 0.30), (0.40, 0.60), (0.70, 0.85)]
+DOWN_UP = [(0.10, 0.25), (0.40, 0.55), (0.70, 0.80)]
 SCHEDULE = [
     step
     for down, up in DOWN_UP
