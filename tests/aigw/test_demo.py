@@ -1,0 +1,46 @@
+"""``aigw demo --no-dashboard`` in an empty folder: simulate, build the warehouse; re-running is safe."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pytest
+from click.testing import CliRunner
+
+from aigw.cli import main
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def empty_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    for name in ("AIGW_LAKE", "AIGW_WAREHOUSE", "AIGW_CONFIG", "DAGSTER_HOME"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def count_events(folder: Path) -> tuple[int, int]:
+    with duckdb.connect(str(folder / ".aigw" / "warehouse.duckdb"), read_only=True) as connection:
+        row = connection.execute("SELECT count(*), count(DISTINCT event_id) FROM raw.events").fetchone()
+    assert row is not None
+    return int(row[0]), int(row[1])
+
+
+def test_demo_builds_the_warehouse_and_reruns_without_doubling(empty_folder: Path) -> None:
+    args = ["demo", "--no-dashboard", "--days", "2", "--scale", "0.03"]
+    first = CliRunner().invoke(main, args)
+    assert first.exit_code == 0, first.output
+    assert (empty_folder / ".aigw" / "lake" / "events" / "v1").is_dir()
+    assert "warehouse built" in first.output and "aigw sql" in first.output and "dagster dev" in first.output
+    rows, distinct = count_events(empty_folder)
+    assert rows == distinct > 1000
+
+    again = CliRunner().invoke(main, args)
+    assert again.exit_code == 0, again.output
+    assert "replaced the previous demo run" in again.output
+    assert count_events(empty_folder) == (rows, distinct)
+    with duckdb.connect(str(empty_folder / ".aigw" / "warehouse.duckdb"), read_only=True) as connection:
+        tenants = connection.execute("SELECT DISTINCT tenant_id FROM marts.cost_daily ORDER BY 1").fetchall()
+    assert [t[0] for t in tenants] == ["acme", "globex", "initech"]
