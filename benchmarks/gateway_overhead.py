@@ -186,7 +186,7 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=8.0, help="seconds of load per cell")
     parser.add_argument("--delays", default="0,50", help="provider delays in ms")
     parser.add_argument("--connections", default="16,64")
-    parser.add_argument("--loop", default="asyncio", choices=["asyncio", "uvloop"], help="aigw serve --loop")
+    parser.add_argument("--loop", default="uvloop", choices=["asyncio", "uvloop"], help="aigw serve --loop")
     args = parser.parse_args()
     for tool in ("wrk", "nginx", "taskset"):
         if shutil.which(tool) is None:

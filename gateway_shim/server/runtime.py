@@ -45,7 +45,14 @@ def tls_context(cert: Path, key: Path) -> ssl.SSLContext:
     return context
 
 
+GIL_SWITCH_INTERVAL_S = 0.0005
+"""The lake writer's threads convert events to Arrow every 50 ms, holding the GIL; with Python's default
+5 ms switch interval the event loop can wait up to 5 ms for it when a response arrives meanwhile.
+0.5 ms bounds that wait (docs/performance.md, "Gateway overhead")."""
+
+
 async def serve_until_signalled(config: Config, options: ServeOptions) -> int:
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
     lake = LakeLocation.parse(options.lake_url)
     _snapshot_policy(lake, config)
     writer = LakeWriter(lake, options.gateway_id, spool_dir=options.spool_dir).start()
