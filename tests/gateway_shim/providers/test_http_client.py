@@ -13,6 +13,7 @@ from gateway_shim.providers.base import UpstreamError
 from gateway_shim.providers.http_client import HttpClient, format_headers
 from gateway_shim.providers.server import BackgroundProvider
 from tests.gateway_shim.providers.conftest import control
+from tests.gateway_shim.providers.raw_servers import raw_server, stalling_server
 from tests.helpers import free_port
 
 JSON = format_headers({"Content-Type": "application/json"})
@@ -111,34 +112,10 @@ def test_dropped_connection_is_an_outage(provider: BackgroundProvider) -> None:
     assert error.reason == "outage"
 
 
-async def _raw_server(reply: bytes, *, close_after: bool) -> tuple[asyncio.Server, list[int]]:
-    """A server that answers every request with `reply`, counting connections."""
-    connections = [0]
-
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        connections[0] += 1
-        try:
-            while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                length = int(next((line.split(b":")[1] for line in head.split(b"\r\n")
-                                   if line.lower().startswith(b"content-length")), b"0"))
-                await reader.readexactly(length)
-                writer.write(reply)
-                await writer.drain()
-                if close_after:
-                    break
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass
-        writer.close()
-
-    server = await asyncio.start_server(handle, "127.0.0.1", 0)
-    return server, connections
-
-
 def test_a_keep_alive_connection_closed_by_the_server_is_replaced() -> None:
     async def main() -> tuple[list[bytes], int]:
         reply = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
-        server, connections = await _raw_server(reply, close_after=True)
+        server, connections = await raw_server(reply, close_after=True)
         client = HttpClient()
         origin = client.origin(f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}")
         bodies = []
@@ -156,8 +133,8 @@ def test_a_keep_alive_connection_closed_by_the_server_is_replaced() -> None:
 def test_body_delimited_by_close_and_malformed_responses() -> None:
     async def main() -> tuple[bytes, UpstreamError | None]:
         reply = b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nuntil the end"
-        plain, _ = await _raw_server(reply, close_after=True)
-        broken, _ = await _raw_server(b"NOT HTTP AT ALL\r\n\r\n", close_after=True)
+        plain, _ = await raw_server(reply, close_after=True)
+        broken, _ = await raw_server(b"NOT HTTP AT ALL\r\n\r\n", close_after=True)
         client = HttpClient()
         body = (await client.request(client.origin(f"http://127.0.0.1:{plain.sockets[0].getsockname()[1]}"),
                                      "GET", "/", b"", b"", 2)).body
@@ -212,3 +189,27 @@ def test_on_uvloop_like_the_gateway(provider: BackgroundProvider) -> None:
 
     statuses, body = uvloop.run(main())
     assert statuses == [200] * 10 and body.endswith(b"[DONE]\n\n")
+
+
+@pytest.mark.parametrize(("then_close", "reason"), [(True, "error"), (False, "timeout")])
+def test_a_stream_that_breaks_or_stalls_midway(then_close: bool, reason: str) -> None:
+    async def main() -> tuple[list[bytes], UpstreamError | None]:
+        server = await stalling_server([b"data: one\n\n", b"data: two\n\n"], then_close=then_close)
+        client = HttpClient()
+        origin = client.origin(f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}")
+        response = await client.stream(origin, "GET", "/", b"", b"", 0.3)
+        received: list[bytes] = []
+        error = None
+        try:
+            async for chunk in response.iter_bytes():
+                received.append(chunk)
+        except UpstreamError as exc:
+            error = exc
+        await client.aclose()
+        server.close()
+        await server.wait_closed()
+        return received, error
+
+    received, error = asyncio.run(main())
+    assert b"".join(received) == b"data: one\n\ndata: two\n\n"
+    assert error is not None and error.reason == reason

@@ -13,6 +13,7 @@ from gateway_shim.providers.http_client import HttpClient
 from gateway_shim.providers.openai_compat import OpenAICompatClient
 from gateway_shim.providers.server import BackgroundProvider
 from tests.gateway_shim.providers.conftest import control
+from tests.gateway_shim.providers.raw_servers import stalling_server
 from tests.helpers import free_port
 
 MESSAGES = [{"role": "system", "content": "be brief"}, {"role": "user", "content": "where is my parcel?"}]
@@ -89,3 +90,32 @@ def test_clearing_faults_restores_service(provider: BackgroundProvider) -> None:
     assert _failure(provider.url, lambda c: c.complete(REQUEST)).reason == "outage"
     control(provider.url, "DELETE")
     assert _with_client(provider.url, lambda c: c.complete(REQUEST)).output_tokens > 0
+
+
+
+@pytest.mark.parametrize(("then_close", "reason"), [(True, "error"), (False, "timeout")])
+def test_a_stream_that_breaks_after_its_first_chunk_raises_while_iterating(then_close: bool,
+                                                                         reason: str) -> None:
+    first = b'data: {"choices":[{"index":0,"delta":{"content":"Hel"},"finish_reason":null}]}\n\n'
+
+    async def main() -> tuple[list[str], UpstreamError | None]:
+        server = await stalling_server([first], then_close=then_close)
+        port = server.sockets[0].getsockname()[1]
+        client = OpenAICompatClient("raw", f"http://127.0.0.1:{port}", HttpClient())
+        quick = UpstreamRequest("m", MESSAGES, max_tokens=5, timeout_s=0.3)
+        chunks = await client.stream(quick)  # the first chunk is in: no fallback from here on
+        texts: list[str] = []
+        error = None
+        try:
+            async for chunk in chunks:
+                texts.append(chunk.text)
+        except UpstreamError as exc:
+            error = exc
+        await client.aclose()
+        server.close()
+        await server.wait_closed()
+        return texts, error
+
+    texts, error = asyncio.run(main())
+    assert texts == ["Hel"]
+    assert error is not None and error.reason == reason

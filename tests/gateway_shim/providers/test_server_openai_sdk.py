@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import openai
@@ -134,3 +135,22 @@ def test_time_scale_paces_the_answer() -> None:
         elapsed = time.monotonic() - started
     assert reply.usage is not None and reply.usage.completion_tokens == expected.output_tokens
     assert expected.total_ms * 0.05 / 1000 <= elapsed < expected.total_ms * 0.05 / 1000 + 0.5
+
+
+def test_async_client_streams_concurrently(provider: BackgroundProvider) -> None:
+    async def main() -> list[str]:
+        client = openai.AsyncOpenAI(base_url=f"{provider.url}/v1", api_key="unused", max_retries=0,
+                                    timeout=10)
+
+        async def one(i: int) -> str:
+            stream = await client.chat.completions.create(
+                model="amazon.nova-lite-v1", messages=[{"role": "user", "content": f"q{i}"}], stream=True)
+            return "".join([c.choices[0].delta.content or "" async for c in stream if c.choices])
+
+        try:
+            return await asyncio.gather(*[one(i) for i in range(8)])
+        finally:
+            await client.close()
+
+    texts = asyncio.run(main())
+    assert all(texts) and len(set(texts)) == 8
