@@ -285,11 +285,12 @@ class StreamingResponse:
 class HttpClient:
     """Pooled keep-alive HTTP/1.1 client; one pool per origin. Use it from one event loop."""
 
-    def __init__(self, *, connect_timeout_s: float = 2.0, max_idle_per_origin: int = 512) -> None:
+    def __init__(self, *, connect_timeout_s: float = 2.0, max_idle_per_origin: int = 512,
+                 ssl_context: ssl.SSLContext | None = None) -> None:
         self.connect_timeout_s = connect_timeout_s
         self.max_idle = max_idle_per_origin
         self._origins: dict[str, Origin] = {}
-        self._ssl: ssl.SSLContext | None = None
+        self._ssl = ssl_context
 
     def origin(self, base_url: str, *, connect_timeout_s: float | None = None) -> Origin:
         """The pool for `base_url` (scheme://host:port[/prefix]), created on first use."""

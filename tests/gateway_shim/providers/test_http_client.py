@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import ssl
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 import orjson
 import pytest
@@ -11,9 +13,10 @@ import uvloop
 
 from gateway_shim.providers.base import UpstreamError
 from gateway_shim.providers.http_client import HttpClient, format_headers
-from gateway_shim.providers.server import BackgroundProvider
+from gateway_shim.providers.server import BackgroundProvider, background_provider
 from tests.gateway_shim.providers.conftest import control
 from tests.gateway_shim.providers.raw_servers import raw_server, stalling_server
+from tests.gateway_shim.providers.tls_cert import self_signed_loopback_cert
 from tests.helpers import free_port
 
 JSON = format_headers({"Content-Type": "application/json"})
@@ -213,3 +216,20 @@ def test_a_stream_that_breaks_or_stalls_midway(then_close: bool, reason: str) ->
     received, error = asyncio.run(main())
     assert b"".join(received) == b"data: one\n\ndata: two\n\n"
     assert error is not None and error.reason == reason
+
+
+def test_https_with_a_trusted_certificate(tmp_path: Path) -> None:
+    cert, key = self_signed_loopback_cert(tmp_path)
+    with background_provider(ssl_certfile=str(cert), ssl_keyfile=str(key)) as running:
+        async def main() -> tuple[int, int]:
+            client = HttpClient(ssl_context=ssl.create_default_context(cafile=str(cert)))
+            origin = client.origin(running.url)
+            statuses = [(await client.request(origin, "POST", "/v1/chat/completions", JSON, CHAT, 5)).status
+                        for _ in range(3)]
+            idle = len(origin.idle)
+            await client.aclose()
+            return sum(statuses), idle
+
+        assert asyncio.run(main()) == (600, 1)
+        untrusted = _error_of(lambda c: c.request(c.origin(running.url), "GET", "/healthz", b"", b"", 5))
+    assert untrusted.reason == "connect" and "certificate" in untrusted.message.lower()
