@@ -52,7 +52,7 @@ _GAP_REWRITE_INTERVAL_S = 1.0
 class WriterSettings:
     """Rotation, durability and retry knobs; the defaults suit 1 to 5,000 events/s per gateway."""
 
-    max_rows: int = 250_000
+    max_rows: int = 150_000
     """Seal a segment (and so cut its Parquet files) at this many events."""
     max_bytes: int = 64 * 2**20
     """... or at this many bytes of Arrow data (bounds the uploader's memory)."""
@@ -427,7 +427,7 @@ class LakeWriter:
         unsynced = segment.rows - segment.synced_rows
         try:
             with self._cond:
-                keep_table = self._queued_memory < 2 * self.settings.max_bytes
+                keep_table = self._queued_memory < self.settings.max_bytes
             sealed = segment.seal(self.settings.fsync, keep_table=keep_table)
         except OSError as exc:
             self._record_error(exc)
