@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 
 import pytest
 
 from tests.helpers import MotoS3Server
+
+logging.getLogger("werkzeug").setLevel(logging.ERROR)  # in case moto ever runs in-process
 
 
 @pytest.fixture(scope="session")
