@@ -122,9 +122,10 @@ class GatewayProcess:
     port: int
     tls_port: int
     ca_file: Path
-    lake: Path
+    lake_url: str
     process: subprocess.Popen[bytes]
     log: Path
+    env: dict[str, str]
 
     @property
     def url(self) -> str:
@@ -144,40 +145,48 @@ class GatewayProcess:
             return text
 
     def events(self) -> list[dict[str, Any]]:
-        """Every event in the lake, read back with DuckDB (after ``stop`` flushed them)."""
+        """Every event in the lake (a folder or S3), read back with DuckDB after ``stop`` flushed them."""
         import duckdb
+        import pyarrow as pa
+        import pyarrow.parquet as pq
 
-        files = sorted(self.lake.glob("events/v1/dt=*/hour=*/*.parquet"))
+        from gateway_shim.telemetry.storage import LakeLocation
+
+        lake = LakeLocation.parse(self.lake_url, self.env)
+        files = [f for f in lake.list_files("events/v1") if f.path.endswith(".parquet")]
         if not files:
             return []
+        events = pa.concat_tables([pq.read_table(f.path, filesystem=lake.filesystem) for f in files])
         with duckdb.connect() as con:
-            relation = con.execute(
-                "SELECT * FROM read_parquet(?, hive_partitioning = true, union_by_name = true)",
-                [[str(f) for f in files]])
+            con.register("events", events)
+            relation = con.execute("SELECT * FROM events ORDER BY ts")
             columns = [d[0] for d in relation.description]
             return [dict(zip(columns, row, strict=True)) for row in relation.fetchall()]
 
 
 def start_gateway(tmp: Path, provider: ProviderProcess, *, gateway_id: str = "test-gw",
-                  config_text: str | None = None) -> GatewayProcess:
+                  config_text: str | None = None, lake_url: str | None = None,
+                  env: dict[str, str] | None = None) -> GatewayProcess:
+    """`aigw serve` on free ports (plain and TLS) with a lake in ``tmp`` unless ``lake_url`` is given."""
     tmp.mkdir(parents=True, exist_ok=True)
     text = config_text if config_text is not None else TEST_CONFIG.read_text()
     config = tmp / "aigw.yaml"
     config.write_text(text.replace("__PROVIDER_PORT__", str(provider.port)))
     cert, key = write_certificate(tmp)
     port, tls_port = free_port(), free_port()
-    lake = tmp / "lake"
+    lake = lake_url or str(tmp / "lake")
     log = tmp / f"{gateway_id}.log"
-    env = {**os.environ, "AIGW_SPOOL": str(tmp / "spool")}
-    env.pop("AIGW_LAKE", None)
+    extra = dict(env or {})
+    full_env = {**os.environ, "AIGW_SPOOL": str(tmp / "spool"), **extra}
+    full_env.pop("AIGW_LAKE", None)
     with open(log, "wb") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "aigw", "serve", "--config", str(config), "--port", str(port),
-             "--lake", str(lake), "--gateway-id", gateway_id, "--tls-port", str(tls_port),
+             "--lake", lake, "--gateway-id", gateway_id, "--tls-port", str(tls_port),
              "--tls-cert", str(cert), "--tls-key", str(key), "--drain-timeout", "15",
              "--loop", os.environ.get("AIGW_TEST_LOOP", "uvloop")],
-            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, cwd=tmp)
-    gateway = GatewayProcess(port, tls_port, cert, lake, process, log)
+            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=full_env, cwd=tmp)
+    gateway = GatewayProcess(port, tls_port, cert, lake, process, log, extra)
     _wait_healthy(gateway.url, process, log)
     return gateway
 

@@ -84,3 +84,20 @@ def test_sigterm_drains_and_every_request_has_one_event(tmp_path: Path, faults: 
     assert by_trace[_trace(11)][0]["error_type"] == "rate_limited"
     assert by_trace[_trace(12)][0]["attempts"] == 1
     assert sum(e["estimated_cost_usd"] or 0 for e in events if e["status_code"] >= 400) == 0
+
+
+def test_events_reach_an_s3_lake(tmp_path: Path, provider: ProviderProcess, s3_server: Any) -> None:
+    bucket = s3_server.make_bucket("gateway-lake")
+    gateway = start_gateway(tmp_path, provider, gateway_id="s3-gw", lake_url=f"{bucket}/prod",
+                            env=s3_server.env)
+    try:
+        ok = call(f"{gateway.url}/v1/chat/completions", chat(max_tokens=4), headers=traceparent(_trace(100)))
+        refused = call(f"{gateway.url}/v1/chat/completions", chat(), key="who",
+                       headers=traceparent(_trace(101)))
+    finally:
+        code = gateway.stop()
+    assert (ok.status, refused.status, code) == (200, 401, 0)
+    events = {e["trace_id"]: e for e in gateway.events()}
+    assert events[_trace(100)]["outcome"] == "ok" and events[_trace(100)]["tenant_id"] == "acme"
+    assert events[_trace(101)]["status_code"] == 401
+    assert float(ok.headers["x-aigw-cost-usd"]) == pytest.approx(events[_trace(100)]["estimated_cost_usd"])
