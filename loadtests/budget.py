@@ -15,10 +15,7 @@ from __future__ import annotations
 from locust import constant_throughput, task
 
 from loadtests.base import PlaybookUser
-from loadtests.contract import Profile
-
-SPENDER = Profile("initech", "standard", "general", "ai-search", max_tokens=64)
-BYSTANDER = Profile("acme", "standard", "general", "checkout-assistant", max_tokens=64)
+from loadtests.contract import BUDGET_BYSTANDER, BUDGET_SPENDER
 
 
 class SpenderUser(PlaybookUser):
@@ -30,7 +27,7 @@ class SpenderUser(PlaybookUser):
     @task
     def spend(self) -> None:
         """A standard request on the tenant with the small budget."""
-        self.chat(SPENDER)
+        self.chat(BUDGET_SPENDER)
 
 
 class BystanderUser(PlaybookUser):
@@ -42,4 +39,4 @@ class BystanderUser(PlaybookUser):
     @task
     def spend(self) -> None:
         """A standard request on a tenant far from its budget."""
-        self.chat(BYSTANDER)
+        self.chat(BUDGET_BYSTANDER)

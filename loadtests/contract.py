@@ -32,6 +32,11 @@ class Profile:
         return DEMO_KEYS[self.tenant]
 
 
+BUDGET_SPENDER = Profile("initech", "standard", "general", "ai-search", max_tokens=64)
+"""The budget playbook's tenant near its budget; its verdict prices worst-case reservations with it."""
+BUDGET_BYSTANDER = Profile("acme", "standard", "general", "checkout-assistant", max_tokens=64)
+
+
 def headers(profile: Profile, run_id: str) -> dict[str, str]:
     """The request-contract headers (DESIGN.md, "Gateway API") plus the run id that tags telemetry."""
     return {

@@ -181,11 +181,11 @@ def run_playbook(options: RunOptions) -> RunResult:
             provider = stack.enter_context(_process(
                 [*AIGW, "provider", "--host", HOST, "--port", str(provider_port), "--seed", "7"],
                 logs["provider"], env))
-            _wait_http(f"{provider_url}/_control/faults", provider, logs["provider"], READY_TIMEOUT_S)
             gateway = stack.enter_context(_process(
                 [*AIGW, "serve", "--config", str(config_path), "--host", HOST, "--port", str(gateway_port),
                  "--lake", run_lake.url, "--gateway-id", f"loadtest-{run_id}", "--drain-timeout", "10"],
                 logs["gateway"], env))
+            _wait_http(f"{provider_url}/_control/faults", provider, logs["provider"], READY_TIMEOUT_S)
             _wait_http(f"{host}/healthz", gateway, logs["gateway"], READY_TIMEOUT_S)
         else:
             check_loopback(options.host)

@@ -54,6 +54,7 @@ class TelemetryRow:
     attempts: int = 0
     total_ms: float = 0.0
     cost_usd: float = 0.0
+    input_tokens: int = 0
     error_type: str = ""
     degraded: bool = False
 

@@ -8,12 +8,14 @@ Thresholds and allowances are documented in docs/loadtests.md.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
 from gateway_shim.config.models import CircuitBreaker, Config
+from loadtests.contract import BUDGET_SPENDER
 from loadtests.measures import between, histogram_gap, percentile, settle_time, share
 from loadtests.records import ClientRecord, Phase, TelemetryRow
 
@@ -31,8 +33,6 @@ MIN_SUCCESS = 0.99
 RECOVERY_S = 30.0
 INTERACTIVE_SHED_MAX = 0.01
 SHED_CODES = frozenset({"lane_shed", "lane_saturated", "queue_timeout", "rate_limited"})
-BUDGET_TENANT = "initech"
-"""The tenant the budget playbook drives to its budget (loadtests/budget.py); others are bystanders."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -304,17 +304,28 @@ def judge_saturation(run: RunData) -> list[Criterion]:
 
 # ---- budget ---------------------------------------------------------------------------------------
 
+def worst_reservation(config: Config, row: TelemetryRow, max_tokens: int) -> float:
+    """What the gateway holds for a request like ``row`` before the call: its prompt and ``max_tokens``
+    of output at the served model's price of that day (0 when the model has no price)."""
+    price = config.price_on(row.model, dt.datetime.fromtimestamp(row.t, dt.UTC).date())
+    if price is None:
+        return 0.0
+    return (row.input_tokens * price.input_per_mtok + max_tokens * price.output_per_mtok) / 1e6
+
+
 def judge_budget(run: RunData) -> list[Criterion]:
-    tenant = run.config.tenants.get(BUDGET_TENANT)
+    name = BUDGET_SPENDER.tenant
+    tenant = run.config.tenants.get(name)
     if tenant is None:
-        return [Criterion("budget_tenant", f"tenant {BUDGET_TENANT!r} in the config", "missing", False,
-                          "telemetry")]
+        return [Criterion("budget_tenant", f"tenant {name!r} in the config", "missing", False, "telemetry")]
     budget = tenant.monthly_budget_usd
-    mine = [r for r in run.telemetry if r.tenant == BUDGET_TENANT]
+    mine = [r for r in run.telemetry if r.tenant == name]
     spend = sum(r.cost_usd for r in mine)
-    in_flight = run.users * max((r.cost_usd for r in mine), default=0.0)
-    stops = [r for r in run.client if r.tenant == BUDGET_TENANT and r.code == "budget_exceeded"]
-    others = [r for r in run.client if r.tenant != BUDGET_TENANT]
+    worst = max((worst_reservation(run.config, r, BUDGET_SPENDER.max_tokens) for r in mine if r.model),
+                default=0.0)
+    in_flight = run.users * worst
+    stops = [r for r in run.client if r.tenant == name and r.code == "budget_exceeded"]
+    others = [r for r in run.client if r.tenant != name]
     within = budget - in_flight <= spend <= budget + in_flight
     criteria = [
         at_least("budget_stop_observed", len(stops), 1, "locust", " budget_exceeded answers"),

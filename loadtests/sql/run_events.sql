@@ -13,6 +13,7 @@ SELECT
     coalesce(attempts, 0)                                     AS attempts,
     coalesce(total_latency_ms, 0)                             AS total_ms,
     coalesce(estimated_cost_usd, 0)                           AS cost_usd,
+    coalesce(input_tokens, 0)                                 AS input_tokens,
     coalesce(error_type, '')                                  AS error_type,
     coalesce(list_contains(guardrail_actions, 'degraded:budget'), false) AS degraded
 FROM events

@@ -1,0 +1,59 @@
+"""The client-side request log and phase marks survive a round trip; the summary has the agreed shape."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from gateway_shim.config.loader import load_config
+from loadtests.playbooks import PLAYBOOKS
+from loadtests.records import ClientRecord, Phase, RequestLogWriter, read_phases, read_request_log, write_phases
+from loadtests.summary import build_summary, render_table
+from loadtests.verdicts import Criterion, RunData
+
+SUMMARY_KEYS = {"run_id", "scenario", "started_at", "duration_s", "verdict", "requests", "rps", "p95_ms",
+                "error_rate", "fallback_rate", "criteria", "locust_csv"}
+
+
+def test_request_log_round_trip(tmp_path: Path) -> None:
+    records = [ClientRecord(1.5, "interactive", "acme", 200, 812.25, fallback=True, model="m"),
+               ClientRecord(2.0, "batch", "initech", 503, 3.0, retry_after="1", code="lane_shed")]
+    with open(tmp_path / "requests.csv", "w", newline="") as handle:
+        writer = RequestLogWriter(handle)
+        for record in records:
+            writer.write(record)
+    assert read_request_log(tmp_path / "requests.csv") == records
+    assert read_request_log(tmp_path / "missing.csv") == []
+
+
+def test_phases_round_trip(tmp_path: Path) -> None:
+    phases = [Phase("outage", 10.25, {"model": "m", "fault": {"outage": True}}), Phase("clear", 20.0, {})]
+    write_phases(tmp_path / "phases.json", phases)
+    assert read_phases(tmp_path / "phases.json") == phases
+    assert read_phases(tmp_path / "none.json") == []
+
+
+def test_summary_has_exactly_the_agreed_keys_and_is_json() -> None:
+    client = [ClientRecord(100.0 + i, "interactive", "acme", 200 if i % 4 else 503, 100.0 * (i + 1),
+                           fallback=i == 1) for i in range(8)]
+    run = RunData("steady", load_config(PLAYBOOKS["steady"].config), client, [], [], users=2)
+    criteria = [Criterion("a", "<= 1", 0.5, True, "locust"), Criterion("b", ">= 1", None, False, "telemetry")]
+    summary = build_summary("steady-x", run, criteria, 1795608000.0, 8.0, ["loadtests/steady-x/locust_stats.csv"])
+    assert set(summary) == SUMMARY_KEYS
+    assert summary["verdict"] == "fail"
+    assert summary["started_at"] == "2026-11-25T12:00:00Z"
+    assert (summary["requests"], summary["rps"], summary["error_rate"]) == (8, 1.0, 0.25)
+    assert summary["fallback_rate"] == 0.125
+    assert summary["p95_ms"] == 800.0
+    assert summary["criteria"][1] == {"name": "b", "threshold": ">= 1", "measured": None, "passed": False,
+                                      "source": "telemetry"}
+    json.dumps(summary)
+
+
+def test_verdict_table_lists_every_criterion_with_result_and_source() -> None:
+    table = render_table([Criterion("interactive_p95_ms", "<= 3000 ms", 812.5, True, "locust"),
+                          Criterion("breaker_opened", ">= 1", 0, False, "telemetry")])
+    lines = table.splitlines()
+    assert lines[0].split() == ["criterion", "threshold", "measured", "result", "source"]
+    assert "PASS" in lines[2] and "locust" in lines[2]
+    assert "FAIL" in lines[3] and "telemetry" in lines[3] and "breaker_opened" in lines[3]
