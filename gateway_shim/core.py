@@ -139,14 +139,14 @@ class Gateway:
                                 f"tenant {tenant.id!r} may use lanes {sorted(tenant.lanes)}, "
                                 f"not {lane_name!r}", "blocked", "permission_error")
         messages = ctx.messages
-        if not isinstance(messages, list) or not messages or not all(isinstance(m, dict) for m in messages):
+        texts = _texts_of(messages)
+        if texts is None:
             return self._refuse(tenant, lane_name, sensitivity, 400, "invalid_messages",
                                 "'messages' must be a non-empty list of message objects", "client_error")
         if ctx.max_tokens is not None and (type(ctx.max_tokens) is not int or ctx.max_tokens < 1):
             return self._refuse(tenant, lane_name, sensitivity, 400, "invalid_max_tokens",
                                 "'max_tokens' must be a positive integer", "client_error")
 
-        texts = [message_text(m) for m in messages]
         joined = texts[0] if len(texts) == 1 else "\n".join(texts)
         input_tokens = estimate_tokens_from_chars(len(joined), len(texts))
         if input_tokens > self._max_input_tokens:
@@ -174,10 +174,8 @@ class Gateway:
         month = self._months.get(day)
         if month is None:
             month = self._months[day] = month_key(day)
-        committed = self.budget.committed(tenant_id, month)
-        degraded = under_pressure(committed, tenant.budget_usd, tenant.degrade_at_pct) and (
-            route.degrade_target is not None or route.degrade_max_output_tokens is not None
-        )
+        degraded = route.degradable and under_pressure(
+            self.budget.committed(tenant_id, month), tenant.budget_usd, tenant.degrade_at_pct)
         chain = self._chain(route, rule, requested, degraded)
         if isinstance(chain, Rejection):
             return self._refuse(tenant, lane_name, sensitivity, chain.status, chain.code, chain.message,
@@ -473,6 +471,19 @@ class Gateway:
         if rule is None:
             return []
         return sorted({t.model for t in self._targets.values() if rule.allows(t)})
+
+
+def _texts_of(messages: object) -> list[str] | None:
+    """Each message's text, or ``None`` unless ``messages`` is a non-empty list of objects."""
+    if type(messages) is not list or not messages:
+        return None
+    texts = []
+    for message in messages:
+        if type(message) is not dict:
+            return None
+        content = message.get("content")
+        texts.append(content if type(content) is str else message_text(message))
+    return texts
 
 
 def _outcome_of(status: int) -> str:

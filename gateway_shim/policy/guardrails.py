@@ -27,12 +27,12 @@ PHONE = re.compile(
     r"|(?<![\w+])\+\d{10,14}(?!\w)"
 )
 _THREE_DIGITS = re.compile(r"\d\d\d")
-_DIGITS = "0123456789"
 
 
 def _has_digit(text: str) -> bool:
     """Ten substring searches (memchr-fast) beat one regex scan on long digit-free prompts."""
-    return any(digit in text for digit in _DIGITS)
+    return ("0" in text or "1" in text or "2" in text or "3" in text or "4" in text or "5" in text
+            or "6" in text or "7" in text or "8" in text or "9" in text)
 
 
 def luhn_valid(digits: str) -> bool:

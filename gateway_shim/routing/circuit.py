@@ -1,15 +1,14 @@
 """Circuit breakers per provider/model, with the provider's ``circuit_breaker`` settings.
 
-closed → open: within the last ``window_s`` at least ``min_requests`` results and a failure share of
-at least ``failure_rate``. open → half-open after ``open_s``. half-open lets at most
+closed → open: within the last ``window_s`` (counted in ``SLICES`` slices, so results leave the window
+one slice at a time) at least ``min_requests`` results and a failure share of at least
+``failure_rate``. open → half-open after ``open_s``. half-open lets at most
 ``half_open_probes`` calls through at a time; that many successes close it, any failure reopens it.
 A probe whose result never comes back is forgotten after ``open_s``. Failures are errors, throttles
 (429), timeouts, outages and connection failures. ``now`` is the caller's monotonic clock.
 """
 
 from __future__ import annotations
-
-from collections import deque
 
 from gateway_shim.config.models import CircuitBreaker as BreakerSettings
 
@@ -20,9 +19,12 @@ HALF_OPEN = "half_open"
 
 class CircuitBreaker:
     __slots__ = (
-        "_failures", "_opened_at", "_probe_successes", "_probes_out", "_probes_started", "_results",
-        "failure_rate", "half_open_probes", "min_requests", "open_s", "state", "window_s",
+        "_failed", "_failures", "_opened_at", "_probe_successes", "_probes_out", "_probes_started",
+        "_slice", "_slice_s", "_total", "_totals", "failure_rate", "half_open_probes", "min_requests",
+        "open_s", "state", "window_s",
     )
+
+    SLICES = 10
 
     def __init__(self, settings: BreakerSettings) -> None:
         self.window_s = settings.window_s
@@ -31,7 +33,12 @@ class CircuitBreaker:
         self.open_s = settings.open_s
         self.half_open_probes = settings.half_open_probes
         self.state = CLOSED
-        self._results: deque[tuple[float, bool]] = deque()
+        self._slice_s = settings.window_s / self.SLICES
+        self._slice = 0
+        """Index (``now // slice_s``) of the newest slice; slot ``index % SLICES`` holds its counts."""
+        self._totals = [0] * self.SLICES
+        self._failed = [0] * self.SLICES
+        self._total = 0
         self._failures = 0
         self._opened_at = 0.0
         self._probes_out = 0
@@ -60,17 +67,19 @@ class CircuitBreaker:
     def record(self, ok: bool, now: float) -> None:
         """Feed one call's result (only calls that ``allow`` let through)."""
         if self.state is CLOSED:
-            results = self._results
-            results.append((now, not ok))
+            index = int(now // self._slice_s)
+            if index > self._slice:
+                self._advance(index)
+            elif index < self._slice:  # stamped before the newest slice: count it there
+                index = self._slice
+            slot = index % self.SLICES
+            self._totals[slot] += 1
+            self._total += 1
             if not ok:
+                self._failed[slot] += 1
                 self._failures += 1
-            horizon = now - self.window_s
-            while results and results[0][0] < horizon:
-                if results.popleft()[1]:
-                    self._failures -= 1
-            if not ok and len(results) >= self.min_requests and \
-                    self._failures >= self.failure_rate * len(results):
-                self._open(now)
+                if self._total >= self.min_requests and self._failures >= self.failure_rate * self._total:
+                    self._open(now)
         elif self.state is HALF_OPEN:
             if not ok:
                 self._open(now)
@@ -79,8 +88,7 @@ class CircuitBreaker:
             self._probe_successes += 1
             if self._probe_successes >= self.half_open_probes:
                 self.state = CLOSED
-                self._results.clear()
-                self._failures = 0
+                self._forget()
         # results arriving while open come from calls started before it opened: ignored.
 
     def _open(self, now: float) -> None:
@@ -88,3 +96,17 @@ class CircuitBreaker:
         self._opened_at = now
         self._probes_out = 0
         self._probe_successes = 0
+
+    def _advance(self, index: int) -> None:
+        """Move the window forward to slice ``index``: empty the slices that fell out of it."""
+        for stale in range(max(self._slice + 1, index - self.SLICES + 1), index + 1):
+            slot = stale % self.SLICES
+            self._total -= self._totals[slot]
+            self._failures -= self._failed[slot]
+            self._totals[slot] = self._failed[slot] = 0
+        self._slice = index
+
+    def _forget(self) -> None:
+        self._totals = [0] * self.SLICES
+        self._failed = [0] * self.SLICES
+        self._total = self._failures = 0

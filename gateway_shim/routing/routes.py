@@ -25,6 +25,10 @@ class RouteSpec:
     degrade_target: Target | None
     degrade_max_output_tokens: int | None
 
+    @property
+    def degradable(self) -> bool:
+        return self.degrade_target is not None or self.degrade_max_output_tokens is not None
+
     def matches(self, workflow: str | None, lane: str) -> bool:
         if self.workflows is None and self.lanes is None:
             return False

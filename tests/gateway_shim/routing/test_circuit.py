@@ -79,3 +79,26 @@ def test_results_arriving_while_open_are_ignored() -> None:
     breaker = opened()
     breaker.record(True, 1.0)
     assert breaker.state == OPEN and not breaker.allow(2.0)
+
+
+def test_results_are_counted_per_slice_and_a_late_stamp_counts_in_the_newest() -> None:
+    breaker = CircuitBreaker(SETTINGS)  # 30 s window in 3 s slices
+    for i in range(10):
+        breaker.record(True, 100.0 + i * 0.1)
+    breaker.record(False, 50.0)  # late: counted now, not in a stale slot
+    for _ in range(8):
+        breaker.record(False, 101.0)
+    assert breaker.state == CLOSED  # 9 failures of 19
+    breaker.record(False, 101.0)
+    assert breaker.state == OPEN  # 10 of 20
+
+
+def test_a_long_quiet_spell_empties_the_window() -> None:
+    breaker = CircuitBreaker(SETTINGS)
+    for _ in range(9):
+        breaker.record(False, 0.0)
+    for _ in range(5):
+        breaker.record(True, 1000.0)
+    for _ in range(4):
+        breaker.record(False, 1000.0)
+    assert breaker.state == CLOSED  # the nine old failures are gone: 4 of 9
