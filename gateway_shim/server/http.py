@@ -271,7 +271,9 @@ class Connection(asyncio.Protocol):
         self.transport.write(block)
 
     async def write(self, data: bytes) -> None:
-        """One piece of a streamed body; waits while the client is not reading (flow control)."""
+        """One piece of a streamed body; waits while the client is not reading (flow control), but
+        closes the connection if it stays unread longer than the body timeout: a stalled reader
+        must not hold its lane slot for ever."""
         if self.closed or self.transport is None or not data:
             return
         if self.streaming_chunked:
@@ -279,7 +281,10 @@ class Connection(asyncio.Protocol):
         else:
             self.transport.write(data)
         if not self.write_ready.is_set():
-            await self.write_ready.wait()
+            try:
+                await asyncio.wait_for(self.write_ready.wait(), self.server.limits.body_timeout_s)
+            except TimeoutError:
+                self.close()
 
     def end_stream(self) -> None:
         if self.streaming_chunked and not self.closed and self.transport is not None:

@@ -232,3 +232,28 @@ def test_drain_finishes_in_flight_then_refuses_new_connections() -> None:
     _, answer, drained, refused = asyncio.run(scenario())
     assert answer.startswith(b"HTTP/1.1 200") and b"connection: close" in answer
     assert drained and refused
+
+
+def test_a_client_that_stops_reading_a_stream_is_cut_off() -> None:
+    big = b"x" * 65536
+
+    async def flood(request: Request, conn: Connection) -> None:
+        conn.start_stream(200, [], "text/event-stream")
+        for _ in range(200):  # 13 MB: far more than the socket buffers hold
+            await conn.write(big)
+            if conn.closed:
+                return
+
+    async def scenario() -> bool:
+        server = HttpServer(flood, Limits(body_timeout_s=0.3))
+        port = await server.listen("127.0.0.1", 0)
+        _, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+        await writer.drain()
+        await asyncio.sleep(1.5)  # never read
+        finished = server.in_flight == 0
+        writer.close()
+        await server.drain(1)
+        return finished
+
+    assert asyncio.run(scenario())
