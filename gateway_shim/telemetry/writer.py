@@ -134,7 +134,9 @@ class LakeWriter:
         self._lock = threading.Lock()
         self._pending: list[Event] = []
         self._accepted = 0
-        self._overflow: list[Event] = []
+        self._refused = 0  # emits turned away (closed, or the spooler hopelessly behind)
+        self._refused_ts: list[int] = []  # first and last ts among them
+        self._refused_reasons: set[str] = set()
         self._closed = False
 
         # background state, guarded by _cond.
@@ -213,10 +215,21 @@ class LakeWriter:
         """Take one event (the writer owns the dict from now on). O(1); never touches disk or network."""
         with self._lock:
             if self._closed or len(self._pending) >= self.settings.max_pending:
-                self._overflow.append(event)
+                self._refuse(event)
                 return
             self._pending.append(event)
             self._accepted += 1
+
+    def _refuse(self, event: Event) -> None:
+        """Count an event that cannot be taken (called under ``_lock``); keeps no reference to it."""
+        self._refused += 1
+        self._refused_reasons.add("writer_closed" if self._closed else "pending_full")
+        ts = event.get("ts")
+        if isinstance(ts, int):
+            if not self._refused_ts:
+                self._refused_ts = [ts, ts]
+            else:
+                self._refused_ts = [min(self._refused_ts[0], ts), max(self._refused_ts[1], ts)]
 
     def flush(self, timeout: float | None = None) -> bool:
         """Seal the open segment and wait until everything emitted so far is in the lake.
@@ -242,8 +255,11 @@ class LakeWriter:
             if self._closed:
                 return True
             self._closed = True
+            unstarted_backlog = bool(self._pending)
         if not self._started:
-            return True
+            if not unstarted_backlog:
+                return True
+            self.start()
         atexit.unregister(self._close_at_exit)
         deadline = time.monotonic() + (self.settings.close_timeout_s if timeout is None else timeout)
         drained = self.flush(timeout=max(0.0, deadline - time.monotonic()))
@@ -273,8 +289,7 @@ class LakeWriter:
 
     def stats(self) -> WriterStats:
         with self._lock:
-            accepted, pending = self._accepted, len(self._pending)
-            refused = len(self._overflow)
+            accepted, pending, refused = self._accepted, len(self._pending), self._refused
         with self._cond:
             return WriterStats(
                 accepted=accepted,
@@ -332,9 +347,12 @@ class LakeWriter:
             ticket, stopping = self._flush_requested, self._stopping
         with self._lock:
             events, self._pending = self._pending, []
-            refused, self._overflow = self._overflow, []
+            refused, self._refused = self._refused, 0
+            refused_ts, self._refused_ts = self._refused_ts, []
+            reasons, self._refused_reasons = self._refused_reasons, set()
         if refused:
-            self._drop(refused, "writer_closed" if self._closed else "pending_full")
+            first, last = refused_ts or (None, None)
+            self._drop_count(refused, first, last, ",".join(sorted(reasons)))
         if events:
             segment = self._append(events, segment)
         if segment is not None:
@@ -478,12 +496,15 @@ class LakeWriter:
 
     def _drop(self, events: list[Event], reason: str) -> None:
         first, last = ts_range(events)
+        self._drop_count(len(events), first, last, reason)
+
+    def _drop_count(self, count: int, first: int | None, last: int | None, reason: str) -> None:
         if self._gap is None:
             self._gap = Gap(self.gateway_id, reason)
             self._gap_written_at = 0.0
-        self._gap.add(len(events), first, last, reason)
+        self._gap.add(count, first, last, reason)
         with self._cond:
-            self._dropped += len(events)
+            self._dropped += count
             total = self._dropped
         now = time.monotonic()
         if now - self._last_drop_log >= _DROP_LOG_INTERVAL_S:

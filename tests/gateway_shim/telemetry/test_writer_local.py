@@ -161,3 +161,17 @@ def test_backoff_grows_exponentially_with_full_jitter() -> None:
     delays = [[backoff_delay(n, 0.25, 15.0, rng) for _ in range(200)] for n in (1, 3, 10)]
     assert max(delays[0]) <= 0.25 and max(delays[1]) <= 1.0 and max(delays[2]) <= 15.0
     assert max(delays[2]) > 10.0 and min(delays[2]) < 5.0
+
+
+def test_a_stuck_spooler_never_grows_memory_without_bound(lake: LakeLocation, tmp_path: Path) -> None:
+    writer = LakeWriter(lake, "gw-test", spool_dir=tmp_path / "spool", max_pending=10)
+    for i in range(15):  # not started: nothing drains the pending list
+        writer.emit(make_event(i, BASE_TS + i))
+    assert (writer.stats()["accepted"], writer.stats()["dropped"]) == (10, 5)
+    assert writer.close(timeout=10)  # starts, drains what it accepted, records the gap
+    stats = writer.stats()
+    assert (stats["written"], stats["dropped"], stats["gaps_recorded"]) == (10, 5, 1)
+    (gap_file,) = lake.list_files("gaps")
+    gap = orjson.loads(Path(gap_file.path).read_bytes())
+    assert gap["dropped_events"] == 5 and gap["reason"] == "pending_full"
+    assert gap["first_ts"] == "2026-11-30T00:00:00.000010+00:00"
