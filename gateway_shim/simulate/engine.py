@@ -266,7 +266,7 @@ class Simulation:
     def _change_policy(self, config: Config) -> None:
         """Requests admitted from now on see the new policy; those in flight finish under the old one."""
         successor = self._new_gateway(config)
-        carry_over(self.gateway, successor)
+        successor.take_over(self.gateway)
         if successor.lanes is not self.gateway.lanes:
             self._gates.append(successor.lanes)
         self.gateway = successor
@@ -281,22 +281,3 @@ class Simulation:
         self.stats.events += 1
         self._emit(event)
 
-
-def carry_over(old: Gateway, new: Gateway) -> None:
-    """Hand the running state to the gateway of a new policy, as a config reload keeps it: month-to-date
-    spend, rate-limit buckets, lane occupancy and circuit breakers, wherever their settings are unchanged.
-    """
-    old_config, new_config = old.config, new.config
-    budgets = {t: c.monthly_budget_usd for t, c in old_config.tenants.items()}
-    if budgets == {t: c.monthly_budget_usd for t, c in new_config.tenants.items()}:
-        new.budget = old.budget
-    limits = {t: c.limits for t, c in old_config.tenants.items()}
-    if limits == {t: c.limits for t, c in new_config.tenants.items()}:
-        new.rate_limits = old.rate_limits
-    if old_config.lanes == new_config.lanes:
-        new.lanes = old.lanes
-    for key, breaker in old.breakers.items():
-        provider = key.split("/", 1)[0]
-        before, after = old_config.providers.get(provider), new_config.providers.get(provider)
-        if before is not None and after is not None and before.circuit_breaker == after.circuit_breaker:
-            new.breakers[key] = breaker

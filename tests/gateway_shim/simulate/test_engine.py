@@ -36,6 +36,7 @@ def test_an_outage_at_peak_opens_the_breaker_and_the_chain_skips_the_model(tmp_p
     document = yaml.safe_load(DEFAULT_SCENARIO.read_text())
     outage = next(i for i in document["incidents"] if i["kind"] == "model_outage")
     document["incidents"] = [{**outage, "at": "day 1 09:30", "duration": "90m"}]
+    document["streams"] = [s for s in document["streams"] if s["tenant"] != "initech"]
     path = tmp_path / "outage.yaml"
     path.write_text(yaml.safe_dump(document))
     events = simulate_events(prepare(Options(days=1, start=MONDAY, seed=2, scale=1.0, scenario=path)))

@@ -105,7 +105,7 @@ def test_storm_user_is_throttled(month_prepared: Prepared, month_events: Events)
     storm = [e for e in month_events if e["user_id"] == "globex-support-bot-7"]
     assert all(begin <= e["ts"] < end for e in storm)
     throttled = [e for e in storm if e["outcome"] == "throttled"]
-    assert len(throttled) > 0.5 * len(storm)
+    assert len(throttled) > 0.4 * len(storm)  # 1200 requests/min against a 600/min tenant limit
     reasons = Counter((e["status_code"], e["error_type"]) for e in throttled)
     assert reasons.most_common(1)[0][0] == (429, "rate_limited")
     assert set(reasons) <= {(429, "rate_limited"), (429, "lane_saturated"), (503, "lane_shed"),

@@ -38,4 +38,4 @@ def test_storm_traffic_is_absolute_and_comes_from_one_user() -> None:
     small = TrafficModel(scenario, MONDAY, scale=0.01, seed=1)
     hour = int(storm.at // 3600)
     users = [a[2] for a in small.hour(hour)]
-    assert users.count(storm.user) > 0.8 * storm.requests_per_min * 20
+    assert users.count(storm.user) > 0.8 * storm.requests_per_min * storm.duration / 60
