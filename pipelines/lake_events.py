@@ -22,9 +22,6 @@ EVENTS_PREFIX = "events/v1"
 QUARANTINE_PREFIX = "quarantine"
 _EVENT_PATH = re.compile(r"^events/v1/dt=(\d{4}-\d{2}-\d{2})/hour=\d{2}/[^/]+\.parquet$")
 
-# raw rows carry the lake object they came from
-LOADED_SCHEMA = EVENT_SCHEMA.append(pa.field("source_file", pa.string()))
-
 
 class UnreadableObject(ValueError):
     """A lake object that is not a readable schema-v1 event file; the message is the reason."""
@@ -114,19 +111,31 @@ def conform(table: pa.Table) -> pa.Table:
     return conformed
 
 
+def check_footer(lake: LakeLocation, obj: LakeObject) -> int:
+    """The object's row count, from its Parquet footer alone; ``UnreadableObject`` when it is not an
+    event file (not Parquet, a truncated footer, missing or incompatible columns)."""
+    if obj.dt is None:
+        raise UnreadableObject("not in the events layout events/v1/dt=YYYY-MM-DD/hour=HH/*.parquet")
+    try:
+        with lake.filesystem.open_input_file(lake.path(obj.path)) as handle:
+            metadata = pq.ParquetFile(handle).metadata
+            schema = metadata.schema.to_arrow_schema()
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
+        raise UnreadableObject(f"not a readable Parquet file: {exc}") from exc
+    conform(schema.empty_table())
+    return int(metadata.num_rows)
+
+
 def read_event_object(lake: LakeLocation, obj: LakeObject) -> pa.Table:
-    """One object's rows (schema v1 plus ``source_file``), read whole in one request."""
+    """One object's rows, read whole and conformed to schema v1 (the careful, object-by-object path)."""
     if obj.dt is None:
         raise UnreadableObject("not in the events layout events/v1/dt=YYYY-MM-DD/hour=HH/*.parquet")
     data = lake.read_bytes(obj.path)  # an I/O error fails the run: the object may be fine
     try:
-        table = pq.read_table(pa.BufferReader(data))
+        table = pq.read_table(pa.BufferReader(data), use_threads=False)
     except (pa.ArrowException, OSError, ValueError) as exc:
         raise UnreadableObject(f"not a readable Parquet file: {exc}") from exc
-    conformed = conform(table)
-    return conformed.append_column(
-        LOADED_SCHEMA.field("source_file"), pa.array([obj.path] * conformed.num_rows, pa.string())
-    )
+    return conform(table)
 
 
 def copy_to_quarantine(lake: LakeLocation, relative_path: str, reason: str) -> str:

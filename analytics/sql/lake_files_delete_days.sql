@@ -1,0 +1,1 @@
+DELETE FROM meta.lake_files WHERE list_contains($days, dt);

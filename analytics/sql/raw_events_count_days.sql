@@ -1,0 +1,1 @@
+SELECT (SELECT count(*) FROM staged), (SELECT count(*) FROM raw.events WHERE list_contains($days, dt));

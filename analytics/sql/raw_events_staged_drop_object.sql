@@ -1,0 +1,1 @@
+DELETE FROM staged WHERE source_file = $path;

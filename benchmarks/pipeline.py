@@ -1,0 +1,224 @@
+"""The pipeline on a month of a large organisation, against a bare DuckDB scan of the same Parquet.
+
+    .venv/bin/python benchmarks/pipeline.py [--events 10000000] [--days 30] [--workdir /tmp/aigw-bench]
+
+1. writes (or reuses) a lake of ``--events`` synthetic schema-v1 events over ``--days`` days, one
+   zstd Parquet object per gateway per hour (2 gateways), 0.1% of events duplicated into the other
+   gateway's object, the demo's mid-month Haiku price change included;
+2. floor: one DuckDB ``GROUP BY`` (day, tenant, model: count, tokens, cost) over all the objects
+   with ``read_parquet(..., hive_partitioning=true)``;
+3. full: ``run_pipeline`` into an empty warehouse (every asset and check, published);
+4. incremental: one more hourly object lands for the last day, ``run_pipeline`` again (the day is
+   reloaded, every mart rebuilt, the warehouse republished).
+
+Goals (issue 5): full <= 3x the floor and <= 60 s; incremental <= 5 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import time
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from gateway_shim.config import load_config
+from gateway_shim.telemetry.schema import EVENT_SCHEMA
+from pipelines.run import run_pipeline
+
+START = dt.date(2026, 10, 25)  # 30 days end before today; the Haiku price changes on 11-15
+GATEWAYS = ("gw-a", "gw-b")
+TENANTS = {
+    "acme": ("payments", ("checkout-assistant", "dispute-summariser", "finance-analytics")),
+    "globex": ("support", ("support-desk", "knowledge-bot", "ticket-classifier")),
+    "initech": ("search", ("ai-search", "doc-indexer", "legacy-reports")),
+}
+WORKFLOWS = ("support-summary", "knowledge-bot", "ai-search", "analytics-assistant", "batch-extract", "")
+LANES = ("interactive", "standard", "batch")
+TARGETS = (
+    ("bedrock", "interactive-chat", "anthropic.claude-3-5-haiku-v1"),
+    ("bedrock", "analytics", "anthropic.claude-3-7-sonnet-v1"),
+    ("bedrock", "batch", "meta.llama3-1-70b-instruct-v1"),
+    ("bedrock", "ai-search", "amazon.nova-lite-v1"),
+    ("selfhosted", "default", "mistral-7b-instruct"),
+    ("openai-compat", "default", "gpt-4o-mini"),
+)
+OUTCOMES = (
+    ("ok", 200, 0.93),
+    ("upstream_error", 502, 0.01),
+    ("throttled", 429, 0.03),
+    ("blocked", 403, 0.015),
+    ("budget_exceeded", 429, 0.005),
+    ("client_error", 400, 0.01),
+)
+
+
+def _pick(
+    rng: np.random.Generator, values: tuple[str, ...], n: int, p: list[float] | None = None
+) -> pa.Array:
+    return pa.DictionaryArray.from_arrays(
+        pa.array(rng.choice(len(values), n, p=p), pa.int32()), pa.array(values)
+    ).cast(pa.string())
+
+
+def hour_table(
+    rng: np.random.Generator, moment: dt.datetime, n: int, prefix: str, config: object
+) -> pa.Table:
+    """``n`` events in the hour starting at ``moment``."""
+    base_us = int(moment.timestamp() * 1_000_000)
+    ts = np.sort(base_us + rng.integers(0, 3_600_000_000, n))
+    tenant_ix = rng.integers(0, len(TENANTS), n)
+    tenants = list(TENANTS)
+    app_ix = rng.integers(0, 3, n)
+    app_values = tuple(app for tenant in tenants for app in TENANTS[tenant][1])
+    target_ix = rng.choice(len(TARGETS), n, p=[0.35, 0.1, 0.15, 0.25, 0.1, 0.05])
+    outcome_ix = rng.choice(len(OUTCOMES), n, p=[o[2] for o in OUTCOMES])
+    served = np.isin(outcome_ix, [0, 1])
+    ok = outcome_ix == 0
+    input_tokens = np.where(ok, rng.integers(50, 4000, n), 0).astype(np.int32)
+    output_tokens = np.where(ok, rng.integers(20, 1200, n), 0).astype(np.int32)
+    day = moment.date()
+    price_in = np.array([config.price_on(t[2], day).input_per_mtok for t in TARGETS])  # type: ignore[attr-defined]
+    price_out = np.array([config.price_on(t[2], day).output_per_mtok for t in TARGETS])  # type: ignore[attr-defined]
+    cost = (input_tokens * price_in[target_ix] + output_tokens * price_out[target_ix]) / 1e6
+    latency = rng.lognormal(7.0, 0.6, n).astype(np.float32)
+
+    def indexed(values: tuple[str, ...], index: np.ndarray, mask: np.ndarray | None = None) -> pa.Array:
+        array = pa.DictionaryArray.from_arrays(pa.array(index, pa.int32()), pa.array(values)).cast(
+            pa.string()
+        )
+        return pc.if_else(pa.array(mask), array, pa.nulls(n, pa.string())) if mask is not None else array
+
+    columns = {
+        "event_id": pc.binary_join_element_wise(prefix, pc.cast(pa.array(np.arange(n)), pa.string()), "-"),
+        "schema_version": pa.array(np.ones(n, np.int16)),
+        "ts": pa.array(ts, pa.timestamp("us", tz="UTC")),
+        "trace_id": pa.nulls(n, pa.string()),
+        "gateway_id": pa.array([prefix.split("/")[0]] * n),
+        "tenant_id": indexed(tuple(tenants), tenant_ix),
+        "team": indexed(tuple(TENANTS[t][0] for t in tenants), tenant_ix),
+        "app_id": indexed(app_values, tenant_ix * 3 + app_ix),
+        "user_id": indexed(tuple(f"user-{i}" for i in range(500)), rng.integers(0, 500, n)),
+        "workflow": _pick(rng, WORKFLOWS, n, [0.25, 0.2, 0.2, 0.15, 0.15, 0.05]),
+        "sensitivity": _pick(rng, ("public", "internal", "restricted"), n, [0.3, 0.6, 0.1]),
+        "latency_class": _pick(rng, LANES, n, [0.4, 0.4, 0.2]),
+        "budget_class": pa.array(["default"] * n),
+        "model_requested": pa.array([""] * n),
+        "model_provider": indexed(tuple(t[0] for t in TARGETS), target_ix, served),
+        "model_route": indexed(tuple(t[1] for t in TARGETS), target_ix),
+        "model_name": indexed(tuple(t[2] for t in TARGETS), target_ix, served),
+        "prompt_version": _pick(rng, ("v1", "v2"), n, [0.7, 0.3]),
+        "input_tokens": pa.array(input_tokens),
+        "output_tokens": pa.array(output_tokens),
+        "total_latency_ms": pa.array(latency),
+        "status_code": pa.array(np.array([o[1] for o in OUTCOMES], np.int16)[outcome_ix]),
+        "outcome": indexed(tuple(o[0] for o in OUTCOMES), outcome_ix),
+        "fallback_used": pa.array(rng.random(n) < 0.04),
+        "attempts": pa.array(np.ones(n, np.int8)),
+        "validation_result": pa.array(["passed"] * n),
+        "guardrail_actions": pa.array([[]] * n, pa.list_(pa.string())),
+        "policy_version": pa.array([config.policy_version] * n),  # type: ignore[attr-defined]
+        "estimated_cost_usd": pa.array(cost),
+        "streamed": pa.array(rng.random(n) < 0.5),
+        "run_id": pa.array([""] * n),
+    }
+    arrays = [
+        columns[f.name].cast(f.type) if f.name in columns else pa.nulls(n, f.type) for f in EVENT_SCHEMA
+    ]
+    return pa.Table.from_arrays(arrays, schema=EVENT_SCHEMA)
+
+
+def write_lake(lake: Path, events: int, days: int, seed: int = 1) -> int:
+    """The synthetic month; returns the number of objects written."""
+    rng = np.random.default_rng(seed)
+    config = load_config()
+    per_object = events // (days * 24 * len(GATEWAYS))
+    objects, previous = 0, None
+    for hour in range(days * 24):
+        moment = dt.datetime.combine(START, dt.time(), dt.UTC) + dt.timedelta(hours=hour)
+        for gateway in GATEWAYS:
+            table = hour_table(rng, moment, per_object, f"{gateway}/{hour}", config)
+            if previous is not None and gateway == "gw-b":  # a retried batch: 0.1% written twice
+                table = pa.concat_tables([table, previous.slice(0, per_object // 1000)])
+            previous = table
+            folder = lake / f"events/v1/dt={moment:%Y-%m-%d}/hour={moment:%H}"
+            folder.mkdir(parents=True, exist_ok=True)
+            pq.write_table(
+                table, folder / f"{gateway}-{moment:%Y%m%dT%H%M%SZ}-bench.parquet", compression="zstd"
+            )
+            objects += 1
+    return objects
+
+
+def floor_scan(lake: Path) -> float:
+    started = time.perf_counter()
+    with duckdb.connect() as connection:
+        connection.sql(
+            "SELECT dt, tenant_id, model_name, count(*), sum(input_tokens), sum(output_tokens), "
+            "sum(estimated_cost_usd) FROM read_parquet($glob, hive_partitioning = true) GROUP BY ALL",
+            params={"glob": str(lake / "events/v1/*/*/*.parquet")},
+        ).fetchall()
+    return time.perf_counter() - started
+
+
+def timed_run(lake: Path, warehouse: Path) -> float:
+    started = time.perf_counter()
+    outcome = run_pipeline(lake_url=str(lake), warehouse_path=str(warehouse), progress=print)
+    elapsed = time.perf_counter() - started
+    if not outcome.success:
+        raise SystemExit(f"pipeline failed: {outcome.failures}")
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=10_000_000)
+    parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/aigw-bench"))
+    args = parser.parse_args()
+    os.environ.setdefault("AIGW_PARTITIONS_START", "2026-01-01")
+    lake = args.workdir / f"lake-{args.events}-{args.days}"
+    if not (lake / "events").is_dir():
+        started = time.perf_counter()
+        objects = write_lake(lake, args.events, args.days)
+        print(f"lake: {objects} objects written in {time.perf_counter() - started:.1f}s")
+    warehouse = args.workdir / "warehouse.duckdb"
+    for stale in args.workdir.glob(".warehouse.duckdb*"):
+        stale.unlink()
+    warehouse.unlink(missing_ok=True)
+    floor = min(floor_scan(lake) for _ in range(2))
+    full = timed_run(lake, warehouse)
+    last = START + dt.timedelta(days=args.days - 1)
+    extra = hour_table(
+        np.random.default_rng(99),
+        dt.datetime.combine(last, dt.time(23), dt.UTC),
+        args.events // (args.days * 24 * len(GATEWAYS)),
+        "gw-c/late",
+        load_config(),
+    )
+    folder = lake / f"events/v1/dt={last:%Y-%m-%d}/hour=23"
+    extra_path = folder / "gw-c-late-bench.parquet"
+    pq.write_table(extra, extra_path, compression="zstd")
+    try:
+        incremental = timed_run(lake, warehouse)
+    finally:
+        extra_path.unlink()
+    size_mb = warehouse.stat().st_size / 1e6
+    print(
+        f"\nevents: {args.events:,} over {args.days} days; warehouse {size_mb:,.0f} MB; {os.cpu_count()} cores"
+    )
+    print(f"floor (bare DuckDB GROUP BY over the Parquet): {floor:6.2f} s")
+    print(
+        f"full pipeline (all assets, checks, publish):   {full:6.2f} s  = {full / floor:4.1f}x floor (goal <= 3x, <= 60 s)"
+    )
+    print(f"hourly incremental (one new object):           {incremental:6.2f} s  (goal <= 5 s)")
+
+
+if __name__ == "__main__":
+    main()
