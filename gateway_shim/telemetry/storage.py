@@ -39,6 +39,9 @@ def s3_filesystem(env: Mapping[str, str] | None = None) -> pafs.S3FileSystem:
         "request_timeout": float(env.get("AIGW_S3_REQUEST_TIMEOUT", "30")),
         "retry_strategy": pafs.AwsStandardS3RetryStrategy(max_attempts=2),
         "check_directory_existence_before_creation": False,
+        # Objects up to a part (10 MB) go up as one PutObject at close instead of a three-request
+        # multipart upload; errors surface at close, where write_bytes reports them anyway.
+        "allow_delayed_open": True,
     }
     region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")
     if region:

@@ -50,3 +50,17 @@ def test_s3_lake_round_trip(s3_server: MotoS3Server) -> None:
     assert [info.path for info in lake.list_files("policies")] == ["storage-test/prefix/policies/v1.json"]
     lake.delete("policies/v1.json")
     assert not lake.exists("policies/v1.json")
+
+
+def test_s3_large_object_goes_up_in_parts_and_whole(s3_server: MotoS3Server) -> None:
+    lake = LakeLocation.parse(s3_server.make_bucket("storage-big"), env=s3_server.env)
+    data = bytes(range(256)) * 45_000  # 11.5 MB: more than one 10 MB part
+    lake.write_bytes("big.bin", data)
+    assert lake.read_bytes("big.bin") == data
+
+
+def test_s3_write_to_a_missing_bucket_fails_loudly(s3_server: MotoS3Server) -> None:
+    lake = LakeLocation.parse("s3://no-such-bucket", env=s3_server.env)
+    with pytest.raises(OSError, match="NO_SUCH_BUCKET"):
+        lake.write_bytes("a.json", b"{}")
+    assert not lake.exists("a.json")
