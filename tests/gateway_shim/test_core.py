@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -15,6 +16,7 @@ from gateway_shim.config.loader import DEMO_CONFIG, load_config
 from gateway_shim.config.models import Config
 from gateway_shim.core import Gateway
 from gateway_shim.routing.saturation import Ticket
+from gateway_shim.telemetry.event import EventIds
 from gateway_shim.telemetry.schema import EVENT_COLUMNS, EVENT_SCHEMA, OUTCOMES
 from gateway_shim.types import AttemptResult, Plan, Rejection, RequestContext
 
@@ -534,3 +536,13 @@ def test_any_traffic_gives_one_valid_event_per_request_and_releases_every_reserv
         assert event["outcome"] in OUTCOMES and 200 <= event["status_code"] < 600
         if event["outcome"] != "ok":
             assert event["error_type"]
+
+
+def test_event_ids_are_unique_version_4_uuids() -> None:
+    ids = EventIds()
+    other = EventIds()
+    made = [ids.next() for _ in range(1000)] + [other.next() for _ in range(1000)]
+    assert len(set(made)) == 2000
+    assert all(uuid.UUID(value).version == 4 and str(uuid.UUID(value)) == value for value in made)
+    seeded = EventIds(uuid.UUID("12345678-1234-4321-8765-123456789abc"))
+    assert seeded.next() == "12345678-1234-4321-8765-000000000001"
