@@ -39,8 +39,8 @@ def s3_filesystem(env: Mapping[str, str] | None = None) -> pafs.S3FileSystem:
         "request_timeout": float(env.get("AIGW_S3_REQUEST_TIMEOUT", "30")),
         "retry_strategy": pafs.AwsStandardS3RetryStrategy(max_attempts=2),
         "check_directory_existence_before_creation": False,
-        # Objects up to a part (10 MB) go up as one PutObject at close instead of a three-request
-        # multipart upload; errors surface at close, where write_bytes reports them anyway.
+        # A whole object written in one call goes up as one PutObject at close instead of a
+        # three-request multipart upload; errors surface at close, where write_bytes reports them.
         "allow_delayed_open": True,
     }
     region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")
@@ -102,8 +102,7 @@ class LakeLocation:
         """Write one whole object: readers see the old state or the complete new one, never a part.
 
         Locally: a hidden temp file in the same folder, fsynced, then renamed over the target.
-        On S3: one stream whose object only appears when the upload completes (a single PUT for
-        small objects, multipart for large ones).
+        On S3: one PutObject of the whole buffer; the object only appears when it completes.
         """
         target = self.path(relative_path)
         if self.is_local:

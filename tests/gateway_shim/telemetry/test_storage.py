@@ -52,9 +52,9 @@ def test_s3_lake_round_trip(s3_server: MotoS3Server) -> None:
     assert not lake.exists("policies/v1.json")
 
 
-def test_s3_large_object_goes_up_in_parts_and_whole(s3_server: MotoS3Server) -> None:
+def test_s3_large_object_round_trips_whole(s3_server: MotoS3Server) -> None:
     lake = LakeLocation.parse(s3_server.make_bucket("storage-big"), env=s3_server.env)
-    data = bytes(range(256)) * 45_000  # 11.5 MB: more than one 10 MB part
+    data = bytes(range(256)) * 45_000  # 11.5 MB: more than one multipart part
     lake.write_bytes("big.bin", data)
     assert lake.read_bytes("big.bin") == data
 
