@@ -15,7 +15,6 @@ import re._parser as _sre_parser
 from collections.abc import Sequence
 
 from gateway_shim.config.models import DenyPattern, PiiRedaction
-from gateway_shim.policy.tokens import message_text
 from gateway_shim.types import Message
 
 EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
@@ -174,6 +173,3 @@ class Redactor:
                 out.append(message)
         return out, [f"pii_redacted:{kind}" for kind in sorted(kinds)]
 
-
-def texts_of(messages: Sequence[Message]) -> list[str]:
-    return [message_text(m) for m in messages]

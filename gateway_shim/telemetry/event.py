@@ -128,7 +128,7 @@ def plan_event(
         "status_code": status_code,
         "outcome": outcome,
         "error_type": error_type,
-        "fallback_used": served is not None and served is not plan.targets[0],
+        "fallback_used": plan.fallback_used,
         "fallback_reason": plan.fallback_reason or ("degrade" if plan.degraded else None),
         "attempts": plan.attempts,
         "validation_result": plan.validation_result,
