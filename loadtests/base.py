@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import logging
 import time
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,27 @@ def _options(parser: Any) -> None:
     parser.add_argument("--aigw-provider-url", default="http://127.0.0.1:9000",
                         help="the simulated provider, for its /_control/faults API")
     parser.add_argument("--aigw-out", default="", help="folder for requests.csv and phases.json")
+    parser.add_argument("--aigw-wait-for", action="append", default=[],
+                        help="URL that must answer before the run (and its clock) starts; repeatable")
+
+
+WAIT_FOR_TIMEOUT_S = 60.0
+
+
+@events.init.add_listener
+def _wait_for_servers(environment: Environment, **_: Any) -> None:
+    """Block start-up until the gateway and provider answer, so the harness can start Locust alongside
+    them; ``init`` fires before Locust's run-time clock starts."""
+    urls = list(getattr(environment.parsed_options, "aigw_wait_for", None) or [])
+    deadline = time.monotonic() + WAIT_FOR_TIMEOUT_S
+    while urls:
+        try:
+            with urllib.request.urlopen(urls[0], timeout=1.0):
+                urls.pop(0)
+        except OSError:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"{urls[0]} did not answer within {WAIT_FOR_TIMEOUT_S:.0f}s") from None
+            gevent.sleep(0.1)
 
 
 class RunState:

@@ -138,22 +138,27 @@ def stop_process(process: subprocess.Popen[bytes]) -> None:
             process.wait(timeout=STOP_TIMEOUT_S)
 
 
-def run_locust(playbook: Playbook, *, host: str, provider_url: str, run_id: str, duration_s: float,
-               out: Path, users: int | None, env: dict[str, str]) -> None:
+def locust_args(playbook: Playbook, *, host: str, provider_url: str, run_id: str, duration_s: float,
+                out: Path, users: int | None, wait_for: list[str]) -> list[str]:
+    """Locust headless as a subprocess; it waits for ``wait_for`` URLs before its clock starts."""
     args = [sys.executable, "-m", "locust", "-f", str(playbook.locustfile), "--headless", "--host", host,
             "-t", f"{max(1, round(duration_s))}s", "--csv", str(out / "locust"), "--exit-code-on-error", "0",
             "--only-summary", "--stop-timeout", "10", "--loglevel", "WARNING",
             "--aigw-run-id", run_id, "--aigw-provider-url", provider_url, "--aigw-out", str(out)]
+    for url in wait_for:
+        args += ["--aigw-wait-for", url]
     count = users if users is not None else playbook.users
     if count is not None:
         args += ["-u", str(count), "-r", str(playbook.spawn_rate or count)]
-    log = out / "locust.log"
-    with _process(args, log, env) as process:
-        try:
-            code = process.wait(timeout=duration_s + LOCUST_GRACE_S)
-        except subprocess.TimeoutExpired:
-            limit = duration_s + LOCUST_GRACE_S
-            raise HarnessError(f"locust did not finish within {limit:.0f}s; log {log}") from None
+    return args
+
+
+def wait_locust(process: subprocess.Popen[bytes], log: Path, duration_s: float) -> None:
+    limit = READY_TIMEOUT_S + duration_s + LOCUST_GRACE_S
+    try:
+        code = process.wait(timeout=limit)
+    except subprocess.TimeoutExpired:
+        raise HarnessError(f"locust did not finish within {limit:.0f}s; log {log}") from None
     if code != 0:
         raise HarnessError(f"locust exited with {code}; log {log}:\n{_tail(log)}")
 
@@ -185,17 +190,25 @@ def run_playbook(options: RunOptions) -> RunResult:
                 [*AIGW, "serve", "--config", str(config_path), "--host", HOST, "--port", str(gateway_port),
                  "--lake", run_lake.url, "--gateway-id", f"loadtest-{run_id}", "--drain-timeout", "10"],
                 logs["gateway"], env))
-            _wait_http(f"{provider_url}/_control/faults", provider, logs["provider"], READY_TIMEOUT_S)
-            _wait_http(f"{host}/healthz", gateway, logs["gateway"], READY_TIMEOUT_S)
+            ready = [f"{provider_url}/_control/faults", f"{host}/healthz"]
+            locust = stack.enter_context(_process(
+                locust_args(playbook, host=host, provider_url=provider_url, run_id=run_id,
+                            duration_s=options.duration_s, out=out, users=options.users, wait_for=ready),
+                logs["locust"], env))
+            _wait_http(ready[0], provider, logs["provider"], READY_TIMEOUT_S)
+            _wait_http(ready[1], gateway, logs["gateway"], READY_TIMEOUT_S)
         else:
             check_loopback(options.host)
             check_loopback(options.provider_url)
             host, provider_url = options.host, options.provider_url
             config = load_config(options.config_path)
             run_lake = lake
+            locust = stack.enter_context(_process(
+                locust_args(playbook, host=host, provider_url=provider_url, run_id=run_id,
+                            duration_s=options.duration_s, out=out, users=options.users, wait_for=[]),
+                logs["locust"], env))
         started = time.time()
-        run_locust(playbook, host=host, provider_url=provider_url, run_id=run_id,
-                   duration_s=options.duration_s, out=out, users=options.users, env=env)
+        wait_locust(locust, logs["locust"], options.duration_s)
         duration = time.time() - started
         client = read_request_log(out / REQUEST_LOG)
         if gateway is not None:

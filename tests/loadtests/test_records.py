@@ -7,7 +7,14 @@ from pathlib import Path
 
 from gateway_shim.config.loader import load_config
 from loadtests.playbooks import PLAYBOOKS
-from loadtests.records import ClientRecord, Phase, RequestLogWriter, read_phases, read_request_log, write_phases
+from loadtests.records import (
+    ClientRecord,
+    Phase,
+    RequestLogWriter,
+    read_phases,
+    read_request_log,
+    write_phases,
+)
 from loadtests.summary import build_summary, render_table
 from loadtests.verdicts import Criterion, RunData
 
@@ -38,7 +45,8 @@ def test_summary_has_exactly_the_agreed_keys_and_is_json() -> None:
                            fallback=i == 1) for i in range(8)]
     run = RunData("steady", load_config(PLAYBOOKS["steady"].config), client, [], [], users=2)
     criteria = [Criterion("a", "<= 1", 0.5, True, "locust"), Criterion("b", ">= 1", None, False, "telemetry")]
-    summary = build_summary("steady-x", run, criteria, 1795608000.0, 8.0, ["loadtests/steady-x/locust_stats.csv"])
+    csv = ["loadtests/steady-x/locust_stats.csv"]
+    summary = build_summary("steady-x", run, criteria, 1795608000.0, 8.0, csv)
     assert set(summary) == SUMMARY_KEYS
     assert summary["verdict"] == "fail"
     assert summary["started_at"] == "2026-11-25T12:00:00Z"

@@ -10,9 +10,9 @@ import pytest
 
 from gateway_shim.config.loader import load_config
 from gateway_shim.config.models import Config
+from loadtests.contract import BUDGET_SPENDER
 from loadtests.playbooks import PLAYBOOKS
 from loadtests.records import ClientRecord, Phase, TelemetryRow
-from loadtests.contract import BUDGET_SPENDER
 from loadtests.verdicts import RunData, judge, knee, verdict
 
 BUDGET_TENANT = BUDGET_SPENDER.tenant
@@ -45,8 +45,8 @@ def failed(criteria: list) -> set[str]:
 def steady_run(ms: float = 500.0, errors: int = 0) -> RunData:
     client = [ClientRecord(t=100 + i * 0.1, lane=lane, tenant="acme", status=200, ms=ms, model=PRIMARY)
               for i in range(300) for lane in ("interactive", "standard", "batch")]
-    client += [ClientRecord(t=130.0, lane="interactive", tenant="acme", status=502, ms=5, code="upstream_error")
-               for _ in range(errors)]
+    client += [ClientRecord(t=130.0, lane="interactive", tenant="acme", status=502, ms=5,
+                            code="upstream_error") for _ in range(errors)]
     return RunData("steady", config("steady"), client, mirrored(client), [], users=10)
 
 
@@ -95,7 +95,8 @@ def fallback_run(*, flagged: bool = True, closes_at: float = 34.0, skips: bool =
         t = i * 0.1
         during = 10 <= t < closes_at
         model = BACKUP if during else PRIMARY
-        client.append(ClientRecord(t, "interactive", "acme", 200, 900, fallback=during and flagged, model=model))
+        client.append(ClientRecord(t, "interactive", "acme", 200, 900, fallback=during and flagged,
+                                   model=model))
         reason = ("circuit_open" if skips and t >= 11 else "outage") if during else ""
         rows.append(TelemetryRow(t, "interactive", "acme", 200, "ok", model=model,
                                  fallback_used=during and flagged, fallback_reason=reason,
@@ -142,9 +143,9 @@ def circuit_run(*, breaker: bool = True) -> RunData:
         if window is None:
             since_up = min((t - u for _, u in windows if t >= u), default=99)
             recovering = since_up < 2.0
-            rows.append(TelemetryRow(t, "interactive", "acme", 200, "ok", model=BACKUP if recovering else PRIMARY,
-                                     fallback_used=recovering, fallback_reason="circuit_open" if recovering else "",
-                                     attempts=1))
+            rows.append(TelemetryRow(t, "interactive", "acme", 200, "ok",
+                                     model=BACKUP if recovering else PRIMARY, fallback_used=recovering,
+                                     fallback_reason="circuit_open" if recovering else "", attempts=1))
             continue
         into = t - window[0]
         tripping = into < 1.0 or not breaker

@@ -1,0 +1,154 @@
+"""Each playbook for real and briefly: ``aigw loadtest`` starts a provider and a gateway, runs Locust
+headless, judges and reports. On its playbook config it passes; on a wrongly configured gateway it
+exits 1 and names the criterion that caught it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from aigw.cli import main
+from loadtests.playbooks import PLAYBOOKS
+from tests.helpers import MotoS3Server
+
+pytestmark = pytest.mark.slow
+
+Document = dict[str, Any]
+AIGW = [sys.executable, "-c", "from aigw.cli import main; main()"]
+BROKEN_TIMEOUT_S = 180
+
+
+def run(args: list[str]) -> tuple[int, str]:
+    result = CliRunner().invoke(main, ["loadtest", *args], catch_exceptions=False)
+    return result.exit_code, result.output
+
+
+def summary_of(output: str, lake: Path) -> dict[str, Any]:
+    run_id = next(line.split()[3] for line in output.splitlines() if " run " in line and ": " in line)
+    return dict(json.loads((lake / "loadtests" / run_id / "summary.json").read_text()))
+
+
+@pytest.mark.parametrize(("name", "duration"), [("fallback", 16), ("saturation", 18), ("budget", 12),
+                                                ("circuit", 20)])
+def test_playbook_passes_on_its_config(name: str, duration: int, tmp_path: Path) -> None:
+    lake = tmp_path / "lake"
+    code, output = run([name, "--duration", str(duration), "--lake", str(lake),
+                        "--workdir", str(tmp_path / "w")])
+    assert code == 0, output
+    summary = summary_of(output, lake)
+    assert summary["scenario"] == name and summary["verdict"] == "pass"
+    assert summary["requests"] > 0 and summary["locust_csv"]
+    assert {c["source"] for c in summary["criteria"]} == {"locust", "telemetry"}
+    for relative in summary["locust_csv"]:
+        assert (lake / relative).stat().st_size > 0
+
+
+def test_steady_passes_with_its_report_on_s3(tmp_path: Path, s3_server: MotoS3Server,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    for key, value in s3_server.env.items():
+        monkeypatch.setenv(key, value)
+    bucket = s3_server.make_bucket("loadtest-reports")
+    code, output = run(["steady", "--duration", "10", "--lake", f"{bucket}/lake", "--workdir", str(tmp_path)])
+    assert code == 0, output
+    import pyarrow.fs as pafs
+
+    s3 = pafs.S3FileSystem(access_key="testing", secret_key="testing", region="us-east-1",
+                           endpoint_override=s3_server.endpoint_url.removeprefix("http://"), scheme="http")
+    names = [info.path for info in s3.get_file_info(pafs.FileSelector("loadtest-reports/lake/loadtests",
+                                                                      recursive=True))]
+    assert any(path.endswith("/summary.json") for path in names)
+    assert any(path.endswith("/locust_stats.csv") for path in names)
+    assert any("/lake/events/v1/" in path for path in names), "the gateway's telemetry went to the run's lake"
+
+
+def squeeze_interactive(doc: Document) -> None:
+    doc["lanes"]["interactive"].update({"max_concurrency": 1, "max_queue": 0})
+
+
+def drop_fallbacks(doc: Document) -> None:
+    for route in ("interactive-chat", "default"):
+        doc["routes"][route]["targets"] = doc["routes"][route]["targets"][:1]
+
+
+def invert_priorities(doc: Document) -> None:
+    doc["lanes"]["interactive"]["priority"], doc["lanes"]["batch"]["priority"] = 2, 0
+
+
+def remove_budget(doc: Document) -> None:
+    doc["tenants"]["initech"].update({"monthly_budget_usd": 100000, "degrade_at_budget_pct": None})
+
+
+def breaker_never_opens(doc: Document) -> None:
+    doc["providers"]["bedrock"]["circuit_breaker"]["min_requests"] = 1_000_000
+
+
+BROKEN: dict[str, tuple[int, Callable[[Document], None], str]] = {
+    "steady": (6, squeeze_interactive, "interactive_error_rate"),
+    "fallback": (8, drop_fallbacks, "success_rate"),
+    "saturation": (10, invert_priorities, "interactive_shed_rate"),
+    "budget": (6, remove_budget, "budget_stop_observed"),
+    "circuit": (10, breaker_never_opens, "breaker_opened_windows"),
+}
+
+
+@dataclass
+class BrokenRun:
+    lake: Path
+    code: int
+    output: str
+
+
+@pytest.fixture(scope="module")
+def broken_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, BrokenRun]:
+    """Every playbook against its wrongly configured gateway, all at once as ``aigw loadtest``
+    processes (each fails for a structural reason, so sharing the CPU does not change the verdict)."""
+    started: dict[str, tuple[Path, subprocess.Popen[bytes]]] = {}
+    try:
+        for name, (duration, break_config, _) in BROKEN.items():
+            folder = tmp_path_factory.mktemp(f"broken-{name}")
+            doc = yaml.safe_load(PLAYBOOKS[name].config.read_text())
+            break_config(doc)
+            (folder / "broken.yaml").write_text(yaml.safe_dump(doc))
+            args = [*AIGW, "loadtest", name, "--duration", str(duration),
+                    "--config", str(folder / "broken.yaml"), "--lake", str(folder / "lake"),
+                    "--workdir", str(folder / "w")]
+            with open(folder / "output.txt", "wb") as out:
+                started[name] = folder, subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT,
+                                                         stdin=subprocess.DEVNULL)
+        runs = {}
+        for name, (folder, process) in started.items():
+            code = process.wait(timeout=BROKEN_TIMEOUT_S)
+            runs[name] = BrokenRun(folder / "lake", code, (folder / "output.txt").read_text())
+        return runs
+    finally:
+        for _, process in started.values():
+            if process.poll() is None:
+                process.kill()
+                process.wait(timeout=10)
+
+
+@pytest.mark.parametrize("name", sorted(BROKEN))
+def test_playbook_fails_on_a_wrongly_configured_gateway(name: str, broken_runs: dict[str, BrokenRun]) -> None:
+    result, caught_by = broken_runs[name], BROKEN[name][2]
+    assert result.code == 1, result.output
+    failed_line = next(line for line in result.output.splitlines() if line.startswith("failed: "))
+    assert caught_by in failed_line, result.output
+    summary = summary_of(result.output, result.lake)
+    assert summary["verdict"] == "fail"
+    assert any(c["name"] == caught_by and not c["passed"] for c in summary["criteria"])
+
+
+def test_unknown_playbook_and_remote_hosts_are_refused(tmp_path: Path) -> None:
+    code, output = run(["nope"])
+    assert code == 2 and "nope" in output
+    code, output = run(["steady", "--host", "http://example.com:8080", "--lake", str(tmp_path)])
+    assert code == 1 and "only talks to loopback" in output
