@@ -13,14 +13,18 @@ from operator import itemgetter
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from gateway_shim.telemetry.schema import EVENT_SCHEMA, SCHEMA_VERSION
 
 Event = dict[str, Any]
 
 CHUNK_ROWS = 1024
+TS_MIN_US = 946_684_800_000_000  # 2000-01-01T00:00:00Z
+TS_MAX_US = 4_102_444_800_000_000  # 2100-01-01T00:00:00Z
 _FIELDS = tuple((field.name, field.type) for field in EVENT_SCHEMA)
 _ALL_VALUES = itemgetter(*(name for name, _ in _FIELDS))
+_TS_INDEX = EVENT_SCHEMA.get_field_index("ts")
 _REQUIRED = frozenset(("event_id", "schema_version", "ts", "gateway_id"))
 _COLUMN_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError)
 
@@ -55,7 +59,18 @@ def _convert(events: Sequence[Event], gateway_id: str) -> pa.RecordBatch:
             values = list(values)
             _fill_required(name, values, gateway_id)
         arrays.append(pa.array(values, type=kind))
+    _check_ts(arrays[_TS_INDEX])
     return pa.RecordBatch.from_arrays(arrays, schema=EVENT_SCHEMA)
+
+
+def _check_ts(ts: pa.Array) -> None:
+    """Reject times no partition can hold (microseconds mistaken for nanoseconds, say)."""
+    if len(ts) == 0:
+        return
+    bounds = pc.min_max(ts.cast(pa.int64()))
+    low, high = bounds["min"].as_py(), bounds["max"].as_py()
+    if low < TS_MIN_US or high >= TS_MAX_US:
+        raise ValueError(f"ts {low if low < TS_MIN_US else high} µs is outside years 2000-2099")
 
 
 def to_record_batch(

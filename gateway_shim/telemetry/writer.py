@@ -37,7 +37,7 @@ import pyarrow.parquet as pq
 
 from gateway_shim.telemetry.columnar import Event, to_record_batch, to_table, ts_range
 from gateway_shim.telemetry.gaps import Gap
-from gateway_shim.telemetry.layout import events_file_path, quarantine_path, split_by_hour
+from gateway_shim.telemetry.layout import QUARANTINE_PREFIX, events_file_path, quarantine_path, split_by_hour
 from gateway_shim.telemetry.spool import OpenSegment, Segment, Spool, read_segment
 from gateway_shim.telemetry.storage import LakeLocation
 
@@ -46,6 +46,7 @@ log = logging.getLogger("aigw.lake")
 _GATEWAY_ID = re.compile(r"^[A-Za-z0-9._]+(?:-[A-Za-z0-9._]+)*$")
 _DROP_LOG_INTERVAL_S = 5.0
 _GAP_REWRITE_INTERVAL_S = 1.0
+_DATA_ERRORS = (pa.ArrowException, ValueError, OverflowError)
 
 
 @dataclass(frozen=True)
@@ -614,24 +615,49 @@ class LakeWriter:
             self._cond.notify_all()
 
     def _upload_segment(self, segment: Segment) -> None:
-        files = rows = 0
+        written = files = invalid = 0
         if segment.path.exists():
-            table = segment.table if segment.table is not None else read_segment(segment.path)
-            for partition in split_by_hour(table):
-                path = events_file_path(self.gateway_id, segment.name, partition)
-                self.lake.write_bytes(path, encode_parquet(partition.table))
-                files += 1
-            rows = table.num_rows
+            try:
+                rows, encoded = self._encode_segment(segment)
+            except _DATA_ERRORS as exc:  # the segment's content is at fault, not the lake
+                self._quarantine_segment(segment, exc)
+                invalid = segment.rows
+            else:
+                for path, data in encoded:
+                    self.lake.write_bytes(path, data)
+                written, files = rows, len(encoded)
             segment.path.unlink()
         with self._cond:
             self._queue.popleft()
             self._queued_rows -= segment.rows
             self._queued_bytes -= segment.size
             self._queued_memory -= segment.table.nbytes if segment.table is not None else 0
-            self._written += rows
+            self._written += written
+            self._invalid += invalid
             self._files_written += files
             self._uploaded_seq = segment.seq
             self._cond.notify_all()
+
+    def _encode_segment(self, segment: Segment) -> tuple[int, list[tuple[str, pa.Buffer]]]:
+        """The segment's row count and Parquet files, all encoded before the first is written."""
+        table = segment.table if segment.table is not None else read_segment(segment.path)
+        return table.num_rows, [
+            (events_file_path(self.gateway_id, segment.name, partition), encode_parquet(partition.table))
+            for partition in split_by_hour(table)
+        ]
+
+    def _quarantine_segment(self, segment: Segment, exc: BaseException) -> None:
+        """Keep an unreadable segment as it is in ``quarantine/writer/`` rather than retry it forever."""
+        path = f"{QUARANTINE_PREFIX}/{self.gateway_id}-{segment.name}.arrows"
+        self.lake.write_bytes(path, segment.path.read_bytes())
+        log.error(
+            "lake writer %s: spool segment %s cannot be turned into Parquet (%s: %s); kept at %s",
+            self.gateway_id,
+            segment.name,
+            type(exc).__name__,
+            exc,
+            path,
+        )
 
 
 def exit_on_sigterm() -> None:

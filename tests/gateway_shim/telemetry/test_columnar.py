@@ -38,3 +38,12 @@ def test_a_malformed_event_is_set_aside_without_the_others() -> None:
 def test_ts_range_skips_events_without_integer_ts() -> None:
     assert ts_range([{"ts": 5}, {"ts": 3}, {"ts": None}, {}]) == (3, 5)
     assert ts_range([{}]) == (None, None)
+
+
+def test_times_no_partition_can_hold_are_set_aside() -> None:
+    nanoseconds = BASE_TS * 1000
+    events = [make_event(0), make_event(1, ts=nanoseconds), make_event(2, ts=-5)]
+    batch, bad = to_record_batch(events, "gw-a")
+    assert batch.column("event_id").to_pylist() == ["evt-00000000"]
+    assert [event["event_id"] for event, _ in bad] == ["evt-00000001", "evt-00000002"]
+    assert "outside years 2000-2099" in bad[0][1]

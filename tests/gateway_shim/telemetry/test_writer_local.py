@@ -11,6 +11,7 @@ from typing import Any
 import duckdb
 import orjson
 import polars as pl
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -175,3 +176,21 @@ def test_a_stuck_spooler_never_grows_memory_without_bound(lake: LakeLocation, tm
     gap = orjson.loads(Path(gap_file.path).read_bytes())
     assert gap["dropped_events"] == 5 and gap["reason"] == "pending_full"
     assert gap["first_ts"] == "2026-11-30T00:00:00.000010+00:00"
+
+
+def test_a_spool_segment_of_another_schema_is_quarantined_not_retried(
+    lake: LakeLocation, tmp_path: Path
+) -> None:
+    segments = tmp_path / "spool" / "segments"
+    segments.mkdir(parents=True)
+    foreign = pa.table({"event_id": ["a", "b", "c"]})
+    with pa.ipc.new_stream(str(segments / "000000000000-old.arrows"), foreign.schema) as stream:
+        stream.write_table(foreign)
+    writer = LakeWriter(lake, "gw-test", spool_dir=tmp_path / "spool").start()
+    writer.emit(make_event(1))
+    assert writer.close(timeout=10)
+    stats = writer.stats()
+    assert (stats["replayed"], stats["invalid"], stats["written"]) == (3, 3, 1)
+    (kept,) = lake.list_files("quarantine/writer")
+    assert kept.base_name == "gw-test-000000000000-old.arrows"
+    assert pa.ipc.open_stream(kept.path).read_all().equals(foreign)
