@@ -72,6 +72,9 @@ class MotoS3Server:
         except TimeoutError:
             self.stop()
             raise
+        if self.process.poll() is not None:  # someone else took the port; moto could not bind
+            self.process = None
+            raise RuntimeError(f"moto exited at start on port {self.port}; see {self.log_path}")
 
     def stop(self) -> None:
         """Stop the server (its buckets are lost: moto keeps state in memory)."""
