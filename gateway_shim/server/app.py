@@ -42,6 +42,8 @@ class GatewayApp:
         self.dispatcher = Dispatcher(gateway, clients, self.metrics)
         self.telemetry_stats = telemetry_stats or (lambda: {})
         self.draining = False
+        self.loop_lag: Callable[[], tuple[float, int]] = lambda: (0.0, 0)
+        """(longest event-loop lag in seconds since the last scrape, lags over 10 ms so far)."""
 
     async def __call__(self, request: Request, conn: Connection) -> None:
         path, method = request.path, request.method
@@ -137,6 +139,9 @@ class GatewayApp:
         gauges["aigw_circuit_open"] = [
             ({"target": key}, 0.0 if breaker.state == "closed" else 1.0 if breaker.state == "open" else 0.5)
             for key, breaker in sorted(self.gateway.breakers.items())]
+        lag_s, over_10ms = self.loop_lag()
+        gauges["aigw_event_loop_lag_max_ms"] = [({}, round(lag_s * 1000, 3))]
+        gauges["aigw_event_loop_lags_over_10ms"] = [({}, float(over_10ms))]
         stats = self.telemetry_stats()
         for key in ("backlog", "dropped", "accepted", "written", "files_written"):
             value = stats.get(key)

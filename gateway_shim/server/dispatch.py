@@ -89,6 +89,12 @@ class Dispatcher:
                 await self._stream(conn, plan, started, waited, extra, include_usage)
             else:
                 await self._complete(conn, door, plan, started, waited, extra)
+        except Exception:
+            if not plan.finished:  # a bug: still settle the reservation and record the one event
+                bug = Rejection(status=500, code="internal_error", message="internal gateway error",
+                                outcome="upstream_error", error_type="api_error")
+                self.metrics.observe(gateway.finish(plan, status_code=500, now=_mono(), error=bug))
+            raise
         finally:
             self.lanes.release(ticket)
 

@@ -371,7 +371,11 @@ class HttpServer:
         self.listeners: list[asyncio.Server] = []
         self.draining = False
         self.in_flight = 0
-        self._sweeper = self.loop.call_later(SWEEP_INTERVAL_S, self._sweep)
+        self._sweep_due = time.monotonic() + SWEEP_INTERVAL_S
+        self._sweeper = self.loop.call_at(self.loop.time() + SWEEP_INTERVAL_S, self._sweep)
+        self.loop_lag_max_s = 0.0
+        """The longest the event loop was late for the sweep since it was last read (then reset)."""
+        self.loop_lag_over_10ms = 0
         self.on_wire_error: WireErrorHook = on_wire_error or (lambda status, code, message, request: None)
         self.on_handler_error = on_handler_error or (lambda exc: None)
 
@@ -386,9 +390,15 @@ class HttpServer:
     def _sweep(self) -> None:
         """Time out slow or idle connections (deadlines are checked to within SWEEP_INTERVAL_S)."""
         now = time.monotonic()
+        lag = now - self._sweep_due
+        if lag > self.loop_lag_max_s:
+            self.loop_lag_max_s = lag
+        if lag > 0.010:
+            self.loop_lag_over_10ms += 1
         for conn in list(self.connections):
             if conn.deadline and conn.deadline <= now:
                 conn.on_timeout()
+        self._sweep_due = now + SWEEP_INTERVAL_S
         self._sweeper = self.loop.call_later(SWEEP_INTERVAL_S, self._sweep)
 
     async def drain(self, timeout_s: float) -> bool:

@@ -62,6 +62,12 @@ async def serve_until_signalled(config: Config, options: ServeOptions) -> int:
                      telemetry_stats=lambda: dict(writer.stats()))
     limits = Limits(max_body_bytes=config.gateway.max_body_bytes)
     server = HttpServer(app, limits, on_wire_error=app.wire_error, on_handler_error=app.handler_error)
+
+    def loop_lag() -> tuple[float, int]:
+        lag, server.loop_lag_max_s = server.loop_lag_max_s, 0.0
+        return lag, server.loop_lag_over_10ms
+
+    app.loop_lag = loop_lag
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -111,3 +111,4 @@ def test_health_and_metrics(gateway: GatewayProcess) -> None:
     assert 'aigw_requests_total{tenant="acme"' in text
     assert "aigw_request_duration_ms_bucket" in text and "aigw_gateway_overhead_ms_count" in text
     assert "aigw_telemetry_backlog" in text and "aigw_telemetry_dropped" in text
+    assert "aigw_event_loop_lag_max_ms" in text and "aigw_circuit_open{" in text
