@@ -105,6 +105,7 @@ def test_rate_limit_is_429_with_retry_after(gateway: GatewayProcess) -> None:
 
 
 def test_health_and_metrics(gateway: GatewayProcess) -> None:
+    assert call(f"{gateway.url}/v1/chat/completions", chat(max_tokens=4)).status == 200
     health = call(f"{gateway.url}/healthz").json()
     assert health["status"] == "ok" and health["gateway_id"] == "test-gw"
     text = gateway.metrics()
