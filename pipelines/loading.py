@@ -10,6 +10,7 @@ days are then replaced in one transaction (delete + insert), so a rerun gives th
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -35,7 +36,6 @@ from pipelines.lake_events import (
 
 READ_THREADS = 8
 GROUP_ROWS = 4_000_000  # days are loaded in groups of about this many rows (memory bound)
-_FILENAME = "__filename"
 
 
 @dataclass
@@ -75,7 +75,7 @@ def load_days(
             reason = "not in the events layout events/v1/dt=YYYY-MM-DD/hour=HH/*.parquet"
             _quarantine(lake, connection, obj.path, reason, report, log)
     changed = changed_days(objects, loaded_manifest(connection))
-    to_load = []
+    to_load: list[dt.date] = []
     for day in sorted(set(days)):
         (to_load if force or day in changed else report.days_unchanged).append(day)
     objects_by_day = by_day(objects)
@@ -125,15 +125,81 @@ def _load_group(
     log: Log,
 ) -> None:
     try:
-        _stage(connection, _scan_together(lake, objects), lake)
+        _expose_together(lake, connection, objects)
+        objects = _drop_bad_rows(lake, connection, objects, report, log)
+        read, loaded = _replace_days(lake, connection, days, objects)
     except (pa.ArrowException, duckdb.Error, OSError) as exc:
         log(f"reading {len(objects)} object(s) together failed ({exc}); reading them one by one")
         objects = _keep_readable(lake, connection, objects, report, log)
-        _stage(connection, _scan_one_by_one(lake, objects), lake)
-    for path, reason in connection.execute(load_sql("raw_events_staged_bad_objects")).fetchall():
+        _forget_incoming(connection)
+        _expose(connection, _one_by_one(lake, objects))
+        objects = _drop_bad_rows(lake, connection, objects, report, log)
+        read, loaded = _replace_days(lake, connection, days, objects)
+    finally:
+        _forget_incoming(connection)
+    report.rows_read += read
+    report.rows_loaded += loaded
+    report.days_loaded += days
+    log(f"raw.events {days[0]}..{days[-1]}: {len(objects)} object(s), {loaded} row(s)")
+
+
+def _forget_incoming(connection: duckdb.DuckDBPyConnection) -> None:
+    for statement in ("DROP VIEW IF EXISTS incoming", "DROP TABLE IF EXISTS incoming"):
+        with contextlib.suppress(duckdb.CatalogException):  # it is one or the other
+            connection.execute(statement)
+
+
+def _expose_together(
+    lake: LakeLocation, connection: duckdb.DuckDBPyConnection, objects: list[LakeObject]
+) -> None:
+    """``incoming``: every object's rows plus ``filename``. A local lake is scanned by DuckDB itself
+    (parallel, only the columns each statement needs); S3 through one pyarrow dataset scan."""
+    paths = [lake.path(o.path) for o in objects]
+    if not paths:
+        _expose(connection, _one_by_one(lake, []))
+    elif lake.is_local:
+        rows = connection.read_parquet(paths, filename=True, union_by_name=True, hive_partitioning=False)
+        rows.create_view("incoming")
+    else:
+        dataset = ds.dataset(paths, schema=EVENT_SCHEMA, format="parquet", filesystem=lake.filesystem)
+        reader = dataset.scanner(columns=[*EVENT_COLUMNS, "__filename"]).to_reader()
+        schema = EVENT_SCHEMA.append(pa.field("filename", pa.string()))
+        _expose(
+            connection,
+            pa.RecordBatchReader.from_batches(
+                schema, (batch.rename_columns(schema.names) for batch in reader)
+            ),
+        )
+
+
+def _expose(connection: duckdb.DuckDBPyConnection, rows: pa.RecordBatchReader | pa.Table) -> None:
+    """Materialise ``rows`` as the temp table ``incoming`` (statements read it more than once)."""
+    connection.register("arriving", rows)
+    try:
+        connection.execute(load_sql("raw_events_incoming"))
+    finally:
+        connection.unregister("arriving")
+
+
+def _drop_bad_rows(
+    lake: LakeLocation,
+    connection: duckdb.DuckDBPyConnection,
+    objects: list[LakeObject],
+    report: LoadReport,
+    log: Log,
+) -> list[LakeObject]:
+    """Quarantine objects whose rows break schema v1 (null ids, another schema_version)."""
+    bad = connection.execute(load_sql("raw_events_incoming_bad_objects"), _prefix(lake)).fetchall()
+    for path, reason in bad:
         _quarantine(lake, connection, path, reason, report, log)
-        connection.execute(load_sql("raw_events_staged_drop_object"), {"path": path})
-        objects = [obj for obj in objects if obj.path != path]
+    dropped = {path for path, _ in bad}
+    return [obj for obj in objects if obj.path not in dropped]
+
+
+def _replace_days(
+    lake: LakeLocation, connection: duckdb.DuckDBPyConnection, days: list[dt.date], objects: list[LakeObject]
+) -> tuple[int, int]:
+    """Delete the days and insert the objects' rows once per event_id, in one transaction."""
     manifest = pa.Table.from_pylist(
         [{"dt": o.dt, "path": o.path, "size": o.size, "mtime_ns": o.mtime_ns} for o in objects],
         schema=pa.schema(
@@ -144,9 +210,9 @@ def _load_group(
     try:
         connection.execute("BEGIN TRANSACTION")
         connection.execute(load_sql("raw_events_delete_days"), {"days": days})
-        connection.execute(load_sql("raw_events_insert_staged"))
+        connection.execute(load_sql("raw_events_insert_incoming"), _prefix(lake))
         connection.execute(load_sql("lake_files_delete_days"), {"days": days})
-        connection.execute(load_sql("lake_files_insert"))
+        connection.execute(load_sql("lake_files_insert"), _prefix(lake))
         read, loaded = connection.execute(load_sql("raw_events_count_days"), {"days": days}).fetchall()[0]
         connection.execute("COMMIT")
     except BaseException:
@@ -154,22 +220,12 @@ def _load_group(
         raise
     finally:
         connection.unregister("manifest")
-        connection.execute("DROP TABLE IF EXISTS staged")
-    report.rows_read += int(read)
-    report.rows_loaded += int(loaded)
-    report.days_loaded += days
-    log(f"raw.events {days[0]}..{days[-1]}: {len(objects)} object(s), {loaded} row(s)")
+    return int(read), int(loaded)
 
 
-def _scan_together(lake: LakeLocation, objects: list[LakeObject]) -> pa.RecordBatchReader:
-    """One multi-threaded scan of every object, each row with the path it came from."""
-    dataset = ds.dataset(
-        [lake.path(o.path) for o in objects],
-        schema=EVENT_SCHEMA,
-        format="parquet",
-        filesystem=lake.filesystem,
-    )
-    return dataset.scanner(columns=[*EVENT_COLUMNS, _FILENAME]).to_reader()
+def _prefix(lake: LakeLocation) -> dict[str, int]:
+    """``substr(filename, $prefix_len + 1)`` turns a full path into one relative to the lake root."""
+    return {"prefix_len": len(lake.path("")) + 1}
 
 
 def _keep_readable(
@@ -190,26 +246,14 @@ def _keep_readable(
     return readable
 
 
-def _scan_one_by_one(lake: LakeLocation, objects: list[LakeObject]) -> pa.Table:
-    tables = []
-    for obj in objects:
-        table = read_event_object(lake, obj)
-        tables.append(
-            table.append_column(_FILENAME, pa.array([lake.path(obj.path)] * table.num_rows, pa.string()))
-        )
-    if not tables:
-        return EVENT_SCHEMA.append(pa.field(_FILENAME, pa.string())).empty_table()
-    return pa.concat_tables(tables)
-
-
-def _stage(
-    connection: duckdb.DuckDBPyConnection, rows: pa.RecordBatchReader | pa.Table, lake: LakeLocation
-) -> None:
-    connection.register("incoming", rows)
-    try:
-        connection.execute(load_sql("raw_events_stage"), {"prefix_len": len(lake.path("")) + 1})
-    finally:
-        connection.unregister("incoming")
+def _one_by_one(lake: LakeLocation, objects: list[LakeObject]) -> pa.Table:
+    schema = EVENT_SCHEMA.append(pa.field("filename", pa.string()))
+    tables = [
+        table.append_column("filename", pa.array([lake.path(obj.path)] * table.num_rows, pa.string()))
+        for obj in objects
+        for table in [read_event_object(lake, obj)]
+    ]
+    return pa.concat_tables(tables) if tables else schema.empty_table()
 
 
 def record_quarantine(

@@ -1,5 +1,7 @@
--- `manifest` is the objects the days were just loaded from (registered by the pipeline).
+-- `manifest` is the objects the days were just loaded from, `incoming` their rows.
 INSERT INTO meta.lake_files
-SELECT m.dt, m.path, m.size, m.mtime_ns, coalesce(s.rows, 0), now()::TIMESTAMP
+SELECT m.dt, m.path, m.size, m.mtime_ns, coalesce(r.rows, 0), now()::TIMESTAMP
 FROM manifest AS m
-LEFT JOIN (SELECT source_file, count(*) AS rows FROM staged GROUP BY ALL) AS s ON s.source_file = m.path;
+LEFT JOIN (
+    SELECT substr(filename, $prefix_len + 1) AS path, count(*) AS rows FROM incoming GROUP BY ALL
+) AS r ON r.path = m.path;

@@ -1,1 +1,4 @@
-SELECT (SELECT count(*) FROM staged), (SELECT count(*) FROM raw.events WHERE list_contains($days, dt));
+-- Rows read (objects kept) and rows loaded (after deduplication) for the days just reloaded.
+SELECT
+    (SELECT sum(rows) FROM meta.lake_files WHERE list_contains($days, dt)),
+    (SELECT count(*) FROM raw.events WHERE list_contains($days, dt));
