@@ -5,7 +5,7 @@ Pure functions from DataFrames to figures; the pages only place them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import pandas as pd
 import plotly.express as px
@@ -28,8 +28,13 @@ LANE_COLORS = {"interactive": "#E45756", "standard": "#4C78A8", "batch": "#54A24
 OTHER_LANE_COLORS = ("#B279A2", "#72B7B2", "#9D755D")
 SEVERITY_COLORS = {"high": "#D62728", "warning": "#FF7F0E", "info": "#7F7F7F"}
 TARGET_COLOR = "#444444"
-MONEY_AXIS = "$,.0f"
 MONEY_HOVER = "$,.2f"
+
+
+def money_axis(values: Iterable[float], *, signed: bool = False) -> str:
+    """d3 tick format for USD: cents when the axis stays under $20, whole dollars above."""
+    largest = max((abs(float(v)) for v in values if pd.notna(v)), default=0.0)
+    return ("+" if signed else "") + ("$,.2f" if largest < 20 else "$,.0f")
 
 
 def tenant_colors(tenants: Sequence[str]) -> dict[str, str]:
@@ -57,6 +62,7 @@ def _style(fig: go.Figure, *, height: int = 320, legend_title: str | None = None
 
 def monthly_spend(trend: pd.DataFrame, colors: dict[str, str]) -> go.Figure:
     """Stacked monthly spend per tenant."""
+    totals = trend.groupby("month")["cost_usd"].sum() if not trend.empty else pd.Series(dtype=float)
     fig = px.bar(
         trend,
         x="month",
@@ -65,7 +71,7 @@ def monthly_spend(trend: pd.DataFrame, colors: dict[str, str]) -> go.Figure:
         color_discrete_map=colors,
         labels={"month": "Month", "cost_usd": "Spend (USD)", "tenant_id": "Tenant"},
     )
-    fig.update_yaxes(tickformat=MONEY_AXIS)
+    fig.update_yaxes(tickformat=money_axis(totals))
     fig.update_traces(hovertemplate="%{x}<br>%{y:" + MONEY_HOVER + "}")
     fig.update_xaxes(type="category")
     return _style(fig, legend_title="Tenant")
@@ -83,7 +89,7 @@ def daily_spend(cost_daily: pd.DataFrame, color_by: str, colors: dict[str, str])
         color_discrete_map=colors,
         labels={"day": "Day", "cost_usd": "Spend (USD/day)", color_by: label},
     )
-    fig.update_yaxes(tickformat=MONEY_AXIS)
+    fig.update_yaxes(tickformat=money_axis(daily.groupby("day")["cost_usd"].sum()))
     fig.update_traces(hovertemplate="%{x|%d %b}<br>%{y:" + MONEY_HOVER + "}")
     return _style(fig, legend_title=label)
 
@@ -125,7 +131,7 @@ def budget_vs_actual(budgets: pd.DataFrame, colors: dict[str, str]) -> go.Figure
     fig.update_layout(
         barmode="overlay", xaxis_title="USD this month", yaxis_title=None, uniformtext_minsize=10
     )
-    fig.update_xaxes(tickformat=MONEY_AXIS)
+    fig.update_xaxes(tickformat=money_axis([*budgets["forecast_usd"], *budgets["budget_usd"]]))
     return _style(fig, height=80 + 48 * max(1, len(budgets)))
 
 
@@ -143,7 +149,7 @@ def movers(movers_frame: pd.DataFrame, label_columns: list[str]) -> go.Figure:
         )
     )
     fig.update_layout(xaxis_title="Change vs previous month (USD)", yaxis={"autorange": "reversed"})
-    fig.update_xaxes(tickformat="+$,.0f")
+    fig.update_xaxes(tickformat=money_axis(movers_frame["change_usd"], signed=True))
     return _style(fig, height=80 + 40 * max(1, len(movers_frame)))
 
 

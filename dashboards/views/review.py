@@ -12,13 +12,14 @@ snap = widgets.current_snapshot()
 month = widgets.selected_month()
 review = review_data.gather(snap, month)
 head = review.headline
+pack = review.pack()
 tenant_colors = charts.tenant_colors(data.tenants(snap))
 
 title, download = st.columns([4, 1], vertical_alignment="bottom")
 title.title(f"Monthly review · {fmt.month_label(month)}")
 download.download_button(
     "Review pack (Markdown)",
-    review.pack().encode(),
+    pack.encode(),
     file_name=f"aigw-review-{month}.md",
     mime="text/markdown",
     icon=":material/description:",
@@ -27,22 +28,22 @@ download.download_button(
 )
 
 cols = st.columns(6)
-monthly_total = review.trend.groupby("month")["cost_usd"].sum()
 cols[0].metric(
     "Spend",
     fmt.money(head.spend_usd),
     border=True,
-    chart_data=monthly_total.tolist(),
-    chart_type="bar",
-    help="Sum of cost_usd in marts.showback_monthly (each day at its own price); "
-    "bars: the last twelve months.",
+    delta=f"{int(review.tenants['requests'].sum()):,} requests",
+    delta_color="off",
+    delta_arrow="off",
+    help="Sum of cost_usd in marts.showback_monthly: every request priced at its day's rate.",
 )
 cols[1].metric(
     "Change vs last month",
     fmt.percent_delta(head.change_pct),
     border=True,
-    delta=fmt.money_delta(None if head.prev_spend_usd is None else head.spend_usd - head.prev_spend_usd),
+    delta=None if head.prev_spend_usd is None else fmt.money_delta(head.spend_usd - head.prev_spend_usd),
     delta_color="inverse",
+    help=None if head.prev_spend_usd is not None else "The warehouse has no data for the previous month.",
 )
 cols[2].metric(
     "Budget use",
@@ -72,12 +73,15 @@ cols[4].metric(
     delta_color="inverse" if head.drift_high else "off",
     delta_arrow="off",
 )
+runs = head.loadtests_passed + head.loadtests_failed
 cols[5].metric(
     "Load tests passed",
-    f"{head.loadtests_passed} of {head.loadtests_passed + head.loadtests_failed}",
+    f"{head.loadtests_passed} of {runs}" if runs else "none",
     border=True,
-    delta="all passed" if head.loadtests_failed == 0 else f"{head.loadtests_failed} failed",
-    delta_color="normal" if head.loadtests_failed == 0 else "inverse",
+    delta=("all passed" if head.loadtests_failed == 0 else f"{head.loadtests_failed} failed")
+    if runs
+    else "no runs this month",
+    delta_color="off" if not runs else "normal" if head.loadtests_failed == 0 else "inverse",
     delta_arrow="off",
 )
 
@@ -102,7 +106,6 @@ with right:
         review.lanes[
             [
                 "latency_class",
-                "requests",
                 "availability",
                 "availability_target",
                 "within_latency_pct",
@@ -114,7 +117,6 @@ with right:
         width="stretch",
         column_config={
             "latency_class": "Lane",
-            "requests": st.column_config.NumberColumn("Requests", format="localized"),
             "availability": st.column_config.NumberColumn("Availability", format="percent"),
             "availability_target": st.column_config.NumberColumn("Target", format="percent"),
             "within_latency_pct": st.column_config.ProgressColumn(
@@ -199,4 +201,4 @@ with right:
         )
 
 with st.expander("Review pack preview (Markdown)"):
-    st.markdown(review.pack())
+    st.markdown(pack)

@@ -148,6 +148,7 @@ st.dataframe(
 )
 widgets.csv_download(by_model, f"aigw-unit-costs-{month}.csv", "models_csv")
 
-with st.expander("Raw daily rows (marts.cost_daily)"):
-    st.dataframe(cost, hide_index=True, width="stretch")
-    widgets.csv_download(cost, f"aigw-cost-daily-{month}.csv", "cost_daily_csv")
+st.caption(
+    f"Every row behind this page: {len(cost):,} rows of marts.cost_daily for {fmt.month_label(month)}."
+)
+widgets.csv_download(cost, f"aigw-cost-daily-{month}.csv", "cost_daily_csv")

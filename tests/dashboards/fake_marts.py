@@ -46,11 +46,11 @@ DRIFT_KINDS = {
 }
 
 
-def _cost_daily(days: list[date], rng: np.random.Generator, scale: float) -> pd.DataFrame:
+def _cost_daily(days: list[date], rng: np.random.Generator, scale: float, workflows: int) -> pd.DataFrame:
     rows: list[dict[str, Any]] = []
     for tenant, (team, budget, share, apps) in TENANTS.items():
         first = len(rows)
-        for app in apps:
+        for app, flow in ((app, flow) for app in apps for flow in range(workflows)):
             for lane in LANES:
                 for provider, model, per_token in MODELS[: 2 + len(app) % 3]:
                     base = rng.uniform(20, 200)
@@ -61,7 +61,7 @@ def _cost_daily(days: list[date], rng: np.random.Generator, scale: float) -> pd.
                         cost = (tokens_in + 3 * tokens_out) * per_token
                         rows.append({
                             "day": day, "tenant_id": tenant, "team": team, "app_id": app,
-                            "workflow": f"{app}-flow", "latency_class": lane, "model_provider": provider,
+                            "workflow": f"{app}-{flow}", "latency_class": lane, "model_provider": provider,
                             "model_name": model, "requests": requests, "ok_requests": requests,
                             "input_tokens": tokens_in, "output_tokens": tokens_out, "cost_usd": cost,
                         })  # fmt: skip
@@ -156,13 +156,15 @@ def _slo_alerts(slo: pd.DataFrame) -> pd.DataFrame:
                   "peak_long_burn_rate", "peak_short_burn_rate"]]  # fmt: skip
 
 
-def build(path: Path, *, start: date, days: int, seed: int = 7, scale: float = 1.0) -> Path:
-    """Write a warehouse of synthetic marts to ``path`` and return it."""
+def build(
+    path: Path, *, start: date, days: int, seed: int = 7, scale: float = 1.0, workflows: int = 1
+) -> Path:
+    """Write a warehouse of synthetic marts to ``path`` and return it (``workflows`` per app)."""
     rng = np.random.default_rng(seed)
     calendar = [start + timedelta(days=i) for i in range(days)]
     slo = _slo_daily(calendar, rng)
     tables = {
-        "marts.cost_daily": _cost_daily(calendar, rng, scale),
+        "marts.cost_daily": _cost_daily(calendar, rng, scale, workflows),
         "marts.slo_daily": slo,
         "marts.slo_alerts": _slo_alerts(slo),
         "marts.policy_drift": _policy_drift(calendar, rng),

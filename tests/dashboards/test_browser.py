@@ -1,0 +1,117 @@
+"""End to end: `aigw dashboard` as a subprocess, every page loaded in headless Chromium, no exception on
+screen, screenshots kept in test-artifacts/dashboard/."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from dashboards import formatting as fmt
+from tests.helpers import LOCALHOST, free_port, wait_for_port
+from tests.pipelines import lakegen
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "dashboard"
+PAGES = {"review": "", "showback": "showback", "slo": "slo", "drift": "drift", "loadtests": "loadtests"}
+TITLES = {"review": "Monthly review", "showback": "Showback", "slo": "SLO", "drift": "Policy drift",
+          "loadtests": "Load tests"}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def dashboard_url(
+    marts_warehouse: Path, test_lake: lakegen.Lake, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """`aigw dashboard --port P --warehouse W` in its own process group, stopped after the module."""
+    port = free_port()
+    log_path = tmp_path_factory.mktemp("dashboard") / "dashboard.log"
+    env = {**os.environ, "AIGW_LAKE": test_lake.location.url}
+    command = [sys.executable, "-m", "aigw", "dashboard", "--port", str(port), "--host", LOCALHOST,
+               "--warehouse", str(marts_warehouse)]  # fmt: skip
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    try:
+        wait_for_port(LOCALHOST, port, timeout=45)
+        yield f"http://{LOCALHOST}:{port}/"
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=5)
+    assert "Traceback" not in log_path.read_text(errors="replace")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        pytest.fail(
+            "Debian's chromium is missing: `make browser` (or apt-get install -y chromium) installs it"
+        )
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+def _settle(page: Page, title: str) -> None:
+    """Wait until ``title``'s page ran, no placeholder is left and every chart is drawn."""
+    page.wait_for_selector(f"h1:has-text('{title}')", timeout=45_000)
+    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=45_000)
+    page.wait_for_selector('[data-testid="stMetric"]', timeout=30_000)
+    page.wait_for_function(
+        "() => document.querySelectorAll('[data-testid^=\"stSkeleton\"]').length === 0"
+        " && [...document.querySelectorAll('[data-testid=\"stPlotlyChart\"]')]"
+        ".every(chart => chart.querySelector('.main-svg'))",
+        timeout=30_000,
+    )
+
+
+@pytest.fixture(scope="module")
+def app_page(browser: Browser, dashboard_url: str) -> Iterator[Page]:
+    """One tab on the app, opened on its landing page; the tests move through it as a user would."""
+    page = browser.new_page(viewport={"width": 1600, "height": 1200})
+    page.goto(dashboard_url, wait_until="domcontentloaded")
+    _settle(page, TITLES["review"])
+    yield page
+    page.close()
+
+
+@pytest.mark.parametrize("name", list(PAGES))
+def test_every_page_loads_in_chromium_without_exception(
+    app_page: Page, dashboard_url: str, name: str
+) -> None:
+    app_page.locator(f'[data-testid="stSidebarNav"] a[href="{dashboard_url}{PAGES[name]}"]').click()
+    _settle(app_page, TITLES[name])
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    app_page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    exceptions = app_page.locator('[data-testid="stException"]')
+    assert exceptions.count() == 0, exceptions.first.inner_text()
+
+
+def test_review_in_the_browser_shows_the_marts_spend(
+    app_page: Page, dashboard_url: str, marts_warehouse: Path
+) -> None:
+    with duckdb.connect(str(marts_warehouse), read_only=True) as con:
+        row = con.execute(
+            "SELECT sum(cost_usd) FROM marts.showback_monthly WHERE strftime(month, '%Y-%m') = '2026-10'"
+        ).fetchone()
+    assert row is not None
+    app_page.locator(f'[data-testid="stSidebarNav"] a[href="{dashboard_url}"]').click()
+    _settle(app_page, TITLES["review"])
+    spend = app_page.locator('[data-testid="stMetric"]').first.locator('[data-testid="stMetricValue"]')
+    assert spend.inner_text().strip() == fmt.money(float(row[0]))
