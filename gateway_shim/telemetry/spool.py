@@ -73,6 +73,7 @@ class OpenSegment:
 
     def append(self, rows: pa.RecordBatch | pa.Table) -> None:
         table = rows if isinstance(rows, pa.Table) else pa.Table.from_batches([rows])
+        table = table.combine_chunks()  # one IPC batch per append: fewer, larger buffers to compress
         self._ipc.write_table(table)
         self._pieces.append(table)
         self.rows += table.num_rows
