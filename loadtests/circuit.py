@@ -1,4 +1,4 @@
-"""Circuit: a flapping provider (the primary model goes down and up again, three times). Pass if the
+"""Circuit: a flapping provider (the primary model is down 5 s, up 4 s, again and again). Pass if the
 breaker opens, half-opens and closes as configured, and the failing model sees no request storm
 while it is down (docs/loadtests.md, "circuit").
 
@@ -17,23 +17,29 @@ from typing import Any
 
 from locust import constant_throughput, events, task
 
-from loadtests.base import FaultStep, PlaybookUser, start_fault_schedule
+from loadtests.base import RUN, FaultStep, PlaybookUser, start_fault_schedule
 from loadtests.contract import Profile
 
 PRIMARY = "anthropic.claude-3-5-haiku-v1"
-DOWN_UP = [(0.10, 0.25), (0.40, 0.55), (0.70, 0.80)]
-SCHEDULE = [
-    step
-    for down, up in DOWN_UP
-    for step in (FaultStep(down, "down", PRIMARY, {"outage": True}), FaultStep(up, "up", PRIMARY, None))
-]
+FIRST_DOWN_S, DOWN_S, UP_S = 1.0, 5.0, 4.0
+"""Long enough down for the breaker to open and send probes, long enough up for it to close."""
+
+
+def flaps(run_time_s: float) -> list[FaultStep]:
+    """Down/up cycles from ``FIRST_DOWN_S`` for as many whole cycles as the run holds."""
+    steps, down = [], FIRST_DOWN_S
+    while down + DOWN_S + UP_S <= run_time_s:
+        steps += [FaultStep(down / run_time_s, "down", PRIMARY, {"outage": True}),
+                  FaultStep((down + DOWN_S) / run_time_s, "up", PRIMARY, None)]
+        down += DOWN_S + UP_S
+    return steps
 
 INTERACTIVE = Profile("acme", "interactive", "support-summary", "checkout-assistant", max_tokens=16)
 
 
 @events.test_start.add_listener
 def _faults(**_: Any) -> None:
-    start_fault_schedule(SCHEDULE)
+    start_fault_schedule(flaps(RUN.run_time_s))
 
 
 class CircuitUser(PlaybookUser):
