@@ -49,7 +49,7 @@ def test_durations(text: str, seconds: float) -> None:
 
 def test_errors_name_the_file_the_key_and_its_line() -> None:
     text = default_text().replace("error_rate: 0.3\n", "error_rate: 1.3\n").replace(
-        "requests_per_hour: 200", "requests_per_hour: 200\n    bogus: 1")
+        "requests_per_hour: 60", "requests_per_hour: 60\n    bogus: 1")
     with pytest.raises(ScenarioError) as caught:
         parse_scenario(text, "my.yaml")
     message = str(caught.value)
