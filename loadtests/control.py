@@ -39,13 +39,6 @@ class ProviderControl:
     def faults(self) -> dict[str, Any]:
         return self._call("GET", "/_control/faults", None)
 
-    def stats(self) -> dict[str, Any] | None:
-        """Requests the provider received per model (``GET /_control/stats``), if it offers that."""
-        try:
-            return self._call("GET", "/_control/stats", None)
-        except ControlError:
-            return None
-
     def _call(self, method: str, path: str, payload: dict[str, Any] | None) -> dict[str, Any]:
         data = None if payload is None else json.dumps(payload).encode()
         request = urllib.request.Request(self.base_url + path, data=data, method=method,

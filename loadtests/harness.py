@@ -87,7 +87,11 @@ def check_loopback(url: str) -> None:
 
 
 def playbook_config(source: Path, provider_url: str, target: Path) -> Config:
-    """The playbook config with every simulated provider pointed at this run's provider."""
+    """The playbook config with every simulated provider pointed at this run's provider.
+
+    ``source`` is validated first, so a bad file is reported under its own name and line.
+    """
+    load_config(source)
     document = yaml.safe_load(source.read_text())
     for provider in (document.get("providers") or {}).values():
         if isinstance(provider, dict) and provider.get("kind") == "simulated":

@@ -1,0 +1,52 @@
+"""The harness's pure parts and its refusals: config rewriting, loopback-only, clear CLI errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from aigw.cli import main
+from loadtests.control import ControlError, ProviderControl
+from loadtests.harness import HarnessError, check_loopback, free_port, playbook_config
+from loadtests.playbooks import PLAYBOOKS, playbook
+
+
+def test_playbook_config_points_simulated_providers_at_the_runs_provider(tmp_path: Path) -> None:
+    config = playbook_config(PLAYBOOKS["fallback"].config, "http://127.0.0.1:12345", tmp_path / "c.yaml")
+    assert {p.endpoint for p in config.providers.values() if p.kind == "simulated"} == {"http://127.0.0.1:12345"}
+    assert config.providers["bedrock"].circuit_breaker.open_s == 3
+    written = yaml.safe_load((tmp_path / "c.yaml").read_text())
+    assert written["providers"]["bedrock"]["endpoint"] == "http://127.0.0.1:12345"
+
+
+def test_only_loopback_addresses() -> None:
+    check_loopback("http://127.0.0.1:8080")
+    with pytest.raises(HarnessError, match="loopback"):
+        check_loopback("http://10.0.0.1:8080")
+    with pytest.raises(ControlError, match="not a loopback"):
+        ProviderControl("http://example.com:9000")
+
+
+def test_unreachable_provider_is_a_clear_error_quickly() -> None:
+    control = ProviderControl(f"http://127.0.0.1:{free_port()}", timeout_s=1.0)
+    with pytest.raises(ControlError, match="unreachable"):
+        control.inject("m", outage=True)
+
+
+def test_unknown_playbook_names_the_choices() -> None:
+    with pytest.raises(ValueError, match="steady"):
+        playbook("nope")
+
+
+def test_a_bad_config_is_refused_with_its_file_before_anything_starts(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("version: 1\ntenants: {}\n")
+    args = ["loadtest", "steady", "--config", str(bad), "--lake", str(tmp_path / "l"),
+            "--workdir", str(tmp_path)]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 1
+    assert "bad.yaml" in result.output
+    assert not (tmp_path / "provider.log").exists()
