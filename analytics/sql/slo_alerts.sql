@@ -43,7 +43,7 @@ evaluations AS (
             / (1 - l.availability_target) AS short_burn_rate
     FROM windows AS w
     JOIN ref.lanes AS l ON l.lane = w.latency_class
-    CROSS JOIN (VALUES ('page', '1h', '5m', 14.4), ('page', '6h', '30m', 6.0), ('ticket', '3d', '6h', 1.0))
+    CROSS JOIN (VALUES ('page', '1h', '5m', 14.4::DOUBLE), ('page', '6h', '30m', 6.0), ('ticket', '3d', '6h', 1.0))
         AS r(severity, long_window, short_window, burn_rate_threshold)
 ),
 firing AS (

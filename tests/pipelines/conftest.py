@@ -42,7 +42,7 @@ def run(lake: Lake, warehouse: Path, **kwargs: object) -> RunOutcome:
     )  # type: ignore[arg-type]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
     """The scenario lake, a first run, late events for an old day, and a second run."""
     root = tmp_path_factory.mktemp("pipeline")
