@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -194,3 +195,23 @@ def test_a_spool_segment_of_another_schema_is_quarantined_not_retried(
     (kept,) = lake.list_files("quarantine/writer")
     assert kept.base_name == "gw-test-000000000000-old.arrows"
     assert pa.ipc.open_stream(kept.path).read_all().equals(foreign)
+
+
+def test_emit_from_many_threads(lake: LakeLocation, new_writer: WriterFactory) -> None:
+    writer = new_writer(max_rows=3000)
+
+    def emit_many(offset: int) -> None:
+        for i in range(offset, offset + 5000):
+            writer.emit(make_event(i, BASE_TS + i))
+
+    threads = [threading.Thread(target=emit_many, args=(k * 5000,)) for k in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert writer.flush(timeout=30)
+    ids = duckdb.sql(
+        "SELECT count(*), count(DISTINCT event_id) FROM read_parquet($glob)",
+        params={"glob": lake.path("events/v1/*/*/*.parquet")},
+    ).fetchone()
+    assert ids == (20_000, 20_000) and writer.stats()["written"] == 20_000
