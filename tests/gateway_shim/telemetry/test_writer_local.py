@@ -213,5 +213,5 @@ def test_emit_from_many_threads(lake: LakeLocation, new_writer: WriterFactory) -
     ids = duckdb.sql(
         "SELECT count(*), count(DISTINCT event_id) FROM read_parquet($glob)",
         params={"glob": lake.path("events/v1/*/*/*.parquet")},
-    ).fetchone()
-    assert ids == (20_000, 20_000) and writer.stats()["written"] == 20_000
+    ).fetchall()
+    assert ids == [(20_000, 20_000)] and writer.stats()["written"] == 20_000
