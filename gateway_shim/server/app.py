@@ -54,10 +54,10 @@ class GatewayApp:
         if path.startswith("/model/"):
             if method != "POST":
                 return self._not_allowed(conn, "POST")
-            model = model_id(path)
-            if model is None:
+            operation = model_id(path)
+            if operation is None:
                 return self._not_found(conn, path)
-            return await self._converse(request, conn, model)
+            return await self._converse(request, conn, *operation)
         if path == "/v1/models":
             if method != "GET":
                 return self._not_allowed(conn, "GET")
@@ -78,10 +78,10 @@ class GatewayApp:
             return self._malformed(request, conn, OPENAI_DOOR, error, started)
         await self.dispatcher.run(conn, OPENAI_DOOR, call.ctx, started, call.extra, call.include_usage)
 
-    async def _converse(self, request: Request, conn: Connection, model: str) -> None:
+    async def _converse(self, request: Request, conn: Connection, model: str, stream: bool) -> None:
         started = time.monotonic()
         try:
-            call = parse_converse(request, model)
+            call = parse_converse(request, model, stream)
         except ApiError as error:
             return self._malformed(request, conn, CONVERSE_DOOR, error, started)
         await self.dispatcher.run(conn, CONVERSE_DOOR, call.ctx, started, call.extra)
@@ -161,7 +161,7 @@ class GatewayApp:
 
 
 def _is_llm_path(path: str) -> bool:
-    return path == "/v1/chat/completions" or (path.startswith("/model/") and path.endswith("/converse"))
+    return path == "/v1/chat/completions" or model_id(path) is not None
 
 
 def header_context(request: Request) -> RequestContext:

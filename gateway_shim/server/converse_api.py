@@ -14,7 +14,8 @@ from urllib.parse import unquote
 
 import orjson
 
-from gateway_shim.providers.base import UpstreamResult
+from gateway_shim.providers.base import StreamChunk, UpstreamResult
+from gateway_shim.providers.eventstream import encode_event, encode_exception
 from gateway_shim.server.contract import bearer_key, contract, trace_id
 from gateway_shim.server.errors import ApiError
 from gateway_shim.server.http import Request
@@ -30,15 +31,19 @@ class ConverseCall:
     extra: dict[str, Any] | None
 
 
-def model_id(path: str) -> str | None:
-    """``/model/{modelId}/converse`` -> the (URL-decoded) model id; None for any other path."""
-    if not path.startswith("/model/") or not path.endswith("/converse"):
+def model_id(path: str) -> tuple[str, bool] | None:
+    """``/model/{modelId}/converse`` or ``.../converse-stream`` -> (URL-decoded model id, streamed);
+    None for any other path."""
+    if not path.startswith("/model/"):
         return None
-    raw = path[len("/model/"):-len("/converse")]
-    return unquote(raw) if raw else None
+    for suffix, streamed in (("/converse", False), ("/converse-stream", True)):
+        if path.endswith(suffix):
+            raw = path[len("/model/"):-len(suffix)]
+            return (unquote(raw), streamed) if raw else None
+    return None
 
 
-def parse_converse(request: Request, model: str) -> ConverseCall:
+def parse_converse(request: Request, model: str, stream: bool = False) -> ConverseCall:
     body = parse_json_object(request.body)
     messages: list[Message] = _system(body.get("system"))
     messages.extend(_messages(body.get("messages")))
@@ -50,7 +55,7 @@ def parse_converse(request: Request, model: str) -> ConverseCall:
         trace_id=trace_id(request.headers),
         model_requested=model[:256],
         max_tokens=max_tokens,
-        stream=False,
+        stream=stream,
         body_bytes=len(request.body),
         **contract(request.headers, body.get("requestMetadata")),
     )
@@ -127,3 +132,50 @@ def converse_body(result: UpstreamResult, latency_ms: float) -> bytes:
                   "totalTokens": result.input_tokens + result.output_tokens},
         "metrics": {"latencyMs": int(latency_ms)},
     })
+
+
+class ConverseStreamEncoder:
+    """ConverseStream events in AWS event-stream framing: messageStart, contentBlockDelta...,
+    contentBlockStop, messageStop, metadata (usage is always sent, as Bedrock does)."""
+
+    __slots__ = ("stopped",)
+    content_type = "application/vnd.amazon.eventstream"
+    always_usage = True
+
+    def __init__(self) -> None:
+        self.stopped = False
+
+    def first(self) -> bytes:
+        return encode_event("messageStart", b'{"role":"assistant"}')
+
+    def delta(self, chunk: StreamChunk) -> bytes:
+        out = b""
+        if chunk.text:
+            out += encode_event("contentBlockDelta",
+                                orjson.dumps({"contentBlockIndex": 0, "delta": {"text": chunk.text}}))
+        if chunk.finish_reason is not None:
+            out += self._stop(chunk.finish_reason)
+        return out
+
+    def _stop(self, finish_reason: str) -> bytes:
+        if self.stopped:
+            return b""
+        self.stopped = True
+        reason = STOP_REASONS.get(finish_reason, finish_reason)
+        return (encode_event("contentBlockStop", b'{"contentBlockIndex":0}')
+                + encode_event("messageStop", orjson.dumps({"stopReason": reason})))
+
+    def usage(self, input_tokens: int, output_tokens: int, latency_ms: float = 0.0) -> bytes:
+        return self._stop("stop") + encode_event("metadata", orjson.dumps({
+            "usage": {"inputTokens": input_tokens, "outputTokens": output_tokens,
+                      "totalTokens": input_tokens + output_tokens},
+            "metrics": {"latencyMs": int(latency_ms)}}))
+
+    @staticmethod
+    def error(type_: str, code: str, message: str) -> bytes:
+        """A modelled in-stream error: botocore raises it as an EventStreamError."""
+        return encode_exception("modelStreamErrorException", orjson.dumps({"message": f"{code}: {message}"}))
+
+    @staticmethod
+    def done() -> bytes:
+        return b""

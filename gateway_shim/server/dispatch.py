@@ -20,12 +20,11 @@ from gateway_shim.providers.base import (
     UpstreamRequest,
     UpstreamResult,
 )
-from gateway_shim.server.doors import OPENAI_DOOR, Door, Headers
+from gateway_shim.server.doors import Door, Headers
 from gateway_shim.server.errors import ApiError, error_type, retry_after_header
 from gateway_shim.server.http import Connection
 from gateway_shim.server.lanes import AsyncLanes
 from gateway_shim.server.metrics import Metrics
-from gateway_shim.server.openai_api import SseEncoder
 from gateway_shim.types import AttemptResult, Plan, Rejection, RequestContext, Target
 
 log = logging.getLogger("aigw.server")
@@ -86,7 +85,7 @@ class Dispatcher:
             return
         try:
             if ctx.stream:
-                await self._stream(conn, plan, started, waited, extra, include_usage)
+                await self._stream(conn, door, plan, started, waited, extra, include_usage)
             else:
                 await self._complete(conn, door, plan, started, waited, extra)
         except Exception:
@@ -187,18 +186,18 @@ class Dispatcher:
             gateway.record_attempt(plan, target, failure, now)
         return None
 
-    async def _stream(self, conn: Connection, plan: Plan, started: float, waited: float,
+    async def _stream(self, conn: Connection, door: Door, plan: Plan, started: float, waited: float,
                       extra: dict[str, Any] | None, include_usage: bool) -> None:
         gateway = self.gateway
         opened = await self._open_stream(plan, extra)
         if opened is None:
-            self._fail(conn, OPENAI_DOOR, plan, gateway.exhausted(plan), started, waited, 0.0)
+            self._fail(conn, door, plan, gateway.exhausted(plan), started, waited, 0.0)
             return
         target, chunks, first, call_start, upstream_s = opened
         ttft_s = _mono() - call_start
-        encoder = SseEncoder(plan.ctx.trace_id, int(time.time()), target.model)
+        encoder = door.stream_encoder(plan.ctx.trace_id, target.model)
         headers = self._headers(plan, None, target)
-        conn.start_stream(200, headers, "text/event-stream")
+        conn.start_stream(200, headers, encoder.content_type)
         await conn.write(encoder.first())
         input_tokens: int | None = None
         output_tokens: int | None = None
@@ -218,7 +217,7 @@ class Dispatcher:
                     scanned = tail + chunk.text
                     error = gateway.validate_output(plan, scanned)
                     if error is not None:
-                        await conn.write(SseEncoder.error(error.error_type, error.code, error.message))
+                        await conn.write(encoder.error(error.error_type, error.code, error.message))
                         break
                     tail = scanned[-OUTPUT_SCAN_TAIL:]
                 await conn.write(encoder.delta(chunk))
@@ -235,14 +234,14 @@ class Dispatcher:
             error = Rejection(status=502, code="stream_interrupted", outcome="upstream_error",
                               error_type="upstream_error",
                               message=f"the upstream stream broke: {exc.message}")
-            await conn.write(SseEncoder.error(error.error_type, error.code, error.message))
+            await conn.write(encoder.error(error.error_type, error.code, error.message))
         except Exception:
             log.exception("stream from %s failed unexpectedly", target.provider)
             self.metrics.handler_errors += 1
             attempt = AttemptResult.failure("error", None)
             error = Rejection(status=502, code="stream_interrupted", outcome="upstream_error",
                               error_type="upstream_error", message="the upstream stream broke")
-            await conn.write(SseEncoder.error(error.error_type, error.code, error.message))
+            await conn.write(encoder.error(error.error_type, error.code, error.message))
         finally:
             closer = getattr(chunks, "aclose", None)
             if chunk is not None and closer is not None:
@@ -255,10 +254,10 @@ class Dispatcher:
         gateway.record_attempt(plan, target, attempt, end)
         if output_tokens is None:  # no usage from the provider: estimate, as the core does for input
             output_tokens = max(1, text_chars // 4) if text_chars else 0
-        if include_usage and error is None:
+        if (include_usage or encoder.always_usage) and error is None:
             shown = plan.input_tokens if input_tokens is None else input_tokens
-            await conn.write(encoder.usage(shown, output_tokens))
-        await conn.write(SseEncoder.done())
+            await conn.write(encoder.usage(shown, output_tokens, (end - call_start) * 1000))
+        await conn.write(encoder.done())
         conn.end_stream()
         now = _mono()
         total_s = now - started

@@ -8,13 +8,30 @@ from __future__ import annotations
 import time
 from typing import Protocol
 
-from gateway_shim.providers.base import UpstreamResult
-from gateway_shim.server.converse_api import converse_body
+from gateway_shim.providers.base import StreamChunk, UpstreamResult
+from gateway_shim.server.converse_api import ConverseStreamEncoder, converse_body
 from gateway_shim.server.errors import AWS_ERROR_CODES, converse_error_json, error_json
 from gateway_shim.server.http import Connection
-from gateway_shim.server.openai_api import completion_body
+from gateway_shim.server.openai_api import SseEncoder, completion_body
 
 Headers = list[tuple[str, str]]
+
+
+class StreamEncoder(Protocol):
+    """Frames of one streamed answer (OpenAI SSE or Converse event stream)."""
+
+    content_type: str
+    always_usage: bool
+
+    def first(self) -> bytes: ...
+
+    def delta(self, chunk: StreamChunk) -> bytes: ...
+
+    def usage(self, input_tokens: int, output_tokens: int, latency_ms: float = 0.0) -> bytes: ...
+
+    def error(self, type_: str, code: str, message: str) -> bytes: ...
+
+    def done(self) -> bytes: ...
 
 
 class Door(Protocol):
@@ -23,6 +40,8 @@ class Door(Protocol):
 
     def success(self, conn: Connection, trace: str, model: str, result: UpstreamResult,
                 inference_ms: float, headers: Headers) -> None: ...
+
+    def stream_encoder(self, trace: str, model: str) -> StreamEncoder: ...
 
 
 class OpenAIDoor:
@@ -33,6 +52,9 @@ class OpenAIDoor:
     def success(self, conn: Connection, trace: str, model: str, result: UpstreamResult,
                 inference_ms: float, headers: Headers) -> None:
         conn.respond(200, headers, completion_body(trace, int(time.time()), model, result))
+
+    def stream_encoder(self, trace: str, model: str) -> StreamEncoder:
+        return SseEncoder(trace, int(time.time()), model)
 
 
 class ConverseDoor:
@@ -48,6 +70,9 @@ class ConverseDoor:
     def success(self, conn: Connection, trace: str, model: str, result: UpstreamResult,
                 inference_ms: float, headers: Headers) -> None:
         conn.respond(200, headers, converse_body(result, inference_ms))
+
+    def stream_encoder(self, trace: str, model: str) -> StreamEncoder:
+        return ConverseStreamEncoder()
 
 
 OPENAI_DOOR = OpenAIDoor()

@@ -163,6 +163,8 @@ class SseEncoder:
     """``chat.completion.chunk`` SSE frames for one streamed answer."""
 
     __slots__ = ("created", "id", "model")
+    content_type = "text/event-stream"
+    always_usage = False
 
     def __init__(self, trace: str, created: int, model: str) -> None:
         self.id = f"chatcmpl-{trace}"
@@ -188,7 +190,7 @@ class SseEncoder:
             out += self._frame([{"index": 0, "delta": {}, "finish_reason": chunk.finish_reason}])
         return out
 
-    def usage(self, input_tokens: int, output_tokens: int) -> bytes:
+    def usage(self, input_tokens: int, output_tokens: int, latency_ms: float = 0.0) -> bytes:
         return self._frame([], _usage(input_tokens, output_tokens))
 
     @staticmethod

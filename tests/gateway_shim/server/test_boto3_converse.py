@@ -46,6 +46,22 @@ def test_converse_answers_like_bedrock(bedrock: Any) -> None:
     assert float(headers["x-aigw-cost-usd"]) > 0
 
 
+def test_converse_stream_yields_bedrock_events(bedrock: Any, faults: Any) -> None:
+    faults.fault(model="anthropic.claude-3-5-haiku-v1", outage=True)  # falls back before the first byte
+    response = bedrock.converse_stream(
+        modelId="anthropic.claude-3-5-haiku-v1",
+        messages=[{"role": "user", "content": [{"text": "stream please"}]}],
+        inferenceConfig={"maxTokens": 12})
+    assert response["ResponseMetadata"]["HTTPHeaders"]["x-aigw-fallback"] == "true"
+    events = list(response["stream"])
+    kinds = [next(iter(event)) for event in events]
+    assert kinds[0] == "messageStart" and kinds[-1] == "metadata"
+    assert kinds.index("contentBlockStop") < kinds.index("messageStop") < kinds.index("metadata")
+    text = "".join(e["contentBlockDelta"]["delta"]["text"] for e in events if "contentBlockDelta" in e)
+    assert text
+    assert 0 < events[-1]["metadata"]["usage"]["outputTokens"] <= 12
+
+
 def test_converse_refusals_become_client_errors(bedrock: Any, monkeypatch: pytest.MonkeyPatch,
                                                 gateway: GatewayProcess) -> None:
     with pytest.raises(ClientError) as blocked:

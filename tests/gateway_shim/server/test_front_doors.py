@@ -70,10 +70,11 @@ def test_completion_and_sse_encoding_follow_the_openai_shapes() -> None:
 
 
 def test_model_id_from_path() -> None:
-    assert model_id("/model/amazon.nova-lite-v1/converse") == "amazon.nova-lite-v1"
-    assert model_id("/model/arn%3Aaws%3Abedrock%3Aus-east-1/converse") == "arn:aws:bedrock:us-east-1"
+    assert model_id("/model/amazon.nova-lite-v1/converse") == ("amazon.nova-lite-v1", False)
+    assert model_id("/model/arn%3Aaws%3Abedrock%3Aus-east-1/converse") == ("arn:aws:bedrock:us-east-1", False)
+    assert model_id("/model/x/converse-stream") == ("x", True)
     assert model_id("/model//converse") is None
-    assert model_id("/model/x/converse-stream") is None
+    assert model_id("/model/x/invoke") is None
 
 
 def test_converse_body_becomes_openai_style_messages() -> None:
