@@ -72,6 +72,7 @@ def _progress(prepared: Prepared) -> Iterator[Progress | None]:
     if not sys.stderr.isatty():
         yield None
         return
+    from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     hours = prepared.spec.days * 24
@@ -79,7 +80,7 @@ def _progress(prepared: Prepared) -> Iterator[Progress | None]:
     columns = (TextColumn("[bold]simulate[/] {task.fields[day]}"), BarColumn(),
                TextColumn("{task.percentage:>3.0f}%"), TextColumn("{task.fields[events]:>12,} events"),
                TimeElapsedColumn(), TimeRemainingColumn())
-    with Progress(*columns, transient=False) as bar:
+    with Progress(*columns, console=Console(stderr=True), transient=False) as bar:
         task = bar.add_task("simulate", total=hours, day=f"{origin:%Y-%m-%d}", events=0)
 
         def advance(done: int, events: int) -> None:
