@@ -71,6 +71,10 @@ def parse_chat(request: Request) -> ChatCall:
         include_usage = options.get("include_usage", False) is True
     max_tokens = _max_tokens(body)
     extra = _forwarded(body)
+    fields = contract(request.headers, body.get("metadata"))
+    user = body.get("user")
+    if "user_id" not in fields and isinstance(user, str) and user:
+        fields["user_id"] = user[:256]  # OpenAI's own end-user field, when the contract names none
     ctx = RequestContext(
         api_key=bearer_key(request.headers),
         messages=messages,
@@ -80,7 +84,7 @@ def parse_chat(request: Request) -> ChatCall:
         max_tokens=max_tokens,
         stream=stream,
         body_bytes=len(request.body),
-        **contract(request.headers, body.get("metadata")),
+        **fields,
     )
     return ChatCall(ctx, include_usage, extra)
 

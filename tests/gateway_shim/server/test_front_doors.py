@@ -30,6 +30,12 @@ def test_chat_body_becomes_a_request_context() -> None:
     assert call.include_usage and call.extra == {"temperature": 0.2}
 
 
+def test_openai_user_field_is_the_user_unless_the_contract_names_one() -> None:
+    body = {"messages": [{"role": "user", "content": "x"}], "user": "end-user-7"}
+    assert parse_chat(_request(body)).ctx.user_id == "end-user-7"
+    assert parse_chat(_request(body, {"x-aigw-user": "u2"})).ctx.user_id == "u2"
+
+
 @pytest.mark.parametrize(("body", "code"), [
     (b"", "invalid_json"),
     (b"{not json", "invalid_json"),
