@@ -7,6 +7,7 @@ lane wait by its queue timeout, so nothing here can hang.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Mapping
@@ -78,7 +79,11 @@ class Dispatcher:
             self.refuse(conn, door, ctx, decision, started)
             return
         plan = decision
-        ticket, shed, waited = await self.lanes.acquire(plan.lane)
+        try:
+            ticket, shed, waited = await self.lanes.acquire(plan.lane)
+        except asyncio.CancelledError:
+            self._cut_off(plan)
+            raise
         if ticket is None:
             assert shed is not None
             self._fail(conn, door, plan, shed, started, waited, upstream_s=0.0)
@@ -88,6 +93,9 @@ class Dispatcher:
                 await self._stream(conn, door, plan, started, waited, extra, include_usage)
             else:
                 await self._complete(conn, door, plan, started, waited, extra)
+        except asyncio.CancelledError:
+            self._cut_off(plan)
+            raise
         except Exception:
             if not plan.finished:  # a bug: still settle the reservation and record the one event
                 bug = Rejection(status=500, code="internal_error", message="internal gateway error",
@@ -270,6 +278,13 @@ class Dispatcher:
         self.metrics.observe(event)
 
     # ---- helpers ----------------------------------------------------------------------------------------
+    def _cut_off(self, plan: Plan) -> None:
+        """Cancelled at shutdown (after the drain timeout): still one event, and the budget settled."""
+        if not plan.finished:
+            cut = Rejection(status=503, code="gateway_shutdown", outcome="upstream_error",
+                            error_type="server_error", message="the gateway shut down mid-request")
+            self.metrics.observe(self.gateway.finish(plan, status_code=503, now=_mono(), error=cut))
+
     def _fail(self, conn: Connection, door: Door, plan: Plan, error: Rejection, started: float,
               waited: float, upstream_s: float) -> None:
         """An admitted request that ends without an answer (shed, queue timeout, chain exhausted)."""

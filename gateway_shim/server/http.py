@@ -208,11 +208,18 @@ class Connection(asyncio.Protocol):
         self.responded = False
         self.keep_alive = keep_alive and not self.server.draining
         self.server.in_flight += 1
-        self.loop.create_task(self._run(request))
+        task = self.loop.create_task(self._run(request))
+        self.server.tasks.add(task)
+        task.add_done_callback(self.server.tasks.discard)
 
     async def _run(self, request: Request) -> None:
         try:
             await self.server.handler(request, self)
+        except asyncio.CancelledError:  # cut off by shutdown after the drain timeout
+            if not self.responded:
+                self.keep_alive = False
+                self.respond(503, [("retry-after", "1")], error_json(
+                    "server_error", "gateway_shutdown", "the gateway shut down mid-request"))
         except Exception as exc:  # the last safety net: a bug must still answer in JSON, never hang
             self.server.on_handler_error(exc)
             if not self.responded and not self.streaming_chunked:
@@ -371,6 +378,7 @@ class HttpServer:
         self.listeners: list[asyncio.Server] = []
         self.draining = False
         self.in_flight = 0
+        self.tasks: set[asyncio.Task[None]] = set()
         self._sweep_due = time.monotonic() + SWEEP_INTERVAL_S
         self._sweeper = self.loop.call_at(self.loop.time() + SWEEP_INTERVAL_S, self._sweep)
         self.loop_lag_max_s = 0.0
@@ -417,6 +425,10 @@ class HttpServer:
                 break
             await asyncio.sleep(0.02)
         finished = self.in_flight == 0
+        if not finished:  # cut off what is left, but let each handler record how it ended
+            for task in list(self.tasks):
+                task.cancel()
+            await asyncio.wait(list(self.tasks), timeout=5)
         for conn in list(self.connections):
             conn.close()
         self._sweeper.cancel()

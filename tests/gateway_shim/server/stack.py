@@ -166,7 +166,7 @@ class GatewayProcess:
 
 def start_gateway(tmp: Path, provider: ProviderProcess, *, gateway_id: str = "test-gw",
                   config_text: str | None = None, lake_url: str | None = None,
-                  env: dict[str, str] | None = None) -> GatewayProcess:
+                  env: dict[str, str] | None = None, drain_timeout_s: float = 15) -> GatewayProcess:
     """`aigw serve` on free ports (plain and TLS) with a lake in ``tmp`` unless ``lake_url`` is given."""
     tmp.mkdir(parents=True, exist_ok=True)
     text = config_text if config_text is not None else TEST_CONFIG.read_text()
@@ -183,7 +183,7 @@ def start_gateway(tmp: Path, provider: ProviderProcess, *, gateway_id: str = "te
         process = subprocess.Popen(
             [sys.executable, "-m", "aigw", "serve", "--config", str(config), "--port", str(port),
              "--lake", lake, "--gateway-id", gateway_id, "--tls-port", str(tls_port),
-             "--tls-cert", str(cert), "--tls-key", str(key), "--drain-timeout", "15",
+             "--tls-cert", str(cert), "--tls-key", str(key), "--drain-timeout", str(drain_timeout_s),
              "--loop", os.environ.get("AIGW_TEST_LOOP", "uvloop")],
             stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=full_env, cwd=tmp)
     gateway = GatewayProcess(port, tls_port, cert, lake, process, log, extra)
