@@ -111,9 +111,15 @@ def conform(table: pa.Table) -> pa.Table:
     return conformed
 
 
-def check_footer(lake: LakeLocation, obj: LakeObject) -> int:
-    """The object's row count, from its Parquet footer alone; ``UnreadableObject`` when it is not an
-    event file (not Parquet, a truncated footer, missing or incompatible columns)."""
+@dataclass(frozen=True, slots=True)
+class Footer:
+    rows: int
+    exact: bool  # the columns are exactly schema v1's, in order (no filling or casting needed)
+
+
+def check_footer(lake: LakeLocation, obj: LakeObject) -> Footer:
+    """What the object's Parquet footer alone says; ``UnreadableObject`` when it is not an event
+    file (not Parquet, a truncated footer, missing or incompatible columns)."""
     if obj.dt is None:
         raise UnreadableObject("not in the events layout events/v1/dt=YYYY-MM-DD/hour=HH/*.parquet")
     try:
@@ -123,7 +129,8 @@ def check_footer(lake: LakeLocation, obj: LakeObject) -> int:
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
         raise UnreadableObject(f"not a readable Parquet file: {exc}") from exc
     conform(schema.empty_table())
-    return int(metadata.num_rows)
+    exact = [(f.name, f.type) for f in schema] == [(f.name, f.type) for f in EVENT_SCHEMA]
+    return Footer(int(metadata.num_rows), exact)
 
 
 def read_event_object(lake: LakeLocation, obj: LakeObject) -> pa.Table:

@@ -1,11 +1,12 @@
 """Load changed lake days into ``raw.events``, deduplicated on ``event_id``; bad objects go to quarantine.
 
-Every object's footer is checked first (not Parquet, foreign columns → quarantine). The good ones
-of a group of days are then scanned together through a pyarrow dataset into a staging table — fast,
-multi-threaded, the same code for a folder and S3. If that scan fails (a corrupt page behind a
-valid footer), the group is read again object by object so the bad one is found and quarantined.
-Objects whose rows break the schema (null ids, another schema_version) are quarantined too. The
-days are then replaced in one transaction (delete + insert), so a rerun gives the same rows.
+Every object's footer is checked first (not Parquet, foreign columns → quarantine). The good objects
+of a group of days are then inserted together in one transaction — a local lake scanned by DuckDB
+itself (parallel), S3 through one pyarrow dataset scan — after deleting those days, so a rerun gives
+the same rows. Objects whose rows break schema v1 (another schema_version) are taken out again and
+quarantined; if the joint insert fails (a corrupt page behind a valid footer, a null id), the group
+is read again object by object so the bad ones are found and quarantined. Duplicated ids (a retried
+batch written twice) keep the row of the first object by path.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from analytics.sql_files import load_sql
 from gateway_shim.telemetry.schema import EVENT_COLUMNS, EVENT_SCHEMA
 from gateway_shim.telemetry.storage import LakeLocation
 from pipelines.lake_events import (
+    EVENTS_PREFIX,
+    Footer,
     LakeObject,
     UnreadableObject,
     by_day,
@@ -35,7 +38,12 @@ from pipelines.lake_events import (
 )
 
 READ_THREADS = 8
-GROUP_ROWS = 4_000_000  # days are loaded in groups of about this many rows (memory bound)
+GROUP_ROWS = 4_000_000  # days are loaded in groups of about this many rows (bounds memory)
+INCOMING_SCHEMA = EVENT_SCHEMA.append(pa.field("dt", pa.date32())).append(pa.field("filename", pa.string()))
+_HIVE = ds.partitioning(pa.schema([("dt", pa.date32()), ("hour", pa.string())]), flavor="hive")
+_OUTSIDE_LAYOUT = "not in the events layout events/v1/dt=YYYY-MM-DD/hour=HH/*.parquet"
+
+Log = Callable[[str], None]
 
 
 @dataclass
@@ -51,7 +59,15 @@ class LoadReport:
         return self.rows_read - self.rows_loaded
 
 
-Log = Callable[[str], None]
+@dataclass
+class _Group:
+    days: list[dt.date]
+    objects: list[LakeObject]
+    footers: dict[str, Footer]
+
+    @property
+    def exact(self) -> bool:
+        return all(self.footers[o.path].exact for o in self.objects)
 
 
 def loaded_manifest(connection: duckdb.DuckDBPyConnection) -> list[tuple[dt.date, str, int, int]]:
@@ -72,8 +88,7 @@ def load_days(
     report = LoadReport()
     for obj in objects:
         if obj.dt is None:
-            reason = "not in the events layout events/v1/dt=YYYY-MM-DD/hour=HH/*.parquet"
-            _quarantine(lake, connection, obj.path, reason, report, log)
+            _quarantine(lake, connection, obj.path, _OUTSIDE_LAYOUT, report, log)
     changed = changed_days(objects, loaded_manifest(connection))
     to_load: list[dt.date] = []
     for day in sorted(set(days)):
@@ -81,20 +96,20 @@ def load_days(
     objects_by_day = by_day(objects)
     candidates = [obj for day in to_load for obj in objects_by_day.get(day, [])]
     with ThreadPoolExecutor(READ_THREADS) as pool:
-        footers = list(pool.map(lambda obj: _footer(lake, obj), candidates))
-    rows_of: dict[str, int] = {}
-    for obj, footer in zip(candidates, footers, strict=True):
-        if isinstance(footer, UnreadableObject):
-            _quarantine(lake, connection, obj.path, str(footer), report, log)
+        results = list(pool.map(lambda obj: _footer(lake, obj), candidates))
+    footers: dict[str, Footer] = {}
+    for obj, result in zip(candidates, results, strict=True):
+        if isinstance(result, UnreadableObject):
+            _quarantine(lake, connection, obj.path, str(result), report, log)
         else:
-            rows_of[obj.path] = footer
-    for group in _groups(to_load, objects_by_day, rows_of):
-        good = [obj for day in group for obj in objects_by_day.get(day, []) if obj.path in rows_of]
-        _load_group(lake, connection, group, good, report, log)
+            footers[obj.path] = result
+    for days_of_group in _groups(to_load, objects_by_day, footers):
+        good = [obj for day in days_of_group for obj in objects_by_day.get(day, []) if obj.path in footers]
+        _load_group(lake, connection, _Group(days_of_group, good, footers), report, log)
     return report
 
 
-def _footer(lake: LakeLocation, obj: LakeObject) -> int | UnreadableObject:
+def _footer(lake: LakeLocation, obj: LakeObject) -> Footer | UnreadableObject:
     try:
         return check_footer(lake, obj)
     except UnreadableObject as exc:
@@ -102,12 +117,12 @@ def _footer(lake: LakeLocation, obj: LakeObject) -> int | UnreadableObject:
 
 
 def _groups(
-    days: list[dt.date], objects_by_day: dict[dt.date, list[LakeObject]], rows_of: dict[str, int]
+    days: list[dt.date], objects_by_day: dict[dt.date, list[LakeObject]], footers: dict[str, Footer]
 ) -> list[list[dt.date]]:
     groups: list[list[dt.date]] = []
     rows = 0
     for day in days:
-        day_rows = sum(rows_of.get(obj.path, 0) for obj in objects_by_day.get(day, []))
+        day_rows = sum(footers[o.path].rows for o in objects_by_day.get(day, []) if o.path in footers)
         if not groups or (groups[-1] and rows + day_rows > GROUP_ROWS):
             groups.append([])
             rows = 0
@@ -117,30 +132,74 @@ def _groups(
 
 
 def _load_group(
-    lake: LakeLocation,
-    connection: duckdb.DuckDBPyConnection,
-    days: list[dt.date],
-    objects: list[LakeObject],
-    report: LoadReport,
-    log: Log,
+    lake: LakeLocation, connection: duckdb.DuckDBPyConnection, group: _Group, report: LoadReport, log: Log
 ) -> None:
     try:
-        _expose_together(lake, connection, objects)
-        objects = _drop_bad_rows(lake, connection, objects, report, log)
-        read, loaded = _replace_days(lake, connection, days, objects)
+        _expose_together(lake, connection, group)
+        loaded = _replace_days(lake, connection, group, report, log)
     except (pa.ArrowException, duckdb.Error, OSError) as exc:
-        log(f"reading {len(objects)} object(s) together failed ({exc}); reading them one by one")
-        objects = _keep_readable(lake, connection, objects, report, log)
+        log(f"loading {len(group.objects)} object(s) together failed ({exc}); reading them one by one")
         _forget_incoming(connection)
-        _expose(connection, _one_by_one(lake, objects))
-        objects = _drop_bad_rows(lake, connection, objects, report, log)
-        read, loaded = _replace_days(lake, connection, days, objects)
+        group.objects = _readable(lake, connection, group.objects, report, log)
+        _expose(connection, _one_by_one(lake, group.objects))
+        loaded = _replace_days(lake, connection, group, report, log)
     finally:
         _forget_incoming(connection)
-    report.rows_read += read
+    report.rows_read += sum(group.footers[o.path].rows for o in group.objects)
     report.rows_loaded += loaded
-    report.days_loaded += days
-    log(f"raw.events {days[0]}..{days[-1]}: {len(objects)} object(s), {loaded} row(s)")
+    report.days_loaded += group.days
+    log(f"raw.events {group.days[0]}..{group.days[-1]}: {len(group.objects)} object(s), {loaded} row(s)")
+
+
+def _replace_days(
+    lake: LakeLocation, connection: duckdb.DuckDBPyConnection, group: _Group, report: LoadReport, log: Log
+) -> int:
+    """In one transaction: delete the days, insert ``incoming``, take out objects whose rows are not
+    schema v1, keep one row per event_id, record which objects the days came from."""
+    days = {"days": group.days}
+    connection.execute("BEGIN TRANSACTION")
+    try:
+        connection.execute(load_sql("raw_events_delete_days"), days)
+        connection.execute(load_sql("raw_events_insert_incoming"), {"prefix_len": len(lake.path("")) + 1})
+        for path, reason in connection.execute(load_sql("raw_events_bad_objects"), days).fetchall():
+            connection.execute(load_sql("raw_events_drop_object"), {**days, "path": path})
+            _quarantine(lake, connection, path, reason, report, log)
+            group.objects = [o for o in group.objects if o.path != path]
+        connection.execute(load_sql("raw_events_dedup_days"), days)
+        connection.execute(load_sql("lake_files_delete_days"), days)
+        manifest = pa.Table.from_pylist(
+            [
+                {
+                    "dt": o.dt,
+                    "path": o.path,
+                    "size": o.size,
+                    "mtime_ns": o.mtime_ns,
+                    "rows": group.footers[o.path].rows,
+                }
+                for o in group.objects
+            ],
+            schema=_MANIFEST_SCHEMA,
+        )
+        connection.register("manifest", manifest)
+        connection.execute(load_sql("lake_files_insert"))
+        connection.unregister("manifest")
+        (loaded,) = connection.execute(load_sql("raw_events_count_days"), days).fetchall()[0]
+        connection.execute("COMMIT")
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    return int(loaded)
+
+
+_MANIFEST_SCHEMA = pa.schema(
+    [
+        ("dt", pa.date32()),
+        ("path", pa.string()),
+        ("size", pa.int64()),
+        ("mtime_ns", pa.int64()),
+        ("rows", pa.int64()),
+    ]
+)
 
 
 def _forget_incoming(connection: duckdb.DuckDBPyConnection) -> None:
@@ -149,31 +208,33 @@ def _forget_incoming(connection: duckdb.DuckDBPyConnection) -> None:
             connection.execute(statement)
 
 
-def _expose_together(
-    lake: LakeLocation, connection: duckdb.DuckDBPyConnection, objects: list[LakeObject]
-) -> None:
-    """``incoming``: every object's rows plus ``filename``. A local lake is scanned by DuckDB itself
-    (parallel, only the columns each statement needs); S3 through one pyarrow dataset scan."""
-    paths = [lake.path(o.path) for o in objects]
+def _expose_together(lake: LakeLocation, connection: duckdb.DuckDBPyConnection, group: _Group) -> None:
+    """``incoming``: every object's rows plus ``dt`` and ``filename``. A local lake is scanned by
+    DuckDB itself (parallel, only the columns needed); S3 through one pyarrow dataset scan."""
+    paths = [lake.path(o.path) for o in group.objects]
     if not paths:
-        _expose(connection, _one_by_one(lake, []))
+        _expose(connection, INCOMING_SCHEMA.empty_table())
     elif lake.is_local:
-        rows = connection.read_parquet(paths, filename=True, union_by_name=True, hive_partitioning=False)
-        rows.create_view("incoming")
-    else:
-        dataset = ds.dataset(paths, schema=EVENT_SCHEMA, format="parquet", filesystem=lake.filesystem)
-        reader = dataset.scanner(columns=[*EVENT_COLUMNS, "__filename"]).to_reader()
-        schema = EVENT_SCHEMA.append(pa.field("filename", pa.string()))
-        _expose(
-            connection,
-            pa.RecordBatchReader.from_batches(
-                schema, (batch.rename_columns(schema.names) for batch in reader)
-            ),
+        rows = connection.read_parquet(
+            paths, filename=True, hive_partitioning=True, union_by_name=not group.exact
         )
+        rows.select("* EXCLUDE (hour)").create_view("incoming")
+    else:
+        dataset = ds.dataset(
+            paths,
+            schema=EVENT_SCHEMA.append(pa.field("dt", pa.date32())),
+            format="parquet",
+            filesystem=lake.filesystem,
+            partitioning=_HIVE,
+            partition_base_dir=lake.path(EVENTS_PREFIX),
+        )
+        reader = dataset.scanner(columns=[*EVENT_COLUMNS, "dt", "__filename"]).to_reader()
+        renamed = (batch.rename_columns(INCOMING_SCHEMA.names) for batch in reader)
+        _expose(connection, pa.RecordBatchReader.from_batches(INCOMING_SCHEMA, renamed))
 
 
 def _expose(connection: duckdb.DuckDBPyConnection, rows: pa.RecordBatchReader | pa.Table) -> None:
-    """Materialise ``rows`` as the temp table ``incoming`` (statements read it more than once)."""
+    """Materialise rows read by pyarrow as the temp table ``incoming``."""
     connection.register("arriving", rows)
     try:
         connection.execute(load_sql("raw_events_incoming"))
@@ -181,54 +242,7 @@ def _expose(connection: duckdb.DuckDBPyConnection, rows: pa.RecordBatchReader | 
         connection.unregister("arriving")
 
 
-def _drop_bad_rows(
-    lake: LakeLocation,
-    connection: duckdb.DuckDBPyConnection,
-    objects: list[LakeObject],
-    report: LoadReport,
-    log: Log,
-) -> list[LakeObject]:
-    """Quarantine objects whose rows break schema v1 (null ids, another schema_version)."""
-    bad = connection.execute(load_sql("raw_events_incoming_bad_objects"), _prefix(lake)).fetchall()
-    for path, reason in bad:
-        _quarantine(lake, connection, path, reason, report, log)
-    dropped = {path for path, _ in bad}
-    return [obj for obj in objects if obj.path not in dropped]
-
-
-def _replace_days(
-    lake: LakeLocation, connection: duckdb.DuckDBPyConnection, days: list[dt.date], objects: list[LakeObject]
-) -> tuple[int, int]:
-    """Delete the days and insert the objects' rows once per event_id, in one transaction."""
-    manifest = pa.Table.from_pylist(
-        [{"dt": o.dt, "path": o.path, "size": o.size, "mtime_ns": o.mtime_ns} for o in objects],
-        schema=pa.schema(
-            [("dt", pa.date32()), ("path", pa.string()), ("size", pa.int64()), ("mtime_ns", pa.int64())]
-        ),
-    )
-    connection.register("manifest", manifest)
-    try:
-        connection.execute("BEGIN TRANSACTION")
-        connection.execute(load_sql("raw_events_delete_days"), {"days": days})
-        connection.execute(load_sql("raw_events_insert_incoming"), _prefix(lake))
-        connection.execute(load_sql("lake_files_delete_days"), {"days": days})
-        connection.execute(load_sql("lake_files_insert"), _prefix(lake))
-        read, loaded = connection.execute(load_sql("raw_events_count_days"), {"days": days}).fetchall()[0]
-        connection.execute("COMMIT")
-    except BaseException:
-        connection.execute("ROLLBACK")
-        raise
-    finally:
-        connection.unregister("manifest")
-    return int(read), int(loaded)
-
-
-def _prefix(lake: LakeLocation) -> dict[str, int]:
-    """``substr(filename, $prefix_len + 1)`` turns a full path into one relative to the lake root."""
-    return {"prefix_len": len(lake.path("")) + 1}
-
-
-def _keep_readable(
+def _readable(
     lake: LakeLocation,
     connection: duckdb.DuckDBPyConnection,
     objects: list[LakeObject],
@@ -247,13 +261,13 @@ def _keep_readable(
 
 
 def _one_by_one(lake: LakeLocation, objects: list[LakeObject]) -> pa.Table:
-    schema = EVENT_SCHEMA.append(pa.field("filename", pa.string()))
-    tables = [
-        table.append_column("filename", pa.array([lake.path(obj.path)] * table.num_rows, pa.string()))
-        for obj in objects
-        for table in [read_event_object(lake, obj)]
-    ]
-    return pa.concat_tables(tables) if tables else schema.empty_table()
+    tables = []
+    for obj in objects:
+        table = read_event_object(lake, obj)
+        rows = table.num_rows
+        table = table.append_column("dt", pa.array([obj.dt] * rows, pa.date32()))
+        tables.append(table.append_column("filename", pa.array([lake.path(obj.path)] * rows, pa.string())))
+    return pa.concat_tables(tables) if tables else INCOMING_SCHEMA.empty_table()
 
 
 def record_quarantine(

@@ -73,6 +73,8 @@ class WarehouseResource(dg.ConfigurableResource):
             connection = duckdb.connect(str(self.build_file))
             try:
                 connection.execute("SET TimeZone = 'UTC'")
+                # bulk loads insert in parallel; tables carry no meaning in row order (queries ORDER BY)
+                connection.execute("SET preserve_insertion_order = false")
                 connection.execute(load_sql("schema"))
                 yield connection
             finally:

@@ -1,7 +1,4 @@
--- Idempotent reload, step 2: the rows of the objects in `manifest` (the ones kept, with their lake
--- day as dt), once per event_id (the first object by path wins). `incoming` holds their rows.
+-- Idempotent reload, step 2: every row of the kept objects (`incoming`; dt is the object's lake day).
 INSERT INTO raw.events BY NAME
-SELECT i.* EXCLUDE (ts, filename), m.dt, timezone('UTC', i.ts) AS ts, m.path AS source_file
-FROM incoming AS i
-JOIN manifest AS m ON m.path = substr(i.filename, $prefix_len + 1)
-QUALIFY row_number() OVER (PARTITION BY i.event_id ORDER BY m.path, i.ts) = 1;
+SELECT * EXCLUDE (ts, filename), timezone('UTC', ts) AS ts, substr(filename, $prefix_len + 1) AS source_file
+FROM incoming;

@@ -1,0 +1,1 @@
+DELETE FROM raw.events WHERE list_contains($days, dt) AND source_file = $path;
