@@ -6,6 +6,7 @@ Pure functions from DataFrames to figures; the pages only place them.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import date, timedelta
 
 import pandas as pd
 import plotly.express as px
@@ -153,14 +154,41 @@ def movers(movers_frame: pd.DataFrame, label_columns: list[str]) -> go.Figure:
     return _style(fig, height=80 + 40 * max(1, len(movers_frame)))
 
 
-def hierarchy(cost: pd.DataFrame, path: list[str]) -> go.Figure:
-    """A treemap of spend down the ownership path (tenant → team → app → ...)."""
+def hierarchy(cost: pd.DataFrame, path: list[str], colors: dict[str, str]) -> go.Figure:
+    """A treemap of spend down the ownership path (tenant → team → app → ...), each box in the colour of
+    its top-level owner (``colors``: tenant or lane colours, whichever the path starts with)."""
     grouped = cost.groupby(path, as_index=False, dropna=False)["cost_usd"].sum()
     grouped[path] = grouped[path].fillna("(untagged)").astype(str)
     grouped = grouped[grouped["cost_usd"] > 0]
-    fig = px.treemap(grouped, path=[px.Constant("all"), *path], values="cost_usd")
+    fig = px.treemap(
+        grouped,
+        path=[px.Constant("all"), *path],
+        values="cost_usd",
+        color=path[0],
+        color_discrete_map={"(?)": "#EEEEEE", **colors},
+    )
     fig.update_traces(texttemplate="%{label}<br>%{value:$,.0f}", hovertemplate="%{id}<br>%{value:$,.2f}")
     return _style(fig, height=460)
+
+
+def policy_timeline(changes: pd.DataFrame, start: date, end: date, month_start: date) -> go.Figure:
+    """Policy versions by the day first seen, between ``start`` and ``end``; this month's in red."""
+    in_month = [day >= month_start for day in changes["day"]]
+    fig = go.Figure(
+        go.Scatter(
+            x=changes["day"],
+            y=[1] * len(changes),
+            mode="markers+text",
+            text=changes["policy_version"],
+            textposition="top center",
+            customdata=changes["detail"],
+            hovertemplate="%{x|%d %b %Y}: %{text}<br>%{customdata}<extra></extra>",
+            marker={"size": 14, "color": ["#D62728" if flag else "#4C78A8" for flag in in_month]},
+        )
+    )
+    fig.update_yaxes(visible=False, range=[0.6, 1.6])
+    fig.update_xaxes(range=[start - timedelta(days=2), end + timedelta(days=2)], tickformat="%d %b %Y")
+    return _style(fig, height=180)
 
 
 def availability_over_time(slo: pd.DataFrame, colors: dict[str, str]) -> go.Figure:

@@ -44,3 +44,10 @@ def last_complete(months: Iterable[str], latest_day: date) -> str | None:
         return None
     complete = [month for month in ordered if last_day(month) <= latest_day]
     return complete[-1] if complete else ordered[-1]
+
+
+def partial_coverage(month: str, first: date, last: date) -> str | None:
+    """'21–31 Oct 2026' when the data covers only part of ``month``; None when it covers all of it."""
+    if first <= first_day(month) and last >= last_day(month):
+        return None
+    return f"{first:%-d %b}–{last:%-d %b %Y}"

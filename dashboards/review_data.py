@@ -23,10 +23,17 @@ class Review:
     loadtests: pd.DataFrame
     trend: pd.DataFrame
 
-    def pack(self) -> str:
-        """The review as Markdown."""
+    def pack(self, coverage: str | None = None) -> str:
+        """The review as Markdown (``coverage``: the days covered, if only part of the month)."""
         return review_pack.build(
-            self.headline, self.tenants, self.lanes, self.burned, self.movers, self.drift, self.loadtests
+            self.headline,
+            self.tenants,
+            self.lanes,
+            self.burned,
+            self.movers,
+            self.drift,
+            self.loadtests,
+            coverage,
         )
 
 

@@ -84,12 +84,18 @@ def build(
     movers: pd.DataFrame,
     drift: pd.DataFrame,
     loadtests: pd.DataFrame,
+    coverage: str | None = None,
 ) -> str:
-    """The whole review pack for ``head.month``."""
+    """The whole review pack for ``head.month`` (``coverage``: the days covered, if only part of it)."""
     severities = ", ".join(f"{count} {name}" for name, count in severity_counts(drift).items() if count)
     parts = [
         f"# AI gateway monthly review — {fmt.month_label(head.month)}",
         "",
+        *(
+            [f"> The warehouse covers {coverage} of this month; figures are for those days only.", ""]
+            if coverage
+            else []
+        ),
         *headline_lines(head),
         "",
         "## Spend and budgets by tenant",

@@ -35,6 +35,17 @@ def month_picker(snap: data.Snapshot) -> str:
     return month
 
 
+def coverage(snap: data.Snapshot, month: str) -> str | None:
+    """The days of ``month`` the data covers, when it is only part of the month."""
+    index = data.month_index(snap).set_index("month")
+    if month not in index.index:
+        return "no data"
+    row = index.loc[month]
+    return months.partial_coverage(
+        month, pd.Timestamp(row["first_day"]).date(), pd.Timestamp(row["last_day"]).date()
+    )
+
+
 def selected_month() -> str:
     """The month chosen in the sidebar (set by the entrypoint before any page runs)."""
     month: str = st.session_state[MONTH_KEY]

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import plotly.express as px
 import streamlit as st
 
 from dashboards import charts, data, figures, months, widgets
 from dashboards import formatting as fmt
 
+ORDER = ["day", "severity", "kind", "tenant_id", "subject", "detail", "observed", "expected"]
 COLUMNS = {
     "day": "Day",
     "severity": "Severity",
@@ -48,7 +48,7 @@ else:
             shown = shown[shown["kind"].isin(kinds)]
         if severities:
             shown = shown[shown["severity"].isin(severities)]
-        st.dataframe(shown, hide_index=True, width="stretch", column_config=COLUMNS, height=360)
+        st.dataframe(shown[ORDER], hide_index=True, width="stretch", column_config=COLUMNS, height=360)
         widgets.csv_download(shown, f"aigw-drift-{month}.csv", "drift_csv")
 
 st.subheader("Allowlist violations")
@@ -56,29 +56,15 @@ violations = drift[drift["kind"] == "allowlist_violation"]
 if violations.empty:
     st.success("No request reached a model outside its tenant's or data class's allowlist.")
 else:
-    st.dataframe(violations, hide_index=True, width="stretch", column_config=COLUMNS)
+    st.dataframe(violations[ORDER], hide_index=True, width="stretch", column_config=COLUMNS)
     widgets.csv_download(violations, f"aigw-allowlist-{month}.csv", "allowlist_csv")
 
 st.subheader("Policy versions")
 if changes.empty:
     st.info("No policy change recorded up to the end of this month.")
 else:
-    timeline = changes.assign(in_month=[months.month_of(day) == month for day in changes["day"]])
-    fig = px.scatter(
-        timeline,
-        x="day",
-        y=[1] * len(timeline),
-        text="policy_version",
-        hover_data=["detail"],
-        color="in_month",
-        color_discrete_map={True: "#D62728", False: "#4C78A8"},
-        labels={"day": "Day", "in_month": "This month"},
-    )
-    fig.update_traces(textposition="top center", marker={"size": 14})
-    fig.update_yaxes(visible=False, range=[0.5, 1.8])
-    fig.update_layout(
-        height=200, showlegend=False, template="plotly_white", margin={"l": 10, "r": 10, "t": 10, "b": 10}
-    )
+    first_day = min(changes["day"].min(), months.first_day(month))
+    fig = charts.policy_timeline(changes, first_day, months.last_day(month), months.first_day(month))
     st.plotly_chart(fig, width="stretch")
     st.dataframe(
         changes.sort_values("day", ascending=False),

@@ -5,27 +5,32 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboards import charts, data, review_data, widgets
+from dashboards import charts, data, months, review_data, widgets
 from dashboards import formatting as fmt
 
 snap = widgets.current_snapshot()
 month = widgets.selected_month()
 review = review_data.gather(snap, month)
 head = review.headline
-pack = review.pack()
+partial = widgets.coverage(snap, month)
+previous_partial = widgets.coverage(snap, months.previous(month))
+pack = review.pack(partial)
 tenant_colors = charts.tenant_colors(data.tenants(snap))
 
 title, download = st.columns([4, 1], vertical_alignment="bottom")
 title.title(f"Monthly review · {fmt.month_label(month)}")
 download.download_button(
-    "Review pack (Markdown)",
+    "Review pack",
     pack.encode(),
     file_name=f"aigw-review-{month}.md",
     mime="text/markdown",
     icon=":material/description:",
     type="primary",
     width="stretch",
+    help="The review as Markdown, to paste into the meeting notes.",
 )
+if partial:
+    st.caption(f"The warehouse covers {partial} of this month: figures are for those days only.")
 
 cols = st.columns(6)
 cols[0].metric(
@@ -38,19 +43,22 @@ cols[0].metric(
     help="Sum of cost_usd in marts.showback_monthly: every request priced at its day's rate.",
 )
 cols[1].metric(
-    "Change vs last month",
-    fmt.percent_delta(head.change_pct),
+    "vs last month",
+    fmt.percent_delta(head.change_pct, digits=0 if abs(head.change_pct or 0) >= 1 else 1),
     border=True,
-    delta=None if head.prev_spend_usd is None else fmt.money_delta(head.spend_usd - head.prev_spend_usd),
-    delta_color="inverse",
-    help=None if head.prev_spend_usd is not None else "The warehouse has no data for the previous month.",
+    delta="no earlier data"
+    if head.prev_spend_usd is None
+    else fmt.money_delta(head.spend_usd - head.prev_spend_usd),
+    delta_color="off" if head.prev_spend_usd is None else "inverse",
+    delta_arrow="off" if head.prev_spend_usd is None else "auto",
+    help=f"The previous month is covered {previous_partial} only." if previous_partial else None,
 )
 cols[2].metric(
     "Budget use",
     fmt.percent(head.budget_used),
     border=True,
     delta=(
-        f"{head.tenants_over_budget} tenant(s) over budget"
+        f"{head.tenants_over_budget} over budget"
         if head.tenants_over_budget
         else f"of {fmt.money(head.budget_usd)}"
     ),
@@ -58,10 +66,10 @@ cols[2].metric(
     delta_arrow="off",
 )
 cols[3].metric(
-    "SLO attainment (lanes)",
+    "SLO met (lanes)",
     f"{head.lanes_meeting_slo} of {head.lanes_total}",
     border=True,
-    delta=f"availability {fmt.availability(head.availability)}",
+    delta=f"{fmt.availability(head.availability)} avail.",
     delta_color="normal" if head.lanes_meeting_slo == head.lanes_total else "inverse",
     delta_arrow="off",
 )
@@ -80,7 +88,7 @@ cols[5].metric(
     border=True,
     delta=("all passed" if head.loadtests_failed == 0 else f"{head.loadtests_failed} failed")
     if runs
-    else "no runs this month",
+    else "no runs",
     delta_color="off" if not runs else "normal" if head.loadtests_failed == 0 else "inverse",
     delta_arrow="off",
 )
@@ -91,10 +99,14 @@ with left:
     st.plotly_chart(charts.budget_vs_actual(review.budgets, tenant_colors), width="stretch")
 with right:
     st.subheader("Top cost movers vs previous month")
-    if review.movers.empty:
+    if head.prev_spend_usd is None:
+        st.info("The warehouse has no earlier month to compare with.")
+    elif review.movers.empty:
         st.info("No spend in this or the previous month.")
     else:
         st.plotly_chart(charts.movers(review.movers, ["tenant_id", "app_id"]), width="stretch")
+        if previous_partial:
+            st.caption(f"The previous month is covered {previous_partial} only: changes overstate growth.")
 
 left, right = st.columns(2)
 with left:
@@ -106,11 +118,11 @@ with right:
         review.lanes[
             [
                 "latency_class",
+                "slo_met",
                 "availability",
                 "availability_target",
                 "within_latency_pct",
                 "latency_target_ms",
-                "slo_met",
             ]
         ],
         hide_index=True,
@@ -135,7 +147,6 @@ with right:
                 [
                     "latency_class",
                     "model_route",
-                    "availability",
                     "error_budget_used",
                     "error_budget_remaining",
                     "alerts",
@@ -146,10 +157,9 @@ with right:
             column_config={
                 "latency_class": "Lane",
                 "model_route": "Route",
-                "availability": st.column_config.NumberColumn("Availability", format="percent"),
                 "error_budget_used": st.column_config.NumberColumn("Budget used", format="percent"),
                 "error_budget_remaining": st.column_config.NumberColumn("Remaining", format="percent"),
-                "alerts": st.column_config.NumberColumn("Burn-rate alerts"),
+                "alerts": st.column_config.NumberColumn("Alerts"),
             },
         )
 
@@ -167,7 +177,7 @@ with left:
             .head(8)
         )
         st.dataframe(
-            worst[["day", "severity", "kind", "tenant_id", "subject", "detail"]],
+            worst[["day", "severity", "kind", "tenant_id", "detail"]],
             hide_index=True,
             width="stretch",
             column_config={

@@ -21,6 +21,7 @@ month = widgets.selected_month()
 cost = data.cost_daily(snap, month)
 every_tenant = data.tenants(snap)
 colors = charts.tenant_colors(every_tenant)
+lane_palette = charts.lane_colors(list(cost["latency_class"].unique()))
 
 st.title(f"Showback · {fmt.month_label(month)}")
 chosen = st.multiselect("Tenants", sorted(cost["tenant_id"].dropna().unique()), placeholder="All tenants")
@@ -94,7 +95,7 @@ with right:
         )
         or "tenant_id"
     )
-    palette = colors if color_by == "tenant_id" else charts.lane_colors(list(cost["latency_class"].unique()))
+    palette = colors if color_by == "tenant_id" else lane_palette
     st.plotly_chart(charts.daily_spend(cost, color_by, palette), width="stretch")
 
 st.subheader("Where the money goes")
@@ -105,9 +106,12 @@ levels = st.multiselect(
     format_func=HIERARCHY.__getitem__,
     key="levels",
 ) or ["tenant_id"]
-left, right = st.columns([3, 2])
+left, right = st.columns(2)
 with left:
-    st.plotly_chart(charts.hierarchy(cost, levels), width="stretch")
+    st.plotly_chart(
+        charts.hierarchy(cost, levels, lane_palette if levels[0] == "latency_class" else colors),
+        width="stretch",
+    )
 with right:
     breakdown = figures.unit_costs(cost, levels)
     breakdown["share"] = breakdown["cost_usd"] / breakdown["cost_usd"].sum()

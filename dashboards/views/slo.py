@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import streamlit as st
 
 from dashboards import charts, data, figures, widgets
 from dashboards import formatting as fmt
+
+
+def slo_verdict(lane: Any) -> str:
+    """Which part of the lane's SLO held: both, or which one missed."""
+    if lane.slo_met:
+        return "met"
+    if not lane.availability_met and not lane.latency_met:
+        return "both missed"
+    return "latency missed" if lane.availability_met else "availability missed"
+
 
 snap = widgets.current_snapshot()
 month = widgets.selected_month()
@@ -26,8 +38,9 @@ for col, lane in zip(cols, lanes.itertuples(), strict=True):
         f"{lane.latency_class} availability",
         fmt.availability(lane.availability),
         border=True,
-        delta=f"target {fmt.availability(lane.availability_target)} · {'met' if lane.slo_met else 'missed'}",
+        delta=f"target {fmt.availability(lane.availability_target)} · {slo_verdict(lane)}",
         delta_color="normal" if lane.slo_met else "inverse",
+        delta_arrow="off",
         help=f"{lane.within_latency_pct:.1f}% of requests within {lane.latency_target_ms:,.0f} ms",
     )
 
@@ -69,6 +82,7 @@ st.dataframe(
         "latency_class": "Lane",
         "model_route": "Route",
         "requests": st.column_config.NumberColumn("Requests", format="localized"),
+        "ok": st.column_config.NumberColumn("OK", format="localized"),
         "errors": st.column_config.NumberColumn("Errors", format="localized"),
         "availability": st.column_config.NumberColumn("Availability", format="percent"),
         "availability_target": st.column_config.NumberColumn("Target", format="percent"),

@@ -21,3 +21,8 @@ def test_last_complete_month_is_judged_on_the_data() -> None:
 def test_a_single_partial_month_is_still_shown() -> None:
     assert months.last_complete(["2026-11"], date(2026, 11, 3)) == "2026-11"
     assert months.last_complete([], date(2026, 11, 3)) is None
+
+
+def test_partial_coverage_names_the_days() -> None:
+    assert months.partial_coverage("2026-10", date(2026, 10, 21), date(2026, 10, 31)) == "21 Oct–31 Oct 2026"
+    assert months.partial_coverage("2026-10", date(2026, 10, 1), date(2026, 10, 31)) is None

@@ -61,7 +61,8 @@ def test_review_opens_on_the_last_complete_month(
     assert at.sidebar.selectbox[0].value == LAST_COMPLETE
     figures = _metrics(at)
     assert figures["Spend"] == fmt.money(_month_spend(marts_warehouse, LAST_COMPLETE))
-    assert figures["Change vs last month"] == "—"  # nothing before 20 Oct
+    assert figures["vs last month"] == "—"  # nothing before 20 Oct
+    assert next(m for m in at.metric if m.label == "vs last month").delta == "no earlier data"
 
 
 def test_review_headline_equals_the_marts(open_app: Callable[[Path], AppTest], marts_warehouse: Path) -> None:
@@ -88,15 +89,17 @@ def test_review_headline_equals_the_marts(open_app: Callable[[Path], AppTest], m
         CURRENT,
     )
     assert figures["Spend"] == fmt.money(spend)
-    assert figures["Change vs last month"] == fmt.percent_delta((spend - previous) / previous)
+    change = (spend - previous) / previous
+    assert figures["vs last month"] == fmt.percent_delta(change, digits=0 if abs(change) >= 1 else 1)
     assert figures["Budget use"] == fmt.percent(spend / budget)
     assert figures["Drift findings"] == str(int(findings))
     assert figures["Load tests passed"] == "1 of 2"  # run-1 passed, run-2 failed
     by_label = {metric.label: metric for metric in at.metric}
-    assert by_label["SLO attainment (lanes)"].delta == f"availability {fmt.availability(availability)}"
+    assert by_label["SLO met (lanes)"].delta == f"{fmt.availability(availability)} avail."
     assert by_label["Drift findings"].delta == f"{int(high)} high severity"
     pack = at.expander[0].markdown[0].value
     assert pack.startswith("# AI gateway monthly review — November 2026")
+    assert "covers 1 Nov–20 Nov 2026 of this month" in pack  # the lake ends on 20 Nov
     assert fmt.money(spend) in pack and "run-2" in pack
 
 
