@@ -7,6 +7,7 @@ Shutdown (SIGTERM or SIGINT): stop accepting, let in-flight requests finish (bou
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 import ssl
@@ -68,6 +69,8 @@ async def serve_until_signalled(config: Config, options: ServeOptions) -> int:
         return lag, server.loop_lag_over_10ms
 
     app.loop_lag = loop_lag
+    gc.collect()
+    gc.freeze()  # startup's ~80k objects (config, pyarrow, clients) leave the collector's scans for good
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
