@@ -62,7 +62,6 @@ class _Request:
     input_tokens: int
     digest: int
     ticket: Ticket | None = None
-    started: float = 0.0
     target: Target | None = None
     response: SimResponse | None = None
     result: AttemptResult | None = None
@@ -179,8 +178,6 @@ class Simulation:
 
     def _start_attempt(self, request: _Request, now: float) -> None:
         gateway, plan = request.gateway, request.plan
-        if not request.started:
-            request.started = now
         target = gateway.next_target(plan, now)
         if target is None:
             self._finish(request, now, error=gateway.exhausted(plan))

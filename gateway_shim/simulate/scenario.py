@@ -8,7 +8,6 @@ models) are checked by ``check_against`` once the config is known.
 from __future__ import annotations
 
 import copy
-import datetime as dt
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -314,11 +313,6 @@ def apply_patch(loaded: LoadedScenario, index: int, config: Config, patch: dict[
         prefix = f"incidents.{index}.patch"
         raise loaded.error([(f"{prefix}.{path}" if path else prefix, reason)
                             for path, reason in _problems(exc)]) from exc
-
-
-def window_days(start: dt.date, days: int) -> tuple[dt.date, dt.date]:
-    """First and last simulated day."""
-    return start, start + dt.timedelta(days=days - 1)
 
 
 def _merge(base: Any, patch: Any) -> Any:
