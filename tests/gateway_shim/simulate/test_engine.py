@@ -1,6 +1,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -49,3 +52,22 @@ def test_an_outage_at_peak_opens_the_breaker_and_the_chain_skips_the_model(tmp_p
     assert all(e["attempts"] == 1 for e in skipped)
     after = [e for e in events if e["ts"] > begin + 5_400_000_000 + 600_000_000 and e["outcome"] == "ok"]
     assert any(e["model_name"] == "anthropic.claude-3-5-haiku-v1" for e in after)
+
+
+DIGEST_SCRIPT = """
+import datetime as dt, hashlib, orjson
+from gateway_shim.simulate.run import Options, prepare, simulate_into
+events = []
+simulate_into(prepare(Options(days=1, start=dt.date(2026, 11, 2), seed=9, scale=0.02)), events.append)
+print(len(events), hashlib.sha256(orjson.dumps(events, option=orjson.OPT_SORT_KEYS)).hexdigest())
+"""
+
+
+def test_identical_across_processes_and_hash_seeds() -> None:
+    outputs = [
+        subprocess.run([sys.executable, "-c", DIGEST_SCRIPT], capture_output=True, text=True, timeout=120,
+                       check=True, env={**os.environ, "PYTHONHASHSEED": seed}).stdout
+        for seed in ("1", "2")
+    ]
+    assert int(outputs[0].split()[0]) > 500
+    assert outputs[0] == outputs[1]
