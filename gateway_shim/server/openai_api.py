@@ -98,7 +98,7 @@ def _messages(value: object) -> list[Message]:
         if not isinstance(message, dict):
             raise ApiError(400, "invalid_messages", f"messages[{i}] must be an object")
         role = message.get("role")
-        if role not in ROLES:
+        if not isinstance(role, str) or role not in ROLES:
             raise ApiError(400, "invalid_messages",
                            f"messages[{i}].role must be one of {', '.join(sorted(ROLES))}")
         content = message.get("content")

@@ -43,6 +43,7 @@ def test_openai_user_field_is_the_user_unless_the_contract_names_one() -> None:
     ({"messages": []}, "invalid_messages"),
     ({"messages": "hi"}, "invalid_messages"),
     ({"messages": [{"role": "wizard", "content": "x"}]}, "invalid_messages"),
+    ({"messages": [{"role": [], "content": "x"}]}, "invalid_messages"),  # found by the fuzz test
     ({"messages": [{"role": "user", "content": 5}]}, "invalid_messages"),
     ({"messages": [{"role": "user", "content": [{"text": 1}]}]}, "invalid_messages"),
     ({"messages": [{"role": "user", "content": "x"}], "max_tokens": "10"}, "invalid_max_tokens"),

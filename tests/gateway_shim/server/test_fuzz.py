@@ -79,7 +79,7 @@ def client(gateway: GatewayProcess) -> Any:
     opened.conn.close()
 
 
-@settings(max_examples=1500, deadline=None, database=None,
+@settings(max_examples=2500, deadline=None, database=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(method=st.sampled_from(["POST", "POST", "POST", "GET", "PUT"]), path=PATHS, headers=HEADERS,
        key=KEYS, body=BODY)
