@@ -38,25 +38,6 @@ def _options(parser: Any) -> None:
                         help="URL that must answer before the run (and its clock) starts; repeatable")
 
 
-WAIT_FOR_TIMEOUT_S = 60.0
-
-
-@events.init.add_listener
-def _wait_for_servers(environment: Environment, **_: Any) -> None:
-    """Block start-up until the gateway and provider answer, so the harness can start Locust alongside
-    them; ``init`` fires before Locust's run-time clock starts."""
-    urls = list(getattr(environment.parsed_options, "aigw_wait_for", None) or [])
-    deadline = time.monotonic() + WAIT_FOR_TIMEOUT_S
-    while urls:
-        try:
-            with urllib.request.urlopen(urls[0], timeout=1.0):
-                urls.pop(0)
-        except OSError:
-            if time.monotonic() > deadline:
-                raise SystemExit(f"{urls[0]} did not answer within {WAIT_FOR_TIMEOUT_S:.0f}s") from None
-            gevent.sleep(0.1)
-
-
 class RunState:
     """The run's id, output files and phase marks (one per Locust process)."""
 
@@ -70,14 +51,18 @@ class RunState:
         self._log: RequestLogWriter | None = None
         self._handle: Any = None
 
-    def open(self, environment: Environment) -> None:
+    def configure(self, environment: Environment) -> None:
+        """From the command line, at ``init`` (a load shape ticks before ``test_start``)."""
         options = environment.parsed_options
         self.run_id = getattr(options, "aigw_run_id", "") or f"lt-{int(time.time())}"
         self.provider_url = getattr(options, "aigw_provider_url", "http://127.0.0.1:9000")
         self.run_time_s = float(getattr(options, "run_time", None) or 60)
-        self.started = time.time()
         self.out = Path(getattr(options, "aigw_out", "") or f".aigw/loadtest-out/{self.run_id}")
         self.out.mkdir(parents=True, exist_ok=True)
+
+    def open(self) -> None:
+        assert self.out is not None, "configure() runs at init"
+        self.started = time.time()
         self._handle = open(self.out / REQUEST_LOG, "w", newline="")  # noqa: SIM115 - closed at test_stop
         self._log = RequestLogWriter(self._handle)
         self.mark("start", run_time_s=self.run_time_s)
@@ -101,10 +86,29 @@ class RunState:
 
 RUN = RunState()
 
+WAIT_FOR_TIMEOUT_S = 60.0
+
+
+@events.init.add_listener
+def _init(environment: Environment, **_: Any) -> None:
+    """Read the options, then block start-up until the gateway and provider answer, so the harness can
+    start Locust alongside them; ``init`` fires before Locust's run-time clock starts."""
+    RUN.configure(environment)
+    urls = list(getattr(environment.parsed_options, "aigw_wait_for", None) or [])
+    deadline = time.monotonic() + WAIT_FOR_TIMEOUT_S
+    while urls:
+        try:
+            with urllib.request.urlopen(urls[0], timeout=1.0):
+                urls.pop(0)
+        except OSError:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"{urls[0]} did not answer within {WAIT_FOR_TIMEOUT_S:.0f}s") from None
+            gevent.sleep(0.1)
+
 
 @events.test_start.add_listener
 def _open(environment: Environment, **_: Any) -> None:
-    RUN.open(environment)
+    RUN.open()
 
 
 @events.test_stop.add_listener
