@@ -38,7 +38,18 @@ CHAT_BODY = st.fixed_dictionaries({}, optional={
     "metadata": st.dictionaries(st.sampled_from(["workflow", "retrieval_ms", "user", "x"]), FIELD_VALUES)
     | JSON, "temperature": FIELD_VALUES,
 })
-BODY = (CHAT_BODY.map(_dumps) | JSON.map(_dumps) | st.binary(max_size=300)
+BLOCK = st.fixed_dictionaries({}, optional={"text": FIELD_VALUES, "image": JSON})
+CONVERSE_BODY = st.fixed_dictionaries({}, optional={
+    "messages": st.lists(st.fixed_dictionaries({}, optional={
+        "role": st.sampled_from(["user", "assistant", "system"]) | JSON,
+        "content": st.lists(BLOCK | JSON, max_size=3) | JSON}) | JSON, max_size=3) | JSON,
+    "system": st.lists(BLOCK, max_size=2) | JSON,
+    "inferenceConfig": st.fixed_dictionaries({}, optional={
+        "maxTokens": FIELD_VALUES, "temperature": FIELD_VALUES, "stopSequences": FIELD_VALUES}) | JSON,
+    "requestMetadata": st.dictionaries(st.sampled_from(["workflow", "retrieval_ms", "x"]), FIELD_VALUES)
+    | JSON,
+})
+BODY = (CHAT_BODY.map(_dumps) | CONVERSE_BODY.map(_dumps) | JSON.map(_dumps) | st.binary(max_size=300)
         | st.text(max_size=100).map(str.encode))
 HEADER_TEXT = st.text(st.characters(min_codepoint=0x20, max_codepoint=0xFF, exclude_characters="\x7f"),
                       max_size=40)
@@ -46,6 +57,7 @@ HEADERS = st.dictionaries(
     st.sampled_from(["x-aigw-workflow", "x-aigw-retrieval-ms", "x-aigw-latency-class", "x-aigw-sensitivity",
                      "traceparent", "content-type", "x-odd"]), HEADER_TEXT, max_size=4)
 PATHS = st.sampled_from(["/v1/chat/completions", "/model/amazon.nova-lite-v1/converse",
+                         "/model/amazon.nova-lite-v1/converse-stream",
                          "/model/%ZZ/converse", "/v1/models", "/nowhere", "/v1/chat/completions?x=%00"])
 KEYS = st.sampled_from([None, "wrong-key", "Bearer", "demo-acme"])
 
@@ -79,7 +91,7 @@ def client(gateway: GatewayProcess) -> Any:
     opened.conn.close()
 
 
-@settings(max_examples=2500, deadline=None, database=None,
+@settings(max_examples=2000, deadline=None, database=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(method=st.sampled_from(["POST", "POST", "POST", "GET", "PUT"]), path=PATHS, headers=HEADERS,
        key=KEYS, body=BODY)
