@@ -82,15 +82,17 @@ def build_schedule(loaded: LoadedScenario, config: Config, start: dt.date, days:
             notes.append(Note(when, label, "after the end of the window: not simulated"))
             continue
         if isinstance(incident, ProviderDegradation | ModelOutage):
-            if isinstance(incident, ModelOutage):
-                fault = Fault(model=incident.model, status=503, outage=True)
-            else:
-                fault = Fault(model=incident.model, error_rate=incident.error_rate, status=incident.status,
-                              throttle_rate=incident.throttle_rate,
-                              added_latency_ms=incident.added_latency_ms)
-            actions.append(Action(incident.at, "fault_on", label, fault=fault, model=incident.model))
-            actions.append(Action(incident.at + incident.duration, "fault_off", label, model=incident.model))
-            notes.append(Note(when, label, f"{incident.model} for {_hours(incident.duration)}"))
+            models = _models_of(config, incident)
+            for model in models:
+                if isinstance(incident, ModelOutage):
+                    fault = Fault(model=model, status=503, outage=True)
+                else:
+                    fault = Fault(model=model, error_rate=incident.error_rate, status=incident.status,
+                                  throttle_rate=incident.throttle_rate,
+                                  added_latency_ms=incident.added_latency_ms)
+                actions.append(Action(incident.at, "fault_on", label, fault=fault, model=model))
+                actions.append(Action(incident.at + incident.duration, "fault_off", label, model=model))
+            notes.append(Note(when, label, f"{', '.join(models)} for {_hours(incident.duration)}"))
         elif isinstance(incident, PolicyChange):
             current = apply_patch(loaded, index, current, incident.patch)
             configs.append(current)
@@ -113,6 +115,18 @@ def build_schedule(loaded: LoadedScenario, config: Config, start: dt.date, days:
     actions.sort(key=lambda a: a.at)
     notes.sort(key=lambda n: (n.when is None, n.when or origin))
     return Schedule(actions, notes, configs)
+
+
+def _models_of(config: Config, incident: ProviderDegradation | ModelOutage) -> list[str]:
+    """The incident's model, or every model the config routes to on the incident's provider."""
+    if incident.model is not None:
+        return [incident.model]
+    provider = getattr(incident, "provider", None)
+    models: set[str] = set()
+    for route in config.routes.values():
+        degrade = route.degrade.target if route.degrade is not None else None
+        models.update(t.model for t in [*route.targets, degrade] if t is not None and t.provider == provider)
+    return sorted(models)
 
 
 def price_changes_in_window(config: Config, model: str, start: dt.date, days: int) -> list[dt.date]:

@@ -125,14 +125,22 @@ class _Windowed(_Timed):
 
 
 class ProviderDegradation(_Windowed):
-    """Errors, throttling and added latency on one model for a while: fallbacks and SLO burn."""
+    """Errors, throttling and added latency on one model, or on every model of one provider the
+    config routes to, for a while: fallbacks, slower answers, failed chains and SLO burn."""
 
     kind: Literal["provider_degradation"]
-    model: str
+    model: str | None = None
+    provider: str | None = None
     error_rate: Share = 0.0
     status: Annotated[int, Field(ge=400, le=599)] = 503
     throttle_rate: Share = 0.0
     added_latency_ms: Annotated[float, Field(ge=0, le=600_000)] = 0.0
+
+    @model_validator(mode="after")
+    def _one_subject(self) -> ProviderDegradation:
+        if (self.model is None) == (self.provider is None):
+            raise ValueError("give either model or provider")
+        return self
 
 
 class ModelOutage(_Windowed):
@@ -300,6 +308,9 @@ def check_against(loaded: LoadedScenario, config: Config) -> None:
         model = getattr(incident, "model", None)
         if model is not None and model not in config.pricing:
             problems.append((f"incidents.{i}.model", f"model {model!r} is not in the config's pricing"))
+        provider = getattr(incident, "provider", None)
+        if provider is not None and provider not in config.providers:
+            problems.append((f"incidents.{i}.provider", f"unknown provider {provider!r}"))
     if problems:
         raise loaded.error(problems)
 

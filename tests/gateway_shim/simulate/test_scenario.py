@@ -48,7 +48,7 @@ def test_durations(text: str, seconds: float) -> None:
 
 
 def test_errors_name_the_file_the_key_and_its_line() -> None:
-    text = default_text().replace("error_rate: 0.3\n", "error_rate: 1.3\n").replace(
+    text = default_text().replace("error_rate: 0.4\n", "error_rate: 1.3\n").replace(
         "requests_per_hour: 60", "requests_per_hour: 60\n    bogus: 1")
     with pytest.raises(ScenarioError) as caught:
         parse_scenario(text, "my.yaml")
@@ -100,3 +100,18 @@ def test_incidents_after_the_window_are_reported_not_run() -> None:
     assert schedule.actions == []
     assert all("not simulated" in n.detail or n.when is None for n in schedule.notes)
     assert len(schedule.configs) == 1
+
+
+def test_a_degradation_names_a_model_or_a_provider_not_both() -> None:
+    both = "    provider: bedrock\n    model: gpt-4o-mini\n"
+    text = default_text().replace("    provider: bedrock\n", both)
+    with pytest.raises(ScenarioError, match=r"incidents\.0: give either model or provider"):
+        parse_scenario(text, "x.yaml")
+
+
+def test_a_provider_degradation_covers_every_model_routed_to_it() -> None:
+    schedule = build_schedule(load_scenario(), load_config(), MONTH_START, 30)
+    degraded = {a.model for a in schedule.actions if a.kind == "fault_on" and a.fault and not a.fault.outage}
+    assert degraded == {"amazon.nova-lite-v1", "amazon.titan-text-express-v1",
+                        "anthropic.claude-3-5-haiku-v1", "anthropic.claude-3-7-sonnet-v1",
+                        "meta.llama3-1-70b-instruct-v1"}
