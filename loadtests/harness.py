@@ -28,9 +28,9 @@ import yaml
 from gateway_shim.config.loader import load_config
 from gateway_shim.config.models import Config
 from gateway_shim.telemetry.storage import LakeLocation
-from loadtests.control import LOOPBACK, ProviderControl
+from loadtests.control import LOOPBACK
 from loadtests.playbooks import Playbook
-from loadtests.records import PHASES_FILE, REQUEST_LOG, TelemetryRow, read_phases, read_request_log
+from loadtests.records import PHASES_FILE, REQUEST_LOG, read_phases, read_request_log
 from loadtests.summary import build_summary
 from loadtests.telemetry import read_run_events, wait_for_run_events
 from loadtests.verdicts import Criterion, RunData, judge
@@ -167,67 +167,85 @@ def wait_locust(process: subprocess.Popen[bytes], log: Path, duration_s: float) 
         raise HarnessError(f"locust exited with {code}; log {log}:\n{_tail(log)}")
 
 
+@dataclass
+class Launched:
+    """What one run talks to: the gateway and provider URLs, the config they judge by, where the
+    gateway's events land, and the gateway process when this harness started it."""
+
+    host: str
+    provider_url: str
+    config: Config
+    run_lake: LakeLocation
+    gateway: subprocess.Popen[bytes] | None = None
+
+
+def launch_local(stack: ExitStack, options: RunOptions, run_id: str, lake: LakeLocation, workdir: Path,
+                 env: dict[str, str], logs: dict[str, Path]) -> tuple[Launched, subprocess.Popen[bytes]]:
+    """Provider, gateway (its events in a run-scoped lake) and Locust, started together; returns when
+    provider and gateway answer (Locust waits for them before its clock starts)."""
+    playbook = options.playbook
+    provider_port, gateway_port = free_port(), free_port()
+    provider_url, host = f"http://{HOST}:{provider_port}", f"http://{HOST}:{gateway_port}"
+    config_path = workdir / "config.yaml"
+    config = playbook_config(options.config_path or playbook.config, provider_url, config_path)
+    run_lake = LakeLocation.parse(f"{lake.url.rstrip('/')}/loadtests/{run_id}/lake")
+    logs["provider"], logs["gateway"] = workdir / "provider.log", workdir / "gateway.log"
+    provider = stack.enter_context(_process(
+        [*AIGW, "provider", "--host", HOST, "--port", str(provider_port), "--seed", "7"],
+        logs["provider"], env))
+    gateway = stack.enter_context(_process(
+        [*AIGW, "serve", "--config", str(config_path), "--host", HOST, "--port", str(gateway_port),
+         "--lake", run_lake.url, "--gateway-id", f"loadtest-{run_id}", "--drain-timeout", "10"],
+        logs["gateway"], env))
+    ready = [f"{provider_url}/_control/faults", f"{host}/healthz"]
+    locust = stack.enter_context(_process(
+        locust_args(playbook, host=host, provider_url=provider_url, run_id=run_id,
+                    duration_s=options.duration_s, out=workdir / "locust", users=options.users,
+                    wait_for=ready),
+        logs["locust"], env))
+    _wait_http(ready[0], provider, logs["provider"], READY_TIMEOUT_S)
+    _wait_http(ready[1], gateway, logs["gateway"], READY_TIMEOUT_S)
+    return Launched(host, provider_url, config, run_lake, gateway), locust
+
+
 def run_playbook(options: RunOptions) -> RunResult:
     """Run, judge and report one playbook; the summary and Locust's CSVs go to the lake."""
     playbook = options.playbook
+    if options.host is not None:
+        check_loopback(options.host)
+        check_loopback(options.provider_url)
     run_id = new_run_id(playbook.name)
+    lake = LakeLocation.parse(options.lake_url)
     workdir = options.workdir or Path(tempfile.mkdtemp(prefix=f"aigw-loadtest-{playbook.name}-"))
     out = workdir / "locust"
     out.mkdir(parents=True, exist_ok=True)
-    lake = LakeLocation.parse(options.lake_url)
     env = {**os.environ, "AIGW_SPOOL": str(workdir / "spool"), "PYTHONUNBUFFERED": "1"}
     logs = {"locust": out / "locust.log"}
-    gateway: subprocess.Popen[bytes] | None = None
     with ExitStack() as stack:
         if options.host is None:
-            provider_port, gateway_port = free_port(), free_port()
-            provider_url = f"http://{HOST}:{provider_port}"
-            host = f"http://{HOST}:{gateway_port}"
-            config_path = workdir / "config.yaml"
-            config = playbook_config(options.config_path or playbook.config, provider_url, config_path)
-            run_lake = LakeLocation.parse(f"{lake.url.rstrip('/')}/loadtests/{run_id}/lake")
-            logs["provider"], logs["gateway"] = workdir / "provider.log", workdir / "gateway.log"
-            provider = stack.enter_context(_process(
-                [*AIGW, "provider", "--host", HOST, "--port", str(provider_port), "--seed", "7"],
-                logs["provider"], env))
-            gateway = stack.enter_context(_process(
-                [*AIGW, "serve", "--config", str(config_path), "--host", HOST, "--port", str(gateway_port),
-                 "--lake", run_lake.url, "--gateway-id", f"loadtest-{run_id}", "--drain-timeout", "10"],
-                logs["gateway"], env))
-            ready = [f"{provider_url}/_control/faults", f"{host}/healthz"]
-            locust = stack.enter_context(_process(
-                locust_args(playbook, host=host, provider_url=provider_url, run_id=run_id,
-                            duration_s=options.duration_s, out=out, users=options.users, wait_for=ready),
-                logs["locust"], env))
-            _wait_http(ready[0], provider, logs["provider"], READY_TIMEOUT_S)
-            _wait_http(ready[1], gateway, logs["gateway"], READY_TIMEOUT_S)
+            launched, locust = launch_local(stack, options, run_id, lake, workdir, env, logs)
         else:
-            check_loopback(options.host)
-            check_loopback(options.provider_url)
-            host, provider_url = options.host, options.provider_url
-            config = load_config(options.config_path)
-            run_lake = lake
+            launched = Launched(options.host, options.provider_url, load_config(options.config_path), lake)
             locust = stack.enter_context(_process(
-                locust_args(playbook, host=host, provider_url=provider_url, run_id=run_id,
+                locust_args(playbook, host=options.host, provider_url=options.provider_url, run_id=run_id,
                             duration_s=options.duration_s, out=out, users=options.users, wait_for=[]),
                 logs["locust"], env))
         started = time.time()
         wait_locust(locust, logs["locust"], options.duration_s)
         duration = time.time() - started
         client = read_request_log(out / REQUEST_LOG)
-        if gateway is not None:
-            ProviderControl(provider_url).clear()
-            stop_process(gateway)  # SIGTERM: drain and flush telemetry before reading it
-            telemetry: list[TelemetryRow] = read_run_events(run_lake, run_id)
+        if launched.gateway is not None:
+            stop_process(launched.gateway)  # SIGTERM: drain and flush telemetry before reading it
+            telemetry = read_run_events(launched.run_lake, run_id)
         else:
             answered = sum(1 for r in client if r.status > 0)
-            telemetry = wait_for_run_events(run_lake, run_id, answered, EXTERNAL_TELEMETRY_WAIT_S)
+            telemetry = wait_for_run_events(launched.run_lake, run_id, answered, EXTERNAL_TELEMETRY_WAIT_S)
     phases = read_phases(out / PHASES_FILE)
     marks = {p.name: p.t for p in phases}
     if "start" in marks and "stop" in marks:
         started, duration = marks["start"], marks["stop"] - marks["start"]
-    run = RunData(scenario=playbook.name, config=config, client=client, telemetry=telemetry, phases=phases,
-                  users=options.users or playbook.users or 0)
+    run = RunData(scenario=playbook.name, config=launched.config, client=client, telemetry=telemetry,
+                  phases=phases, users=options.users or playbook.users or 0)
     criteria = judge(run)
     uploaded = _upload_artifacts(lake, run_id, out)
     summary = build_summary(run_id, run, criteria, started, duration, uploaded)

@@ -150,5 +150,6 @@ def test_playbook_fails_on_a_wrongly_configured_gateway(name: str, broken_runs: 
 def test_unknown_playbook_and_remote_hosts_are_refused(tmp_path: Path) -> None:
     code, output = run(["nope"])
     assert code == 2 and "nope" in output
-    code, output = run(["steady", "--host", "http://example.com:8080", "--lake", str(tmp_path)])
+    code, output = run(["steady", "--host", "http://example.com:8080", "--lake", str(tmp_path),
+                        "--workdir", str(tmp_path / "w")])
     assert code == 1 and "only talks to loopback" in output
