@@ -9,7 +9,10 @@ One run, side by side: for provider delays of 0 and 50 ms and 16 and 64 connecti
 proxy (one worker, upstream keep-alive: the floor for a proxy hop), (c) through `aigw serve` with
 policy, routing and telemetry (lake writer) on. The proxy (nginx or the gateway) is pinned to core 1
 with taskset; wrk and the provider share core 0. CPU ms/request is the proxy process's utime+stime
-(all threads, from /proc) over the requests wrk completed. Printed as a Markdown table with the
+(all threads, from /proc) over the requests wrk completed. "aigw own ms/req" is the mean of the
+events' gateway_overhead_ms (wall time in the gateway minus upstream and queue time) and "max loop
+lag" how late its event loop ran a 100 ms tick at worst: both from /metrics, they tell the gateway's
+own time apart from time lost to a busy machine. Printed as a Markdown table with the
 gateway's figures as ratios to direct and to nginx.
 """
 
@@ -73,6 +76,17 @@ def children(pid: int) -> list[int]:
         text = (task / "children").read_text().split()
         found.extend(int(p) for p in text)
     return found
+
+
+def scrape(url: str) -> tuple[float, float, float]:
+    """(sum, count) of the gateway's own time per request so far, and the event loop's longest lag
+    since the previous scrape, from /metrics."""
+    with urllib.request.urlopen(f"{url}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    total = sum(float(v) for v in re.findall(r"^aigw_gateway_overhead_ms_sum\S* (\S+)$", text, re.M))
+    count = sum(float(v) for v in re.findall(r"^aigw_gateway_overhead_ms_count\S* (\S+)$", text, re.M))
+    lag = re.search(r"^aigw_event_loop_lag_max_ms (\S+)$", text, re.M)
+    return total, count, float(lag.group(1)) if lag else float("nan")
 
 
 @dataclass
@@ -224,9 +238,13 @@ def main() -> int:
                                      args.duration, folder, None)
                     proxied = run_wrk(f"http://127.0.0.1:{ports['nginx']}/v1/chat/completions", BODY_DIRECT,
                                       connections, args.duration, folder, nginx_pids)
-                    ours = run_wrk(f"http://127.0.0.1:{ports['gateway']}/v1/chat/completions", BODY_GATEWAY,
+                    gateway_url = f"http://127.0.0.1:{ports['gateway']}"
+                    before = scrape(gateway_url)
+                    ours = run_wrk(f"{gateway_url}/v1/chat/completions", BODY_GATEWAY,
                                    connections, args.duration, folder, [gateway.pid])
-                    rows.append((delay, connections, direct, proxied, ours))
+                    after = scrape(gateway_url)
+                    own_ms = (after[0] - before[0]) / max(1.0, after[1] - before[1])
+                    rows.append((delay, connections, direct, proxied, ours, own_ms, after[2]))
                     print(f"delay {delay:g} ms, {connections} conns: direct {direct.rps:.0f} rps, "
                           f"nginx {proxied.rps:.0f} rps, aigw {ours.rps:.0f} rps "
                           f"({ours.cpu_ms_per_request or 0:.3f} ms CPU/req, errors {ours.errors})",
@@ -239,17 +257,20 @@ def main() -> int:
     return 0
 
 
-def render(rows: list[tuple[float, int, Result, Result, Result]], args: argparse.Namespace) -> str:
+Row = tuple[float, int, Result, Result, Result, float, float]
+
+
+def render(rows: list[Row], args: argparse.Namespace) -> str:
     lines = [
         f"wrk -t1, {args.duration:g} s per cell, proxy pinned to core {PROXY_CORE}, "
         f"wrk + provider on core {LOAD_CORE}; aigw serve --loop {args.loop}",
         "",
         "| delay | conns | direct rps | nginx rps | aigw rps | aigw/direct rps | aigw/nginx rps "
         "| nginx CPU ms/req | aigw CPU ms/req | aigw/nginx CPU | added p50 nginx / aigw (ms) "
-        "| added p99 nginx / aigw (ms) | errors (d/n/a) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| added p99 nginx / aigw (ms) | aigw own ms/req | aigw max loop lag (ms) | errors (d/n/a) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for delay, connections, direct, proxied, ours in rows:
+    for delay, connections, direct, proxied, ours, own_ms, lag_ms in rows:
         nginx_cpu = proxied.cpu_ms_per_request or 0.0
         ours_cpu = ours.cpu_ms_per_request or 0.0
         lines.append(
@@ -259,7 +280,7 @@ def render(rows: list[tuple[float, int, Result, Result, Result]], args: argparse
             f"| {ours_cpu / nginx_cpu if nginx_cpu else float('nan'):.1f}x "
             f"| {proxied.p50_ms - direct.p50_ms:+.2f} / {ours.p50_ms - direct.p50_ms:+.2f} "
             f"| {proxied.p99_ms - direct.p99_ms:+.2f} / {ours.p99_ms - direct.p99_ms:+.2f} "
-            f"| {direct.errors}/{proxied.errors}/{ours.errors} |")
+            f"| {own_ms:.3f} | {lag_ms:.0f} | {direct.errors}/{proxied.errors}/{ours.errors} |")
     return "\n".join(lines)
 
 
