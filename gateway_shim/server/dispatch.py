@@ -33,7 +33,7 @@ OUTPUT_SCAN_TAIL = 256
 """Streamed output is validated chunk by chunk together with this many previous characters."""
 
 
-_Opened = tuple[Target, AsyncIterator[StreamChunk], StreamChunk | None, float, float]
+_Opened = tuple[Target, AsyncIterator[StreamChunk], StreamChunk | None, float]
 
 
 def _mono() -> float:
@@ -166,9 +166,10 @@ class Dispatcher:
         model = plan.served.model if plan.served else ""
         door.success(conn, plan.ctx.trace_id, model, result, inference_s * 1000, headers)
 
-    async def _open_stream(self, plan: Plan, extra: dict[str, Any] | None) -> _Opened | None:
+    async def _open_stream(self, plan: Plan, extra: dict[str, Any] | None) -> tuple[_Opened | None, float]:
         """Call targets until one yields its first chunk (so a failure before the first byte falls
-        back); returns (target, rest of the stream, first chunk, call start, upstream seconds so far)."""
+        back). Returns ((target, rest of the stream, first chunk, call start) or None when every
+        target failed, seconds spent on failed attempts)."""
         gateway = self.gateway
         upstream_s = 0.0
         while (target := gateway.next_target(plan, _mono())) is not None:
@@ -182,7 +183,7 @@ class Dispatcher:
                     first: StreamChunk | None = await anext(chunks)
                 except StopAsyncIteration:
                     first = None
-                return target, chunks, first, call_start, upstream_s
+                return (target, chunks, first, call_start), upstream_s
             except UpstreamError as exc:
                 failure = AttemptResult.failure(exc.reason, exc.status or None)
             except Exception:
@@ -192,16 +193,16 @@ class Dispatcher:
             now = _mono()
             upstream_s += now - call_start
             gateway.record_attempt(plan, target, failure, now)
-        return None
+        return None, upstream_s
 
     async def _stream(self, conn: Connection, door: Door, plan: Plan, started: float, waited: float,
                       extra: dict[str, Any] | None, include_usage: bool) -> None:
         gateway = self.gateway
-        opened = await self._open_stream(plan, extra)
+        opened, upstream_s = await self._open_stream(plan, extra)
         if opened is None:
-            self._fail(conn, door, plan, gateway.exhausted(plan), started, waited, 0.0)
+            self._fail(conn, door, plan, gateway.exhausted(plan), started, waited, upstream_s)
             return
-        target, chunks, first, call_start, upstream_s = opened
+        target, chunks, first, call_start = opened
         ttft_s = _mono() - call_start
         encoder = door.stream_encoder(plan.ctx.trace_id, target.model)
         headers = self._headers(plan, None, target)
