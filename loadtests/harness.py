@@ -30,7 +30,7 @@ from gateway_shim.config.models import Config
 from gateway_shim.telemetry.storage import LakeLocation
 from loadtests.control import LOOPBACK
 from loadtests.playbooks import Playbook
-from loadtests.records import PHASES_FILE, REQUEST_LOG, read_phases, read_request_log
+from loadtests.records import PHASES_FILE, REQUEST_LOG, read_locust_totals, read_phases, read_request_log
 from loadtests.summary import build_summary
 from loadtests.telemetry import read_run_events, wait_for_run_events
 from loadtests.verdicts import Criterion, RunData, judge
@@ -245,7 +245,8 @@ def run_playbook(options: RunOptions) -> RunResult:
     if "start" in marks and "stop" in marks:
         started, duration = marks["start"], marks["stop"] - marks["start"]
     run = RunData(scenario=playbook.name, config=launched.config, client=client, telemetry=telemetry,
-                  phases=phases, users=options.users or playbook.users or 0)
+                  phases=phases, users=options.users or playbook.users or 0,
+                  locust_totals=read_locust_totals(out / "locust_stats.csv"))
     criteria = judge(run)
     uploaded = _upload_artifacts(lake, run_id, out)
     summary = build_summary(run_id, run, criteria, started, duration, uploaded)

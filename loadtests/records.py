@@ -107,6 +107,17 @@ def _parse_rows(rows: Iterable[dict[str, str]]) -> Iterator[ClientRecord]:
         )
 
 
+def read_locust_totals(path: Path) -> tuple[int, int]:
+    """(requests, failures) from the "Aggregated" row of Locust's ``*_stats.csv``; (0, 0) if absent."""
+    if not path.exists():
+        return 0, 0
+    with open(path, newline="") as handle:
+        for row in csv.DictReader(handle):
+            if row.get("Name") == "Aggregated":
+                return int(row["Request Count"]), int(row["Failure Count"])
+    return 0, 0
+
+
 def write_phases(path: Path, phases: list[Phase]) -> None:
     payload = [{"name": p.name, "t": p.t, **p.detail} for p in phases]
     path.write_text(json.dumps(payload, indent=1))

@@ -23,6 +23,9 @@ Source = Literal["locust", "telemetry"]
 
 TELEMETRY_COMPLETENESS = 0.99
 """Share of client-observed responses that must have a gateway event with the run's id."""
+LOCUST_STATS_AGREEMENT = 0.01
+"""Largest allowed gap between Locust's own stats CSV and the request log (requests finishing while
+Locust writes its final CSV are in the log only)."""
 TELEMETRY_AGREEMENT = 0.02
 """Largest allowed disagreement between the client's and the gateway's (lane, status) counts."""
 FALLBACK_ALLOWANCE_MS = 1000.0
@@ -56,6 +59,8 @@ class RunData:
     telemetry: list[TelemetryRow]
     phases: list[Phase]
     users: int
+    locust_totals: tuple[int, int] | None = None
+    """(requests, failures) from Locust's stats CSV; ``None`` when judging fabricated records only."""
 
     def phase(self, name: str) -> Phase | None:
         return next((p for p in self.phases if p.name == name), None)
@@ -108,8 +113,15 @@ def cross_checks(run: RunData) -> list[Criterion]:
     client_counts = Counter((r.lane, r.status) for r in answered)
     gateway_counts = Counter((r.lane, r.status) for r in run.telemetry)
     gap = histogram_gap(client_counts, gateway_counts) if answered else None
+    checks = [at_least("requests_sent", len(run.client), 1, "locust")]
+    if run.locust_totals is not None:
+        requests, failures = run.locust_totals
+        logged, logged_failures = len(run.client), sum(1 for r in run.client if not r.ok)
+        differences = abs(requests - logged) + abs(failures - logged_failures)
+        gap = differences / max(1, logged) if requests else None
+        checks.append(at_most("locust_stats_match_log", gap, LOCUST_STATS_AGREEMENT, "locust"))
     return [
-        at_least("requests_sent", len(run.client), 1, "locust"),
+        *checks,
         at_least("telemetry_complete", complete, TELEMETRY_COMPLETENESS, "telemetry"),
         at_most("telemetry_matches_client", gap, TELEMETRY_AGREEMENT, "telemetry"),
     ]

@@ -11,6 +11,7 @@ from loadtests.records import (
     ClientRecord,
     Phase,
     RequestLogWriter,
+    read_locust_totals,
     read_phases,
     read_request_log,
     write_phases,
@@ -65,3 +66,11 @@ def test_verdict_table_lists_every_criterion_with_result_and_source() -> None:
     assert lines[0].split() == ["criterion", "threshold", "measured", "result", "source"]
     assert "PASS" in lines[2] and "locust" in lines[2]
     assert "FAIL" in lines[3] and "telemetry" in lines[3] and "breaker_opened" in lines[3]
+
+
+def test_locust_totals_come_from_the_aggregated_row(tmp_path: Path) -> None:
+    stats = tmp_path / "locust_stats.csv"
+    stats.write_text("Type,Name,Request Count,Failure Count,Median Response Time\n"
+                     "POST,batch,10,4,1\nPOST,interactive,5,0,600\n,Aggregated,15,4,3\n")
+    assert read_locust_totals(stats) == (15, 4)
+    assert read_locust_totals(tmp_path / "missing.csv") == (0, 0)

@@ -244,3 +244,12 @@ def test_playbook_configs_load(tmp_path: Path) -> None:
     for book in PLAYBOOKS.values():
         assert load_config(book.config).lanes, book.name
         assert book.locustfile.exists(), book.name
+
+
+def test_the_request_log_must_agree_with_locusts_own_stats() -> None:
+    run = steady_run(errors=3)
+    honest = replace(run, locust_totals=(len(run.client), 3))
+    assert verdict(judge(honest)) == "fail"  # the 3 errors break the lane's SLO, not the cross-check
+    assert "locust_stats_match_log" not in failed(judge(honest))
+    assert "locust_stats_match_log" in failed(judge(replace(run, locust_totals=(len(run.client) // 2, 0))))
+    assert "locust_stats_match_log" in failed(judge(replace(run, locust_totals=(0, 0))))
