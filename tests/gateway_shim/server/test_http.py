@@ -168,7 +168,7 @@ def test_slow_headers_time_out_with_408(running: Running) -> None:
         started = time.monotonic()
         status, _, _ = _read_response(sock)
     assert status == 408
-    assert time.monotonic() - started < 2
+    assert time.monotonic() - started < 3
     assert (408, "request_timeout") in running.wire_errors
 
 
@@ -184,7 +184,7 @@ def test_idle_keep_alive_connection_is_closed(running: Running) -> None:
         sock.settimeout(3)
         started = time.monotonic()
         assert sock.recv(10) == b""
-    assert time.monotonic() - started < 2
+    assert time.monotonic() - started < 3
 
 
 def test_streamed_response_is_chunked(running: Running) -> None:

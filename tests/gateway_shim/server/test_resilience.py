@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import re
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import openai
 import pytest
 
-from tests.gateway_shim.server.stack import GatewayProcess, ProviderProcess, call, chat
+from tests.gateway_shim.server.stack import Answer, GatewayProcess, ProviderProcess, call, chat
 
 pytestmark = pytest.mark.slow
 
@@ -54,12 +55,12 @@ def test_every_target_failing_is_502_or_503(gateway: GatewayProcess, faults: Pro
 
 
 def test_lane_timeout_is_504(gateway: GatewayProcess, faults: ProviderProcess) -> None:
-    faults.fault(model="slow-model", added_latency_ms=3000)
+    faults.fault(model="slow-model", added_latency_ms=6000)
     started = time.monotonic()
     answer = call(f"{gateway.url}/v1/chat/completions", chat(max_tokens=4),
                   headers={"x-aigw-workflow": "slow-test", "x-aigw-latency-class": "interactive"})
     assert (answer.status, answer.json()["error"]["code"]) == (504, "upstream_timeout")
-    assert time.monotonic() - started < 2.5  # the interactive lane's 1 s, not the provider's 3 s
+    assert time.monotonic() - started < 4.5  # the interactive lane's 1 s, not the provider's 6 s
 
 
 def test_breaker_opens_under_failures_and_closes_after_a_probe(gateway: GatewayProcess,
@@ -83,15 +84,22 @@ def test_breaker_opens_under_failures_and_closes_after_a_probe(gateway: GatewayP
 def test_saturated_lane_sheds_with_retry_after_and_never_hangs(gateway: GatewayProcess,
                                                                faults: ProviderProcess) -> None:
     """batch: 2 running, 1 queued (300 ms queue timeout), the rest shed at once."""
-    faults.fault(model="batch-model", added_latency_ms=1000)
+    faults.fault(model="batch-model", added_latency_ms=2000)
     url = f"{gateway.url}/v1/chat/completions"
+    barrier = threading.Barrier(6)
+
+    def one(_: int) -> Answer:
+        barrier.wait(5)
+        return call(url, chat(max_tokens=4), headers={"x-aigw-latency-class": "batch"})
+
     started = time.monotonic()
     with ThreadPoolExecutor(6) as pool:
-        answers = list(pool.map(lambda _: call(url, chat(max_tokens=4),
-                                               headers={"x-aigw-latency-class": "batch"}), range(6)))
-    assert time.monotonic() - started < 4
-    statuses = sorted(a.status for a in answers)
-    assert statuses == [200, 200, 429, 429, 429, 503], [a.body for a in answers]
+        answers = list(pool.map(one, range(6)))
+    assert time.monotonic() - started < 6
+    statuses = [a.status for a in answers]
+    # Usually exactly [200, 200, 429, 429, 429, 503]; a client thread delayed past the queue
+    # timeout on a busy machine queues (and times out) instead of being refused at once.
+    assert statuses.count(200) == 2 and statuses.count(429) >= 1 and statuses.count(503) >= 1, statuses
     for answer in answers:
         if answer.status != 200:
             assert int(answer.headers["retry-after"]) >= 1
