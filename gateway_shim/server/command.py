@@ -42,8 +42,10 @@ def run_loop(main: Coroutine[Any, Any, int], kind: str) -> int:
               help="This replica's name in events and lake files. Default: host name.")
 @click.option("--tls-port", type=click.IntRange(0, 65535), default=None,
               help="Also listen with TLS on this port (boto3 sends bearer tokens over HTTPS only).")
-@click.option("--tls-cert", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None)
-@click.option("--tls-key", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None)
+@click.option("--tls-cert", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
+              help="PEM certificate (chain) for --tls-port.")
+@click.option("--tls-key", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
+              help="PEM private key for --tls-port.")
 @click.option("--loop", "loop_kind", type=click.Choice(["uvloop", "asyncio"]), default="uvloop",
               show_default=True, help="Event loop implementation.")
 @click.option("--drain-timeout", default=30.0, show_default=True, type=click.FloatRange(min=0),
