@@ -7,7 +7,7 @@ Against a running gateway and provider:
     aigw loadtest circuit --host http://127.0.0.1:8080 --provider-url http://127.0.0.1:9000 \
         --config aigw.yaml
 Plain Locust (no verdict):
-    locust -f loadtests/circuit.py --headless -u 16 -r 8 -t 240s --host http://127.0.0.1:8080 \
+    locust -f loadtests/circuit.py --headless -u 10 -r 10 -t 240s --host http://127.0.0.1:8080 \
         --aigw-provider-url http://127.0.0.1:9000 --aigw-out ./out
 """
 

@@ -8,7 +8,7 @@ Against a running gateway and provider:
     aigw loadtest fallback --host http://127.0.0.1:8080 --provider-url http://127.0.0.1:9000 \
         --config aigw.yaml
 Plain Locust (no verdict):
-    locust -f loadtests/fallback.py --headless -u 16 -r 8 -t 240s --host http://127.0.0.1:8080 \
+    locust -f loadtests/fallback.py --headless -u 12 -r 12 -t 240s --host http://127.0.0.1:8080 \
         --aigw-provider-url http://127.0.0.1:9000 --aigw-out ./out
 """
 

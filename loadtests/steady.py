@@ -4,7 +4,7 @@ lane's p95 latency meet the lanes' SLOs (docs/loadtests.md, "steady").
 Run (full length, starts its own provider and gateway):   aigw loadtest steady
 Against a running gateway and provider:                    aigw loadtest steady --host http://127.0.0.1:8080
 Plain Locust (no verdict, just the load):
-    locust -f loadtests/steady.py --headless -u 24 -r 8 -t 300s --host http://127.0.0.1:8080 \
+    locust -f loadtests/steady.py --headless -u 12 -r 12 -t 300s --host http://127.0.0.1:8080 \
         --aigw-run-id my-run --aigw-out ./out
 """
 
