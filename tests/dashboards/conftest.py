@@ -20,16 +20,22 @@ PAGES = ("views/review.py", "views/showback.py", "views/slo.py", "views/drift.py
 
 
 @pytest.fixture(scope="session")
-def test_lake(tmp_path_factory: pytest.TempPathFactory) -> lakegen.Lake:
-    """The pipelines' test lake (20 Oct – 20 Nov 2026: a policy change, an outage, two load tests)."""
-    folder = tmp_path_factory.mktemp("dashboard-lake")
-    return lakegen.build_lake(LakeLocation.parse(str(folder / "lake")), folder)
+def dashboard_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the test lake (``lake/``) and the warehouse (``warehouse.duckdb``) go, known before either is
+    built so a server can be started while they are."""
+    return tmp_path_factory.mktemp("dashboard")
 
 
 @pytest.fixture(scope="session")
-def marts_warehouse(test_lake: lakegen.Lake) -> Path:
+def test_lake(dashboard_folder: Path) -> lakegen.Lake:
+    """The pipelines' test lake (20 Oct – 20 Nov 2026: a policy change, an outage, two load tests)."""
+    return lakegen.build_lake(LakeLocation.parse(str(dashboard_folder / "lake")), dashboard_folder)
+
+
+@pytest.fixture(scope="session")
+def marts_warehouse(test_lake: lakegen.Lake, dashboard_folder: Path) -> Path:
     """A warehouse materialised from that lake by the real Dagster pipeline."""
-    warehouse = test_lake.config_path.parent / "warehouse.duckdb"
+    warehouse = dashboard_folder / "warehouse.duckdb"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", BetaWarning)  # dagster: backfill_policy is beta
         outcome = run_pipeline(

@@ -16,7 +16,6 @@ from playwright.sync_api import Browser, Page, sync_playwright
 
 from dashboards import formatting as fmt
 from tests.helpers import LOCALHOST, free_port, wait_for_port
-from tests.pipelines import lakegen
 
 pytestmark = pytest.mark.slow
 
@@ -30,21 +29,24 @@ TITLES = {"review": "Monthly review", "showback": "Showback", "slo": "SLO", "dri
 
 
 @pytest.fixture(scope="module")
-def dashboard_url(
-    marts_warehouse: Path, test_lake: lakegen.Lake, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
-    """`aigw dashboard --port P --warehouse W` in its own process group, stopped after the module."""
+def dashboard_url(dashboard_folder: Path, request: pytest.FixtureRequest) -> Iterator[str]:
+    """`aigw dashboard --port P --warehouse W` in its own process group, stopped after the module.
+
+    The server starts first and the pipeline builds the warehouse while it boots (a page is only
+    requested once both are ready).
+    """
     port = free_port()
-    log_path = tmp_path_factory.mktemp("dashboard") / "dashboard.log"
-    env = {**os.environ, "AIGW_LAKE": test_lake.location.url}
+    log_path = dashboard_folder / "dashboard.log"
+    env = {**os.environ, "AIGW_LAKE": str(dashboard_folder / "lake")}
     command = [sys.executable, "-m", "aigw", "dashboard", "--port", str(port), "--host", LOCALHOST,
-               "--warehouse", str(marts_warehouse)]  # fmt: skip
+               "--warehouse", str(dashboard_folder / "warehouse.duckdb")]  # fmt: skip
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
     try:
-        wait_for_port(LOCALHOST, port, timeout=45)
+        request.getfixturevalue("marts_warehouse")
+        wait_for_port(LOCALHOST, port, timeout=60)
         yield f"http://{LOCALHOST}:{port}/"
     finally:
         os.killpg(process.pid, signal.SIGTERM)
@@ -82,7 +84,7 @@ def _settle(page: Page, title: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def app_page(browser: Browser, dashboard_url: str) -> Iterator[Page]:
+def app_page(dashboard_url: str, browser: Browser) -> Iterator[Page]:
     """One tab on the app, opened on its landing page; the tests move through it as a user would."""
     page = browser.new_page(viewport={"width": 1600, "height": 1200})
     page.goto(dashboard_url, wait_until="domcontentloaded")

@@ -10,6 +10,7 @@ import duckdb
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from dashboards import figures
 from dashboards import formatting as fmt
 from tests.dashboards.conftest import PAGES
 
@@ -215,3 +216,19 @@ def test_each_page_renders_alone_on_a_fresh_session(
 ) -> None:
     at = open_app(marts_warehouse).switch_page(page).run()
     assert not at.exception
+
+
+def test_month_error_budget_equals_the_marts_month_to_date_figure(marts_warehouse: Path) -> None:
+    with duckdb.connect(str(marts_warehouse), read_only=True) as con:
+        slo = con.execute(
+            "SELECT * FROM marts.slo_daily WHERE strftime(day, '%Y-%m') = ? AND ok + errors > 0", [CURRENT]
+        ).df()
+        last = con.execute(
+            "SELECT latency_class, model_route, arg_max(error_budget_remaining_pct, day) "
+            "FROM marts.slo_daily WHERE strftime(day, '%Y-%m') = ? AND ok + errors > 0 GROUP BY ALL",
+            [CURRENT],
+        ).fetchall()
+    routes = figures.route_slo(slo).set_index(["latency_class", "model_route"])
+    assert last
+    for lane, route, remaining_pct in last:
+        assert routes.loc[(lane, route), "error_budget_remaining"] * 100 == pytest.approx(remaining_pct)
