@@ -156,7 +156,11 @@ def _replace_days(
 ) -> int:
     """In one transaction: delete the days, insert ``incoming``, take out objects whose rows are not
     schema v1, keep one row per event_id, record which objects the days came from."""
-    days = {"days": group.days}
+    days = {
+        "days": group.days,
+        "first": min(group.days),
+        "last": max(group.days),
+    }  # BETWEEN prunes row groups
     connection.execute("BEGIN TRANSACTION")
     try:
         connection.execute(load_sql("raw_events_delete_days"), days)

@@ -25,6 +25,16 @@ from analytics.warehouse import warehouse_path
 from gateway_shim.config import Config, load_config
 from gateway_shim.telemetry.storage import LakeLocation, default_lake_url
 
+_SCHEMA_READY: set[tuple[str, int]] = set()
+
+
+def _ensure_schema(connection: duckdb.DuckDBPyConnection, build_file: Path) -> None:
+    """Create the schemas and tables once per build file (by inode) and process, not on every step."""
+    key = (str(build_file), build_file.stat().st_ino)
+    if key not in _SCHEMA_READY or not connection.execute(load_sql("schema_present")).fetchall()[0][0]:
+        connection.execute(load_sql("schema"))
+        _SCHEMA_READY.add(key)
+
 
 class LakeResource(dg.ConfigurableResource):
     """The telemetry lake: a folder or s3://bucket/prefix ("" = $AIGW_LAKE or ./.aigw/lake)."""
@@ -75,7 +85,7 @@ class WarehouseResource(dg.ConfigurableResource):
                 connection.execute("SET TimeZone = 'UTC'")
                 # bulk loads insert in parallel; tables carry no meaning in row order (queries ORDER BY)
                 connection.execute("SET preserve_insertion_order = false")
-                connection.execute(load_sql("schema"))
+                _ensure_schema(connection, self.build_file)
                 yield connection
             finally:
                 connection.close()

@@ -1,1 +1,1 @@
-DELETE FROM meta.lake_files WHERE list_contains($days, dt);
+DELETE FROM meta.lake_files WHERE dt BETWEEN $first AND $last AND list_contains($days, dt);

@@ -1,1 +1,1 @@
-SELECT count(*) FROM raw.events WHERE list_contains($days, dt);
+SELECT count(*) FROM raw.events WHERE dt BETWEEN $first AND $last AND list_contains($days, dt);

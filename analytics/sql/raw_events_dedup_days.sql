@@ -6,9 +6,9 @@ WHERE rowid IN (
     FROM (
         SELECT rowid, row_number() OVER (PARTITION BY event_id ORDER BY source_file, ts) AS copy
         FROM raw.events
-        WHERE list_contains($days, dt)
+        WHERE dt BETWEEN $first AND $last AND list_contains($days, dt)
           AND event_id IN (
-            SELECT event_id FROM raw.events WHERE list_contains($days, dt) GROUP BY event_id HAVING count(*) > 1
+            SELECT event_id FROM raw.events WHERE dt BETWEEN $first AND $last AND list_contains($days, dt) GROUP BY event_id HAVING count(*) > 1
           )
     )
     WHERE copy > 1

@@ -1,1 +1,1 @@
-DELETE FROM raw.events WHERE list_contains($days, dt) AND source_file = $path;
+DELETE FROM raw.events WHERE dt BETWEEN $first AND $last AND list_contains($days, dt) AND source_file = $path;
