@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import duckdb
 import streamlit as st
 
 from dashboards import data, widgets
@@ -33,5 +34,11 @@ if issue is not None or snapshot is None:
     st.stop()
 
 st.session_state["snapshot"] = snapshot
-widgets.month_picker(snapshot)
-navigation.run()
+try:
+    widgets.month_picker(snapshot)
+    navigation.run()
+except duckdb.Error as error:  # marts from another pipeline version: say so rather than show a traceback
+    widgets.warehouse_notice(
+        f"The marts in `{snapshot.path}` do not have the shape this dashboard reads ({error}). "
+        "Rebuild them with `aigw pipeline`."
+    )

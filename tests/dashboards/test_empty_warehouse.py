@@ -68,3 +68,14 @@ def test_a_file_that_is_not_a_warehouse_is_reported(
     path.write_bytes(b"this is not a duckdb file" * 100)
     message = _notice(open_app(path))
     assert "Cannot open the warehouse" in message
+
+
+def test_marts_of_another_shape_ask_for_a_rebuild(
+    open_app: Callable[[Path], AppTest], tmp_path: Path
+) -> None:
+    path = _empty_marts(tmp_path / "old.duckdb")
+    with duckdb.connect(str(path)) as con:
+        # a row, but none of the columns the pages read (tenant_id, requests, ...)
+        con.execute("INSERT INTO marts.cost_daily VALUES (DATE '2026-10-01', 1.0)")
+    message = _notice(open_app(path))
+    assert "do not have the shape" in message and "aigw pipeline" in message
