@@ -16,6 +16,7 @@ from dashboards import data, widgets
 VIEWS = Path(__file__).with_name("views")  # not "pages/": Streamlit would treat that as a v1 multipage app
 
 st.set_page_config(page_title="aigw · monthly review", page_icon=":material/monitoring:", layout="wide")
+st.html("<style>[data-testid='stMainBlockContainer'] { padding-top: 2.5rem; }</style>")  # less space on top
 
 navigation = st.navigation(
     [
