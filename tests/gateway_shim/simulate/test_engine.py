@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from gateway_shim.simulate.run import Options, prepare
+from gateway_shim.simulate.run import Options, prepare, simulate_into
 from gateway_shim.simulate.scenario import DEFAULT_SCENARIO
 
 from .conftest import simulate_events
@@ -71,3 +71,10 @@ def test_identical_across_processes_and_hash_seeds() -> None:
     ]
     assert int(outputs[0].split()[0]) > 500
     assert outputs[0] == outputs[1]
+
+
+def test_every_request_gets_exactly_one_event() -> None:
+    events: list[dict[str, object]] = []
+    stats = simulate_into(prepare(Options(days=1, start=MONDAY, seed=8, scale=0.05)), events.append)
+    assert stats.arrivals == stats.events == len(events) > 1000
+    assert len({e["trace_id"] for e in events}) == len(events)
