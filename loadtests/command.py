@@ -11,7 +11,7 @@ from loadtests.playbooks import PLAYBOOKS
 
 @click.command("loadtest")
 @click.argument("name", type=click.Choice(sorted(PLAYBOOKS)))
-@click.option("--duration", type=click.FloatRange(min=5), default=None,
+@click.option("--duration", type=click.FloatRange(min=1), default=None,
               help="Seconds of load. Default: the playbook's full length (docs/loadtests.md).")
 @click.option("--host", default=None,
               help="A running gateway (loopback only). Default: start a provider and a gateway for this run.")
@@ -37,6 +37,11 @@ def loadtest(name: str, duration: float | None, host: str | None, provider_url: 
     from loadtests.summary import render_table
 
     book = playbook(name)
+    if duration is not None and duration < book.min_duration_s:
+        raise click.BadParameter(f"{name} needs at least {book.min_duration_s:g}s to measure its criteria",
+                                 param_hint="--duration")
+    if users is not None and book.users is None:
+        raise click.BadParameter(f"{name}'s load shape sets the users", param_hint="--users")
     options = RunOptions(playbook=book, duration_s=duration or book.duration_s,
                          lake_url=lake_url or default_lake_url(), host=host, provider_url=provider_url,
                          config_path=config_path, users=users, workdir=workdir)

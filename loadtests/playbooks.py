@@ -17,6 +17,8 @@ class Playbook:
     spawn_rate: float | None
     duration_s: float
     """The full-length run, what an SRE runs before an incident; tests pass a short ``--duration``."""
+    min_duration_s: float
+    """The shortest run in which every criterion can be measured (e.g. one whole down/up cycle)."""
 
     @property
     def locustfile(self) -> Path:
@@ -30,11 +32,11 @@ class Playbook:
 PLAYBOOKS: dict[str, Playbook] = {
     p.name: p
     for p in (
-        Playbook("steady", users=12, spawn_rate=12, duration_s=300),
-        Playbook("fallback", users=12, spawn_rate=12, duration_s=240),
-        Playbook("saturation", users=None, spawn_rate=None, duration_s=300),
-        Playbook("budget", users=10, spawn_rate=10, duration_s=120),
-        Playbook("circuit", users=10, spawn_rate=10, duration_s=240),
+        Playbook("steady", users=12, spawn_rate=12, duration_s=300, min_duration_s=5),
+        Playbook("fallback", users=12, spawn_rate=12, duration_s=240, min_duration_s=8),
+        Playbook("saturation", users=None, spawn_rate=None, duration_s=300, min_duration_s=10),
+        Playbook("budget", users=10, spawn_rate=10, duration_s=120, min_duration_s=5),
+        Playbook("circuit", users=10, spawn_rate=10, duration_s=240, min_duration_s=10),
     )
 }
 

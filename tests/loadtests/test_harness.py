@@ -50,3 +50,10 @@ def test_a_bad_config_is_refused_with_its_file_before_anything_starts(tmp_path: 
     assert result.exit_code == 1
     assert "bad.yaml" in result.output
     assert not (tmp_path / "provider.log").exists()
+
+
+def test_durations_too_short_and_users_for_a_shape_are_refused(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["loadtest", "circuit", "--duration", "6", "--lake", str(tmp_path)])
+    assert result.exit_code == 2 and "circuit needs at least 10s" in result.output
+    result = CliRunner().invoke(main, ["loadtest", "saturation", "--users", "5", "--lake", str(tmp_path)])
+    assert result.exit_code == 2 and "load shape sets the users" in result.output
