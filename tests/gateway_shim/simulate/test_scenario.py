@@ -115,3 +115,12 @@ def test_a_provider_degradation_covers_every_model_routed_to_it() -> None:
     assert degraded == {"amazon.nova-lite-v1", "amazon.titan-text-express-v1",
                         "anthropic.claude-3-5-haiku-v1", "anthropic.claude-3-7-sonnet-v1",
                         "meta.llama3-1-70b-instruct-v1"}
+
+
+def test_api_keys_may_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ACME_KEY", "demo-acme")
+    loaded = parse_scenario(default_text() + "api_keys: {acme: 'env:ACME_KEY'}\n", "x.yaml")
+    assert tenant_keys(loaded, load_config())["acme"] == "demo-acme"
+    monkeypatch.setenv("ACME_KEY", "wrong")
+    with pytest.raises(ScenarioError, match=r"api_keys\.acme"):
+        tenant_keys(loaded, load_config())
