@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -34,6 +35,7 @@ class Scripted:
     def __init__(self, name: str) -> None:
         self.name = name
         self.calls: list[str] = []
+        self.closed_streams = 0
 
     async def complete(self, request: UpstreamRequest) -> UpstreamResult:
         self.calls.append(request.model)
@@ -45,10 +47,20 @@ class Scripted:
         self.calls.append(request.model)
         if request.model == "anthropic.claude-3-5-haiku-v1":
             return _pieces(["partial ", "answer "], UpstreamError("outage", 0, "connection dropped"))
+        if request.model == "amazon.nova-lite-v1":
+            return self._endless()
         return _pieces(["this is FORB", "IDDEN text", " and more"], None)
 
     async def aclose(self) -> None:
         return None
+
+    async def _endless(self) -> AsyncIterator[StreamChunk]:
+        try:
+            for i in range(1000):
+                await asyncio.sleep(0.01)
+                yield StreamChunk(f"word{i} ")
+        finally:
+            self.closed_streams += 1
 
 
 async def _pieces(texts: list[str], then: UpstreamError | None) -> AsyncIterator[StreamChunk]:
@@ -150,3 +162,22 @@ def test_output_blocked_across_two_chunks_stops_the_stream(gateway_in_process: I
     event = _event(gateway_in_process.events, trace)
     assert (event["status_code"], event["validation_result"]) == (403, "blocked")
     assert "output_blocked:secret-word" in event["guardrail_actions"]
+
+
+def test_a_client_leaving_mid_stream_closes_the_upstream_and_records_499(
+        gateway_in_process: InProcess) -> None:
+    trace = "00000000000000000000000000000fed"
+    with _sdk(gateway_in_process.url) as client:
+        stream = client.chat.completions.create(
+            model="amazon.nova-lite-v1", messages=[{"role": "user", "content": "hi"}], stream=True,
+            extra_headers={"traceparent": f"00-{trace}-00f067aa0ba902b7-01"})
+        for i, _ in enumerate(stream):
+            if i == 3:
+                break
+        stream.close()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and not any(e["trace_id"] == trace for e in gateway_in_process.events):
+        time.sleep(0.05)
+    event = _event(gateway_in_process.events, trace)
+    assert (event["status_code"], event["error_type"]) == (499, "client_closed")
+    assert gateway_in_process.client.closed_streams == 1
