@@ -20,6 +20,7 @@ from gateway_shim.telemetry.storage import LakeLocation
 
 EVENTS_PREFIX = "events/v1"
 QUARANTINE_PREFIX = "quarantine"
+OUTSIDE_LAYOUT = "not in the events layout events/v1/dt=YYYY-MM-DD/hour=HH/*.parquet"
 _EVENT_PATH = re.compile(r"^events/v1/dt=(\d{4}-\d{2}-\d{2})/hour=\d{2}/[^/]+\.parquet$")
 
 
@@ -121,7 +122,7 @@ def check_footer(lake: LakeLocation, obj: LakeObject) -> Footer:
     """What the object's Parquet footer alone says; ``UnreadableObject`` when it is not an event
     file (not Parquet, a truncated footer, missing or incompatible columns)."""
     if obj.dt is None:
-        raise UnreadableObject("not in the events layout events/v1/dt=YYYY-MM-DD/hour=HH/*.parquet")
+        raise UnreadableObject(OUTSIDE_LAYOUT)
     try:
         with lake.filesystem.open_input_file(lake.path(obj.path)) as handle:
             metadata = pq.ParquetFile(handle).metadata
@@ -136,7 +137,7 @@ def check_footer(lake: LakeLocation, obj: LakeObject) -> Footer:
 def read_event_object(lake: LakeLocation, obj: LakeObject) -> pa.Table:
     """One object's rows, read whole and conformed to schema v1 (the careful, object-by-object path)."""
     if obj.dt is None:
-        raise UnreadableObject("not in the events layout events/v1/dt=YYYY-MM-DD/hour=HH/*.parquet")
+        raise UnreadableObject(OUTSIDE_LAYOUT)
     data = lake.read_bytes(obj.path)  # an I/O error fails the run: the object may be fine
     try:
         table = pq.read_table(pa.BufferReader(data), use_threads=False)

@@ -26,6 +26,7 @@ from gateway_shim.telemetry.schema import EVENT_COLUMNS, EVENT_SCHEMA
 from gateway_shim.telemetry.storage import LakeLocation
 from pipelines.lake_events import (
     EVENTS_PREFIX,
+    OUTSIDE_LAYOUT,
     Footer,
     LakeObject,
     UnreadableObject,
@@ -41,7 +42,6 @@ READ_THREADS = 8
 GROUP_ROWS = 4_000_000  # days are loaded in groups of about this many rows (bounds memory)
 INCOMING_SCHEMA = EVENT_SCHEMA.append(pa.field("dt", pa.date32())).append(pa.field("filename", pa.string()))
 _HIVE = ds.partitioning(pa.schema([("dt", pa.date32()), ("hour", pa.string())]), flavor="hive")
-_OUTSIDE_LAYOUT = "not in the events layout events/v1/dt=YYYY-MM-DD/hour=HH/*.parquet"
 
 Log = Callable[[str], None]
 
@@ -88,7 +88,7 @@ def load_days(
     report = LoadReport()
     for obj in objects:
         if obj.dt is None:
-            _quarantine(lake, connection, obj.path, _OUTSIDE_LAYOUT, report, log)
+            _quarantine(lake, connection, obj.path, OUTSIDE_LAYOUT, report, log)
     changed = changed_days(objects, loaded_manifest(connection))
     to_load: list[dt.date] = []
     for day in sorted(set(days)):

@@ -11,7 +11,7 @@ import pytest
 
 from analytics.sql_files import load_sql
 from gateway_shim.telemetry.storage import LakeLocation
-from pipelines.lake_events import list_event_objects
+from pipelines.lake_events import OUTSIDE_LAYOUT, list_event_objects
 from pipelines.loading import load_days
 from tests.pipelines.lakegen import Generator, small_lake, write_events
 
@@ -51,3 +51,16 @@ def test_a_corrupt_page_and_a_wrong_schema_version_are_quarantined(
     assert location.exists(f"quarantine/{victim}") and not location.exists(victim)
     files = {row[0] for row in connection.execute("SELECT path FROM meta.lake_files").fetchall()}
     assert victim not in files and future_path not in files and len(files) == 3
+
+
+def test_objects_outside_the_layout_are_quarantined(
+    tmp_path: Path, connection: duckdb.DuckDBPyConnection
+) -> None:
+    location = LakeLocation.parse(str(tmp_path / "lake"))
+    lake = small_lake(location, tmp_path, days=1)
+    location.write_bytes("events/v1/notes.txt", b"hello")
+    report = load_days(location, connection, [DAY], list_event_objects(location))
+    assert report.quarantined == {"events/v1/notes.txt": OUTSIDE_LAYOUT}
+    assert report.rows_loaded == len(lake.events)
+    reasons = connection.execute("SELECT path, reason FROM meta.quarantine").fetchall()
+    assert reasons == [("events/v1/notes.txt", OUTSIDE_LAYOUT)]
