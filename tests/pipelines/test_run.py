@@ -138,3 +138,17 @@ def test_select_builds_only_what_is_asked_and_publishes(lake: Lake, tmp_path: Pa
     with connect_read_only(warehouse) as connection:
         requests = connection.sql("SELECT sum(requests) FROM marts.cost_daily").fetchall()[0][0]
     assert requests == len(lake.events)
+
+
+def test_a_broken_policy_snapshot_is_copied_to_quarantine_and_the_rest_builds(
+    lake: Lake, tmp_path: Path
+) -> None:
+    lake.location.write_bytes("policies/0000broken.json", b"{not json")
+    outcome = run(lake, tmp_path / "wh.duckdb")
+    assert outcome.success and "marts/policy_drift" in outcome.metadata
+    assert any("quarantine_empty" in c and "policies/0000broken.json" in c for c in outcome.failed_checks)
+    assert lake.location.exists("policies/0000broken.json")  # copied, not moved
+    assert lake.location.exists("quarantine/policies/0000broken.json.reason.txt")
+    with connect_read_only(tmp_path / "wh.duckdb") as connection:
+        versions = connection.sql("SELECT policy_version FROM ref.policies").fetchall()
+    assert versions == [(lake.v2.policy_version,)]
