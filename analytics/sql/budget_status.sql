@@ -1,6 +1,7 @@
 -- marts.budget_status: one row per month x tenant with a budget, as of the last day with data that month.
 -- Forecast = month-to-date spend at the month's average daily run rate; days_to_exhaustion = the
--- remaining budget at that run rate (0 once spent, NULL when nothing is spent).
+-- remaining budget at that run rate (0 once spent, NULL when nothing is spent). A budget is
+-- 'exhausted' when less than a cent is left (the gateway stops admitting spend there).
 CREATE OR REPLACE TABLE marts.budget_status AS
 WITH months AS (
     SELECT date_trunc('month', day)::DATE AS month, max(day) AS as_of_day
@@ -33,11 +34,12 @@ SELECT
     daily_run_rate_usd * days_in_month AS forecast_month_end_usd,
     100 * daily_run_rate_usd * days_in_month / budget_usd AS forecast_used_pct,
     CASE
-        WHEN mtd_cost_usd >= budget_usd THEN 0.0
+        WHEN budget_usd - mtd_cost_usd < 0.01 THEN 0.0
         WHEN daily_run_rate_usd > 0 THEN (budget_usd - mtd_cost_usd) / daily_run_rate_usd
     END AS days_to_exhaustion,
     CASE
-        WHEN mtd_cost_usd >= budget_usd THEN 'over_budget'
+        WHEN mtd_cost_usd > budget_usd THEN 'over_budget'
+        WHEN budget_usd - mtd_cost_usd < 0.01 THEN 'exhausted'
         WHEN daily_run_rate_usd * days_in_month > budget_usd THEN 'at_risk'
         ELSE 'ok'
     END AS status,
