@@ -44,6 +44,8 @@ class GatewayApp:
         self.draining = False
         self.loop_lag: Callable[[], tuple[float, int]] = lambda: (0.0, 0)
         """(longest event-loop lag in seconds since the last scrape, lags over 10 ms so far)."""
+        self.extra_gauges: Gauges = lambda: {}
+        """More point-in-time values for ``/metrics`` (the start-up budget seed)."""
 
     async def __call__(self, request: Request, conn: Connection) -> None:
         path, method = request.path, request.method
@@ -147,6 +149,7 @@ class GatewayApp:
             value = stats.get(key)
             if isinstance(value, int | float):
                 gauges[f"aigw_telemetry_{key}"] = [({}, float(value))]
+        gauges.update(self.extra_gauges())
         return gauges
 
     @staticmethod

@@ -7,6 +7,7 @@ Shutdown (SIGTERM or SIGINT): stop accepting, let in-flight requests finish (bou
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import gc
 import logging
 import signal
@@ -19,9 +20,10 @@ from gateway_shim.config.models import Config
 from gateway_shim.core import Gateway
 from gateway_shim.providers.registry import build_clients
 from gateway_shim.server.app import GatewayApp
+from gateway_shim.server.budget_seed import read_seed, seed_ledger
 from gateway_shim.server.http import HttpServer, Limits
 from gateway_shim.telemetry.storage import LakeLocation
-from gateway_shim.telemetry.writer import LakeWriter
+from gateway_shim.telemetry.writer import LakeWriter, default_spool_dir
 
 log = logging.getLogger("aigw.server")
 
@@ -38,6 +40,7 @@ class ServeOptions:
     drain_timeout_s: float = 30.0
     flush_timeout_s: float = 30.0
     spool_dir: Path | None = None
+    budget_seed_timeout_s: float = 15.0
 
 
 def tls_context(cert: Path, key: Path) -> ssl.SSLContext:
@@ -56,8 +59,12 @@ async def serve_until_signalled(config: Config, options: ServeOptions) -> int:
     sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
     lake = LakeLocation.parse(options.lake_url)
     _snapshot_policy(lake, config)
-    writer = LakeWriter(lake, options.gateway_id, spool_dir=options.spool_dir).start()
+    spool_dir = options.spool_dir or default_spool_dir(options.gateway_id)
+    seed = await read_seed(lake, spool_dir, dt.datetime.now(dt.UTC), options.budget_seed_timeout_s)
+    print(seed.describe(), file=sys.stderr, flush=True)
+    writer = LakeWriter(lake, options.gateway_id, spool_dir=spool_dir).start()
     gateway = Gateway(config, gateway_id=options.gateway_id, emit=writer.emit)
+    seed_ledger(gateway.budget, config.tenants, seed)
     clients = build_clients(config)
     app = GatewayApp(config, gateway, clients, gateway_id=options.gateway_id,
                      telemetry_stats=lambda: dict(writer.stats()))
@@ -69,6 +76,7 @@ async def serve_until_signalled(config: Config, options: ServeOptions) -> int:
         return lag, server.loop_lag_over_10ms
 
     app.loop_lag = loop_lag
+    app.extra_gauges = seed.gauges
     gc.collect()
     gc.freeze()  # startup's ~80k objects (config, pyarrow, clients) leave the collector's scans for good
     stop = asyncio.Event()

@@ -1,0 +1,101 @@
+"""Start-up: seed the budget ledger with the month-to-date spend read from the lake (docs/gateway.md).
+
+The read is retried for at most ``timeout_s``; a lake still unreadable then must not keep the
+gateway down, so it starts seeded from this replica's own spool only, with a loud warning and
+``aigw_budget_seed_ok 0`` in ``/metrics``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from gateway_shim.policy.budget import BudgetLedger
+from gateway_shim.policy.cost import month_key
+from gateway_shim.telemetry.spend import month_start_of, read_month_spend, read_spool, tally
+from gateway_shim.telemetry.storage import LakeLocation
+
+log = logging.getLogger("aigw.server")
+
+RETRY_DELAYS_S = (0.25, 0.5, 1.0, 2.0, 4.0)
+
+
+@dataclass(frozen=True)
+class SeedResult:
+    month_start: dt.date
+    by_tenant: dict[str, float]
+    ok: bool
+    """False when the lake could not be read within the timeout (seeded from the spool only)."""
+    seconds: float
+    attempts: int
+    events: int = 0
+    files: int = 0
+    spooled: int = 0
+    error: str = ""
+
+    def describe(self) -> str:
+        """The one start-up line: where the numbers came from and the totals seeded."""
+        tenants = ", ".join(f"{t} ${usd:.2f}" for t, usd in self.by_tenant.items()) or "none"
+        total = sum(self.by_tenant.values())
+        if self.ok:
+            return (f"aigw serve: budgets seeded from the lake for {self.month_start:%Y-%m}: ${total:.2f} "
+                    f"({tenants}) from {self.events} events in {self.files} files + {self.spooled} spooled, "
+                    f"in {self.seconds:.2f} s")
+        return (f"aigw serve: WARNING: budgets NOT seeded from the lake for {self.month_start:%Y-%m} after "
+                f"{self.attempts} attempts in {self.seconds:.1f} s ({self.error}); seeded ${total:.2f} "
+                f"({tenants}) from {self.spooled} spooled events only: budgets under-count the month")
+
+    def gauges(self) -> dict[str, list[tuple[dict[str, str], float]]]:
+        return {
+            "aigw_budget_seed_ok": [({}, 1.0 if self.ok else 0.0)],
+            "aigw_budget_seed_seconds": [({}, round(self.seconds, 3))],
+            "aigw_budget_seeded_usd": [({"tenant": t}, usd) for t, usd in self.by_tenant.items()],
+        }
+
+
+async def read_seed(lake: LakeLocation, spool_dir: Path, now: dt.datetime, timeout_s: float) -> SeedResult:
+    """The month-to-date spend of ``now``'s month from the lake and the spool, retried up to ``timeout_s``.
+
+    Call it before the lake writer starts (it replays and deletes the spool's segments).
+    """
+    started = time.monotonic()
+    month_start = month_start_of(now)
+    spooled = await asyncio.to_thread(read_spool, spool_dir)
+    spooled_rows = sum(t.num_rows for t in spooled)
+    deadline = started + timeout_s
+    attempts, error = 0, ""
+    while True:
+        attempts += 1
+        try:
+            spend = await asyncio.wait_for(
+                asyncio.to_thread(read_month_spend, lake, month_start, spooled),
+                max(0.1, deadline - time.monotonic()))
+        except Exception as exc:  # any failure to read (network, permissions, a corrupt file): retry
+            error = f"{type(exc).__name__}: {exc}".splitlines()[0][:300] if str(exc) else type(exc).__name__
+            log.warning("reading month-to-date spend from %s failed (attempt %d): %s",
+                        lake.url, attempts, error)
+        else:
+            return SeedResult(month_start, spend.by_tenant, True, time.monotonic() - started, attempts,
+                              spend.events, spend.files, spooled_rows)
+        delay = RETRY_DELAYS_S[min(attempts, len(RETRY_DELAYS_S)) - 1]
+        if time.monotonic() + delay >= deadline:
+            break
+        await asyncio.sleep(delay)
+    by_tenant, events = tally(spooled, month_start)
+    return SeedResult(month_start, by_tenant, False, time.monotonic() - started, attempts,
+                      events, 0, spooled_rows, error)
+
+
+def seed_ledger(ledger: BudgetLedger, tenants: Iterable[str], result: SeedResult) -> None:
+    """Start each configured tenant's month from the spend read (other tenants in the lake are skipped)."""
+    epoch_day = (result.month_start - dt.date(1970, 1, 1)).days
+    month = month_key(epoch_day)
+    for tenant in tenants:
+        spent = result.by_tenant.get(tenant, 0.0)
+        if spent:
+            ledger.seed(tenant, month, spent)

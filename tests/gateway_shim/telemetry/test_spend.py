@@ -1,0 +1,73 @@
+"""Month-to-date spend from a real lake written by real lake writers (and a crashed run's spool)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from gateway_shim.telemetry.spend import (
+    month_files,
+    month_start_of,
+    month_to_date_spend,
+    next_month,
+    read_month_spend,
+    read_spool,
+)
+from gateway_shim.telemetry.storage import LakeLocation
+from tests.gateway_shim.telemetry.spend_lake import leave_in_spool, spend_events, us, write_lake
+
+NOVEMBER = dt.date(2026, 11, 1)
+
+
+@pytest.fixture(scope="module")
+def lake(tmp_path_factory: pytest.TempPathFactory) -> LakeLocation:
+    root = tmp_path_factory.mktemp("spend")
+    location = LakeLocation.parse(str(root / "lake"))
+    write_lake(location, root / "spool", spend_events(NOVEMBER, "acme", "globex"))
+    return location
+
+
+def test_month_boundaries() -> None:
+    assert month_start_of(dt.datetime(2026, 12, 31, 23, 59, tzinfo=dt.UTC)) == dt.date(2026, 12, 1)
+    assert month_start_of(dt.datetime(2026, 12, 1, 0, 30, tzinfo=dt.timezone(dt.timedelta(hours=1)))) \
+        == dt.date(2026, 11, 1)
+    assert next_month(dt.date(2026, 12, 1)) == dt.date(2027, 1, 1)
+    assert next_month(NOVEMBER) == dt.date(2026, 12, 1)
+
+
+def test_sums_the_months_distinct_events_per_tenant(lake: LakeLocation) -> None:
+    assert month_to_date_spend(lake, NOVEMBER) == {"acme": 0.875, "globex": 0.75}
+
+
+def test_only_the_months_partitions_are_read(lake: LakeLocation) -> None:
+    every = [f.path for f in lake.list_files("events/v1")]
+    files = month_files(lake, NOVEMBER)
+    assert any("dt=2026-10-31" in p for p in every) and any("dt=2026-12-01" in p for p in every)
+    assert files and all("/dt=2026-11-" in p for p in files)
+    assert len(files) == len([p for p in every if "/dt=2026-11-" in p])
+    spend = read_month_spend(lake, NOVEMBER)
+    assert (spend.events, spend.files) == (6, len(files))  # 1..3, 6, 7 (no tenant), 8 (no cost)
+
+
+def test_neighbouring_months_have_their_own_spend(lake: LakeLocation) -> None:
+    assert month_to_date_spend(lake, dt.date(2026, 10, 1)) == {"acme": 1.0}
+    assert month_to_date_spend(lake, dt.date(2026, 12, 1)) == {"acme": 2.0}
+    assert month_to_date_spend(lake, dt.date(2026, 9, 1)) == {}
+
+
+def test_an_empty_or_missing_lake_has_no_spend(tmp_path: Path) -> None:
+    assert month_to_date_spend(LakeLocation.parse(str(tmp_path / "empty")), NOVEMBER) == {}
+
+
+def test_spooled_events_count_once_with_the_lake(lake: LakeLocation, tmp_path: Path) -> None:
+    replica_a, _ = spend_events(NOVEMBER, "acme", "globex")
+    already_uploaded = replica_a[1]  # acme 0.5, in the lake too
+    only_spooled = {**already_uploaded, "event_id": "evt-spooled", "estimated_cost_usd": 2.0,
+                    "ts": us(dt.datetime(2026, 11, 20, tzinfo=dt.UTC))}
+    leave_in_spool(tmp_path / "spool", [already_uploaded, only_spooled])
+    spooled = read_spool(tmp_path / "spool")
+    assert sum(t.num_rows for t in spooled) == 2
+    assert read_month_spend(lake, NOVEMBER, spooled).by_tenant == {"acme": 2.875, "globex": 0.75}
+    assert read_spool(tmp_path / "no-spool") == []
