@@ -95,6 +95,14 @@ def daily_spend(cost_daily: pd.DataFrame, color_by: str, colors: dict[str, str])
     return _style(fig, legend_title=label)
 
 
+def _budget_label(used: float, forecast: float) -> str:
+    if pd.isna(used):
+        return "  no budget"
+    if pd.notna(forecast) and forecast > used + 0.005:
+        return f"  {used:.0%} used · {forecast:.0%} forecast"
+    return f"  {used:.0%} used"
+
+
 def budget_vs_actual(budgets: pd.DataFrame, colors: dict[str, str]) -> go.Figure:
     """Per tenant: actual spend (bar), forecast to month end (hatched bar) and budget (black tick)."""
     fig = go.Figure()
@@ -116,10 +124,17 @@ def budget_vs_actual(budgets: pd.DataFrame, colors: dict[str, str]) -> go.Figure
         orientation="h",
         name="Actual",
         marker={"color": [colors.get(t, TENANT_PALETTE[0]) for t in budgets["tenant_id"]]},
-        text=[f"{used:.0%} of budget" if pd.notna(used) else "no budget" for used in budgets["budget_used"]],
-        textposition="outside",
-        cliponaxis=False,
         hovertemplate="%{y}: actual %{x:" + MONEY_HOVER + "}<extra></extra>",
+    )
+    fig.add_scatter(
+        y=budgets["tenant_id"],
+        x=budgets[["cost_usd", "forecast_usd"]].max(axis=1),
+        mode="text",
+        text=[_budget_label(row.budget_used, row.forecast_used) for row in budgets.itertuples()],
+        textposition="middle right",
+        showlegend=False,
+        hoverinfo="skip",
+        cliponaxis=False,
     )
     fig.add_scatter(
         y=budgets["tenant_id"],
@@ -129,9 +144,7 @@ def budget_vs_actual(budgets: pd.DataFrame, colors: dict[str, str]) -> go.Figure
         marker={"symbol": "line-ns", "size": 28, "line": {"width": 3, "color": TARGET_COLOR}},
         hovertemplate="%{y}: budget %{x:" + MONEY_HOVER + "}<extra></extra>",
     )
-    fig.update_layout(
-        barmode="overlay", xaxis_title="USD this month", yaxis_title=None, uniformtext_minsize=10
-    )
+    fig.update_layout(barmode="overlay", xaxis_title="USD this month", yaxis_title=None)
     fig.update_xaxes(tickformat=money_axis([*budgets["forecast_usd"], *budgets["budget_usd"]]))
     return _style(fig, height=80 + 48 * max(1, len(budgets)))
 

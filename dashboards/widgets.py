@@ -17,21 +17,21 @@ def _remember_month() -> None:
 
 
 def month_picker(snap: data.Snapshot) -> str:
-    """The sidebar month picker (newest first), defaulting to the last complete month."""
+    """The sidebar month picker (newest first): the session's choice, else ``?month=YYYY-MM`` from the
+    link, else the last complete month."""
     index = data.month_index(snap)
     options = list(reversed(index["month"].tolist()))
     default = data.default_month(snap)
     # The choice lives under a plain key (never cleaned up on a page switch) and primes the widget each run.
     if st.session_state.get(MONTH_KEY) not in options:
-        st.session_state[MONTH_KEY] = default
+        linked = st.query_params.get("month")  # a shared link such as /?month=2026-10 opens on that month
+        st.session_state[MONTH_KEY] = linked if linked in options else default
     st.session_state[WIDGET_KEY] = st.session_state[MONTH_KEY]
     month: str = st.sidebar.selectbox(
         "Month", options, key=WIDGET_KEY, format_func=fmt.month_label, on_change=_remember_month
     )
     latest = pd.Timestamp(index["last_day"].max()).date()
     st.sidebar.caption(f"Data through {latest:%d %b %Y} · warehouse `{snap.path}`")
-    if months.last_day(month) > latest:
-        st.sidebar.info(f"{fmt.month_label(month)} is not complete yet: figures are month to date.")
     return month
 
 
@@ -44,6 +44,12 @@ def coverage(snap: data.Snapshot, month: str) -> str | None:
     return months.partial_coverage(
         month, pd.Timestamp(row["first_day"]).date(), pd.Timestamp(row["last_day"]).date()
     )
+
+
+def coverage_caption(partial: str | None) -> None:
+    """Say under a page title when the data covers only part of the month."""
+    if partial:
+        st.caption(f"The warehouse covers {partial} of this month: figures are for those days only.")
 
 
 def selected_month() -> str:

@@ -25,6 +25,7 @@ drift = data.policy_drift(snap, month)
 changes = data.policy_changes(snap, month)
 
 st.title(f"Policy drift · {fmt.month_label(month)}")
+widgets.coverage_caption(widgets.coverage(snap, month))
 counts = figures.severity_counts(drift)
 cols = st.columns(1 + len(counts))
 cols[0].metric("Findings", len(drift), border=True)

@@ -29,9 +29,9 @@ download.download_button(
     width="stretch",
     help="The review as Markdown, to paste into the meeting notes.",
 )
-if partial:
-    st.caption(f"The warehouse covers {partial} of this month: figures are for those days only.")
+widgets.coverage_caption(partial)
 
+missed = [str(lane) for lane in review.lanes.loc[~review.lanes["slo_met"].astype(bool), "latency_class"]]
 cols = st.columns(6)
 cols[0].metric(
     "Spend",
@@ -69,9 +69,10 @@ cols[3].metric(
     "SLO met (lanes)",
     f"{head.lanes_meeting_slo} of {head.lanes_total}",
     border=True,
-    delta=f"{fmt.availability(head.availability)} avail.",
-    delta_color="normal" if head.lanes_meeting_slo == head.lanes_total else "inverse",
+    delta="all met" if not missed else "missed: " + ", ".join(missed),
+    delta_color="normal" if not missed else "inverse",
     delta_arrow="off",
+    help=f"Overall availability {fmt.availability(head.availability)}.",
 )
 cols[4].metric(
     "Drift findings",

@@ -24,6 +24,7 @@ colors = charts.tenant_colors(every_tenant)
 lane_palette = charts.lane_colors(list(cost["latency_class"].unique()))
 
 st.title(f"Showback · {fmt.month_label(month)}")
+widgets.coverage_caption(widgets.coverage(snap, month))
 chosen = st.multiselect("Tenants", sorted(cost["tenant_id"].dropna().unique()), placeholder="All tenants")
 if chosen:
     cost = cost[cost["tenant_id"].isin(chosen)]

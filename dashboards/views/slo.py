@@ -28,6 +28,7 @@ lanes = figures.lane_slo(slo)
 colors = charts.lane_colors(list(slo["latency_class"].unique()))
 
 st.title(f"SLO · {fmt.month_label(month)}")
+widgets.coverage_caption(widgets.coverage(snap, month))
 if slo.empty:
     st.info("No SLO data for this month in `marts.slo_daily`.")
     st.stop()

@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from dashboards import figures
 from dashboards import formatting as fmt
-from tests.dashboards.conftest import PAGES
+from tests.dashboards.conftest import APP, PAGES
 
 LAST_COMPLETE = "2026-10"  # the lake covers 20 Oct – 20 Nov 2026
 CURRENT = "2026-11"
@@ -96,7 +96,7 @@ def test_review_headline_equals_the_marts(open_app: Callable[[Path], AppTest], m
     assert figures["Drift findings"] == str(int(findings))
     assert figures["Load tests passed"] == "1 of 2"  # run-1 passed, run-2 failed
     by_label = {metric.label: metric for metric in at.metric}
-    assert by_label["SLO met (lanes)"].delta == f"{fmt.availability(availability)} avail."
+    assert by_label["SLO met (lanes)"].help == f"Overall availability {fmt.availability(availability)}."
     assert by_label["Drift findings"].delta == f"{int(high)} high severity"
     pack = at.expander[0].markdown[0].value
     assert pack.startswith("# AI gateway monthly review — November 2026")
@@ -121,6 +121,15 @@ def test_burned_error_budget_lists_the_outage(
     burned = next(frame.value for frame in at.dataframe if "alerts" in frame.value.columns)
     listed = set(zip(burned["latency_class"], burned["model_route"], strict=True))
     assert set(alerted) <= listed
+
+
+def test_a_link_can_name_the_month(monkeypatch: pytest.MonkeyPatch, marts_warehouse: Path) -> None:
+    monkeypatch.setenv("AIGW_WAREHOUSE", str(marts_warehouse))
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params["month"] = CURRENT
+    at.run()
+    assert at.sidebar.selectbox[0].value == CURRENT
+    assert at.title[0].value == "Monthly review · November 2026"
 
 
 def test_month_choice_follows_across_pages(
