@@ -197,10 +197,11 @@ def policy_timeline(changes: pd.DataFrame, start: date, end: date, month_start: 
             customdata=changes["detail"],
             hovertemplate="%{x|%d %b %Y}: %{text}<br>%{customdata}<extra></extra>",
             marker={"size": 14, "color": ["#D62728" if flag else "#4C78A8" for flag in in_month]},
+            cliponaxis=False,
         )
     )
     fig.update_yaxes(visible=False, range=[0.6, 1.6])
-    fig.update_xaxes(range=[start - timedelta(days=2), end + timedelta(days=2)], tickformat="%d %b %Y")
+    fig.update_xaxes(range=[start - timedelta(days=4), end + timedelta(days=4)], tickformat="%d %b %Y")
     return _style(fig, height=180)
 
 
