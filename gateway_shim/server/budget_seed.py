@@ -17,7 +17,7 @@ from pathlib import Path
 
 from gateway_shim.policy.budget import BudgetLedger
 from gateway_shim.policy.cost import month_key
-from gateway_shim.telemetry.spend import month_start_of, read_month_spend, read_spool, tally
+from gateway_shim.telemetry.spend import month_start_of, next_month, read_month_spend, read_spool, tally
 from gateway_shim.telemetry.storage import LakeLocation
 
 log = logging.getLogger("aigw.server")
@@ -86,7 +86,7 @@ async def read_seed(lake: LakeLocation, spool_dir: Path, now: dt.datetime, timeo
         if time.monotonic() + delay >= deadline:
             break
         await asyncio.sleep(delay)
-    by_tenant, events = tally(spooled, month_start)
+    by_tenant, events = tally(spooled, month_start, next_month(month_start))
     return SeedResult(month_start, by_tenant, False, time.monotonic() - started, attempts,
                       events, 0, spooled_rows, error)
 

@@ -50,7 +50,7 @@ def run_loop(main: Coroutine[Any, Any, int], kind: str) -> int:
               show_default=True, help="Event loop implementation.")
 @click.option("--drain-timeout", default=30.0, show_default=True, type=click.FloatRange(min=0),
               help="Seconds to let in-flight requests finish on SIGTERM.")
-@click.option("--budget-seed-timeout", default=15.0, show_default=True, type=click.FloatRange(min=0),
+@click.option("--budget-seed-timeout", default=60.0, show_default=True, type=click.FloatRange(min=0),
               envvar="AIGW_BUDGET_SEED_TIMEOUT",
               help="Seconds to retry reading the month's spend from the lake before serving unseeded.")
 def serve(config_path: Path | None, host: str, port: int, lake_url: str | None, gateway_id: str | None,

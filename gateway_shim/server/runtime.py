@@ -40,7 +40,7 @@ class ServeOptions:
     drain_timeout_s: float = 30.0
     flush_timeout_s: float = 30.0
     spool_dir: Path | None = None
-    budget_seed_timeout_s: float = 15.0
+    budget_seed_timeout_s: float = 60.0
 
 
 def tls_context(cert: Path, key: Path) -> ssl.SSLContext:

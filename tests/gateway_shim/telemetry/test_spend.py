@@ -43,9 +43,11 @@ def test_sums_the_months_distinct_events_per_tenant(lake: LakeLocation) -> None:
 
 def test_only_the_months_partitions_are_read(lake: LakeLocation) -> None:
     every = [f.path for f in lake.list_files("events/v1")]
-    files = month_files(lake, NOVEMBER)
+    by_day = month_files(lake, NOVEMBER)
+    files = [(day, path) for day, paths in by_day.items() for path in paths]
     assert any("dt=2026-10-31" in p for p in every) and any("dt=2026-12-01" in p for p in every)
-    assert files and all("/dt=2026-11-" in p for p in files)
+    assert sorted(by_day) == [dt.date(2026, 11, 1), dt.date(2026, 11, 2)]
+    assert files and all(f"/dt={day}/" in path for day, path in files)
     assert len(files) == len([p for p in every if "/dt=2026-11-" in p])
     spend = read_month_spend(lake, NOVEMBER)
     assert (spend.events, spend.files) == (6, len(files))  # 1..3, 6, 7 (no tenant), 8 (no cost)
