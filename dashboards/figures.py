@@ -200,6 +200,31 @@ def severity_counts(drift: pd.DataFrame) -> dict[str, int]:
     return {**known, **others}
 
 
+def drift_summary(drift: pd.DataFrame) -> pd.DataFrame:
+    """One row per kind of finding: severity, count, tenants and the last day seen; worst kinds first."""
+    columns = ["kind", "severity", "findings", "tenants", "last_day"]
+    if drift.empty:
+        return pd.DataFrame(columns=columns)
+    summary = drift.groupby(["kind", "severity"], as_index=False).agg(
+        findings=("day", "size"),
+        tenants=(
+            "tenant_id",
+            lambda owners: ", ".join(sorted({str(o) for o in owners if o and o != "(none)"})) or "—",
+        ),
+        last_day=("day", "max"),
+    )
+    rank = (
+        summary["severity"]
+        .map({name: i for i, name in enumerate(SEVERITY_ORDER)})
+        .fillna(len(SEVERITY_ORDER))
+    )
+    return (
+        summary.assign(rank=rank)
+        .sort_values(["rank", "findings"], ascending=[True, False])[columns]
+        .reset_index(drop=True)
+    )
+
+
 def headline(
     month: str,
     tenants: pd.DataFrame,

@@ -23,8 +23,9 @@ class Review:
     loadtests: pd.DataFrame
     trend: pd.DataFrame
 
-    def pack(self, coverage: str | None = None) -> str:
-        """The review as Markdown (``coverage``: the days covered, if only part of the month)."""
+    def pack(self, coverage: str | None = None, previous_coverage: str | None = None) -> str:
+        """The review as Markdown (``coverage``: the days covered, if only part of the month; the same
+        for the previous month)."""
         return review_pack.build(
             self.headline,
             self.tenants,
@@ -34,6 +35,7 @@ class Review:
             self.drift,
             self.loadtests,
             coverage,
+            previous_coverage,
         )
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 
 from dashboards import formatting as fmt
-from dashboards.figures import Headline, severity_counts
+from dashboards.figures import Headline, drift_summary, severity_counts
 
 
 def _table(frame: pd.DataFrame, columns: Sequence[tuple[str, str, Callable[[Any], str]]]) -> str:
@@ -58,10 +58,24 @@ def _yes_no(value: Any) -> str:
     return "✅ met" if bool(value) else "❌ missed"
 
 
-def headline_lines(head: Headline) -> list[str]:
+def _high_severity(drift: pd.DataFrame, limit: int = 10) -> list[str]:
+    """The high-severity findings one by one (they are what the meeting should discuss)."""
+    high = drift[drift["severity"] == "high"].sort_values("day") if not drift.empty else drift
+    if high.empty:
+        return []
+    lines = [
+        f"- {row.day} · {row.kind} · {_text(row.tenant_id)}: {_text(row.detail)}"
+        for row in high.head(limit).itertuples()
+    ]
+    more = [f"- … and {len(high) - limit} more (Policy drift page)"] if len(high) > limit else []
+    return ["High severity:", "", *lines, *more, ""]
+
+
+def headline_lines(head: Headline, previous_coverage: str | None = None) -> list[str]:
     """The headline as bullet points (also used for the page's summary sentence)."""
+    partly = f", which the warehouse covers {previous_coverage} only" if previous_coverage else ""
     change = (
-        f"{fmt.percent_delta(head.change_pct)} vs previous month ({fmt.money(head.prev_spend_usd)})"
+        f"{fmt.percent_delta(head.change_pct)} vs previous month ({fmt.money(head.prev_spend_usd)}{partly})"
         if head.prev_spend_usd is not None
         else "no previous month in the warehouse"
     )
@@ -85,6 +99,7 @@ def build(
     drift: pd.DataFrame,
     loadtests: pd.DataFrame,
     coverage: str | None = None,
+    previous_coverage: str | None = None,
 ) -> str:
     """The whole review pack for ``head.month`` (``coverage``: the days covered, if only part of it)."""
     severities = ", ".join(f"{count} {name}" for name, count in severity_counts(drift).items() if count)
@@ -96,7 +111,7 @@ def build(
             if coverage
             else []
         ),
-        *headline_lines(head),
+        *headline_lines(head, previous_coverage),
         "",
         "## Spend and budgets by tenant",
         _table(
@@ -158,19 +173,19 @@ def build(
         f"{len(drift)} finding(s){': ' + severities if severities else ''}.",
         "",
         _table(
-            drift.head(15),
+            drift_summary(drift),
             [
-                ("day", "Day", _text),
-                ("severity", "Severity", _text),
                 ("kind", "Kind", _text),
-                ("tenant_id", "Tenant", _text),
-                ("subject", "Subject", _text),
-                ("detail", "Detail", _text),
+                ("severity", "Severity", _text),
+                ("findings", "Findings", _text),
+                ("tenants", "Tenants", _text),
+                ("last_day", "Last seen", _text),
             ],
         )
         if not drift.empty
         else "",
         "",
+        *_high_severity(drift),
         "## Load tests",
         _table(
             loadtests,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboards import charts, data, months, review_data, widgets
+from dashboards import charts, data, figures, months, review_data, widgets
 from dashboards import formatting as fmt
 
 snap = widgets.current_snapshot()
@@ -14,7 +14,7 @@ review = review_data.gather(snap, month)
 head = review.headline
 partial = widgets.coverage(snap, month)
 previous_partial = widgets.coverage(snap, months.previous(month))
-pack = review.pack(partial)
+pack = review.pack(partial, previous_partial)
 tenant_colors = charts.tenant_colors(data.tenants(snap))
 
 title, download = st.columns([4, 1], vertical_alignment="bottom")
@@ -170,26 +170,22 @@ with left:
     if review.drift.empty:
         st.success("No drift findings this month.")
     else:
-        worst = (
-            review.drift.assign(
-                rank=review.drift["severity"].map({"high": 0, "medium": 1, "low": 2}).fillna(3)
-            )
-            .sort_values(["rank", "day"])
-            .head(8)
-        )
         st.dataframe(
-            worst[["day", "severity", "kind", "tenant_id", "detail"]],
+            figures.drift_summary(review.drift),
             hide_index=True,
             width="stretch",
             column_config={
-                "day": "Day",
-                "severity": "Severity",
                 "kind": "Kind",
-                "tenant_id": "Tenant",
-                "subject": "Subject",
-                "detail": "Detail",
+                "severity": "Severity",
+                "findings": st.column_config.NumberColumn("Findings"),
+                "tenants": "Tenants",
+                "last_day": "Last seen",
             },
         )
+        for finding in review.drift[review.drift["severity"] == "high"].head(3).itertuples():
+            st.markdown(
+                f":red-badge[high] {finding.day} · **{finding.kind}** · {finding.tenant_id}: {finding.detail}"
+            )
         st.page_link("views/drift.py", label=f"All {len(review.drift)} findings", icon=":material/policy:")
 with right:
     st.subheader("Load tests")

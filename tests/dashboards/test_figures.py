@@ -100,3 +100,19 @@ def test_headline_folds_the_month() -> None:
     assert (head.drift_findings, head.drift_high) == (3, 2)
     assert (head.loadtests_passed, head.loadtests_failed) == (2, 1)
     assert figures.severity_counts(drift) == {"high": 2, "warning": 1, "info": 0}
+
+
+def test_drift_summary_puts_the_worst_kinds_first() -> None:
+    drift = pd.DataFrame(
+        {
+            "day": ["2026-10-01", "2026-10-02", "2026-10-03", "2026-10-04"],
+            "tenant_id": ["initech", "acme", "initech", "(none)"],
+            "kind": ["untagged_spend", "untagged_spend", "budget_overrun", "policy_change"],
+            "severity": ["warning", "warning", "high", "info"],
+        }
+    )
+    summary = figures.drift_summary(drift)
+    assert summary["kind"].tolist() == ["budget_overrun", "untagged_spend", "policy_change"]
+    assert summary.loc[1, "findings"] == 2 and summary.loc[1, "tenants"] == "acme, initech"
+    assert summary.loc[1, "last_day"] == "2026-10-02"
+    assert summary.loc[2, "tenants"] == "—"

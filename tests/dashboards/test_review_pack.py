@@ -51,10 +51,15 @@ def test_the_pack_carries_the_headline_and_every_section() -> None:
     head = figures.headline(
         "2026-10", parts["tenants"], True, parts["lanes"], parts["drift"], parts["loadtests"]
     )
-    pack = review_pack.build(head, **parts, coverage="21 Oct–31 Oct 2026")
+    pack = review_pack.build(
+        head, **parts, coverage="21 Oct–31 Oct 2026", previous_coverage="24 Sep–30 Sep 2026"
+    )
     assert pack.startswith("# AI gateway monthly review — October 2026\n")
     assert "> The warehouse covers 21 Oct–31 Oct 2026 of this month" in pack
-    assert "- **Spend:** $2,150 — +53.6% vs previous month ($1,400)" in pack
+    assert (
+        "- **Spend:** $2,150 — +53.6% vs previous month "
+        "($1,400, which the warehouse covers 24 Sep–30 Sep 2026 only)" in pack
+    )
     assert "1 tenant(s) over budget" in pack  # initech: $950 of $900
     assert "0 of 1 lanes met their SLO" in pack
     assert "| initech | b | $400.00 | $950.00 | +$550.00 |" in pack  # the biggest mover first
@@ -62,6 +67,8 @@ def test_the_pack_carries_the_headline_and_every_section() -> None:
         "| interactive | chat / main | 200.0% | -100.0% | 0 |" in pack
     )  # a '|' in a value cannot break the table
     assert "| run-2 | saturation | fail | 20.0 | 840 | 1.0% | 20.0% |" in pack
+    assert "| budget_overrun | high | 1 | initech | 2026-10-08 |" in pack
+    assert "- 2026-10-08 · budget_overrun · initech: month-to-date spend exceeded the budget" in pack
     for section in ("## Spend and budgets by tenant", "## Top cost movers", "## SLO attainment by lane",
                     "## Lanes that burned error budget", "## Policy drift", "## Load tests"):  # fmt: skip
         assert section in pack
