@@ -24,8 +24,9 @@ Source = Literal["locust", "telemetry"]
 TELEMETRY_COMPLETENESS = 0.99
 """Share of client-observed responses that must have a gateway event with the run's id."""
 LOCUST_STATS_AGREEMENT = 0.01
-"""Largest allowed gap between Locust's own stats CSV and the request log (requests finishing while
-Locust writes its final CSV are in the log only)."""
+"""Allowed gap between Locust's own stats CSV and the request log, as a share of the requests, on top
+of one request per user: requests still finishing when Locust snapshots its final CSV are in the log
+only."""
 TELEMETRY_AGREEMENT = 0.02
 """Largest allowed disagreement between the client's and the gateway's (lane, status) counts."""
 FALLBACK_ALLOWANCE_MS = 1000.0
@@ -118,8 +119,10 @@ def cross_checks(run: RunData) -> list[Criterion]:
         requests, failures = run.locust_totals
         logged, logged_failures = len(run.client), sum(1 for r in run.client if not r.ok)
         differences = abs(requests - logged) + abs(failures - logged_failures)
-        gap = differences / max(1, logged) if requests else None
-        checks.append(at_most("locust_stats_match_log", gap, LOCUST_STATS_AGREEMENT, "locust"))
+        in_flight = run.users or max((int(p.detail.get("users", 0)) for p in run.phases), default=0)
+        slack = in_flight + LOCUST_STATS_AGREEMENT * logged
+        checks.append(at_most("locust_stats_match_log", differences if requests else None, round(slack, 1),
+                              "locust", " requests"))
     return [
         *checks,
         at_least("telemetry_complete", complete, TELEMETRY_COMPLETENESS, "telemetry"),
