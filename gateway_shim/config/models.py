@@ -16,10 +16,10 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from gateway_shim.config.yaml_document import PROBLEMS_SEPARATOR
+
 LANES = ("interactive", "standard", "batch")
 SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
-# Cross-reference errors travel as one ValueError; the loader splits them back into "path: reason" lines.
-REFERENCE_ERRORS_SEPARATOR = "\n"
 
 
 class Strict(BaseModel):
@@ -239,7 +239,7 @@ class Config(Strict):
             sensitivity = self.gateway.default_sensitivity
             errors.append(f"gateway.default_sensitivity: unknown data class {sensitivity!r}")
         if errors:
-            raise ValueError(REFERENCE_ERRORS_SEPARATOR.join(errors))
+            raise ValueError(PROBLEMS_SEPARATOR.join(errors))
         return self
 
     def canonical_json(self) -> str:

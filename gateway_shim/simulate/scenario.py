@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import copy
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from gateway_shim.config.loader import _line_of
 from gateway_shim.config.models import Config
+from gateway_shim.config.yaml_document import format_problems, parse_yaml_mapping, validation_problems
 
 DEFAULT_SCENARIO = Path(__file__).with_name("scenarios") / "default.yaml"
 DAY_S = 86_400.0
@@ -274,20 +275,11 @@ def load_scenario(path: str | Path | None = None) -> LoadedScenario:
 
 
 def parse_scenario(text: str, source: str = "<scenario>") -> LoadedScenario:
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        document = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ScenarioError(f"{source}{where}: YAML syntax error: {problem}") from exc
-    if not isinstance(document, dict):
-        raise ScenarioError(f"{source}: expected a mapping at the top level, got {type(document).__name__}")
+    document, root = parse_yaml_mapping(text, source, ScenarioError)
     try:
         scenario = Scenario.model_validate(document)
     except ValidationError as exc:
-        raise ScenarioError(_format(source, root, _problems(exc))) from exc
+        raise ScenarioError(_format(source, root, validation_problems(exc, _not_a_union_tag))) from exc
     return LoadedScenario(scenario, source, root)
 
 
@@ -323,7 +315,7 @@ def apply_patch(loaded: LoadedScenario, index: int, config: Config, patch: dict[
     except ValidationError as exc:
         prefix = f"incidents.{index}.patch"
         raise loaded.error([(f"{prefix}.{path}" if path else prefix, reason)
-                            for path, reason in _problems(exc)]) from exc
+                            for path, reason in validation_problems(exc, _not_a_union_tag)]) from exc
 
 
 def _merge(base: Any, patch: Any) -> Any:
@@ -335,30 +327,10 @@ def _merge(base: Any, patch: Any) -> Any:
     return copy.deepcopy(patch)
 
 
-def _problems(exc: ValidationError) -> list[tuple[str, str]]:
-    problems: list[tuple[str, str]] = []
-    for error in exc.errors(include_url=False):
-        loc = [part for i, part in enumerate(error["loc"])
-               if not (part in INCIDENT_KINDS and i and isinstance(error["loc"][i - 1], int))]
-        path = ".".join(str(part) for part in loc)
-        if error["type"] == "value_error" and "ctx" in error and "\n" in str(error["ctx"].get("error")):
-            for line in str(error["ctx"]["error"]).split("\n"):
-                key, _, reason = line.partition(": ")
-                problems.append((f"{path}.{key}" if path else key, reason))
-        elif error["type"] == "value_error" and not path and "ctx" in error:
-            key, _, reason = str(error["ctx"]["error"]).partition(": ")
-            problems.append((key, reason))
-        elif error["type"] == "extra_forbidden":
-            problems.append((path, "unknown key"))
-        else:
-            problems.append((path, error["msg"].removeprefix("Value error, ")))
-    return problems
+def _not_a_union_tag(loc: Sequence[Any], i: int) -> bool:
+    """Pydantic puts the incident kind into error paths (``incidents.0.outage.model``); people don't."""
+    return not (loc[i] in INCIDENT_KINDS and i and isinstance(loc[i - 1], int))
 
 
 def _format(source: str, root: yaml.Node | None, problems: list[tuple[str, str]]) -> str:
-    count = len(problems)
-    lines = [f"{source}: invalid scenario ({count} problem{'s' if count > 1 else ''})"]
-    for path, reason in problems:
-        line = _line_of(root, path)
-        lines.append(f"  {source}:{line}: {path}: {reason}" if line else f"  {path or '<root>'}: {reason}")
-    return "\n".join(lines)
+    return format_problems(source, root, problems, "scenario")
