@@ -3,10 +3,11 @@
 Every object's footer is checked first (not Parquet, foreign columns → quarantine). The good objects
 of a group of days are then inserted together in one transaction — a local lake scanned by DuckDB
 itself (parallel), S3 through one pyarrow dataset scan — after deleting those days, so a rerun gives
-the same rows. Objects whose rows break schema v1 (another schema_version) are taken out again and
-quarantined; if the joint insert fails (a corrupt page behind a valid footer, a null id), the group
-is read again object by object so the bad ones are found and quarantined. Duplicated ids (a retried
-batch written twice) keep the row of the first object by path.
+the same rows. Objects whose rows break schema v1 (another schema_version) are found by a scan of
+that column before the insert and quarantined; if the joint insert fails (a corrupt page behind a
+valid footer, a null id), the group is read again object by object so the bad ones are found and
+quarantined. Duplicated ids (a retried batch written twice) keep the row of the first object by
+path; the later copies are left out of the insert (never inserted and deleted again).
 """
 
 from __future__ import annotations
@@ -136,13 +137,14 @@ def _load_group(
 ) -> None:
     try:
         _expose_together(lake, connection, group)
-        loaded = _replace_days(lake, connection, group, report, log)
+        _leave_out_foreign_objects(lake, connection, group, report, log)
+        loaded = _replace_days(lake, connection, group)
     except (pa.ArrowException, duckdb.Error, OSError) as exc:
         log(f"loading {len(group.objects)} object(s) together failed ({exc}); reading them one by one")
         _forget_incoming(connection)
         group.objects = _readable(lake, connection, group.objects, report, log)
         _expose(connection, _one_by_one(lake, group.objects))
-        loaded = _replace_days(lake, connection, group, report, log)
+        loaded = _replace_days(lake, connection, group)
     finally:
         _forget_incoming(connection)
     report.rows_read += sum(group.footers[o.path].rows for o in group.objects)
@@ -151,25 +153,40 @@ def _load_group(
     log(f"raw.events {group.days[0]}..{group.days[-1]}: {len(group.objects)} object(s), {loaded} row(s)")
 
 
-def _replace_days(
+def _prefix_len(lake: LakeLocation) -> dict[str, int]:
+    """Binds ``$prefix_len``: how much of a scanned file name to cut to get its path in the lake."""
+    return {"prefix_len": len(lake.path("")) + 1}
+
+
+def _leave_out_foreign_objects(
     lake: LakeLocation, connection: duckdb.DuckDBPyConnection, group: _Group, report: LoadReport, log: Log
-) -> int:
-    """In one transaction: delete the days, insert ``incoming``, take out objects whose rows are not
-    schema v1, keep one row per event_id, record which objects the days came from."""
+) -> None:
+    """Quarantine the objects whose rows are not schema v1 (another schema_version) and expose the
+    rest again — before anything is inserted, so no inserted row has to be deleted."""
+    bad = connection.execute(load_sql("raw_events_bad_incoming"), _prefix_len(lake)).fetchall()
+    if not bad:
+        return
+    for path, reason in bad:
+        _quarantine(lake, connection, path, reason, report, log)
+    paths = {path for path, _ in bad}
+    group.objects = [o for o in group.objects if o.path not in paths]
+    _forget_incoming(connection)
+    _expose_together(lake, connection, group)
+
+
+def _replace_days(lake: LakeLocation, connection: duckdb.DuckDBPyConnection, group: _Group) -> int:
+    """In one transaction: delete the days, insert ``incoming`` less the later copies of duplicated
+    ids, record which objects the days came from."""
     days = {
         "days": group.days,
         "first": min(group.days),
         "last": max(group.days),
     }  # BETWEEN prunes row groups
+    connection.execute(load_sql("raw_events_duplicate_copies"))
     connection.execute("BEGIN TRANSACTION")
     try:
         connection.execute(load_sql("raw_events_delete_days"), days)
-        connection.execute(load_sql("raw_events_insert_incoming"), {"prefix_len": len(lake.path("")) + 1})
-        for path, reason in connection.execute(load_sql("raw_events_bad_objects"), days).fetchall():
-            connection.execute(load_sql("raw_events_drop_object"), {**days, "path": path})
-            _quarantine(lake, connection, path, reason, report, log)
-            group.objects = [o for o in group.objects if o.path != path]
-        connection.execute(load_sql("raw_events_dedup_days"), days)
+        connection.execute(load_sql("raw_events_insert_incoming"), _prefix_len(lake))
         connection.execute(load_sql("lake_files_delete_days"), days)
         manifest = pa.Table.from_pylist(
             [
@@ -207,20 +224,26 @@ _MANIFEST_SCHEMA = pa.schema(
 
 
 def _forget_incoming(connection: duckdb.DuckDBPyConnection) -> None:
+    connection.execute("DROP TABLE IF EXISTS duplicate_copies")
     for statement in ("DROP VIEW IF EXISTS incoming", "DROP TABLE IF EXISTS incoming"):
         with contextlib.suppress(duckdb.CatalogException):  # it is one or the other
             connection.execute(statement)
 
 
 def _expose_together(lake: LakeLocation, connection: duckdb.DuckDBPyConnection, group: _Group) -> None:
-    """``incoming``: every object's rows plus ``dt`` and ``filename``. A local lake is scanned by
-    DuckDB itself (parallel, only the columns needed); S3 through one pyarrow dataset scan."""
+    """``incoming``: every object's rows plus ``dt``, ``filename`` and ``file_row_number``. A local
+    lake is scanned by DuckDB itself (parallel, only the columns needed); S3 through one pyarrow
+    dataset scan."""
     paths = [lake.path(o.path) for o in group.objects]
     if not paths:
         _expose(connection, INCOMING_SCHEMA.empty_table())
     elif lake.is_local:
         rows = connection.read_parquet(
-            paths, filename=True, hive_partitioning=True, union_by_name=not group.exact
+            paths,
+            filename=True,
+            file_row_number=True,
+            hive_partitioning=True,
+            union_by_name=not group.exact,
         )
         rows.select("* EXCLUDE (hour)").create_view("incoming")
     else:

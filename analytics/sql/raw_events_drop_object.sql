@@ -1,1 +1,0 @@
-DELETE FROM raw.events WHERE dt BETWEEN $first AND $last AND list_contains($days, dt) AND source_file = $path;
