@@ -1,56 +1,98 @@
 """Events per second of ``aigw simulate``, measured side by side in one run.
 
-    .venv/bin/python benchmarks/simulate.py [--days 3] [--scale 1]
+    .venv/bin/python benchmarks/simulate.py [--days 3] [--scale 1] [--cores 1] [--repeat 1]
 
-Three ways over the same window and seed: the engine into a counting sink with compact prompts (the
-default), the same with full-size prompts (the guardrails scan every character), and end to end with
-the lake writer into a temporary local lake. Wall and CPU time (all threads) are both printed: on a
-shared machine CPU time is the steadier figure.
+Over the same window and seed: the engine into a counting sink with compact prompts (the default),
+the same with full-size prompts (the guardrails scan every character), and end to end into a
+temporary local lake two ways: handing the lake writer one event at a time with ``emit`` (how the
+simulator did it before) and ``aigw simulate``'s own path (``run``: batches through
+``LakeWriter.emit_many``, the heap loaded before the run frozen). The process is pinned to
+``--cores`` CPUs (default one: the target is events/s on one core, the writer's threads included).
+Wall and CPU time (all threads) are both printed: on a shared machine CPU time is the steadier
+figure. With ``--repeat`` the rounds alternate and every row is printed once per round.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
+import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from gateway_shim.simulate.run import Options, prepare, run, simulate_into
+from gateway_shim.simulate.run import Options, Prepared, prepare, run, simulate_into
+from gateway_shim.telemetry.writer import LakeWriter
 
 START = dt.date(2026, 11, 2)
 
 
-def measure(label: str, days: int, scale: float, **extra: Any) -> None:
-    options = Options(days=days, start=START, seed=1, scale=scale, **extra)
-    prepared = prepare(options)
+def engine_only(prepared: Prepared) -> int:
     count = 0
 
     def sink(event: dict[str, Any]) -> None:
         nonlocal count
         count += 1
 
-    wall, cpu = time.perf_counter(), time.process_time()
-    if options.lake is None:
-        simulate_into(prepared, sink)
-    else:
-        count = run(prepared).stats.events
-    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    print(f"{label:38} {count:>10,} events  {wall:7.1f} s wall {count / wall:>9,.0f}/s"
-          f"  {cpu:7.1f} s CPU {count / cpu:>9,.0f}/s")
+    simulate_into(prepared, sink)
+    return count
+
+
+def per_event_emit(prepared: Prepared) -> int:
+    """The simulator's lake path before ``emit_many``: every event through ``LakeWriter.emit``."""
+    assert prepared.options.lake is not None
+    spool = Path(tempfile.mkdtemp(prefix="aigw-bench-spool-"))
+    try:
+        writer = LakeWriter(prepared.options.lake, prepared.spec.gateway_id, spool_dir=spool, fsync=False)
+        with writer:
+            count = simulate_into(prepared, writer.emit).events
+        if writer.stats()["written"] != count:
+            raise SystemExit(f"writer lost events: {writer.stats()}")
+        return count
+    finally:
+        shutil.rmtree(spool, ignore_errors=True)
+
+
+def simulate_run(prepared: Prepared) -> int:
+    result = run(prepared)
+    if result.writer["written"] != result.stats.events:
+        raise SystemExit(f"writer lost events: {result.writer}")
+    return result.stats.events
+
+
+def measure(label: str, how: Callable[[Prepared], int], days: int, scale: float, **extra: Any) -> None:
+    with tempfile.TemporaryDirectory(prefix="aigw-bench-lake-") as lake:
+        options = Options(days=days, start=START, seed=1, scale=scale, **extra)
+        if how is not engine_only:
+            options.lake = str(Path(lake) / "lake")
+        prepared = prepare(options)
+        wall, cpu = time.perf_counter(), time.process_time()
+        count = how(prepared)
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    print(f"{label:44} {count:>9,} events {wall:6.1f} s wall {count / wall:>7,.0f}/s"
+          f" {cpu:6.1f} s CPU {count / cpu:>7,.0f}/s {cpu / count * 1e6:5.1f} µs/event", flush=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--days", type=int, default=3)
     parser.add_argument("--scale", type=float, default=1.0)
+    parser.add_argument("--cores", type=int, default=1, help="pin the process to this many CPUs (0: all)")
+    parser.add_argument("--repeat", type=int, default=1)
     args = parser.parse_args()
-    print(f"default scenario, {args.days} days from {START}, scale {args.scale:g}")
-    measure("engine, compact prompts (default)", args.days, args.scale, prompt_text="compact")
-    measure("engine, full-size prompts", args.days, args.scale, prompt_text="full")
-    with tempfile.TemporaryDirectory() as lake:
-        measure("end to end into a local lake", args.days, args.scale, lake=str(Path(lake) / "lake"))
+    if args.cores and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[: args.cores])
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    print(f"default scenario, {args.days} days from {START}, scale {args.scale:g}, {cores} core(s)")
+    for _ in range(args.repeat):
+        measure("engine, compact prompts (default)", engine_only, args.days, args.scale,
+                prompt_text="compact")
+        measure("engine, full-size prompts", engine_only, args.days, args.scale, prompt_text="full")
+        measure("end to end, one emit per event (before)", per_event_emit, args.days, args.scale)
+        measure("end to end, aigw simulate (emit_many)", simulate_run, args.days, args.scale)
 
 
 if __name__ == "__main__":

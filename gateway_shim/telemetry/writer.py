@@ -27,17 +27,20 @@ import sys
 import threading
 import time
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypedDict
 
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from gateway_shim.telemetry.columnar import Event, to_record_batch, to_table, ts_range
 from gateway_shim.telemetry.gaps import Gap
 from gateway_shim.telemetry.layout import QUARANTINE_PREFIX, events_file_path, quarantine_path, split_by_hour
+from gateway_shim.telemetry.schema import EVENT_SCHEMA
 from gateway_shim.telemetry.spool import OpenSegment, Segment, Spool, read_segment
 from gateway_shim.telemetry.storage import LakeLocation
 
@@ -99,10 +102,21 @@ def default_spool_dir(gateway_id: str) -> Path:
     return Path(os.environ.get("AIGW_SPOOL") or "./.aigw/spool") / gateway_id
 
 
+_UNIQUE_COLUMNS = frozenset(("event_id", "trace_id", "user_id"))
+_DICTIONARY_COLUMNS = [
+    field.name
+    for field in EVENT_SCHEMA
+    if field.name not in _UNIQUE_COLUMNS and (pa.types.is_string(field.type) or pa.types.is_list(field.type))
+]
+"""Dictionary-encode only the columns with few distinct values (tenants, models, outcomes...): ids and
+measurements almost never repeat, so their dictionaries only cost time and bytes (in an hour file
+of 2,000 realistic events, 20 % of the encoding time and of the file)."""
+
+
 def encode_parquet(table: pa.Table) -> pa.Buffer:
     """One whole zstd Parquet file in memory."""
     sink = pa.BufferOutputStream()
-    pq.write_table(table, sink, compression="zstd")
+    pq.write_table(table, sink, compression="zstd", use_dictionary=_DICTIONARY_COLUMNS)
     return sink.getvalue()
 
 
@@ -134,6 +148,8 @@ class LakeWriter:
         # emit's state: the only thing the caller's thread touches.
         self._lock = threading.Lock()
         self._pending: list[Event] = []
+        self._batches: list[tuple[pa.Table, list[tuple[Event, str]]]] = []  # from emit_many
+        self._batched_rows = 0
         self._accepted = 0
         self._refused = 0  # emits turned away (closed, or the spooler hopelessly behind)
         self._refused_ts: list[int] = []  # first and last ts among them
@@ -215,11 +231,35 @@ class LakeWriter:
     def emit(self, event: Event) -> None:
         """Take one event (the writer owns the dict from now on). O(1); never touches disk or network."""
         with self._lock:
-            if self._closed or len(self._pending) >= self.settings.max_pending:
+            if self._closed or len(self._pending) + self._batched_rows >= self.settings.max_pending:
                 self._refuse(event)
                 return
             self._pending.append(event)
             self._accepted += 1
+
+    def emit_many(self, events: Sequence[Event]) -> None:
+        """Take many events at once, converted to Arrow here, in the caller's thread.
+
+        For producers that already hold many events (the simulator): the dicts are converted while
+        they are young and in the CPU caches and freed at once, instead of waiting up to
+        ``sync_interval_s`` for the spooler, by which time the garbage collector has moved them to
+        its old generation, whose full scans then grow with every event waiting. Otherwise exactly
+        ``emit``: durable after the spooler's next sync, events that do not fit the schema
+        quarantined, refused (counted, gap-recorded) after ``close`` or when the events would pass
+        ``max_pending`` (a batch is taken or refused whole).
+        """
+        if not events:
+            return
+        table, bad = to_table(events, self.gateway_id)
+        with self._lock:
+            waiting = len(self._pending) + self._batched_rows
+            if self._closed or waiting + len(events) > self.settings.max_pending:
+                for event in events:
+                    self._refuse(event)
+                return
+            self._batches.append((table, bad))
+            self._batched_rows += len(events)
+            self._accepted += len(events)
 
     def _refuse(self, event: Event) -> None:
         """Count an event that cannot be taken (called under ``_lock``); keeps no reference to it."""
@@ -256,7 +296,7 @@ class LakeWriter:
             if self._closed:
                 return True
             self._closed = True
-            unstarted_backlog = bool(self._pending)
+            unstarted_backlog = bool(self._pending or self._batches)
         if not self._started:
             if not unstarted_backlog:
                 return True
@@ -290,7 +330,8 @@ class LakeWriter:
 
     def stats(self) -> WriterStats:
         with self._lock:
-            accepted, pending, refused = self._accepted, len(self._pending), self._refused
+            accepted, refused = self._accepted, self._refused
+            pending = len(self._pending) + self._batched_rows
         with self._cond:
             return WriterStats(
                 accepted=accepted,
@@ -348,14 +389,15 @@ class LakeWriter:
             ticket, stopping = self._flush_requested, self._stopping
         with self._lock:
             events, self._pending = self._pending, []
+            batches, self._batches, self._batched_rows = self._batches, [], 0
             refused, self._refused = self._refused, 0
             refused_ts, self._refused_ts = self._refused_ts, []
             reasons, self._refused_reasons = self._refused_reasons, set()
         if refused:
             first, last = refused_ts or (None, None)
             self._drop_count(refused, first, last, ",".join(sorted(reasons)))
-        if events:
-            segment = self._append(events, segment)
+        if events or batches:
+            segment = self._append(events, batches, segment)
         if segment is not None:
             segment = self._sync(segment)
         seal = ticket > self._flush_handled or stopping
@@ -382,12 +424,19 @@ class LakeWriter:
             or time.monotonic() - segment.opened_at >= self.settings.max_age_s
         )
 
-    def _append(self, events: list[Event], segment: OpenSegment | None) -> OpenSegment | None:
-        table, bad = to_table(events, self.gateway_id)
+    def _append(
+        self,
+        events: list[Event],
+        batches: list[tuple[pa.Table, list[tuple[Event, str]]]],
+        segment: OpenSegment | None,
+    ) -> OpenSegment | None:
+        if events:
+            batches = [to_table(events, self.gateway_id), *batches]
+        bad = [rejected for _, rejects in batches for rejected in rejects]
         if bad:
             self._quarantine(bad)
-            bad_ids = {id(event) for event, _ in bad}
-            events = [event for event in events if id(event) not in bad_ids]
+        tables = [table for table, _ in batches]
+        table = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
         if table.num_rows == 0:
             return segment
         with self._cond:
@@ -395,10 +444,10 @@ class LakeWriter:
         row_bytes = max(1, table.nbytes // table.num_rows)
         fits = max(0, (self.settings.spool_max_bytes - spool_bytes) // row_bytes)
         if fits < table.num_rows:
-            self._drop(events[fits:], "spool_full")
+            self._drop_rows(table.slice(fits), "spool_full")
             if fits == 0:
                 return segment
-            table, events = table.slice(0, fits), events[:fits]
+            table = table.slice(0, fits)
         offset = 0
         while offset < table.num_rows:
             try:
@@ -408,7 +457,7 @@ class LakeWriter:
                 segment.append(piece)
             except OSError as exc:
                 self._record_error(exc)
-                self._drop(events[offset:], "spool_error")
+                self._drop_rows(table.slice(offset), "spool_error")
                 if segment is not None:
                     self._abandon(segment)
                 return None
@@ -498,6 +547,10 @@ class LakeWriter:
     def _drop(self, events: list[Event], reason: str) -> None:
         first, last = ts_range(events)
         self._drop_count(len(events), first, last, reason)
+
+    def _drop_rows(self, rows: pa.Table, reason: str) -> None:
+        bounds = pc.min_max(rows["ts"].cast(pa.int64()))
+        self._drop_count(rows.num_rows, bounds["min"].as_py(), bounds["max"].as_py(), reason)
 
     def _drop_count(self, count: int, first: int | None, last: int | None, reason: str) -> None:
         if self._gap is None:
