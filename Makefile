@@ -5,6 +5,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 export UV_PYTHON_DOWNLOADS := never
+# The suite starts many Python processes (gateway, provider, Locust, Streamlit): let them cache bytecode.
+unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: install demo test lint pytest browser bench clean
 
