@@ -18,6 +18,7 @@ from dagster_shared.utils.warnings import BetaWarning
 
 from analytics.sql_files import load_sql
 from analytics.thresholds import DRIFT_THRESHOLDS
+from pipelines.incremental import DayGrainedMart, maintain
 from pipelines.lake_events import list_event_objects
 from pipelines.loading import load_days, record_quarantine
 from pipelines.loadtest_summaries import SUMMARY_SCHEMA, is_summary, parse_summary
@@ -137,6 +138,13 @@ def _rebuild(
     return dg.MaterializeResult(metadata={"rows": int(rows)})
 
 
+def _maintain(warehouse: WarehouseResource, mart: DayGrainedMart) -> dg.MaterializeResult:
+    with warehouse.build_connection() as connection:
+        done = maintain(connection, mart)
+    rebuilt = "all" if done.days_rebuilt is None else [d.isoformat() for d in done.days_rebuilt]
+    return dg.MaterializeResult(metadata={"rows": done.rows, "days_rebuilt": dg.MetadataValue.json(rebuilt)})
+
+
 RAW = raw_events.key
 REF = ref_policy.key
 
@@ -144,7 +152,7 @@ REF = ref_policy.key
 @dg.asset(key=["marts", "cost_daily"], deps=[RAW, REF], group_name="marts", kinds={"duckdb"})
 def cost_daily(warehouse: WarehouseResource) -> dg.MaterializeResult:
     """marts.cost_daily: requests, tokens, cost at the price of the day and the gateway's estimate."""
-    return _rebuild(warehouse, "cost_daily")
+    return _maintain(warehouse, DayGrainedMart("cost_daily"))
 
 
 @dg.asset(key=["marts", "showback_monthly"], deps=[cost_daily, REF], group_name="marts", kinds={"duckdb"})
@@ -162,7 +170,7 @@ def budget_status(warehouse: WarehouseResource) -> dg.MaterializeResult:
 @dg.asset(key=["marts", "slo_daily"], deps=[RAW, REF], group_name="marts", kinds={"duckdb"})
 def slo_daily(warehouse: WarehouseResource) -> dg.MaterializeResult:
     """marts.slo_daily: availability, exact latency percentiles, error budget and burn rate per lane."""
-    return _rebuild(warehouse, "slo_daily")
+    return _maintain(warehouse, DayGrainedMart("slo_daily", after="slo_daily_month_to_date"))
 
 
 @dg.asset(key=["marts", "slo_monthly"], deps=[RAW, REF], group_name="marts", kinds={"duckdb"})

@@ -188,6 +188,7 @@ def _replace_days(lake: LakeLocation, connection: duckdb.DuckDBPyConnection, gro
         connection.execute(load_sql("raw_events_delete_days"), days)
         connection.execute(load_sql("raw_events_insert_incoming"), _prefix_len(lake))
         connection.execute(load_sql("lake_files_delete_days"), days)
+        connection.execute(load_sql("day_loads_record"), {"days": group.days})
         manifest = pa.Table.from_pylist(
             [
                 {

@@ -57,6 +57,21 @@ CREATE TABLE IF NOT EXISTS meta.lake_files (
     loaded_at TIMESTAMP NOT NULL
 );
 
+-- When each day of raw.events was last (re)loaded: the day-grained marts rebuild only the days
+-- loaded since they were last built (meta.mart_builds).
+CREATE TABLE IF NOT EXISTS meta.day_loads (
+    dt DATE PRIMARY KEY,
+    loaded_at TIMESTAMP NOT NULL
+);
+
+-- When each incrementally maintained mart was last built, and from which reference data and SQL
+-- (a different fingerprint means a whole rebuild).
+CREATE TABLE IF NOT EXISTS meta.mart_builds (
+    mart VARCHAR PRIMARY KEY,
+    built_at TIMESTAMP NOT NULL,
+    fingerprint VARCHAR NOT NULL
+);
+
 -- Objects the pipeline could not read, where they went and why.
 CREATE TABLE IF NOT EXISTS meta.quarantine (
     path VARCHAR NOT NULL,

@@ -1,0 +1,1 @@
+DELETE FROM marts.slo_daily WHERE list_contains($days::DATE[], day);
