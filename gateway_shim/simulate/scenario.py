@@ -7,7 +7,6 @@ models) are checked by ``check_against`` once the config is known.
 
 from __future__ import annotations
 
-import copy
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from gateway_shim.config.models import Config
+from gateway_shim.config.overlay import apply_overlay
 from gateway_shim.config.yaml_document import format_problems, parse_yaml_mapping, validation_problems
 
 DEFAULT_SCENARIO = Path(__file__).with_name("scenarios") / "default.yaml"
@@ -309,22 +309,13 @@ def check_against(loaded: LoadedScenario, config: Config) -> None:
 
 def apply_patch(loaded: LoadedScenario, index: int, config: Config, patch: dict[str, Any]) -> Config:
     """The config after a policy change: ``patch`` deep-merged into it, validated like any config."""
-    document = _merge(config.model_dump(mode="json"), patch)
+    document = apply_overlay(config.model_dump(mode="json"), patch)
     try:
         return Config.model_validate(document)
     except ValidationError as exc:
         prefix = f"incidents.{index}.patch"
         raise loaded.error([(f"{prefix}.{path}" if path else prefix, reason)
                             for path, reason in validation_problems(exc, _not_a_union_tag)]) from exc
-
-
-def _merge(base: Any, patch: Any) -> Any:
-    if isinstance(base, dict) and isinstance(patch, dict):
-        merged = dict(base)
-        for key, value in patch.items():
-            merged[key] = _merge(base[key], value) if key in base else copy.deepcopy(value)
-        return merged
-    return copy.deepcopy(patch)
 
 
 def _not_a_union_tag(loc: Sequence[Any], i: int) -> bool:
