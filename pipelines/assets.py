@@ -1,7 +1,8 @@
 """The assets: lake → ``raw.events`` (daily partitions) → ``ref.*`` → ``marts.*`` → the published warehouse.
 
-Marts are rebuilt whole from ``raw.events`` on every run: they are small aggregates, so every figure
-(monthly percentiles included) always comes from the raw rows and no mart can lag another.
+Every figure (monthly percentiles included) comes from the raw rows. The day-grained marts
+(cost_daily, slo_daily) replace only the days reloaded since they were built (pipelines/incremental.py);
+the others are rebuilt whole on every run.
 """
 
 # No `from __future__ import annotations` here: Dagster reads the parameter annotations
