@@ -24,6 +24,7 @@ from gateway_shim.providers import wire_converse, wire_openai
 from gateway_shim.providers.faults import FaultValidationError, parse_fault
 from gateway_shim.providers.latency import PROFILES
 from gateway_shim.providers.simulated_model import SimResponse, SimulatedModel, converse_prompt, openai_prompt
+from gateway_shim.providers.stats import RequestStats
 from gateway_shim.providers.wire_openai import BadRequest
 
 Scope = MutableMapping[str, Any]
@@ -42,7 +43,8 @@ def _headers(content_type: bytes, length: int,
 
 
 class ProviderApp:
-    """ASGI app: OpenAI chat completions, Bedrock Converse(Stream), /v1/models and /_control/faults."""
+    """ASGI app: OpenAI chat completions, Bedrock Converse(Stream), /v1/models, /_control/faults and
+    /_control/stats."""
 
     def __init__(self, model: SimulatedModel, *, time_scale: float = 1.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
@@ -51,6 +53,7 @@ class ProviderApp:
         self.model = model
         self.time_scale = time_scale
         self.clock = clock
+        self.stats = RequestStats()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -72,6 +75,8 @@ class ProviderApp:
             return await _json(send, 200, wire_openai.models(sorted(PROFILES)))
         if path == "/_control/faults":
             return await self._control(scope, receive, send)
+        if path == "/_control/stats":
+            return await self._stats(method, send)
         if path == "/healthz":
             return await _json(send, 200, b'{"status":"ok"}')
         await _json(send, 404, wire_openai.error(404, f"no route for {method} {path}"))
@@ -92,6 +97,7 @@ class ProviderApp:
             return await _json(send, 400, wire_openai.error(400, str(exc)))
         text, count = openai_prompt(request.messages)
         sim = self.model.respond_to_prompt(request.model, text, count, request.max_tokens, self.clock())
+        self.stats.record(request.model, not sim.ok)
         if not sim.ok:
             await self._delay(sim, sim.total_ms)
             if sim.drop_connection:
@@ -137,6 +143,7 @@ class ProviderApp:
         text, count = converse_prompt(request.messages, request.system)
         started = time.monotonic()
         sim = self.model.respond_to_prompt(model_id, text, count, request.max_tokens, self.clock())
+        self.stats.record(model_id, not sim.ok)
         if not sim.ok:
             await self._delay(sim, sim.total_ms)
             if sim.drop_connection:
@@ -154,6 +161,13 @@ class ProviderApp:
         elapsed_ms = (time.monotonic() - started) * 1000.0
         await send({"type": "http.response.body", "body": wire_converse.message_end(sim, elapsed_ms),
                     "more_body": False})
+
+    async def _stats(self, method: str, send: Send) -> None:
+        if method == "GET":
+            return await _json(send, 200, orjson.dumps(self.stats.snapshot()))
+        if method == "DELETE":
+            return await _json(send, 200, orjson.dumps({"cleared": self.stats.reset()}))
+        await _json(send, 405, wire_openai.error(405, "use GET or DELETE"))
 
     async def _control(self, scope: Scope, receive: Receive, send: Send) -> None:
         method = scope["method"]
