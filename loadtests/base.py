@@ -23,7 +23,17 @@ from locust.env import Environment
 
 from loadtests.contract import CHAT_PATH, Profile, body, headers
 from loadtests.control import ControlError, ProviderControl
-from loadtests.records import PHASES_FILE, REQUEST_LOG, ClientRecord, Phase, RequestLogWriter, write_phases
+from loadtests.records import (
+    PHASES_FILE,
+    PROVIDER_STATS_FILE,
+    REQUEST_LOG,
+    ClientRecord,
+    Phase,
+    ProviderSample,
+    RequestLogWriter,
+    write_phases,
+    write_provider_samples,
+)
 
 log = logging.getLogger("aigw.loadtest")
 
@@ -48,6 +58,7 @@ class RunState:
         self.started = 0.0
         self.out: Path | None = None
         self.phases: list[Phase] = []
+        self.provider_samples: list[ProviderSample] = []
         self._log: RequestLogWriter | None = None
         self._handle: Any = None
 
@@ -76,8 +87,20 @@ class RunState:
         if self.out is not None:
             write_phases(self.out / PHASES_FILE, self.phases)
 
+    def sample_provider(self, stats: dict[str, Any], t: float) -> None:
+        models = stats.get("models") or {}
+        self.provider_samples.append(ProviderSample(
+            t=t, requests={m: int(c.get("requests", 0)) for m, c in models.items()},
+            faults={m: int(c.get("faults", 0)) for m, c in models.items()}))
+
+    @property
+    def is_open(self) -> bool:
+        return self._handle is not None
+
     def close(self) -> None:
         if self._handle is not None:
+            if self.provider_samples and self.out is not None:
+                write_provider_samples(self.out / PROVIDER_STATS_FILE, self.provider_samples)
             self.mark("stop")
             self._handle.close()
             self._handle = None
@@ -187,5 +210,27 @@ def start_fault_schedule(steps: list[FaultStep]) -> None:
                 RUN.mark("control_error", step=step.name, error=str(exc))
                 continue
             RUN.mark(step.name, model=step.model, fault=step.fault)
+
+    gevent.spawn(run)
+
+
+PROVIDER_SAMPLE_S = 0.25
+"""How often the provider's own counters are read: the time resolution of the provider-side criteria."""
+
+
+def start_provider_sampler(interval_s: float = PROVIDER_SAMPLE_S) -> None:
+    """Read the provider's ``/_control/stats`` every ``interval_s`` from the test's start until it
+    stops (at most the run time plus a minute); the samples go to ``provider_stats.json``."""
+
+    def run() -> None:
+        control = ProviderControl(RUN.provider_url, timeout_s=2.0)
+        deadline = time.monotonic() + RUN.run_time_s + 60.0
+        while RUN.is_open and time.monotonic() < deadline:
+            t = time.time()
+            try:
+                RUN.sample_provider(control.stats(), t)
+            except ControlError as exc:
+                log.warning("provider stats sample failed: %s", exc)
+            gevent.sleep(interval_s)
 
     gevent.spawn(run)

@@ -17,7 +17,7 @@ from typing import Any
 
 from locust import constant_throughput, events, task
 
-from loadtests.base import RUN, FaultStep, PlaybookUser, start_fault_schedule
+from loadtests.base import RUN, FaultStep, PlaybookUser, start_fault_schedule, start_provider_sampler
 from loadtests.contract import Profile
 
 PRIMARY = "anthropic.claude-3-5-haiku-v1"
@@ -40,6 +40,7 @@ INTERACTIVE = Profile("acme", "interactive", "support-summary", "checkout-assist
 @events.test_start.add_listener
 def _faults(**_: Any) -> None:
     start_fault_schedule(flaps(RUN.run_time_s))
+    start_provider_sampler()
 
 
 class CircuitUser(PlaybookUser):

@@ -1,4 +1,4 @@
-"""A small client for the simulated provider's fault-injection API (``/_control/faults``).
+"""A small client for the simulated provider's control API (``/_control/faults``, ``/_control/stats``).
 
 Standard library only (urllib): it runs inside Locust (gevent-patched sockets) and in the harness,
 and importing ``requests`` before Locust breaks gevent on this machine. Loopback only.
@@ -38,6 +38,10 @@ class ProviderControl:
 
     def faults(self) -> dict[str, Any]:
         return self._call("GET", "/_control/faults", None)
+
+    def stats(self) -> dict[str, Any]:
+        """``GET /_control/stats``: per model, requests received and faults served since its reset."""
+        return self._call("GET", "/_control/stats", None)
 
     def _call(self, method: str, path: str, payload: dict[str, Any] | None) -> dict[str, Any]:
         data = None if payload is None else json.dumps(payload).encode()

@@ -18,7 +18,7 @@ from typing import Any
 
 from locust import constant_throughput, events, task
 
-from loadtests.base import FaultStep, PlaybookUser, start_fault_schedule
+from loadtests.base import FaultStep, PlaybookUser, start_fault_schedule, start_provider_sampler
 from loadtests.contract import Profile
 
 PRIMARY = "anthropic.claude-3-5-haiku-v1"
@@ -37,6 +37,7 @@ STANDARD = Profile("globex", "standard", "general", "support-desk", max_tokens=3
 @events.test_start.add_listener
 def _faults(**_: Any) -> None:
     start_fault_schedule(SCHEDULE)
+    start_provider_sampler()
 
 
 class FallbackUser(PlaybookUser):

@@ -25,12 +25,21 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from gateway_shim.config.loader import load_config
+from gateway_shim.config.loader import default_config_path, load_config
 from gateway_shim.config.models import Config
+from gateway_shim.config.overlay import load_config_document
 from gateway_shim.telemetry.storage import LakeLocation
 from loadtests.control import LOOPBACK
 from loadtests.playbooks import Playbook
-from loadtests.records import PHASES_FILE, REQUEST_LOG, read_locust_totals, read_phases, read_request_log
+from loadtests.records import (
+    PHASES_FILE,
+    PROVIDER_STATS_FILE,
+    REQUEST_LOG,
+    read_locust_totals,
+    read_phases,
+    read_provider_samples,
+    read_request_log,
+)
 from loadtests.summary import build_summary
 from loadtests.telemetry import read_run_events, wait_for_run_events
 from loadtests.verdicts import Criterion, RunData, judge
@@ -87,12 +96,12 @@ def check_loopback(url: str) -> None:
 
 
 def playbook_config(source: Path, provider_url: str, target: Path) -> Config:
-    """The playbook config with every simulated provider pointed at this run's provider.
+    """The playbook config (a full config, or an overlay on the demo config resolved here) with every
+    simulated provider pointed at this run's provider, written to ``target`` for ``aigw serve``.
 
     ``source`` is validated first, so a bad file is reported under its own name and line.
     """
-    load_config(source)
-    document = yaml.safe_load(source.read_text())
+    document, _ = load_config_document(source)
     for provider in (document.get("providers") or {}).values():
         if isinstance(provider, dict) and provider.get("kind") == "simulated":
             provider["endpoint"] = provider_url
@@ -225,7 +234,8 @@ def run_playbook(options: RunOptions) -> RunResult:
         if options.host is None:
             launched, locust = launch_local(stack, options, run_id, lake, workdir, env, logs)
         else:
-            launched = Launched(options.host, options.provider_url, load_config(options.config_path), lake)
+            _, config = load_config_document(options.config_path or default_config_path())
+            launched = Launched(options.host, options.provider_url, config, lake)
             locust = stack.enter_context(_process(
                 locust_args(playbook, host=options.host, provider_url=options.provider_url, run_id=run_id,
                             duration_s=options.duration_s, out=out, users=options.users, wait_for=[]),
@@ -246,7 +256,8 @@ def run_playbook(options: RunOptions) -> RunResult:
         started, duration = marks["start"], marks["stop"] - marks["start"]
     run = RunData(scenario=playbook.name, config=launched.config, client=client, telemetry=telemetry,
                   phases=phases, users=options.users or playbook.users or 0,
-                  locust_totals=read_locust_totals(out / "locust_stats.csv"))
+                  locust_totals=read_locust_totals(out / "locust_stats.csv"),
+                  provider=tuple(read_provider_samples(out / PROVIDER_STATS_FILE)))
     criteria = judge(run)
     uploaded = _upload_artifacts(lake, run_id, out)
     summary = build_summary(run_id, run, criteria, started, duration, uploaded)
@@ -262,7 +273,7 @@ def _upload_artifacts(lake: LakeLocation, run_id: str, out: Path) -> list[str]:
         relative = f"loadtests/{run_id}/{path.name}"
         lake.write_bytes(relative, path.read_bytes())
         uploaded.append(relative)
-    for name in (REQUEST_LOG, PHASES_FILE):
+    for name in (REQUEST_LOG, PHASES_FILE, PROVIDER_STATS_FILE):
         if (out / name).exists():
             lake.write_bytes(f"loadtests/{run_id}/{name}", (out / name).read_bytes())
     return uploaded

@@ -17,6 +17,7 @@ from typing import Any, TextIO
 
 REQUEST_LOG = "requests.csv"
 PHASES_FILE = "phases.json"
+PROVIDER_STATS_FILE = "provider_stats.json"
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +71,16 @@ class Phase:
     name: str
     t: float
     detail: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderSample:
+    """The simulated provider's own counters (``/_control/stats``) at ``t``: per model, the requests
+    it received and the faults it served so far. Evidence that does not come from the gateway."""
+
+    t: float
+    requests: dict[str, int]
+    faults: dict[str, int]
 
 
 _COLUMNS = [f.name for f in fields(ClientRecord)]
@@ -131,3 +142,17 @@ def read_phases(path: Path) -> list[Phase]:
         detail = {k: v for k, v in item.items() if k not in ("name", "t")}
         phases.append(Phase(name=str(item["name"]), t=float(item["t"]), detail=detail))
     return phases
+
+
+def write_provider_samples(path: Path, samples: list[ProviderSample]) -> None:
+    payload = [{"t": s.t, "requests": s.requests, "faults": s.faults} for s in samples]
+    path.write_text(json.dumps(payload))
+
+
+def read_provider_samples(path: Path) -> list[ProviderSample]:
+    """The run's provider counter samples, oldest first; none when the playbook took none."""
+    if not path.exists():
+        return []
+    return [ProviderSample(t=float(item["t"]), requests={k: int(v) for k, v in item["requests"].items()},
+                           faults={k: int(v) for k, v in item["faults"].items()})
+            for item in json.loads(path.read_text())]

@@ -1,8 +1,9 @@
-"""Pass criteria per playbook, judged from two sources: what Locust saw and what the gateway logged.
+"""Pass criteria per playbook, judged from two sources: what Locust saw and what the gateway logged,
+plus, where faults are injected, a third: the simulated provider's own request counter.
 
-Pure functions over ``RunData`` (client records, telemetry rows, phase marks and the gateway's
-config). Every criterion names its threshold, the measured value and its source; a missing
-measurement (no requests of that kind) fails, so an empty or broken run can never pass.
+Pure functions over ``RunData`` (client records, telemetry rows, phase marks, provider counter
+samples and the gateway's config). Every criterion names its threshold, the measured value and its
+source; a missing measurement (no requests of that kind) fails, so an empty or broken run can never pass.
 Thresholds and allowances are documented in docs/loadtests.md.
 """
 
@@ -17,9 +18,9 @@ from typing import Literal
 from gateway_shim.config.models import CircuitBreaker, Config
 from loadtests.contract import BUDGET_SPENDER
 from loadtests.measures import between, histogram_gap, percentile, settle_time, share
-from loadtests.records import ClientRecord, Phase, TelemetryRow
+from loadtests.records import ClientRecord, Phase, ProviderSample, TelemetryRow
 
-Source = Literal["locust", "telemetry"]
+Source = Literal["locust", "telemetry", "provider"]
 
 TELEMETRY_COMPLETENESS = 0.99
 """Share of client-observed responses that must have a gateway event with the run's id."""
@@ -33,6 +34,9 @@ FALLBACK_ALLOWANCE_MS = 1000.0
 """Extra interactive p95 allowed during the fallback playbook: one failed attempt plus a retry."""
 CLOSE_ALLOWANCE_S = 5.0
 """Time beyond the breaker's ``open_s`` for half-open probes to succeed and close it."""
+PROVIDER_AGREEMENT = 0.02
+"""Allowed gap between the provider's and the telemetry's count of calls to the primary, as a share of
+them, on top of one call per user (requests in flight at the first or last counter sample)."""
 MIN_SUCCESS = 0.99
 RECOVERY_S = 30.0
 INTERACTIVE_SHED_MAX = 0.01
@@ -62,6 +66,8 @@ class RunData:
     users: int
     locust_totals: tuple[int, int] | None = None
     """(requests, failures) from Locust's stats CSV; ``None`` when judging fabricated records only."""
+    provider: tuple[ProviderSample, ...] = ()
+    """The simulated provider's counters sampled through the run (fallback and circuit playbooks)."""
 
     def phase(self, name: str) -> Phase | None:
         return next((p for p in self.phases if p.name == name), None)
@@ -177,9 +183,36 @@ def _skipped_primary(row: TelemetryRow) -> bool:
     return row.fallback_reason == "circuit_open"
 
 
-def _called_primary(row: TelemetryRow, primary: str) -> bool:
+def called_primary(row: TelemetryRow, primary: str) -> bool:
     """Did this request call the primary? It did unless the breaker skipped it (routes start with it)."""
     return row.model == primary or (row.attempts >= 1 and not _skipped_primary(row))
+
+
+def provider_calls(run: RunData, model: str, start: float, end: float) -> int | None:
+    """Requests ``model`` received between ``start`` and ``end`` by the provider's own count (the
+    first counter samples at or after each moment); ``None`` when the samples do not cover both."""
+    first = next((p for p in run.provider if p.t >= start), None)
+    last = next((p for p in run.provider if p.t >= end), None)
+    if first is None or last is None:
+        return None
+    return last.requests.get(model, 0) - first.requests.get(model, 0)
+
+
+def primary_calls_match_provider(run: RunData, primary: str) -> Criterion:
+    """The gateway's account of its calls to the primary (events' model, attempts and fallback
+    reason) against what the provider received over the sampled span: a gateway that hides calls
+    (or claims calls it never made) fails here."""
+    slack = float(run.users)
+    gap: int | None = None
+    if len(run.provider) >= 2:
+        start, end = run.provider[0].t, run.provider[-1].t
+        received = provider_calls(run, primary, start, end)
+        logged = sum(1 for r in run.telemetry if start <= r.t < end and called_primary(r, primary))
+        if received is not None and received + logged > 0:
+            gap = abs(received - logged)
+            slack += PROVIDER_AGREEMENT * max(received, logged)
+    return at_most("primary_calls_match_provider", gap, round(slack, 1), "provider",
+                   " calls (provider vs telemetry)")
 
 
 def judge_fallback(run: RunData) -> list[Criterion]:
@@ -195,6 +228,11 @@ def judge_fallback(run: RunData) -> list[Criterion]:
     closed_after = settle_time(after_clear, clear.t, run.end, lambda r: r.fallback_used)
     interactive = [r for r in run.client if r.lane == "interactive"]
     skips = sum(1 for r in between(run.telemetry, outage.t, clear.t) if _skipped_primary(r))
+    # With the breaker open, requests sent during the outage never reach the primary; without it each
+    # does (up to one request per user still in flight across the outage's edges).
+    reached = provider_calls(run, primary, outage.t, errors.t)
+    sent = len(between(run.client, outage.t, errors.t))
+    skipped_at_provider = None if reached is None else sent - reached
     return [
         at_least("success_rate", share(run.client, lambda r: r.ok), MIN_SUCCESS, "locust"),
         at_least("fallback_header_during_outage",
@@ -204,8 +242,11 @@ def judge_fallback(run: RunData) -> list[Criterion]:
         at_least("breaker_opened", skips, 1, "telemetry", " requests skipping the primary"),
         at_most("breaker_closed_after_clear_s", closed_after, breaker.open_s + CLOSE_ALLOWANCE_S, "telemetry",
                 " s"),
+        at_least("breaker_opened_at_provider", skipped_at_provider, run.users + 1, "provider",
+                 " requests that never reached the primary"),
         at_most(f"interactive_p{lane_slo.percentile:g}_ms", _ok_p(interactive, lane_slo.percentile),
                 lane_slo.latency_ms + FALLBACK_ALLOWANCE_MS, "locust", " ms"),
+        primary_calls_match_provider(run, primary),
     ]
 
 
@@ -223,15 +264,24 @@ def judge_circuit(run: RunData) -> list[Criterion]:
         return [Criterion("faults_injected", "down/up phases", "missing", False, "locust")]
     breaker = _breaker_settings(run.config, primary)
     opened = probes = calls = bound = 0
+    provider_seen: int | None = 0
+    provider_bound = 0
     closes: list[float | None] = []
     for index, (down, up) in enumerate(windows):
+        # The provider's side, independent of the gateway's events: a breaker window into the outage
+        # the breaker must be open, so the primary receives at most the probes (and calls in flight).
+        should_be_open = min(down + breaker.window_s, up)
+        received = provider_calls(run, primary, should_be_open, up)
+        provider_seen = None if received is None or provider_seen is None else provider_seen + received
+        open_cycles = int((up - should_be_open) // breaker.open_s) + 1
+        provider_bound += run.users + breaker.half_open_probes * open_cycles
         rows = between(run.telemetry, down, up)
         skips = [r.t for r in rows if _skipped_primary(r)]
         opened += bool(skips)
         # Once open (or once it should have been, a breaker window into the outage), the failing model
         # may see the calls already in flight (one per user) and the half-open probes, nothing more.
         since = skips[0] if skips else down + breaker.window_s
-        called = [r.t for r in rows if r.t >= since and _called_primary(r, primary)]
+        called = [r.t for r in rows if r.t >= since and called_primary(r, primary)]
         calls += len(called)
         probes += sum(1 for t in called if t >= since + breaker.open_s)
         cycles = int(max(0.0, up - since) // breaker.open_s) + 1
@@ -246,6 +296,9 @@ def judge_circuit(run: RunData) -> list[Criterion]:
         at_least("breaker_opened_windows", opened / len(windows), 1.0, "telemetry"),
         at_least("half_open_probes", probes, 1, "telemetry", " calls to the primary after open_s"),
         at_most("primary_calls_while_open", calls, bound, "telemetry", " (in flight + probes)"),
+        at_most("primary_calls_while_open_at_provider", provider_seen, provider_bound, "provider",
+                " (in flight + probes)"),
+        primary_calls_match_provider(run, primary),
         at_most("breaker_closed_after_up_s", slowest_close, breaker.open_s + CLOSE_ALLOWANCE_S, "telemetry",
                 " s"),
     ]

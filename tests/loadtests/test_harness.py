@@ -9,6 +9,8 @@ import yaml
 from click.testing import CliRunner
 
 from aigw.cli import main
+from gateway_shim.config import load_config
+from gateway_shim.config.loader import DEMO_CONFIG
 from loadtests.control import ControlError, ProviderControl
 from loadtests.harness import HarnessError, check_loopback, free_port, playbook_config
 from loadtests.playbooks import PLAYBOOKS, playbook
@@ -57,3 +59,22 @@ def test_durations_too_short_and_users_for_a_shape_are_refused(tmp_path: Path) -
     assert result.exit_code == 2 and "circuit needs at least 10s" in result.output
     result = CliRunner().invoke(main, ["loadtest", "saturation", "--users", "5", "--lake", str(tmp_path)])
     assert result.exit_code == 2 and "load shape sets the users" in result.output
+
+
+@pytest.mark.parametrize("name", sorted(PLAYBOOKS))
+def test_playbook_configs_are_overlays_that_keep_the_demo_slos(name: str, tmp_path: Path) -> None:
+    assert yaml.safe_load(PLAYBOOKS[name].config.read_text())["base"] == "demo"
+    config = playbook_config(PLAYBOOKS[name].config, "http://127.0.0.1:12345", tmp_path / "c.yaml")
+    demo = load_config(DEMO_CONFIG)
+    assert [(n, c.slo) for n, c in config.lanes.items()] == [(n, c.slo) for n, c in demo.lanes.items()]
+    assert load_config(tmp_path / "c.yaml") == config, "the gateway runs the resolved, full config"
+
+
+def test_a_bad_overlay_is_refused_with_its_file_line_and_key(tmp_path: Path) -> None:
+    bad = tmp_path / "overlay.yaml"
+    bad.write_text("base: demo\nlanes:\n  interactive:\n    max_concurrency: zero\n")
+    args = ["loadtest", "steady", "--config", str(bad), "--lake", str(tmp_path / "l"),
+            "--workdir", str(tmp_path)]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 1
+    assert f"{bad}:4: lanes.interactive.max_concurrency" in result.output

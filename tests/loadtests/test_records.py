@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from gateway_shim.config.loader import load_config
+from gateway_shim.config.overlay import load_config_document
 from loadtests.playbooks import PLAYBOOKS
 from loadtests.records import (
     ClientRecord,
@@ -44,7 +44,7 @@ def test_phases_round_trip(tmp_path: Path) -> None:
 def test_summary_has_exactly_the_agreed_keys_and_is_json() -> None:
     client = [ClientRecord(100.0 + i, "interactive", "acme", 200 if i % 4 else 503, 100.0 * (i + 1),
                            fallback=i == 1) for i in range(8)]
-    run = RunData("steady", load_config(PLAYBOOKS["steady"].config), client, [], [], users=2)
+    run = RunData("steady", load_config_document(PLAYBOOKS["steady"].config)[1], client, [], [], users=2)
     criteria = [Criterion("a", "<= 1", 0.5, True, "locust"), Criterion("b", ">= 1", None, False, "telemetry")]
     csv = ["loadtests/steady-x/locust_stats.csv"]
     summary = build_summary("steady-x", run, criteria, 1795608000.0, 8.0, csv)

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from gateway_shim.config.loader import load_config
 from gateway_shim.config.models import Config
+from gateway_shim.config.overlay import load_config_document
 from loadtests.contract import BUDGET_SPENDER
 from loadtests.playbooks import PLAYBOOKS
-from loadtests.records import ClientRecord, Phase, TelemetryRow
-from loadtests.verdicts import RunData, judge, knee, verdict
+from loadtests.records import ClientRecord, Phase, ProviderSample, TelemetryRow
+from loadtests.verdicts import RunData, called_primary, judge, knee, verdict
 
 BUDGET_TENANT = BUDGET_SPENDER.tenant
 
@@ -24,7 +24,20 @@ NOV_2026 = 1_795_000_000.0
 
 
 def config(name: str) -> Config:
-    return load_config(PLAYBOOKS[name].config)
+    return load_config_document(PLAYBOOKS[name].config)[1]
+
+
+def provider_counts(rows: list[TelemetryRow], every_s: float = 0.25) -> tuple[ProviderSample, ...]:
+    """The provider's counter for the primary as it would have been sampled while ``rows`` happened
+    (an honest gateway: every call it logged reached the provider)."""
+    calls = sorted(r.t for r in rows if called_primary(r, PRIMARY))
+    end = max(r.t for r in rows) + every_s
+    samples, t = [], min(r.t for r in rows)
+    while t <= end:
+        count = sum(1 for c in calls if c < t)
+        samples.append(ProviderSample(t, {PRIMARY: count}, {PRIMARY: count}))
+        t = round(t + every_s, 6)
+    return tuple(samples)
 
 
 def mirrored(client: list[ClientRecord], **overrides: object) -> list[TelemetryRow]:
@@ -59,7 +72,7 @@ def test_steady_passes_within_slos_and_names_each_lane() -> None:
 
 
 def test_steady_fails_on_latency_and_on_errors() -> None:
-    assert failed(judge(steady_run(ms=3500.0))) == {"interactive_p95_ms"}
+    assert failed(judge(steady_run(ms=4500.0))) == {"interactive_p95_ms"}, "the demo's 4 s interactive SLO"
     assert failed(judge(steady_run(errors=5))) == {"interactive_error_rate"}
 
 
@@ -101,7 +114,8 @@ def fallback_run(*, flagged: bool = True, closes_at: float = 34.0, skips: bool =
         rows.append(TelemetryRow(t, "interactive", "acme", 200, "ok", model=model,
                                  fallback_used=during and flagged, fallback_reason=reason,
                                  attempts=1 if reason == "circuit_open" else (2 if during else 1)))
-    return RunData("fallback", config("fallback"), client, rows, fallback_phases(), users=10)
+    return RunData("fallback", config("fallback"), client, rows, fallback_phases(), users=10,
+                   provider=provider_counts(rows))
 
 
 def test_fallback_passes_when_traffic_moves_and_comes_back() -> None:
@@ -115,7 +129,17 @@ def test_fallback_fails_when_unflagged_never_closed_or_never_opened() -> None:
     assert {"fallback_used_during_outage", "fallback_header_during_outage"} <= failed(
         judge(fallback_run(flagged=False)))
     assert "breaker_closed_after_clear_s" in failed(judge(fallback_run(closes_at=60.0)))
-    assert failed(judge(fallback_run(skips=False))) == {"breaker_opened"}
+    assert failed(judge(fallback_run(skips=False))) == {"breaker_opened", "breaker_opened_at_provider"}
+
+
+def test_fallback_gateway_claiming_skips_it_did_not_make_is_caught_by_the_provider() -> None:
+    lying = replace(fallback_run(), provider=fallback_run(skips=False).provider)
+    assert failed(judge(lying)) == {"breaker_opened_at_provider", "primary_calls_match_provider"}
+
+
+def test_fallback_without_provider_samples_fails_the_provider_criteria() -> None:
+    assert failed(judge(replace(fallback_run(), provider=()))) == {"breaker_opened_at_provider",
+                                                                    "primary_calls_match_provider"}
 
 
 def test_fallback_without_a_fallback_route_fails_on_success() -> None:
@@ -155,7 +179,8 @@ def circuit_run(*, breaker: bool = True) -> RunData:
                                  fallback_reason=reason, attempts=2 if reason == "outage" else 1))
     client = [ClientRecord(r.t, r.lane, r.tenant, r.status, 700, fallback=r.fallback_used, model=r.model)
               for r in rows]
-    return RunData("circuit", config("circuit"), client, rows, phases, users=10)
+    return RunData("circuit", config("circuit"), client, rows, phases, users=10,
+                   provider=provider_counts(rows))
 
 
 def test_circuit_passes_with_probes_and_quick_close() -> None:
@@ -164,7 +189,15 @@ def test_circuit_passes_with_probes_and_quick_close() -> None:
 
 
 def test_circuit_without_a_working_breaker_storms_the_failing_model() -> None:
-    assert {"breaker_opened_windows", "primary_calls_while_open"} <= failed(judge(circuit_run(breaker=False)))
+    assert failed(judge(circuit_run(breaker=False))) >= {
+        "breaker_opened_windows", "primary_calls_while_open", "primary_calls_while_open_at_provider"}
+
+
+def test_circuit_gateway_hiding_its_calls_is_caught_by_the_provider() -> None:
+    """Events that say ``circuit_open`` while the failing model kept being called: the telemetry-side
+    criteria pass, the provider's count does not."""
+    lying = replace(circuit_run(), provider=circuit_run(breaker=False).provider)
+    assert failed(judge(lying)) == {"primary_calls_while_open_at_provider", "primary_calls_match_provider"}
 
 
 def saturation_run(*, interactive_shed: bool = False, retry_after: str = "1") -> RunData:
@@ -242,7 +275,7 @@ def test_budget_overspend_beyond_in_flight_bound_fails() -> None:
 
 def test_playbook_configs_load(tmp_path: Path) -> None:
     for book in PLAYBOOKS.values():
-        assert load_config(book.config).lanes, book.name
+        assert config(book.name).lanes, book.name
         assert book.locustfile.exists(), book.name
 
 
