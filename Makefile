@@ -8,7 +8,7 @@ export UV_PYTHON_DOWNLOADS := never
 # The suite starts many Python processes (gateway, provider, Locust, Streamlit): let them cache bytecode.
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: install demo test lint pytest browser bench clean
+.PHONY: install demo test lint pytest browser bench screenshot clean
 
 install: $(STAMP)
 
@@ -36,6 +36,10 @@ test: lint pytest
 
 bench: install
 	$(BIN)/python benchmarks/sink.py
+
+# The README's docs/img/review.png from the real app: demo + a brief run of each playbook (~10 min).
+screenshot: install browser
+	$(BIN)/python scripts/review_screenshot.py --out docs/img/review.png
 
 clean:
 	rm -rf $(VENV) .aigw .pytest_cache .mypy_cache .ruff_cache test-artifacts

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import struct
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -12,16 +13,14 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
 from dashboards import formatting as fmt
+from dashboards.screenshot import ChromiumMissing, chromium, first_exception, save_screenshot, settle
 from tests.helpers import LOCALHOST, free_port, wait_for_port
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "dashboard"
 PAGES = {"review": "", "showback": "showback", "slo": "slo", "drift": "drift", "loadtests": "loadtests"}
 TITLES = {"review": "Monthly review", "showback": "Showback", "slo": "SLO", "drift": "Policy drift",
@@ -60,27 +59,11 @@ def dashboard_url(dashboard_folder: Path, request: pytest.FixtureRequest) -> Ite
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        pytest.fail(
-            "Debian's chromium is missing: `make browser` (or apt-get install -y chromium) installs it"
-        )
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
-
-
-def _settle(page: Page, title: str) -> None:
-    """Wait until ``title``'s page ran, no placeholder is left and every chart is drawn."""
-    page.wait_for_selector(f"h1:has-text('{title}')", timeout=45_000)
-    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=45_000)
-    page.wait_for_selector('[data-testid="stMetric"]', timeout=30_000)
-    page.wait_for_function(
-        "() => document.querySelectorAll('[data-testid^=\"stSkeleton\"]').length === 0"
-        " && [...document.querySelectorAll('[data-testid=\"stPlotlyChart\"]')]"
-        ".every(chart => chart.querySelector('.main-svg'))",
-        timeout=30_000,
-    )
+    try:
+        with chromium() as launched:
+            yield launched
+    except ChromiumMissing as missing:
+        pytest.fail(str(missing))
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +71,7 @@ def app_page(dashboard_url: str, browser: Browser) -> Iterator[Page]:
     """One tab on the app, opened on its landing page; the tests move through it as a user would."""
     page = browser.new_page(viewport={"width": 1600, "height": 1200})
     page.goto(dashboard_url, wait_until="domcontentloaded")
-    _settle(page, TITLES["review"])
+    settle(page, TITLES["review"])
     yield page
     page.close()
 
@@ -98,11 +81,10 @@ def test_every_page_loads_in_chromium_without_exception(
     app_page: Page, dashboard_url: str, name: str
 ) -> None:
     app_page.locator(f'[data-testid="stSidebarNav"] a[href="{dashboard_url}{PAGES[name]}"]').click()
-    _settle(app_page, TITLES[name])
+    settle(app_page, TITLES[name])
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     app_page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-    exceptions = app_page.locator('[data-testid="stException"]')
-    assert exceptions.count() == 0, exceptions.first.inner_text()
+    assert first_exception(app_page) is None
 
 
 def test_review_in_the_browser_shows_the_marts_spend(
@@ -114,6 +96,16 @@ def test_review_in_the_browser_shows_the_marts_spend(
         ).fetchone()
     assert row is not None
     app_page.locator(f'[data-testid="stSidebarNav"] a[href="{dashboard_url}"]').click()
-    _settle(app_page, TITLES["review"])
+    settle(app_page, TITLES["review"])
     spend = app_page.locator('[data-testid="stMetric"]').first.locator('[data-testid="stMetricValue"]')
     assert spend.inner_text().strip() == fmt.money(float(row[0]))
+
+
+def test_save_screenshot_keeps_a_month_link_whole_at_the_width_asked(
+    browser: Browser, dashboard_url: str, tmp_path: Path
+) -> None:
+    path = save_screenshot(browser, f"{dashboard_url}?month=2026-10", "Monthly review · October 2026",
+                           tmp_path / "review.png", width=1300)  # fmt: skip
+    header = path.read_bytes()[:24]
+    width, height = struct.unpack(">II", header[16:24])
+    assert header.startswith(b"\x89PNG") and width == 1300 and height > 1000

@@ -1,0 +1,187 @@
+"""Rebuild the README's screenshot of the Monthly review page from the real app on the demo's data.
+
+    .venv/bin/python scripts/review_screenshot.py [--out docs/img/review.png] [--width 1500] [--keep]
+
+In a new temporary folder: `aigw demo --no-dashboard` (35 simulated days), each load-test playbook once
+briefly with its report into that lake, `aigw pipeline` (fills `marts.loadtest_runs`), `aigw dashboard`
+on a free loopback port, then a screenshot of the review page for the month of the load tests. Every
+process it starts is stopped again. A playbook that fails is reported, not hidden: the screenshot is
+still saved (it shows the failed verdict) and the exit status is 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+
+from dashboards.screenshot import PageException, chromium, save_screenshot
+from gateway_shim.config.loader import DEMO_CONFIG
+from loadtests.playbooks import PLAYBOOKS
+
+AIGW = [str(Path(sys.executable).with_name("aigw"))]
+"""The console script, not `python -m aigw`: that would put the work folder first on sys.path."""
+HOST = "127.0.0.1"
+SHORT_RUN_S = 10.0
+"""A brief run: twice a playbook's shortest measurable run, at least this long."""
+DEMO_PATHS = {"AIGW_LAKE": ".aigw/lake", "AIGW_WAREHOUSE": ".aigw/warehouse.duckdb"}
+"""The demo's own defaults, relative to the work folder (the page shows the warehouse's path)."""
+LOADTEST_MONTH = "SELECT strftime(max(started_at), '%Y-%m'), count(*) FROM marts.loadtest_runs"
+
+
+def short_duration(min_duration_s: float) -> float:
+    return max(SHORT_RUN_S, 2 * min_duration_s)
+
+
+def log_tail(path: Path, lines: int = 30) -> str:
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def run(argv: list[str], log: Path, env: dict[str, str], cwd: Path, timeout: float) -> int:
+    """Run one command in its own process group (its output in ``log``); the group is killed if this
+    script is interrupted or the command outlives ``timeout``, so no gateway or provider is left behind."""
+    with log.open("wb") as out:
+        process = subprocess.Popen(argv, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                   stdin=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+    try:
+        return process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        stop_group(process)
+        raise SystemExit(f"{' '.join(argv[1:])} took longer than {timeout:.0f} s; log: {log}") from None
+    except BaseException:
+        stop_group(process)
+        raise
+
+
+def stop_group(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=5)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def dashboard(env: dict[str, str], cwd: Path, log: Path) -> Iterator[str]:
+    """`aigw dashboard` on a free loopback port until the block ends; yields its URL once healthy."""
+    port = free_port()
+    argv = [*AIGW, "dashboard", "--host", HOST, "--port", str(port)]
+    with log.open("wb") as out:
+        process = subprocess.Popen(argv, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                   stdin=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 90
+        while not healthy(f"http://{HOST}:{port}/_stcore/health"):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"the dashboard did not come up on port {port}:\n{log_tail(log)}")
+            time.sleep(0.5)
+        yield f"http://{HOST}:{port}/"
+    finally:
+        stop_group(process)
+
+
+def healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return bool(response.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def step(name: str, argv: list[str], work: Path, env: dict[str, str], timeout: float) -> int:
+    """One `aigw` command with its log in ``work/logs``; prints its exit status and time."""
+    log = work / "logs" / f"{'-'.join(name.split())}.log"
+    started = time.monotonic()
+    code = run(argv, log, env, work, timeout)
+    print(f"  {name:<24} exit {code}  {time.monotonic() - started:6.1f} s   log {log}", flush=True)
+    return code
+
+
+def loadtest_month(warehouse: Path) -> tuple[str, int]:
+    """The month of the latest load test in the marts and how many runs the marts hold."""
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        row = con.execute(LOADTEST_MONTH).fetchone()
+    if row is None or not row[1]:
+        raise SystemExit(f"marts.loadtest_runs in {warehouse} is empty: the load tests left no report")
+    return str(row[0]), int(row[1])
+
+
+def build(work: Path, env: dict[str, str]) -> list[str]:
+    """Demo, a brief run of every playbook, pipeline; returns the playbooks that did not pass."""
+    lake, warehouse = env["AIGW_LAKE"], env["AIGW_WAREHOUSE"]
+    if step("demo", [*AIGW, "demo", "--no-dashboard"], work, env, timeout=1800):
+        raise SystemExit(f"aigw demo failed:\n{log_tail(work / 'logs' / 'demo.log')}")
+    failed = []
+    for name, playbook in PLAYBOOKS.items():
+        seconds = short_duration(playbook.min_duration_s)
+        argv = [*AIGW, "loadtest", name, "--duration", f"{seconds:g}", "--lake", lake,
+                "--workdir", str(work / "playbooks" / name)]  # fmt: skip
+        (work / "playbooks" / name).mkdir(parents=True)
+        if step(f"loadtest {name} {seconds:g}s", argv, work, env, timeout=seconds + 300):
+            failed.append(name)
+    argv = [*AIGW, "pipeline", "--lake", lake, "--warehouse", warehouse, "--config", str(DEMO_CONFIG)]
+    code = step("pipeline", argv, work, env, timeout=1800)
+    if code == 2:
+        print("  pipeline: built, but a check failed (see its log)")
+    elif code:
+        raise SystemExit(f"aigw pipeline failed:\n{log_tail(work / 'logs' / 'pipeline.log')}")
+    return failed
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--out", type=Path, default=Path("docs/img/review.png"))
+    parser.add_argument("--width", type=int, default=1500, help="Browser width in px.")
+    parser.add_argument("--keep", action="store_true", help="Keep the temporary folder (lake, logs).")
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="aigw-screenshot-"))
+    (work / "logs").mkdir()
+    env = dict(os.environ, **DEMO_PATHS)
+    started = time.monotonic()
+    print(f"review screenshot: working in {work}", flush=True)
+    failed = ["(unfinished)"]
+    try:
+        failed = build(work, env)
+        month, runs = loadtest_month(work / env["AIGW_WAREHOUSE"])
+        with dashboard(env, work, work / "logs" / "dashboard.log") as url, chromium() as browser:
+            page = f"{url}?month={month}"
+            save_screenshot(browser, page, "Monthly review", args.out.resolve(), width=args.width)
+        print(f"  screenshot               {page} ({runs} load-test runs in the marts) -> {args.out}")
+    except PageException as error:
+        failed = [str(error)]
+    finally:
+        if failed or args.keep:
+            print(f"kept {work} (logs, lake, warehouse)")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+    print(f"done in {time.monotonic() - started:.0f} s")
+    if failed:
+        print(f"did not pass: {', '.join(failed)} -- the screenshot shows what happened; do not hide it")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
