@@ -26,8 +26,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import duckdb
-
+from analytics.warehouse import connect_read_only
 from dashboards.screenshot import PageException, chromium, save_screenshot
 from gateway_shim.config.loader import DEMO_CONFIG
 from loadtests.playbooks import PLAYBOOKS
@@ -120,7 +119,7 @@ def step(name: str, argv: list[str], work: Path, env: dict[str, str], timeout: f
 
 def loadtest_month(warehouse: Path) -> tuple[str, int]:
     """The month of the latest load test in the marts and how many runs the marts hold."""
-    with duckdb.connect(str(warehouse), read_only=True) as con:
+    with connect_read_only(warehouse) as con:  # its session time zone is UTC, as the dashboard's
         row = con.execute(LOADTEST_MONTH).fetchone()
     if row is None or not row[1]:
         raise SystemExit(f"marts.loadtest_runs in {warehouse} is empty: the load tests left no report")
