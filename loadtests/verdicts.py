@@ -188,14 +188,20 @@ def called_primary(row: TelemetryRow, primary: str) -> bool:
     return row.model == primary or (row.attempts >= 1 and not _skipped_primary(row))
 
 
-def provider_calls(run: RunData, model: str, start: float, end: float) -> int | None:
-    """Requests ``model`` received between ``start`` and ``end`` by the provider's own count (the
-    first counter samples at or after each moment); ``None`` when the samples do not cover both."""
+def provider_window(run: RunData, model: str, start: float, end: float) -> tuple[float, float, int] | None:
+    """Requests ``model`` received by the provider's own count between the first counter samples at
+    or after ``start`` and ``end``: (first sample's time, last sample's time, requests); ``None`` when
+    the samples do not cover both moments."""
     first = next((p for p in run.provider if p.t >= start), None)
     last = next((p for p in run.provider if p.t >= end), None)
     if first is None or last is None:
         return None
-    return last.requests.get(model, 0) - first.requests.get(model, 0)
+    return first.t, last.t, last.requests.get(model, 0) - first.requests.get(model, 0)
+
+
+def provider_calls(run: RunData, model: str, start: float, end: float) -> int | None:
+    window = provider_window(run, model, start, end)
+    return None if window is None else window[2]
 
 
 def primary_calls_match_provider(run: RunData, primary: str) -> Criterion:
@@ -228,11 +234,14 @@ def judge_fallback(run: RunData) -> list[Criterion]:
     closed_after = settle_time(after_clear, clear.t, run.end, lambda r: r.fallback_used)
     interactive = [r for r in run.client if r.lane == "interactive"]
     skips = sum(1 for r in between(run.telemetry, outage.t, clear.t) if _skipped_primary(r))
-    # With the breaker open, requests sent during the outage never reach the primary; without it each
-    # does (up to one request per user still in flight across the outage's edges).
-    reached = provider_calls(run, primary, outage.t, errors.t)
-    sent = len(between(run.client, outage.t, errors.t))
-    skipped_at_provider = None if reached is None else sent - reached
+    # While the breaker is open, requests sent from the outage to the clear never reach the primary;
+    # without a breaker each does once (give or take one request per user in flight across the
+    # edges). Both counts over the same span: the provider's counter samples'.
+    window = provider_window(run, primary, outage.t, clear.t)
+    skipped_at_provider = None
+    if window is not None:
+        span_start, span_end, reached = window
+        skipped_at_provider = len(between(run.client, span_start, span_end)) - reached
     return [
         at_least("success_rate", share(run.client, lambda r: r.ok), MIN_SUCCESS, "locust"),
         at_least("fallback_header_during_outage",

@@ -50,8 +50,6 @@ def test_playbook_passes_on_its_config(name: str, duration: int, tmp_path: Path)
     assert summary["requests"] > 0 and summary["locust_csv"]
     with_provider = {"locust", "telemetry", "provider"} if name in ("fallback", "circuit") else set()
     assert {c["source"] for c in summary["criteria"]} == (with_provider or {"locust", "telemetry"})
-    print(name, [(c["name"], c["measured"], c["threshold"]) for c in summary["criteria"]
-                 if c["source"] == "provider"])
     for relative in summary["locust_csv"]:
         assert (lake / relative).stat().st_size > 0
 
