@@ -50,7 +50,10 @@ def load_config_document(path: str | os.PathLike[str]) -> tuple[dict[str, Any], 
         return document, _validate(document, str(source), root)
     patch = dict(document)
     base_path = _base_path(patch.pop(BASE_KEY), source, root)
-    base, _ = _read(base_path)
+    try:
+        base, _ = _read(base_path)
+    except ConfigError as exc:
+        raise ConfigError(f"{source}:{line_of(root, BASE_KEY)}: {BASE_KEY}: {exc}") from exc
     if BASE_KEY in base:
         raise ConfigError(f"{base_path}: an overlay's base must be a full config, not another overlay")
     _validate(base, str(base_path), None)

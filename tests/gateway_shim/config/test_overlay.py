@@ -78,8 +78,9 @@ def test_an_unknown_key_in_the_overlay_is_refused_with_its_line(tmp_path: Path) 
 ])
 def test_a_bad_base_is_refused(tmp_path: Path, base: str, expected: str) -> None:
     path = write(tmp_path, f"base: {base}\n")
-    with pytest.raises(ConfigError, match=expected):
+    with pytest.raises(ConfigError, match=expected) as info:
         load_config_document(path)
+    assert str(info.value).startswith(f"{path}:1: base: ")
 
 
 def test_an_overlay_of_an_overlay_is_refused(tmp_path: Path) -> None:
