@@ -21,8 +21,13 @@ from analytics.sql_files import load_sql
 
 @dataclass(frozen=True)
 class DayGrainedMart:
-    name: str  # marts.<name>; SQL files <name>_rows, <name>, <name>_delete_days, <name>_days
+    name: str  # SQL files <name>_rows, <name>, <name>_delete_days, <name>_days
     after: str | None = None  # SQL run for the changed days (NULL: all) after the rows are in place
+    schema: str = "marts"  # the table is <schema>.<name>
+
+    @property
+    def table(self) -> str:
+        return f"{self.schema}.{self.name}"
 
     def sql_names(self) -> list[str]:
         names = [f"{self.name}_rows", self.name, f"{self.name}_delete_days", f"{self.name}_days"]
@@ -54,7 +59,7 @@ def days_to_rebuild(
 
 
 def maintain(connection: duckdb.DuckDBPyConnection, mart: DayGrainedMart) -> Maintained:
-    """Bring ``marts.<name>`` up to date with raw.events, by day where it can."""
+    """Bring ``<schema>.<name>`` up to date with raw.events, by day where it can."""
     connection.execute(load_sql(f"{mart.name}_rows"))  # the temp table macro <name>_rows(days)
     print_ = fingerprint(connection, mart)
     days = days_to_rebuild(connection, mart, print_)
@@ -68,7 +73,7 @@ def maintain(connection: duckdb.DuckDBPyConnection, mart: DayGrainedMart) -> Mai
         if mart.after and (days is None or days):
             connection.execute(load_sql(mart.after), {"days": days})
         connection.execute(load_sql("mart_build_record"), {"mart": mart.name, "fingerprint": print_})
-        (rows,) = connection.table(f"marts.{mart.name}").count("*").fetchall()[0]
+        (rows,) = connection.table(mart.table).count("*").fetchall()[0]
         connection.execute("COMMIT")
     except BaseException:
         connection.execute("ROLLBACK")

@@ -6,14 +6,11 @@
 -- fires when BOTH windows' burn rate (error rate / (1 - availability target)) exceeds its threshold.
 -- Consecutive firing evaluations form one alert: one row per alert, from fired_at to last_firing_at.
 CREATE OR REPLACE TABLE marts.slo_alerts AS
-WITH buckets AS (
-    SELECT
-        latency_class, model_route, time_bucket(INTERVAL 5 MINUTE, ts) AS bucket,
-        count(*) FILTER (WHERE is_ok) AS ok,
-        count(*) FILTER (WHERE is_error) AS errors
-    FROM raw.slo_events
+WITH buckets AS (  -- from meta.slo_buckets (slo_buckets_rows.sql), kept up to date by day
+    SELECT latency_class, model_route, bucket, sum(ok)::BIGINT AS ok, sum(errors)::BIGINT AS errors
+    FROM meta.slo_buckets
     GROUP BY ALL
-    HAVING count(*) FILTER (WHERE is_ok OR is_error) > 0
+    HAVING sum(ok) + sum(errors) > 0
 ),
 windows AS (
     SELECT

@@ -19,6 +19,7 @@ def test_the_late_run_rebuilt_only_the_late_day(built: Built) -> None:
     for mart in BY_DAY:
         assert built.first.metadata[f"marts/{mart}"]["days_rebuilt"] == "all"
         assert built.second.metadata[f"marts/{mart}"]["days_rebuilt"] == late_days
+    assert built.second.metadata["marts/slo_alerts"]["bucket_days_rebuilt"] == late_days
 
 
 def test_marts_maintained_by_day_equal_a_whole_rebuild(built: Built, tmp_path: Path) -> None:

@@ -1,0 +1,1 @@
+DELETE FROM meta.slo_buckets WHERE list_contains($days::DATE[], dt);
