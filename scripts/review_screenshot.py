@@ -37,7 +37,7 @@ HOST = "127.0.0.1"
 SHORT_RUN_S = 10.0
 """A brief run: twice a playbook's shortest measurable run, at least this long."""
 DEMO_PATHS = {"AIGW_LAKE": ".aigw/lake", "AIGW_WAREHOUSE": ".aigw/warehouse.duckdb"}
-"""The demo's own defaults, relative to the work folder (the page shows the warehouse's path)."""
+"""The demo's own defaults, relative to the work folder every command runs in."""
 LOADTEST_MONTH = "SELECT strftime(max(started_at), '%Y-%m'), count(*) FROM marts.loadtest_runs"
 
 
@@ -155,7 +155,7 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="Keep the temporary folder (lake, logs).")
     args = parser.parse_args()
 
-    work = Path(tempfile.mkdtemp(prefix="aigw-screenshot-"))
+    work = Path(tempfile.mkdtemp(prefix="aigw-demo-"))
     (work / "logs").mkdir()
     env = dict(os.environ, **DEMO_PATHS)
     started = time.monotonic()
