@@ -200,6 +200,7 @@ def start_fault_schedule(steps: list[FaultStep]) -> None:
         control = ProviderControl(RUN.provider_url)
         for step in sorted(steps, key=lambda s: s.at):
             gevent.sleep(max(0.0, RUN.started + step.at * RUN.run_time_s - time.time()))
+            sent = time.time()
             try:
                 if step.fault is None:
                     control.clear(step.model)
@@ -209,7 +210,8 @@ def start_fault_schedule(steps: list[FaultStep]) -> None:
                 log.error("fault step %s failed: %s", step.name, exc)
                 RUN.mark("control_error", step=step.name, error=str(exc))
                 continue
-            RUN.mark(step.name, model=step.model, fault=step.fault)
+            # The fault is live somewhere between ``sent`` and the mark (after the provider answered).
+            RUN.mark(step.name, model=step.model, fault=step.fault, sent=sent)
 
     gevent.spawn(run)
 

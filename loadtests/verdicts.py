@@ -261,6 +261,12 @@ def judge_fallback(run: RunData) -> list[Criterion]:
 
 # ---- circuit --------------------------------------------------------------------------------------
 
+def _sent(phase: Phase) -> float:
+    """When the fault change was sent to the provider: it may be live from then on, before its mark."""
+    sent = phase.detail.get("sent")
+    return float(sent) if isinstance(sent, int | float) else phase.t
+
+
 def _windows(run: RunData) -> list[tuple[float, float]]:
     downs, ups = run.all_phases("down"), run.all_phases("up")
     return [(d.t, u.t) for d, u in zip(downs, ups, strict=False)]
@@ -295,7 +301,9 @@ def judge_circuit(run: RunData) -> list[Criterion]:
         probes += sum(1 for t in called if t >= since + breaker.open_s)
         cycles = int(max(0.0, up - since) // breaker.open_s) + 1
         bound += run.users + breaker.half_open_probes * cycles
-        next_down = windows[index + 1][0] if index + 1 < len(windows) else run.end
+        # Recovery is judged until the next outage was requested (a request just before its mark may
+        # already meet it and fall back).
+        next_down = _sent(run.all_phases("down")[index + 1]) if index + 1 < len(windows) else run.end
         healthy = [r for r in between(run.telemetry, up, next_down) if r.ok]
         closes.append(settle_time(healthy, up, next_down, lambda r: r.fallback_used))
     known = [c for c in closes if c is not None]

@@ -193,6 +193,18 @@ def test_circuit_without_a_working_breaker_storms_the_failing_model() -> None:
         "breaker_opened_windows", "primary_calls_while_open", "primary_calls_while_open_at_provider"}
 
 
+def test_circuit_recovery_ends_when_the_next_outage_was_requested() -> None:
+    """The provider takes the next outage before its mark is written: a request in between meets it
+    and falls back; that is the next window's, not a breaker that never closed."""
+    run = circuit_run()
+    phases = [replace(p, detail={**p.detail, "sent": p.t - 0.05}) for p in run.phases]
+    caught = TelemetryRow(29.99, "interactive", "acme", 200, "ok", model=BACKUP, fallback_used=True,
+                          fallback_reason="outage", attempts=2)
+    early = replace(run, phases=phases, telemetry=sorted([*run.telemetry, caught], key=lambda r: r.t))
+    assert "breaker_closed_after_up_s" in failed(judge(replace(early, phases=run.phases)))
+    assert "breaker_closed_after_up_s" not in failed(judge(early))
+
+
 def test_circuit_gateway_hiding_its_calls_is_caught_by_the_provider() -> None:
     """Events that say ``circuit_open`` while the failing model kept being called: the telemetry-side
     criteria pass, the provider's count does not."""
