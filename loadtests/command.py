@@ -19,8 +19,9 @@ from loadtests.playbooks import PLAYBOOKS
               help="With --host: the simulated provider whose /_control/faults the playbook drives.")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, exists=True, path_type=Path),
               default=None,
-              help="Policy YAML. Without --host: the gateway's config (default: "
-                   "loadtests/configs/NAME.yaml); with --host: the config that gateway runs.")
+              help="Policy YAML, a full config or an overlay ('base: demo' plus changes). Without --host: "
+                   "the gateway's config (default: loadtests/configs/NAME.yaml); with --host: the config "
+                   "that gateway runs.")
 @click.option("--lake", "lake_url", default=None,
               help="Lake folder or s3://bucket/prefix for the report. Default: $AIGW_LAKE or ./.aigw/lake.")
 @click.option("--users", type=click.IntRange(min=1), default=None,
