@@ -8,7 +8,8 @@ from pathlib import Path
 import click
 
 from gateway_shim.config.diff import diff_documents
-from gateway_shim.config.loader import ConfigError, load_config
+from gateway_shim.config.loader import ConfigError
+from gateway_shim.config.overlay import load_config_document
 
 
 @click.group()
@@ -20,10 +21,11 @@ def policy() -> None:
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--against", "other", type=click.Path(path_type=Path), help="Another config to diff against.")
 def check(file: Path, other: Path | None) -> None:
-    """Validate FILE and print its policy version; with --against, the key-level differences."""
+    """Validate FILE (a full config, or an overlay with `base:`) and print its policy version;
+    with --against, the key-level differences."""
     try:
-        config = load_config(file)
-        baseline = load_config(other) if other is not None else None
+        config = load_config_document(file)[1]
+        baseline = load_config_document(other)[1] if other is not None else None
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"{file}: valid, policy version {config.policy_version}")

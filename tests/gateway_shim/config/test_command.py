@@ -40,3 +40,12 @@ def test_policy_check_on_a_bad_file_exits_non_zero_with_file_and_line(tmp_path: 
     assert result.returncode == 1
     assert f"{bad}:" in result.stderr and "lanes.interactive.timeout_s" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_policy_check_resolves_an_overlay_against_its_base(tmp_path: Path) -> None:
+    overlay = tmp_path / "overlay.yaml"
+    overlay.write_text("base: demo\ntenants:\n  initech:\n    monthly_budget_usd: 1200\n")
+    result = run_aigw("policy", "check", str(overlay), "--against", str(DEMO_CONFIG))
+    assert result.returncode == 0, result.stderr
+    assert "1 difference(s)" in result.stdout
+    assert "~ tenants.initech.monthly_budget_usd: 900.0 -> 1200.0" in result.stdout
