@@ -54,19 +54,7 @@ with left:
     st.subheader("Budget vs actual, with forecast to month end")
     st.plotly_chart(charts.budget_vs_actual(budgets, colors), width="stretch")
     st.dataframe(
-        budgets[
-            [
-                "tenant_id",
-                "team",
-                "cost_usd",
-                "forecast_usd",
-                "budget_usd",
-                "budget_used",
-                "forecast_used",
-                "status",
-                "days_to_exhaustion",
-            ]
-        ],
+        budgets,
         hide_index=True,
         width="stretch",
         column_config={
