@@ -8,7 +8,12 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from gateway_shim.config.models import Config
-from gateway_shim.config.yaml_document import format_problems, parse_yaml_mapping, validation_problems
+from gateway_shim.config.yaml_document import (
+    format_problems,
+    parse_yaml_mapping,
+    read_text,
+    validation_problems,
+)
 
 DEMO_CONFIG = Path(__file__).with_name("demo.yaml")
 
@@ -28,11 +33,7 @@ def default_config_path() -> Path:
 
 def load_config(path: str | os.PathLike[str] | None = None) -> Config:
     source = Path(path) if path is not None else default_config_path()
-    try:
-        text = source.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{source}: cannot read config: {exc.strerror or exc}") from exc
-    return parse_config(text, str(source))
+    return parse_config(read_text(source, "config", ConfigError), str(source))
 
 
 def parse_config(text: str, source: str = "<config>") -> Config:

@@ -23,6 +23,7 @@ from gateway_shim.config.yaml_document import (
     format_problems,
     line_of,
     parse_yaml_mapping,
+    read_text,
     validation_problems,
 )
 
@@ -62,11 +63,7 @@ def load_config_document(path: str | os.PathLike[str]) -> tuple[dict[str, Any], 
 
 
 def _read(source: Path) -> tuple[dict[str, Any], yaml.Node]:
-    try:
-        text = source.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{source}: cannot read config: {exc.strerror or exc}") from exc
-    return parse_yaml_mapping(text, str(source), ConfigError)
+    return parse_yaml_mapping(read_text(source, "config", ConfigError), str(source), ConfigError)
 
 
 def _base_path(value: object, source: Path, root: yaml.Node) -> Path:

@@ -4,6 +4,7 @@ file, the line and the key path. Shared by the policy config and the simulation 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -14,6 +15,14 @@ from pydantic import ValidationError
 PROBLEMS_SEPARATOR = "\n"
 
 Problem = tuple[str, str]
+
+
+def read_text(source: Path, what: str, error: type[ValueError]) -> str:
+    """The file's text; ``error`` naming the file when it cannot be read."""
+    try:
+        return source.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise error(f"{source}: cannot read {what}: {exc.strerror or exc}") from exc
 
 
 def parse_yaml_mapping(text: str, source: str, error: type[ValueError]) -> tuple[dict[str, Any], yaml.Node]:

@@ -17,7 +17,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from gateway_shim.config.models import Config
 from gateway_shim.config.overlay import apply_overlay
-from gateway_shim.config.yaml_document import format_problems, parse_yaml_mapping, validation_problems
+from gateway_shim.config.yaml_document import (
+    format_problems,
+    parse_yaml_mapping,
+    read_text,
+    validation_problems,
+)
 
 DEFAULT_SCENARIO = Path(__file__).with_name("scenarios") / "default.yaml"
 DAY_S = 86_400.0
@@ -267,11 +272,7 @@ class LoadedScenario:
 
 def load_scenario(path: str | Path | None = None) -> LoadedScenario:
     source = Path(path) if path is not None else DEFAULT_SCENARIO
-    try:
-        text = source.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ScenarioError(f"{source}: cannot read scenario: {exc.strerror or exc}") from exc
-    return parse_scenario(text, str(source))
+    return parse_scenario(read_text(source, "scenario", ScenarioError), str(source))
 
 
 def parse_scenario(text: str, source: str = "<scenario>") -> LoadedScenario:
