@@ -8,6 +8,8 @@ from typing import Any
 
 import pyarrow as pa
 
+from pipelines.json_objects import parse_json_object
+
 SUMMARY_SCHEMA = pa.schema(
     [
         ("run_id", pa.string()),
@@ -34,12 +36,7 @@ def is_summary(relative_path: str) -> bool:
 
 def parse_summary(relative_path: str, text: str) -> dict[str, Any]:
     """One summary as a row; ``ValueError`` naming the file and the problem when it is malformed."""
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{relative_path}: not JSON: {exc}") from exc
-    if not isinstance(data, dict):
-        raise ValueError(f"{relative_path}: expected a JSON object")
+    data = parse_json_object(relative_path, text)
     missing = [k for k in ("run_id", "scenario", "started_at", "verdict") if k not in data]
     if missing:
         raise ValueError(f"{relative_path}: missing key(s) {', '.join(missing)}")

@@ -14,6 +14,7 @@ from typing import Any
 import pyarrow as pa
 
 from gateway_shim.config import Config
+from pipelines.json_objects import parse_json_object
 from pipelines.policy_diff import changed_keys, policy_document
 
 
@@ -27,12 +28,7 @@ class PolicySnapshot:
 
 def parse_snapshot(relative_path: str, text: str) -> PolicySnapshot:
     """A ``policies/<version>.json`` object; ``ValueError`` naming the file when it is not one."""
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{relative_path}: not JSON: {exc}") from exc
-    if not isinstance(data, dict):
-        raise ValueError(f"{relative_path}: expected a JSON object")
+    data = parse_json_object(relative_path, text)
     version = data.get("policy_version") or relative_path.rsplit("/", 1)[-1].removesuffix(".json")
     first_seen = data.get("first_seen")
     return PolicySnapshot(
