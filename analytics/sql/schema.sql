@@ -72,6 +72,14 @@ CREATE TABLE IF NOT EXISTS meta.mart_builds (
     fingerprint VARCHAR NOT NULL
 );
 
+-- When a check that looks only at the days loaded since it last passed (unique_event_ids) last
+-- passed, and with which SQL (another fingerprint means it checks every row again).
+CREATE TABLE IF NOT EXISTS meta.check_passes (
+    check_name VARCHAR PRIMARY KEY,
+    passed_at TIMESTAMP NOT NULL,
+    fingerprint VARCHAR NOT NULL
+);
+
 -- Objects the pipeline could not read, where they went and why.
 CREATE TABLE IF NOT EXISTS meta.quarantine (
     path VARCHAR NOT NULL,
