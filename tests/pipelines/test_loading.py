@@ -64,3 +64,55 @@ def test_objects_outside_the_layout_are_quarantined(
     assert report.rows_loaded == len(lake.events)
     reasons = connection.execute("SELECT path, reason FROM meta.quarantine").fetchall()
     assert reasons == [("events/v1/notes.txt", OUTSIDE_LAYOUT)]
+
+
+def _rows(connection: duckdb.DuckDBPyConnection) -> list[tuple[object, ...]]:
+    return connection.execute("SELECT * FROM raw.events ORDER BY event_id, source_file").fetchall()
+
+
+def _reloaded(tmp_path: Path, location: LakeLocation) -> list[tuple[object, ...]]:
+    """raw.events from the same lake loaded whole into a fresh file."""
+    fresh = duckdb.connect(str(tmp_path / "fresh.duckdb"))
+    fresh.execute("SET TimeZone = 'UTC'")
+    fresh.execute(load_sql("schema"))
+    load_days(location, fresh, [DAY, DAY + dt.timedelta(days=1)], list_event_objects(location), force=True)
+    return _rows(fresh)
+
+
+def test_a_day_that_only_gained_objects_gets_them_appended_with_the_rows_of_a_reload(
+    tmp_path: Path, connection: duckdb.DuckDBPyConnection
+) -> None:
+    location = LakeLocation.parse(str(tmp_path / "lake"))
+    lake = small_lake(location, tmp_path, days=2)
+    load_days(location, connection, [DAY, DAY + dt.timedelta(days=1)], list_event_objects(location))
+    generator = Generator(lake.v2, lake.v2)
+    new = [generator.event(dt.datetime(2026, 11, 13, 5, i, tzinfo=dt.UTC)) for i in range(20)]
+    write_events(location, new + new[:3], "gw-b", "new")  # three ids twice inside the new object
+    messages: list[str] = []
+
+    report = load_days(location, connection, [DAY], list_event_objects(location), log=messages.append)
+
+    assert report.days_loaded == [DAY] and report.rows_loaded == 20 and report.duplicates_dropped == 3
+    assert any("rows appended" in m for m in messages)
+    assert _rows(connection) == _reloaded(tmp_path, location)
+
+
+def test_a_new_object_repeating_a_loaded_id_reloads_the_day_keeping_the_first_copy_by_path(
+    tmp_path: Path, connection: duckdb.DuckDBPyConnection
+) -> None:
+    location = LakeLocation.parse(str(tmp_path / "lake"))
+    lake = small_lake(location, tmp_path, days=1)
+    load_days(location, connection, [DAY], list_event_objects(location))
+    repeated = lake.events[0]
+    [path] = write_events(location, [repeated], "gw-0", "retry")  # sorts before the gw-a objects
+    messages: list[str] = []
+
+    report = load_days(location, connection, [DAY], list_event_objects(location), log=messages.append)
+
+    assert report.rows_loaded == len(lake.events) and report.duplicates_dropped == 1
+    assert any("reloading whole" in m for m in messages)
+    (source,) = connection.execute(
+        "SELECT source_file FROM raw.events WHERE event_id = $id", {"id": repeated["event_id"]}
+    ).fetchall()[0]
+    assert source == path
+    assert _rows(connection) == _reloaded(tmp_path, location)

@@ -1,1 +1,0 @@
-SELECT count(*) FROM raw.events WHERE dt BETWEEN $first AND $last AND list_contains($days, dt);
