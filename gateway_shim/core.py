@@ -71,7 +71,8 @@ class _Chain:
 class Gateway:
     """Policy, routing, budget and telemetry for one gateway replica (single-threaded)."""
 
-    def __init__(self, config: Config, *, gateway_id: str, emit: Emit) -> None:
+    def __init__(self, config: Config, *, gateway_id: str, emit: Emit,
+                 event_ids: EventIds | None = None) -> None:
         self.config = config
         self.gateway_id = gateway_id
         self.emit = emit
@@ -105,7 +106,7 @@ class Gateway:
         self._default_sensitivity = config.gateway.default_sensitivity
         self._chains: dict[tuple[str, str, str, bool], _Chain | Rejection] = {}
         self._months: dict[int, int] = {}
-        self._ids = EventIds()
+        self._ids = event_ids or EventIds()
 
     # ---- admission -------------------------------------------------------------------------
 
@@ -207,13 +208,10 @@ class Gateway:
             return self._over_budget(ctx, tenant, lane_name, sensitivity, month, reservation, input_tokens,
                                      validation, actions, route.name)
 
-        return Plan(
-            ctx=ctx, tenant_id=tenant_id, team=tenant.team, lane=lane_name, sensitivity=sensitivity,
-            route=route.name, targets=chain.targets, max_tokens=max_tokens, messages=messages,
-            input_tokens=input_tokens, timeout_s=lane.timeout_s, deadline=now + lane.timeout_s,
-            priority=lane.priority, reservation_usd=reservation, month=month,
-            guardrail_actions=actions, validation_result=validation, degraded=degraded,
-        )
+        # Positional, in Plan's field order: a keyword costs ~35 ns here, 18 of them 0.6 µs a request.
+        return Plan(ctx, tenant_id, tenant.team, lane_name, sensitivity, route.name, chain.targets,
+                    max_tokens, messages, input_tokens, lane.timeout_s, now + lane.timeout_s, lane.priority,
+                    reservation, month, actions, validation, degraded)
 
     def _chain(self, route: RouteSpec, rule: DataClassRule, requested: str,
                degraded: bool) -> _Chain | Rejection:
@@ -390,7 +388,6 @@ class Gateway:
     def finish(
         self,
         plan: Plan,
-        *,
         status_code: int,
         now: float,
         input_tokens: int | None = None,
@@ -431,11 +428,9 @@ class Gateway:
         else:
             outcome, error_type = _outcome_of(status_code), f"http_{status_code}"
         event = plan_event(
-            plan, event_id=self._ids.next(), gateway_id=self.gateway_id, policy_version=self.policy_version,
-            status_code=status_code, outcome=outcome, error_type=error_type, input_tokens=event_in,
-            output_tokens=output_tokens, cost_usd=cost, inference_ms=inference_ms, ttft_ms=ttft_ms,
-            total_ms=total_ms, gateway_overhead_ms=gateway_overhead_ms,
-            streamed=plan.ctx.stream if streamed is None else streamed,
+            plan, self._ids.next(), self.gateway_id, self.policy_version, status_code, outcome, error_type,
+            event_in, output_tokens, cost, inference_ms, ttft_ms, total_ms, gateway_overhead_ms,
+            plan.ctx.stream if streamed is None else streamed,
         )
         self.emit(event)
         return event

@@ -80,7 +80,6 @@ def rejection_event(
 
 def plan_event(
     plan: Plan,
-    *,
     event_id: str,
     gateway_id: str,
     policy_version: str,
@@ -96,7 +95,8 @@ def plan_event(
     gateway_overhead_ms: float | None,
     streamed: bool,
 ) -> dict[str, Any]:
-    """The event of an admitted request, served or failed."""
+    """The event of an admitted request, served or failed (positional parameters: the core calls this
+    once per request, and keyword arguments cost ~35 ns each on this Python)."""
     ctx = plan.ctx
     served = plan.served
     return {
