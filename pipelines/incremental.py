@@ -5,7 +5,8 @@ A mart's rows for one day depend only on that day's raw rows and the reference d
 targets), so replacing the changed days gives exactly the rows of a whole rebuild. The mart is
 rebuilt whole when it was never built, or when the reference data or its SQL changed since (the
 fingerprint in ``meta.mart_builds``). Month-to-date columns are then recomputed for the months of
-the changed days from the mart's own exact counts.
+the changed days from the mart's own exact counts. A month-grained mart (slo_monthly) works the same
+way with its SQL replacing the months of the changed days, each from all of that month's raw rows.
 """
 
 from __future__ import annotations

@@ -4,12 +4,16 @@
 --   $shift_threshold   relative week-over-week change that counts as a shift (0.5 = 50%)
 --   $rate_floor        and, for rates, the absolute change must be at least this (0.02 = 2 points)
 --   $untagged_share    share of a tenant's daily spend without workflow or app that is reported
+-- The event counts come from meta.drift_daily (drift_daily_rows.sql: counts of raw rows per day, kept
+-- up to date by day), the costs from marts.cost_daily.
 CREATE OR REPLACE TABLE marts.policy_drift AS
 WITH served AS (
-    SELECT dt AS day, tenant_id, sensitivity, model_provider, model_name, policy_version, count(*) AS requests
-    FROM raw.events
-    WHERE outcome = 'ok' AND model_name IS NOT NULL AND sensitivity IS NOT NULL
+    SELECT dt AS day, tenant_id, sensitivity, model_provider, model_name, policy_version,
+        sum(ok_requests)::BIGINT AS requests
+    FROM meta.drift_daily
+    WHERE model_name IS NOT NULL AND sensitivity IS NOT NULL
     GROUP BY ALL
+    HAVING sum(ok_requests) > 0
 ),
 allowlist_violation AS (
     SELECT s.day, s.tenant_id, 'allowlist_violation' AS kind,
@@ -32,8 +36,8 @@ unknown_policy_version AS (
         requests || ' event(s) carry policy version ' || policy_version
             || ', which has no snapshot under policies/ and is not the current config' AS detail
     FROM (
-        SELECT dt AS day, tenant_id, policy_version, count(*) AS requests
-        FROM raw.events
+        SELECT dt AS day, tenant_id, policy_version, sum(requests)::BIGINT AS requests
+        FROM meta.drift_daily
         WHERE policy_version IS NOT NULL AND policy_version NOT IN (SELECT policy_version FROM ref.policies)
         GROUP BY ALL
     )
@@ -50,10 +54,10 @@ policy_change AS (
 ),
 weekly_events AS (
     SELECT date_trunc('week', dt)::DATE AS week, tenant_id, workflow,
-        count(*) AS requests,
-        count(*) FILTER (WHERE fallback_used) / count(*) AS fallback_rate,
-        count(*) FILTER (WHERE outcome = 'blocked') / count(*) AS block_rate
-    FROM raw.events
+        sum(requests)::BIGINT AS requests,
+        sum(fallbacks)::BIGINT / sum(requests)::BIGINT AS fallback_rate,
+        sum(blocked)::BIGINT / sum(requests)::BIGINT AS block_rate
+    FROM meta.drift_daily
     WHERE workflow IS NOT NULL
     GROUP BY ALL
 ),
@@ -109,8 +113,8 @@ untagged_spend AS (
     HAVING usd_sum(cost_usd) > 0 AND observed > $untagged_share
 ),
 prompt_versions AS (
-    SELECT tenant_id, workflow, prompt_version, min(ts) AS first_seen, count(*) AS requests
-    FROM raw.events
+    SELECT tenant_id, workflow, prompt_version, min(first_ts) AS first_seen, sum(requests)::BIGINT AS requests
+    FROM meta.drift_daily
     WHERE coalesce(prompt_version, '') <> '' AND workflow IS NOT NULL
     GROUP BY ALL
 ),

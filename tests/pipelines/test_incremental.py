@@ -1,4 +1,4 @@
-"""Day-grained marts maintained by day equal a whole rebuild from the same lake."""
+"""Marts maintained by day (or by the months of the changed days) equal a whole rebuild from the same lake."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pipelines.incremental import DayGrainedMart, maintain
 from tests.pipelines.conftest import Built, run
 from tests.pipelines.test_run import snapshot
 
-BY_DAY = ("cost_daily", "slo_daily")
+BY_DAY = ("cost_daily", "slo_daily", "slo_monthly")
 
 
 def test_the_late_run_rebuilt_only_the_late_day(built: Built) -> None:
@@ -20,6 +20,7 @@ def test_the_late_run_rebuilt_only_the_late_day(built: Built) -> None:
         assert built.first.metadata[f"marts/{mart}"]["days_rebuilt"] == "all"
         assert built.second.metadata[f"marts/{mart}"]["days_rebuilt"] == late_days
     assert built.second.metadata["marts/slo_alerts"]["bucket_days_rebuilt"] == late_days
+    assert built.second.metadata["marts/policy_drift"]["count_days_rebuilt"] == late_days
 
 
 def test_marts_maintained_by_day_equal_a_whole_rebuild(built: Built, tmp_path: Path) -> None:
