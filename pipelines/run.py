@@ -83,9 +83,25 @@ def run_pipeline(
         if not outcome.days:
             keys.discard(RAW_KEY)
     tags = range_tags(outcome.days[0], outcome.days[-1]) if RAW_KEY in keys else {}
-    run_config: dict[str, Any] = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+    run_config: dict[str, Any] = {"loggers": QUIET_LOGGERS}
     if RAW_KEY in keys:
         run_config["ops"] = {"raw__events": {"config": {"force": force}}}
+    return execute(definitions, keys, outcome, run_config=run_config, tags=tags, progress=progress)
+
+
+QUIET_LOGGERS = {"console": {"config": {"log_level": "CRITICAL"}}}
+
+
+def execute(
+    definitions: dg.Definitions,
+    keys: set[dg.AssetKey],
+    outcome: RunOutcome,
+    *,
+    run_config: dict[str, Any],
+    tags: dict[str, str],
+    progress: Callable[[str], None],
+) -> RunOutcome:
+    """One in-process run of ``keys`` (also how benchmarks/pipeline.py times Dagster's own cost)."""
     run_id = str(uuid.uuid4())
     job = definitions.resolve_implicit_global_asset_job_def()
     with _instance() as instance:
