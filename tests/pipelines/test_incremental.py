@@ -6,6 +6,7 @@ from pathlib import Path
 
 import duckdb
 
+from analytics.warehouse import connect_read_only
 from pipelines.incremental import DayGrainedMart, maintain
 from tests.pipelines.conftest import Built, run
 from tests.pipelines.test_run import snapshot
@@ -29,6 +30,16 @@ def test_marts_maintained_by_day_equal_a_whole_rebuild(built: Built, tmp_path: P
     assert outcome.success, outcome.failures
     assert outcome.metadata["marts/cost_daily"]["days_rebuilt"] == "all"
     assert snapshot(built.warehouse) == snapshot(fresh)
+    assert _daily_inputs(built.warehouse) == _daily_inputs(fresh)
+
+
+def _daily_inputs(warehouse: Path) -> dict[str, list[tuple[object, ...]]]:
+    """The per-day tables slo_alerts and policy_drift are computed from, row for row."""
+    with connect_read_only(warehouse) as connection:
+        return {
+            table: sorted(connection.sql(f"SELECT * FROM meta.{table}").fetchall(), key=repr)
+            for table in ("slo_buckets", "drift_daily")
+        }
 
 
 def test_changed_reference_data_rebuilds_whole(built: Built, tmp_path: Path) -> None:
