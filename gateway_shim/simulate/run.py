@@ -1,4 +1,4 @@
-"""One simulation run end to end: config + scenario → schedule → engine → lake writer (+ policy snapshots).
+"""One simulation run end to end: config + scenario → schedule → engine → lake (+ policy snapshots).
 
 The library entry point behind ``aigw simulate`` and ``aigw demo``. Validation happens before the
 first request: a bad scenario or policy patch fails at once with its file, key and line.
@@ -9,32 +9,22 @@ from __future__ import annotations
 import datetime as dt
 import gc
 import hashlib
-import shutil
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from gateway_shim.config import load_config
 from gateway_shim.config.models import Config
 from gateway_shim.simulate.engine import Emit, Progress, RunSpec, Simulation, Stats
 from gateway_shim.simulate.incidents import Note, Schedule, build_schedule
 from gateway_shim.simulate.keys import tenant_keys
+from gateway_shim.simulate.lake_sink import LakeSink
 from gateway_shim.simulate.scenario import LoadedScenario, check_against, load_scenario
 from gateway_shim.simulate.traffic import TrafficModel, expected_requests
 from gateway_shim.telemetry.policies import write_policy_snapshot
 from gateway_shim.telemetry.storage import LakeLocation, default_lake_url
-from gateway_shim.telemetry.writer import LakeWriter
-
-BACKLOG_HIGH = 400_000
-"""Pause the virtual clock while the lake writer has this many events waiting (never drop)."""
-BACKLOG_LOW = 100_000
-EMIT_BATCH = 512
-"""Events handed to the lake writer at once (``LakeWriter.emit_many``): small enough that they are
-converted while young and cache-hot, large enough for Arrow's per-batch overhead not to count."""
 
 
 @dataclass(slots=True)
@@ -72,7 +62,8 @@ class Result:
     stats: Stats
     notes: list[Note]
     seconds: float
-    writer: dict[str, Any] = field(default_factory=dict)
+    events_written: int = 0
+    files_written: int = 0
 
     @property
     def events_per_s(self) -> float:
@@ -103,45 +94,44 @@ def prepare(options: Options) -> Prepared:
 
 
 def simulate_into(prepared: Prepared, emit: Emit, progress: Progress | None = None) -> Stats:
-    """Run the engine with ``emit`` as the sink (tests use a list; ``run`` the lake writer)."""
+    """Run the engine with ``emit`` as the sink (tests use a list; ``run`` a ``LakeSink``)."""
     simulation = Simulation(prepared.spec, prepared.traffic, prepared.schedule, emit,
                             api_keys=prepared.api_keys, prompt_text=prepared.options.prompt_text)
     return simulation.run(progress)
 
 
 def run(prepared: Prepared, progress: Progress | None = None) -> Result:
-    """Simulate into the lake: policy snapshots first, then every event through the lake writer."""
+    """Simulate into the lake: policy snapshots first, then every event, in hourly Parquet files."""
     lake = LakeLocation.parse(prepared.options.lake or default_lake_url())
     origin = dt.datetime.combine(prepared.start, dt.time(), tzinfo=dt.UTC)
     write_policy_snapshot(lake, prepared.config, origin)
     for action in prepared.schedule.actions:
         if action.config is not None:
             write_policy_snapshot(lake, action.config, origin + dt.timedelta(seconds=action.at))
-    spool = Path(tempfile.mkdtemp(prefix="aigw-sim-spool-"))
-    writer = LakeWriter(lake, prepared.spec.gateway_id, spool_dir=spool, fsync=False).start()
-    batches = _Batches(writer)
+    sink = LakeSink(lake, prepared.spec.gateway_id, prepared.spec.identity[:16])
+
+    def on_hour(hours: int, events: int) -> None:
+        sink.on_hour()
+        if progress is not None:
+            progress(hours, events)
+
     began = time.perf_counter()
-    try:
-        with _old_objects_frozen():
-            stats = simulate_into(prepared, batches.emit, _with_backpressure(writer, batches, progress))
-            batches.hand_over()
-        if not writer.close(timeout=600):
-            raise RuntimeError(f"the lake writer could not write everything to {lake.url}: "
-                               f"{writer.stats()['last_error']}")
-    finally:
-        writer.close(timeout=60)
-        shutil.rmtree(spool, ignore_errors=True)
+    with _old_objects_frozen():
+        stats = simulate_into(prepared, sink.emit, on_hour)
+        sink.close()
     seconds = time.perf_counter() - began
-    return Result(prepared.spec, lake.url, stats, prepared.schedule.notes, seconds, dict(writer.stats()))
+    return Result(prepared.spec, lake.url, stats, prepared.schedule.notes, seconds, sink.written,
+                  sink.files_written)
 
 
 @contextmanager
 def _old_objects_frozen() -> Iterator[None]:
     """Keep the garbage collector's full passes to the objects the run itself creates.
 
-    Events waiting for the writer outlive a few young collections, so some reach the oldest
-    generation and start full passes, each of which would also scan every module, pyarrow and
-    pydantic object and the config loaded before the run. Left alone if someone else froze first.
+    Objects that live through part of a run (queued requests, breakers' windows, events not yet
+    converted) outlive a few young collections, so some reach the oldest generation and start full
+    passes, each of which would also scan every module, pyarrow and pydantic object and the config
+    loaded before the run. Left alone if someone else froze first.
     """
     if gc.get_freeze_count():
         yield
@@ -151,37 +141,3 @@ def _old_objects_frozen() -> Iterator[None]:
         yield
     finally:
         gc.unfreeze()
-
-
-class _Batches:
-    """The engine's sink: events go to the writer ``EMIT_BATCH`` at a time, in emission order."""
-
-    def __init__(self, writer: LakeWriter) -> None:
-        self._writer = writer
-        self._events: list[dict[str, Any]] = []
-
-    def emit(self, event: dict[str, Any]) -> None:
-        self._events.append(event)
-        if len(self._events) >= EMIT_BATCH:
-            self.hand_over()
-
-    def hand_over(self) -> None:
-        """Give the writer what is collected so far (every virtual hour and at the end)."""
-        events, self._events = self._events, []
-        self._writer.emit_many(events)
-
-
-def _with_backpressure(writer: LakeWriter, batches: _Batches, progress: Progress | None) -> Progress:
-    """After each virtual hour: hand over the events, report progress, wait while the writer is far behind."""
-
-    def on_hour(hours: int, events: int) -> None:
-        batches.hand_over()
-        if writer.stats()["backlog"] > BACKLOG_HIGH:
-            deadline = time.monotonic() + 300
-            while writer.stats()["backlog"] > BACKLOG_LOW and time.monotonic() < deadline:
-                time.sleep(0.05)
-        if progress is not None:
-            progress(hours, events)
-
-    return on_hour
-
