@@ -4,11 +4,11 @@
 
 Over the same window and seed: the engine into a counting sink with compact prompts (the default),
 the same with full-size prompts (the guardrails scan every character), and end to end into a
-temporary local lake two ways: through the gateway's ``LakeWriter`` (spool and background threads,
-512 events at a time with ``emit_many``: how the simulator did it before) and ``aigw simulate``'s
-own path (``run``: ``LakeSink`` writes the hourly files from the engine's thread). Both freeze the
-heap loaded before the run. The process is pinned to ``--cores`` CPUs (default one: the target is
-events/s on one core, the writer's threads included).
+temporary local lake two ways: through the gateway's ``LakeWriter`` as ``aigw serve`` uses it
+(``emit`` per event; spool and background threads) and ``aigw simulate``'s own path (``run``:
+``LakeSink`` writes the hourly files from the engine's thread). Both freeze the heap loaded before
+the run. The process is pinned to ``--cores`` CPUs (default one: the target is events/s on one
+core, the writer's threads included).
 Wall and CPU time (all threads) are both printed: on a shared machine CPU time is the steadier
 figure. With ``--repeat`` the rounds alternate and every row is printed once per round.
 """
@@ -44,24 +44,14 @@ def engine_only(prepared: Prepared) -> int:
 
 
 def lake_writer(prepared: Prepared) -> int:
-    """The simulator's lake path before ``LakeSink``: the gateway's ``LakeWriter`` (spool, threads),
-    fed 512 events at a time with ``emit_many``."""
+    """The gateway's lake path: ``LakeWriter.emit`` per event (spool, background threads)."""
     assert prepared.options.lake is not None
     spool = Path(tempfile.mkdtemp(prefix="aigw-bench-spool-"))
-    events: list[dict[str, Any]] = []
     try:
         writer = LakeWriter(prepared.options.lake, prepared.spec.gateway_id, spool_dir=spool, fsync=False)
         gc.freeze()
         with writer:
-
-            def emit(event: dict[str, Any]) -> None:
-                events.append(event)
-                if len(events) >= 512:
-                    writer.emit_many(events)
-                    events.clear()
-
-            count = simulate_into(prepared, emit).events
-            writer.emit_many(events)
+            count = simulate_into(prepared, writer.emit).events
         if writer.stats()["written"] != count:
             raise SystemExit(f"writer lost events: {writer.stats()}")
         return count
@@ -105,7 +95,7 @@ def main() -> None:
         measure("engine, compact prompts (default)", engine_only, args.days, args.scale,
                 prompt_text="compact")
         measure("engine, full-size prompts", engine_only, args.days, args.scale, prompt_text="full")
-        measure("end to end, through LakeWriter (before)", lake_writer, args.days, args.scale)
+        measure("end to end, LakeWriter.emit per event", lake_writer, args.days, args.scale)
         measure("end to end, aigw simulate (LakeSink)", simulate_run, args.days, args.scale)
 
 

@@ -6,7 +6,6 @@
 * writer: ``LakeWriter.emit`` for every event dict, then ``flush()`` until all are in the lake
   (conversion, spool with fsync, Parquet encoding and the whole-file write included);
 * emit alone: CPU of the emitting thread per event (what a gateway request pays inline);
-* emit_many: the bulk path (batches of 512, converted in the caller's thread), as the simulator uses it;
 * Parquet encoding of the prepared table with pyarrow's default dictionaries (the writer before)
   and with the writer's ``encode_parquet`` (dictionaries for low-cardinality columns only).
 
@@ -100,20 +99,14 @@ def encode_cpu(table: pa.Table, default_dictionaries: bool) -> tuple[float, int]
     return time.process_time() - cpu_started, size
 
 
-def writer_run(
-    events: list[dict[str, Any]], folder: Path, bulk: bool = False
-) -> tuple[float, float, float]:
+def writer_run(events: list[dict[str, Any]], folder: Path) -> tuple[float, float, float]:
     """Wall seconds from first emit to all in the lake, emitting thread CPU, whole-process CPU."""
     writer = LakeWriter(str(folder / "lake"), "gw-bench", spool_dir=folder / "spool").start()
     cpu_started, started = time.process_time(), time.perf_counter()
     thread_started = time.thread_time()
-    if bulk:
-        for offset in range(0, len(events), 512):
-            writer.emit_many(events[offset : offset + 512])
-    else:
-        emit = writer.emit
-        for event in events:
-            emit(event)
+    emit = writer.emit
+    for event in events:
+        emit(event)
     emit_cpu = time.thread_time() - thread_started
     if not writer.flush(timeout=300):
         raise SystemExit(f"writer did not drain: {writer.stats()}")
@@ -139,17 +132,13 @@ def main() -> None:
 
     n = args.events
     floors, floor_cpus, walls, emits, cpus = [], [], [], [], []
-    bulk_walls, bulk_cpus, encodes = [], [], []
+    encodes = []
     for _ in range(args.repeat):
         events = make_events(n)
         table = pa.Table.from_pylist(events, schema=EVENT_SCHEMA)
         with tempfile.TemporaryDirectory(prefix="aigw-sink-") as folder:
             floor_wall, floor_cpu = floor_run(table, Path(folder))
             wall, emit_cpu, cpu = writer_run(events, Path(folder))
-        with tempfile.TemporaryDirectory(prefix="aigw-sink-") as folder:
-            bulk_wall, _, bulk_cpu = writer_run(make_events(n), Path(folder), bulk=True)
-        bulk_walls.append(bulk_wall)
-        bulk_cpus.append(bulk_cpu)
         encodes.append((encode_cpu(table, True), encode_cpu(table, False)))
         floors.append(floor_wall)
         floor_cpus.append(floor_cpu)
@@ -164,7 +153,6 @@ def main() -> None:
     print(row("floor: pyarrow write_table", n, med(floors), med(floor_cpus)))
     print(row("LakeWriter emit → lake", n, med(walls), med(cpus)))
     print(row("emit alone (caller thread)", n, med(emits), med(emits)))
-    print(row("LakeWriter emit_many → lake", n, med(bulk_walls), med(bulk_cpus)))
     for label, k in (("pyarrow default dictionaries", 0), ("writer's encode_parquet", 1)):
         cpu_s, size = med(e[k][0] for e in encodes), med(e[k][1] for e in encodes)
         print(f"Parquet encoding, {label:29}{cpu_s / n * 1e6:>8.2f} µs/ev {size / n:>6.1f} B/ev")

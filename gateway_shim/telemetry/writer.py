@@ -27,7 +27,6 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypedDict
@@ -148,8 +147,6 @@ class LakeWriter:
         # emit's state: the only thing the caller's thread touches.
         self._lock = threading.Lock()
         self._pending: list[Event] = []
-        self._batches: list[tuple[pa.Table, list[tuple[Event, str]]]] = []  # from emit_many
-        self._batched_rows = 0
         self._accepted = 0
         self._refused = 0  # emits turned away (closed, or the spooler hopelessly behind)
         self._refused_ts: list[int] = []  # first and last ts among them
@@ -231,35 +228,11 @@ class LakeWriter:
     def emit(self, event: Event) -> None:
         """Take one event (the writer owns the dict from now on). O(1); never touches disk or network."""
         with self._lock:
-            if self._closed or len(self._pending) + self._batched_rows >= self.settings.max_pending:
+            if self._closed or len(self._pending) >= self.settings.max_pending:
                 self._refuse(event)
                 return
             self._pending.append(event)
             self._accepted += 1
-
-    def emit_many(self, events: Sequence[Event]) -> None:
-        """Take many events at once, converted to Arrow here, in the caller's thread.
-
-        For producers that already hold many events (the simulator): the dicts are converted while
-        they are young and in the CPU caches and freed at once, instead of waiting up to
-        ``sync_interval_s`` for the spooler, by which time the garbage collector has moved them to
-        its old generation, whose full scans then grow with every event waiting. Otherwise exactly
-        ``emit``: durable after the spooler's next sync, events that do not fit the schema
-        quarantined, refused (counted, gap-recorded) after ``close`` or when the events would pass
-        ``max_pending`` (a batch is taken or refused whole).
-        """
-        if not events:
-            return
-        table, bad = to_table(events, self.gateway_id)
-        with self._lock:
-            waiting = len(self._pending) + self._batched_rows
-            if self._closed or waiting + len(events) > self.settings.max_pending:
-                for event in events:
-                    self._refuse(event)
-                return
-            self._batches.append((table, bad))
-            self._batched_rows += len(events)
-            self._accepted += len(events)
 
     def _refuse(self, event: Event) -> None:
         """Count an event that cannot be taken (called under ``_lock``); keeps no reference to it."""
@@ -296,7 +269,7 @@ class LakeWriter:
             if self._closed:
                 return True
             self._closed = True
-            unstarted_backlog = bool(self._pending or self._batches)
+            unstarted_backlog = bool(self._pending)
         if not self._started:
             if not unstarted_backlog:
                 return True
@@ -330,8 +303,7 @@ class LakeWriter:
 
     def stats(self) -> WriterStats:
         with self._lock:
-            accepted, refused = self._accepted, self._refused
-            pending = len(self._pending) + self._batched_rows
+            accepted, pending, refused = self._accepted, len(self._pending), self._refused
         with self._cond:
             return WriterStats(
                 accepted=accepted,
@@ -389,15 +361,14 @@ class LakeWriter:
             ticket, stopping = self._flush_requested, self._stopping
         with self._lock:
             events, self._pending = self._pending, []
-            batches, self._batches, self._batched_rows = self._batches, [], 0
             refused, self._refused = self._refused, 0
             refused_ts, self._refused_ts = self._refused_ts, []
             reasons, self._refused_reasons = self._refused_reasons, set()
         if refused:
             first, last = refused_ts or (None, None)
             self._drop_count(refused, first, last, ",".join(sorted(reasons)))
-        if events or batches:
-            segment = self._append(events, batches, segment)
+        if events:
+            segment = self._append(events, segment)
         if segment is not None:
             segment = self._sync(segment)
         seal = ticket > self._flush_handled or stopping
@@ -424,19 +395,10 @@ class LakeWriter:
             or time.monotonic() - segment.opened_at >= self.settings.max_age_s
         )
 
-    def _append(
-        self,
-        events: list[Event],
-        batches: list[tuple[pa.Table, list[tuple[Event, str]]]],
-        segment: OpenSegment | None,
-    ) -> OpenSegment | None:
-        if events:
-            batches = [to_table(events, self.gateway_id), *batches]
-        bad = [rejected for _, rejects in batches for rejected in rejects]
+    def _append(self, events: list[Event], segment: OpenSegment | None) -> OpenSegment | None:
+        table, bad = to_table(events, self.gateway_id)
         if bad:
             self._quarantine(bad)
-        tables = [table for table, _ in batches]
-        table = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
         if table.num_rows == 0:
             return segment
         with self._cond:
