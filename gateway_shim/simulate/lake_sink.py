@@ -5,7 +5,7 @@ live gateway never blocks on the lake and loses nothing in a crash. A simulation
 can wait for the lake, and a crashed run is simply run again from its seed. So the simulator does
 the same steps as the writer's uploader with the writer's own functions (``to_table``,
 ``split_by_hour``, ``events_file_path``, ``encode_parquet``, ``LakeLocation.write_bytes``), minus the
-spool and the thread hand-offs, which cost it 1.5–5 µs of a 37–40 µs event (docs/performance.md,
+spool and the thread hand-offs, which cost it 1–6 µs of a 35–40 µs event (docs/performance.md,
 "Simulate"). File names derive from the run's identity, so running a simulation again into the
 same lake overwrites its files instead of adding copies.
 """
