@@ -167,7 +167,7 @@ def _next_steps(lake: str, warehouse: Path, port: int, missing: list[str], *, da
         "What to try:",
         *(f"  aigw sql \"{query}\"" for query in SQL_EXAMPLES),
         "  dagster dev -m pipelines            # the Dagster UI on http://127.0.0.1:3000",
-        f"  aigw dashboard --port {port}        # the review dashboard",
+        f"  {f'aigw dashboard --port {port}':<36}# the review dashboard",
         "  aigw loadtest fallback              # a Locust playbook against a local gateway and provider",
         "  aigw simulate --days 30 --seed 7    # another month, into the same lake",
     ]
