@@ -4,7 +4,7 @@
 live gateway never blocks on the lake and loses nothing in a crash. A simulation needs neither: it
 can wait for the lake, and a crashed run is simply run again from its seed. So the simulator does
 the same steps as the writer's uploader with the writer's own functions (``to_table``,
-``split_by_hour``, ``events_file_path``, ``encode_parquet``, ``LakeLocation.write_bytes``), minus the
+``hour_files``, ``LakeLocation.write_bytes``), minus the
 spool and the thread hand-offs, which cost it 1–6 µs of a 35–40 µs event (docs/performance.md,
 "Simulate"). File names derive from the run's identity, so running a simulation again into the
 same lake overwrites its files instead of adding copies.
@@ -20,9 +20,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from gateway_shim.telemetry.columnar import to_table
-from gateway_shim.telemetry.layout import events_file_path, split_by_hour
+from gateway_shim.telemetry.layout import hours_since_epoch
 from gateway_shim.telemetry.storage import LakeLocation
-from gateway_shim.telemetry.writer import backoff_delay, encode_parquet
+from gateway_shim.telemetry.writer import backoff_delay, hour_files
 
 CONVERT_EVERY = 512
 """Events converted to Arrow at once: few enough to be young and in the CPU caches, enough for
@@ -30,7 +30,6 @@ Arrow's per-batch cost not to count."""
 WRITE_AT_ROWS = 100_000
 """Write files once this many events are held (at the next virtual hour): bounds memory at any scale."""
 WRITE_ATTEMPTS = 6
-_US_PER_HOUR = 3_600_000_000
 
 
 class LakeSink:
@@ -88,14 +87,13 @@ class LakeSink:
         table = pa.concat_tables(self._tables)
         held: pa.Table | None = None
         if keep_latest_hour:
-            hours = pc.divide(table["ts"].cast(pa.int64()), _US_PER_HOUR)
+            hours = hours_since_epoch(table)
             latest = pc.greater_equal(hours, pc.max(hours))
             held, table = table.filter(latest), table.filter(pc.invert(latest))
         self._chunks += 1
         chunk = f"{self._run_key}-{self._chunks:06d}"
-        for partition in split_by_hour(table):
-            path = events_file_path(self.gateway_id, chunk, partition)
-            self._write_file(path, encode_parquet(partition.table))
+        for path, data in hour_files(self.gateway_id, chunk, table):
+            self._write_file(path, data)
             self.files_written += 1
         self.written += table.num_rows
         self._tables = [held] if held is not None and held.num_rows else []

@@ -43,11 +43,16 @@ def iso(ts_us: int) -> str:
     return dt.datetime.fromtimestamp(ts_us / 1e6, dt.UTC).isoformat(timespec="microseconds")
 
 
+def hours_since_epoch(table: pa.Table) -> pa.Array:
+    """Each row's hour (by ``ts``) as whole hours since the epoch: the partition it belongs to."""
+    return pc.divide(table["ts"].cast(pa.int64()), _US_PER_HOUR)
+
+
 def split_by_hour(table: pa.Table) -> Iterator[HourPartition]:
     """The table cut into its hourly partitions (by ``ts``), in time order."""
     if table.num_rows == 0:
         return
-    hours = pc.divide(table["ts"].cast(pa.int64()), _US_PER_HOUR)
+    hours = hours_since_epoch(table)
     if pc.count_distinct(hours).as_py() > 1:
         order = pc.sort_indices(hours)
         table, hours = table.take(order), hours.take(order)

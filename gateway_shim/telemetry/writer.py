@@ -119,6 +119,14 @@ def encode_parquet(table: pa.Table) -> pa.Buffer:
     return sink.getvalue()
 
 
+def hour_files(gateway_id: str, segment_name: str, table: pa.Table) -> list[tuple[str, pa.Buffer]]:
+    """The table's rows as encoded Parquet files, one per hourly partition, with their lake paths."""
+    return [
+        (events_file_path(gateway_id, segment_name, partition), encode_parquet(partition.table))
+        for partition in split_by_hour(table)
+    ]
+
+
 def backoff_delay(failures: int, base_s: float, max_s: float, rng: random.Random) -> float:
     """Exponential backoff with full jitter: uniform in [0, min(max, base * 2^(failures-1))]."""
     return rng.uniform(0.0, min(max_s, base_s * 2 ** min(failures - 1, 30)))
@@ -656,10 +664,7 @@ class LakeWriter:
     def _encode_segment(self, segment: Segment) -> tuple[int, list[tuple[str, pa.Buffer]]]:
         """The segment's row count and Parquet files, all encoded before the first is written."""
         table = segment.table if segment.table is not None else read_segment(segment.path)
-        return table.num_rows, [
-            (events_file_path(self.gateway_id, segment.name, partition), encode_parquet(partition.table))
-            for partition in split_by_hour(table)
-        ]
+        return table.num_rows, hour_files(self.gateway_id, segment.name, table)
 
     def _quarantine_segment(self, segment: Segment, exc: BaseException) -> None:
         """Keep an unreadable segment as it is in ``quarantine/writer/`` rather than retry it forever."""
