@@ -23,13 +23,13 @@ import dataclasses
 import logging
 import os
 import re
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from gateway_shim.telemetry.columnar import Event, to_record_batch
-from gateway_shim.telemetry.gap_recorder import GapRecorder
 from gateway_shim.telemetry.inbox import Inbox
 from gateway_shim.telemetry.spool import Spool
 from gateway_shim.telemetry.spooler import Spooler
@@ -76,9 +76,14 @@ class LakeWriter:
         self._inbox = Inbox(self.settings.max_pending)
         self.emit = self._inbox.put
         self._progress = WriterProgress(gateway_id)
-        gaps = GapRecorder(gateway_id, self._spool, self._progress)
-        self._spooler = Spooler(gateway_id, self.settings, self._spool, self._inbox, self._progress, gaps)
-        self._uploader = Uploader(gateway_id, self.settings, self.lake, self._spool, self._progress)
+        self._spooler = Spooler(self.settings, self._spool, self._inbox, self._progress)
+        uploader = Uploader(gateway_id, self.settings, self.lake, self._spool, self._progress)
+        self._spooler_thread = threading.Thread(
+            target=self._spooler.run, name=f"lake-spool-{gateway_id}", daemon=True
+        )
+        self._uploader_thread = threading.Thread(
+            target=uploader.run, name=f"lake-upload-{gateway_id}", daemon=True
+        )
         self._started = False
 
     def start(self) -> LakeWriter:
@@ -96,8 +101,8 @@ class LakeWriter:
                 len(leftovers),
             )
         self._started = True
-        self._spooler.start()
-        self._uploader.start()
+        self._spooler_thread.start()
+        self._uploader_thread.start()
         atexit.register(self._close_at_exit)
         return self
 
@@ -130,9 +135,9 @@ class LakeWriter:
         drained = self.flush(timeout=max(0.0, deadline - time.monotonic()))
         self._progress.stop_spooling()
         self._spooler.wake()
-        self._spooler.join(timeout=max(1.0, deadline - time.monotonic()))
+        self._spooler_thread.join(timeout=max(1.0, deadline - time.monotonic()))
         self._progress.stop_uploading(drained)
-        self._uploader.join(timeout=max(1.0, deadline - time.monotonic()))
+        self._uploader_thread.join(timeout=max(1.0, deadline - time.monotonic()))
         self._spool.close()
         stats = self.stats()
         if not drained:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import random
-import threading
+from dataclasses import dataclass, field
 
 import pyarrow as pa
 
@@ -28,35 +28,22 @@ log = logging.getLogger("aigw.lake")
 _DATA_ERRORS = (pa.ArrowException, ValueError, OverflowError)
 
 
+@dataclass(eq=False)
 class Uploader:
-    """Runs the uploader thread of one writer (see the module docstring)."""
+    """The uploader thread's work for one writer (see the module docstring); ``run`` is the thread."""
 
-    def __init__(
-        self,
-        gateway_id: str,
-        settings: WriterSettings,
-        lake: LakeLocation,
-        spool: Spool,
-        progress: WriterProgress,
-    ) -> None:
-        self._gateway_id = gateway_id
-        self._settings = settings
-        self._lake = lake
-        self._spool = spool
-        self._progress = progress
-        self._rng = random.Random()
-        self._thread = threading.Thread(target=self._run, name=f"lake-upload-{gateway_id}", daemon=True)
+    gateway_id: str
+    settings: WriterSettings
+    lake: LakeLocation
+    spool: Spool
+    progress: WriterProgress
+    rng: random.Random = field(default_factory=random.Random)
 
-    def start(self) -> None:
-        self._thread.start()
-
-    def join(self, timeout: float) -> None:
-        self._thread.join(timeout=timeout)
-
-    def _run(self) -> None:
+    def run(self) -> None:
+        """Upload until the spooler is done and the queue is empty, or until told to stop."""
         failures = 0
         while True:
-            work = self._progress.next_upload()
+            work = self.progress.next_upload()
             if work is None:
                 return
             if work.segment is None and work.outbox_target is None:
@@ -69,30 +56,30 @@ class Uploader:
             except Exception as exc:  # the lake is down or refusing: retry with backoff
                 failures += 1
                 delay = backoff_delay(
-                    failures, self._settings.retry_base_s, self._settings.retry_max_s, self._rng
+                    failures, self.settings.retry_base_s, self.settings.retry_max_s, self.rng
                 )
                 message = f"{type(exc).__name__}: {exc}"
-                self._progress.set_last_error(message)
+                self.progress.set_last_error(message)
                 if failures & (failures - 1) == 0:  # attempts 1, 2, 4, 8, ...: loud but not a flood
                     log.warning(
                         "lake writer %s: lake write failed (attempt %d, retry in %.2fs): %s",
-                        self._gateway_id,
+                        self.gateway_id,
                         failures,
                         delay,
                         message,
                     )
-                self._progress.pause_unless_stopped(delay)
+                self.progress.pause_unless_stopped(delay)
                 continue
             if failures:
                 log.warning(
-                    "lake writer %s: lake reachable again after %d failures", self._gateway_id, failures
+                    "lake writer %s: lake reachable again after %d failures", self.gateway_id, failures
                 )
             failures = 0
 
     def _upload_outbox(self, target: int) -> None:
-        for relative, path in self._spool.outbox():
-            self._spool.upload_outbox_file(relative, path, self._lake.write_bytes)
-        self._progress.outbox_uploaded(target)
+        for relative, path in self.spool.outbox():
+            self.spool.upload_outbox_file(relative, path, self.lake.write_bytes)
+        self.progress.outbox_uploaded(target)
 
     def _upload_segment(self, segment: Segment) -> None:
         written = files = invalid = 0
@@ -104,23 +91,23 @@ class Uploader:
                 invalid = segment.rows
             else:
                 for path, data in encoded:
-                    self._lake.write_bytes(path, data)
+                    self.lake.write_bytes(path, data)
                 written, files = rows, len(encoded)
             segment.path.unlink()
-        self._progress.segment_uploaded(segment, written, invalid, files)
+        self.progress.segment_uploaded(segment, written, invalid, files)
 
     def _encode_segment(self, segment: Segment) -> tuple[int, list[tuple[str, pa.Buffer]]]:
         """The segment's row count and Parquet files, all encoded before the first is written."""
         table = segment.table if segment.table is not None else read_segment(segment.path)
-        return table.num_rows, hour_files(self._gateway_id, segment.name, table)
+        return table.num_rows, hour_files(self.gateway_id, segment.name, table)
 
     def _quarantine_segment(self, segment: Segment, exc: BaseException) -> None:
         """Keep an unreadable segment as it is in ``quarantine/writer/`` rather than retry it forever."""
-        path = writer_quarantined_segment_path(self._gateway_id, segment.name)
-        self._lake.write_bytes(path, segment.path.read_bytes())
+        path = writer_quarantined_segment_path(self.gateway_id, segment.name)
+        self.lake.write_bytes(path, segment.path.read_bytes())
         log.error(
             "lake writer %s: spool segment %s cannot be turned into Parquet (%s: %s); kept at %s",
-            self._gateway_id,
+            self.gateway_id,
             segment.name,
             type(exc).__name__,
             exc,

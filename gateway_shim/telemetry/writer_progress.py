@@ -12,6 +12,7 @@ import logging
 import threading
 from collections import deque
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import NamedTuple, TypedDict
 
 from gateway_shim.telemetry.spool import Segment
@@ -40,6 +41,20 @@ class WriterStats(TypedDict):
     last_error: str | None
 
 
+@dataclass
+class _Counts:
+    """The counters of ``stats()`` that the threads keep (the inbox keeps the callers' own)."""
+
+    durable: int = 0
+    written: int = 0
+    dropped: int = 0
+    invalid: int = 0
+    replayed: int = 0
+    files_written: int = 0
+    gaps_recorded: int = 0
+    last_error: str | None = None
+
+
 class UploadWork(NamedTuple):
     """The uploader's next step: the oldest sealed segment, and the outbox count to upload up to."""
 
@@ -60,15 +75,7 @@ class WriterProgress:
         self._queued_rows = 0
         self._queued_bytes = 0
         self._queued_memory = 0
-        # the counters of stats()
-        self._durable = 0
-        self._written = 0
-        self._dropped = 0
-        self._invalid = 0
-        self._replayed = 0
-        self._files_written = 0
-        self._gaps_recorded = 0
-        self._last_error: str | None = None
+        self._counts = _Counts()
         # the flush barrier: segments by seq, outbox objects by count
         self._flush_requested = 0
         self._flush_handled = 0
@@ -92,11 +99,11 @@ class WriterProgress:
                 self._queue.append(segment)
                 self._queued_rows += segment.rows
                 self._queued_bytes += segment.size
-                self._replayed += segment.rows
+                self._counts.replayed += segment.rows
             self._sealed_seq = self._barrier_seq = max((s.seq for s in leftovers), default=-1)
             if outbox_waiting:
                 self._outbox_written = 1
-            return self._replayed
+            return self._counts.replayed
 
     def request_flush(self) -> int:
         """A new flush ticket, for the spooler to answer."""
@@ -133,16 +140,16 @@ class WriterProgress:
         with self._cond:
             return WriterStats(
                 accepted=accepted,
-                durable=self._durable,
-                written=self._written,
+                durable=self._counts.durable,
+                written=self._counts.written,
                 backlog=pending + self._open_rows + self._queued_rows,
-                dropped=self._dropped + refused,
-                invalid=self._invalid,
-                replayed=self._replayed,
-                files_written=self._files_written,
-                gaps_recorded=self._gaps_recorded,
+                dropped=self._counts.dropped + refused,
+                invalid=self._counts.invalid,
+                replayed=self._counts.replayed,
+                files_written=self._counts.files_written,
+                gaps_recorded=self._counts.gaps_recorded,
                 spool_bytes=self._open_bytes + self._queued_bytes,
-                last_error=self._last_error,
+                last_error=self._counts.last_error,
             )
 
     # ---- spooler -----------------------------------------------------------------------------
@@ -199,7 +206,7 @@ class WriterProgress:
 
     def add_durable(self, count: int) -> None:
         with self._cond:
-            self._durable += count
+            self._counts.durable += count
 
     def enqueue(self, segment: Segment) -> None:
         """A sealed segment for the uploader; the open segment is empty again."""
@@ -216,20 +223,20 @@ class WriterProgress:
     def quarantined(self, count: int) -> None:
         """``count`` invalid events are in the outbox, bound for the quarantine."""
         with self._cond:
-            self._invalid += count
+            self._counts.invalid += count
             self._outbox_written += 1
             self._cond.notify_all()
 
     def add_dropped(self, count: int) -> int:
         """Count dropped events; returns the total so far."""
         with self._cond:
-            self._dropped += count
-            return self._dropped
+            self._counts.dropped += count
+            return self._counts.dropped
 
     def gap_written(self, first_write: bool) -> None:
         """A gap record is in the outbox (a new gap, or the same one rewritten)."""
         with self._cond:
-            self._gaps_recorded += int(first_write)
+            self._counts.gaps_recorded += int(first_write)
             self._outbox_written += 1
             self._cond.notify_all()
 
@@ -241,7 +248,7 @@ class WriterProgress:
 
     def set_last_error(self, message: str) -> None:
         with self._cond:
-            self._last_error = message
+            self._counts.last_error = message
 
     # ---- uploader ----------------------------------------------------------------------------
 
@@ -278,9 +285,9 @@ class WriterProgress:
             self._queued_rows -= segment.rows
             self._queued_bytes -= segment.size
             self._queued_memory -= segment.table.nbytes if segment.table is not None else 0
-            self._written += written
-            self._invalid += invalid
-            self._files_written += files
+            self._counts.written += written
+            self._counts.invalid += invalid
+            self._counts.files_written += files
             self._uploaded_seq = segment.seq
             self._cond.notify_all()
 
