@@ -20,6 +20,7 @@ from pathlib import Path
 import click
 
 from gateway_shim.config.loader import DEMO_CONFIG
+from gateway_shim.telemetry.layout import EVENTS_LAYOUT, EVENTS_PREFIX, POLICIES_PREFIX
 from gateway_shim.telemetry.storage import LakeLocation, default_lake_url
 
 DEMO_GATEWAY = "demo-sim"
@@ -41,9 +42,9 @@ def warehouse_file() -> Path:
 def remove_previous_run(lake: LakeLocation) -> int:
     """Delete the event files an earlier ``aigw demo`` wrote (only the demo gateway's); returns how many."""
     removed = 0
-    for info in lake.list_files("events/v1"):
+    for info in lake.list_objects(EVENTS_PREFIX):
         if _DEMO_FILE.match(info.base_name):
-            lake.delete(info.path.removeprefix(lake.root).lstrip("/"))
+            lake.delete(info.path)
             removed += 1
     return removed
 
@@ -157,7 +158,7 @@ def _next_steps(lake: str, warehouse: Path, port: int, missing: list[str], *, da
     lines = [
         "",
         "Where everything is:",
-        f"  lake       {lake}  (events/v1/dt=.../hour=.../*.parquet, policies/*.json)",
+        f"  lake       {lake}  ({EVENTS_LAYOUT}, {POLICIES_PREFIX}/*.json)",
         f"  warehouse  {warehouse}",
     ]
     if dashboard:

@@ -28,6 +28,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from gateway_shim.telemetry.layout import hour_prefix
 from gateway_shim.telemetry.schema import EVENT_SCHEMA
 from gateway_shim.telemetry.spend import read_month_spend
 from gateway_shim.telemetry.storage import LakeLocation
@@ -64,7 +65,7 @@ def write_layout(root: Path, table: pa.Table, seconds_per_file: int, replicas: i
     jobs = []
     for n, (lo, hi) in enumerate(itertools.pairwise(cuts)):
         moment = dt.datetime.fromtimestamp(int(ts[lo]) / 1e6, dt.UTC)
-        folder = root / "events/v1" / f"dt={moment:%Y-%m-%d}" / f"hour={moment:%H}"
+        folder = root / hour_prefix(moment.date(), moment.hour)
         per_replica = (hi - lo) // replicas or 1
         for r in range(replicas):
             length = per_replica if r < replicas - 1 else hi - lo - r * per_replica

@@ -44,6 +44,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from gateway_shim.config import load_config
+from gateway_shim.telemetry.layout import EVENTS_PREFIX, hour_prefix
 from gateway_shim.telemetry.schema import EVENT_SCHEMA
 from pipelines.assets import ALL_ASSETS
 from pipelines.checks import ALL_CHECKS
@@ -165,7 +166,7 @@ def write_lake(lake: Path, events: int, days: int, seed: int = 1) -> int:
             if previous is not None and gateway == "gw-b":  # a retried batch: 0.1% written twice
                 table = pa.concat_tables([table, previous.slice(0, per_object // 1000)])
             previous = table
-            folder = lake / f"events/v1/dt={moment:%Y-%m-%d}/hour={moment:%H}"
+            folder = lake / hour_prefix(moment.date(), moment.hour)
             folder.mkdir(parents=True, exist_ok=True)
             pq.write_table(
                 table, folder / f"{gateway}-{moment:%Y%m%dT%H%M%SZ}-bench.parquet", compression="zstd"
@@ -184,7 +185,7 @@ def timed(work: Callable[[], object]) -> Timing:
 
 
 def objects_glob(lake: Path) -> str:
-    return str(lake / "events/v1/*/*/*.parquet")
+    return str(lake / EVENTS_PREFIX / "*/*/*.parquet")
 
 
 def floor_scan(lake: Path) -> None:
@@ -317,7 +318,7 @@ def main() -> None:
         startup = time.perf_counter() - started
     full = timed(lambda: pipeline_run(lake, warehouse))
     last = START + dt.timedelta(days=args.days - 1)
-    folder = lake / f"events/v1/dt={last:%Y-%m-%d}/hour=23"
+    folder = lake / hour_prefix(last, 23)
     per_object = args.events // (args.days * 24 * len(GATEWAYS))
     extras: list[Path] = []
     incremental, orchestration = [], []

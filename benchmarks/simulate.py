@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway_shim.simulate.run import Options, Prepared, prepare, run, simulate_into
-from gateway_shim.telemetry.writer import LakeWriter
+from gateway_shim.telemetry.lake_writer import LakeWriter
 
 START = dt.date(2026, 11, 2)
 

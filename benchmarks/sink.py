@@ -26,8 +26,9 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from gateway_shim.telemetry.lake_writer import LakeWriter
+from gateway_shim.telemetry.parquet_encoding import encode_parquet
 from gateway_shim.telemetry.schema import EVENT_SCHEMA
-from gateway_shim.telemetry.writer import LakeWriter, encode_parquet
 
 GATEWAY_BUDGET_US = 250.0
 BASE_TS = 1_795_996_800_000_000

@@ -28,6 +28,7 @@ import yaml
 from gateway_shim.config.loader import default_config_path, load_config
 from gateway_shim.config.models import Config
 from gateway_shim.config.overlay import load_config_document
+from gateway_shim.telemetry.layout import loadtest_run_prefix, loadtest_summary_path
 from gateway_shim.telemetry.storage import LakeLocation
 from loadtests.control import LOOPBACK
 from loadtests.playbooks import Playbook
@@ -197,7 +198,7 @@ def launch_local(stack: ExitStack, options: RunOptions, run_id: str, lake: LakeL
     provider_url, host = f"http://{HOST}:{provider_port}", f"http://{HOST}:{gateway_port}"
     config_path = workdir / "config.yaml"
     config = playbook_config(options.config_path or playbook.config, provider_url, config_path)
-    run_lake = LakeLocation.parse(f"{lake.url.rstrip('/')}/loadtests/{run_id}/lake")
+    run_lake = LakeLocation.parse(f"{lake.url.rstrip('/')}/{loadtest_run_prefix(run_id)}/lake")
     logs["provider"], logs["gateway"] = workdir / "provider.log", workdir / "gateway.log"
     provider = stack.enter_context(_process(
         [*AIGW, "provider", "--host", HOST, "--port", str(provider_port), "--seed", "7"],
@@ -261,7 +262,7 @@ def run_playbook(options: RunOptions) -> RunResult:
     criteria = judge(run)
     uploaded = _upload_artifacts(lake, run_id, out)
     summary = build_summary(run_id, run, criteria, started, duration, uploaded)
-    summary_path = f"loadtests/{run_id}/summary.json"
+    summary_path = loadtest_summary_path(run_id)
     lake.write_bytes(summary_path, json.dumps(summary, indent=2).encode())
     return RunResult(run_id, criteria, summary, lake.path(summary_path), workdir, logs)
 
@@ -270,10 +271,10 @@ def _upload_artifacts(lake: LakeLocation, run_id: str, out: Path) -> list[str]:
     """Locust's CSV stats plus the request log and phases into ``loadtests/<run_id>/``."""
     uploaded = []
     for path in sorted(out.glob("locust_*.csv")):
-        relative = f"loadtests/{run_id}/{path.name}"
+        relative = f"{loadtest_run_prefix(run_id)}/{path.name}"
         lake.write_bytes(relative, path.read_bytes())
         uploaded.append(relative)
     for name in (REQUEST_LOG, PHASES_FILE, PROVIDER_STATS_FILE):
         if (out / name).exists():
-            lake.write_bytes(f"loadtests/{run_id}/{name}", (out / name).read_bytes())
+            lake.write_bytes(f"{loadtest_run_prefix(run_id)}/{name}", (out / name).read_bytes())
     return uploaded

@@ -13,11 +13,11 @@ from importlib import resources
 import duckdb
 import pyarrow.dataset as ds
 
+from gateway_shim.telemetry.layout import EVENTS_PREFIX
 from gateway_shim.telemetry.schema import EVENT_SCHEMA
 from gateway_shim.telemetry.storage import LakeLocation
 from loadtests.records import TelemetryRow
 
-EVENTS_PREFIX = "events/v1"
 _SQL = resources.files("loadtests").joinpath("sql/run_events.sql").read_text()
 
 

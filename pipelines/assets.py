@@ -19,10 +19,11 @@ from dagster_shared.utils.warnings import BetaWarning
 
 from analytics.sql_files import load_sql
 from analytics.thresholds import DRIFT_THRESHOLDS
+from gateway_shim.telemetry.layout import LOADTESTS_PREFIX, POLICIES_PREFIX, is_loadtest_summary
 from pipelines.incremental import DayGrainedMart, maintain
 from pipelines.lake_events import list_event_objects
 from pipelines.loading import load_days, record_quarantine
-from pipelines.loadtest_summaries import SUMMARY_SCHEMA, is_summary, parse_summary
+from pipelines.loadtest_summaries import SUMMARY_SCHEMA, parse_summary
 from pipelines.partitions import DAILY
 from pipelines.reference import (
     PolicySnapshot,
@@ -91,9 +92,8 @@ def ref_policy(lake: LakeResource, warehouse: WarehouseResource) -> dg.Materiali
     config = warehouse.policy_config()
     snapshots: list[PolicySnapshot] = []
     unreadable: dict[str, str] = {}
-    prefix = location.path("") + "/"
-    for info in location.list_files("policies"):
-        relative = info.path.removeprefix(prefix)
+    for info in location.list_objects(POLICIES_PREFIX):
+        relative = info.path
         if not relative.endswith(".json"):
             continue
         try:
@@ -210,11 +210,10 @@ def policy_drift(warehouse: WarehouseResource) -> dg.MaterializeResult:
 def loadtest_runs(lake: LakeResource, warehouse: WarehouseResource) -> dg.MaterializeResult:
     """marts.loadtest_runs: one row per load-test run from loadtests/*/summary.json."""
     location = lake.location()
-    prefix = location.path("") + "/"
     rows, unreadable = [], {}
-    for info in location.list_files("loadtests"):
-        relative = info.path.removeprefix(prefix)
-        if not is_summary(relative):
+    for info in location.list_objects(LOADTESTS_PREFIX):
+        relative = info.path
+        if not is_loadtest_summary(relative):
             continue
         try:
             rows.append(parse_summary(relative, location.read_bytes(relative).decode("utf-8")))

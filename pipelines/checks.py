@@ -17,6 +17,7 @@ import duckdb
 
 from analytics.sql_files import load_sql
 from analytics.thresholds import RECONCILIATION_TOLERANCE
+from gateway_shim.telemetry.layout import QUARANTINE_PREFIX
 from gateway_shim.telemetry.storage import LakeLocation
 from pipelines.assets import cost_daily, raw_events
 from pipelines.lake_events import list_event_objects, quarantined_objects
@@ -134,7 +135,8 @@ def quarantine_empty(location: LakeLocation, connection: duckdb.DuckDBPyConnecti
         path: reason for path, _, reason, _ in connection.execute(load_sql("check_quarantine")).fetchall()
     }
     detail = [
-        f"{path}: {reasons.get(path.removeprefix('quarantine/'), 'see its .reason.txt')}" for path in waiting
+        f"{path}: {reasons.get(path.removeprefix(QUARANTINE_PREFIX + '/'), 'see its .reason.txt')}"
+        for path in waiting
     ]
     return _result(
         "quarantine_empty",

@@ -7,7 +7,6 @@ Each object is read whole and on its own, so one corrupt or foreign object is ca
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -15,13 +14,17 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from gateway_shim.telemetry.layout import (
+    EVENTS_LAYOUT,
+    EVENTS_PREFIX,
+    QUARANTINE_PREFIX,
+    event_day,
+    quarantine_copy_path,
+)
 from gateway_shim.telemetry.schema import EVENT_SCHEMA, SCHEMA_VERSION
 from gateway_shim.telemetry.storage import LakeLocation
 
-EVENTS_PREFIX = "events/v1"
-QUARANTINE_PREFIX = "quarantine"
-OUTSIDE_LAYOUT = "not in the events layout events/v1/dt=YYYY-MM-DD/hour=HH/*.parquet"
-_EVENT_PATH = re.compile(r"^events/v1/dt=(\d{4}-\d{2}-\d{2})/hour=\d{2}/[^/]+\.parquet$")
+OUTSIDE_LAYOUT = f"not in the events layout {EVENTS_LAYOUT}"
 
 
 class UnreadableObject(ValueError):
@@ -40,26 +43,12 @@ class LakeObject:
         return (self.path, self.size, self.mtime_ns)
 
 
-def event_day(relative_path: str) -> dt.date | None:
-    match = _EVENT_PATH.match(relative_path)
-    if match is None:
-        return None
-    try:
-        return dt.date.fromisoformat(match.group(1))
-    except ValueError:
-        return None
-
-
 def list_event_objects(lake: LakeLocation) -> list[LakeObject]:
     """Every object under ``events/v1/``, with its day (or None when it does not belong there)."""
-    prefix = lake.path("") + "/"
-    objects = []
-    for info in lake.list_files(EVENTS_PREFIX):
-        relative = info.path.removeprefix(prefix)
-        objects.append(
-            LakeObject(relative, int(info.size or 0), int(info.mtime_ns or 0), event_day(relative))
-        )
-    return objects
+    return [
+        LakeObject(info.path, info.size, info.mtime_ns, event_day(info.path))
+        for info in lake.list_objects(EVENTS_PREFIX)
+    ]
 
 
 def by_day(objects: Iterable[LakeObject]) -> dict[dt.date, list[LakeObject]]:
@@ -148,7 +137,7 @@ def read_event_object(lake: LakeLocation, obj: LakeObject) -> pa.Table:
 
 def copy_to_quarantine(lake: LakeLocation, relative_path: str, reason: str) -> str:
     """Copy an object to ``quarantine/<its path>`` beside ``<path>.reason.txt``; returns the copy's path."""
-    target = f"{QUARANTINE_PREFIX}/{relative_path}"
+    target = quarantine_copy_path(relative_path)
     lake.write_bytes(target, lake.read_bytes(relative_path))
     lake.write_bytes(f"{target}.reason.txt", f"{relative_path}: {reason}\n".encode())
     return target
@@ -163,9 +152,6 @@ def quarantine(lake: LakeLocation, relative_path: str, reason: str) -> str:
 
 def quarantined_objects(lake: LakeLocation) -> list[str]:
     """Paths (relative) of the objects waiting in quarantine, reason files excluded."""
-    prefix = lake.path("") + "/"
     return [
-        info.path.removeprefix(prefix)
-        for info in lake.list_files(QUARANTINE_PREFIX)
-        if not info.path.endswith(".reason.txt")
+        info.path for info in lake.list_objects(QUARANTINE_PREFIX) if not info.path.endswith(".reason.txt")
     ]

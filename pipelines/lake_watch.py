@@ -7,9 +7,9 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from pipelines.lake_events import event_day
+from gateway_shim.telemetry.layout import EVENTS_PREFIX, LOADTESTS_PREFIX, POLICIES_PREFIX, event_day
 
-WATCHED_PREFIXES = ("events/v1", "policies", "loadtests")
+WATCHED_PREFIXES = (EVENTS_PREFIX, POLICIES_PREFIX, LOADTESTS_PREFIX)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,5 +51,5 @@ def changes_since(objects: Iterable[tuple[str, int]], cursor: Cursor) -> Changes
     if newest == cursor.mtime_ns:
         at_newest |= cursor.keys_at_mtime
     days = frozenset(day for path, _ in new if (day := event_day(path)) is not None)
-    others = tuple(sorted(path for path, _ in new if not path.startswith("events/")))
+    others = tuple(sorted(path for path, _ in new if not path.startswith(f"{EVENTS_PREFIX}/")))
     return Changes(days, others, Cursor(newest, frozenset(at_newest)))

@@ -29,10 +29,10 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 
 from analytics.sql_files import load_sql
+from gateway_shim.telemetry.layout import EVENTS_PREFIX
 from gateway_shim.telemetry.schema import EVENT_COLUMNS, EVENT_SCHEMA
 from gateway_shim.telemetry.storage import LakeLocation
 from pipelines.lake_events import (
-    EVENTS_PREFIX,
     OUTSIDE_LAYOUT,
     Footer,
     LakeObject,

@@ -29,11 +29,6 @@ SUMMARY_SCHEMA = pa.schema(
 _NUMBERS = ("duration_s", "rps", "p95_ms", "error_rate", "fallback_rate")
 
 
-def is_summary(relative_path: str) -> bool:
-    parts = relative_path.split("/")
-    return len(parts) == 3 and parts[0] == "loadtests" and parts[2] == "summary.json"
-
-
 def parse_summary(relative_path: str, text: str) -> dict[str, Any]:
     """One summary as a row; ``ValueError`` naming the file and the problem when it is malformed."""
     data = parse_json_object(relative_path, text)

@@ -33,11 +33,8 @@ refresh_job = dg.define_asset_job(
 def lake_sensor(context: dg.SensorEvaluationContext, lake: LakeResource) -> dg.SensorResult:
     """Runs for the days that got new lake objects since the last tick."""
     location = lake.location()
-    prefix = location.path("") + "/"
     objects = [
-        (info.path.removeprefix(prefix), int(info.mtime_ns or 0))
-        for watched in WATCHED_PREFIXES
-        for info in location.list_files(watched)
+        (info.path, info.mtime_ns) for watched in WATCHED_PREFIXES for info in location.list_objects(watched)
     ]
     changes = changes_since(objects, Cursor.loads(context.cursor))
     days = sorted(day for day in changes.days if in_window(day))

@@ -19,10 +19,11 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from gateway_shim.telemetry.backoff import backoff_delay
 from gateway_shim.telemetry.columnar import to_table
 from gateway_shim.telemetry.layout import hours_since_epoch
+from gateway_shim.telemetry.parquet_encoding import hour_files
 from gateway_shim.telemetry.storage import LakeLocation
-from gateway_shim.telemetry.writer import backoff_delay, hour_files
 
 CONVERT_EVERY = 512
 """Events converted to Arrow at once: few enough to be young and in the CPU caches, enough for

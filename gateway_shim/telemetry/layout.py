@@ -1,4 +1,7 @@
-"""The lake's object names: Hive partitions by the event's hour, file names, gap and quarantine paths.
+"""The lake's layout, in one place: its top-level prefixes, the events' hourly partitions, object names.
+
+Everything that writes or reads the lake (the writer, the simulator, the pipelines, the budget seed,
+the load tests, the benchmarks) takes its paths from here, so a layout change is one edit.
 
 Pure functions: the same spool segment always maps to the same object names, so a segment replayed
 after a crash overwrites what it may already have uploaded instead of duplicating it.
@@ -7,6 +10,7 @@ after a crash overwrites what it may already have uploaded instead of duplicatin
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,10 +19,47 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 EVENTS_PREFIX = "events/v1"
+"""Event files, schema v1: ``events/v1/dt=YYYY-MM-DD/hour=HH/<gateway_id>-<start>-<uuid>.parquet``."""
 GAPS_PREFIX = "gaps"
-QUARANTINE_PREFIX = "quarantine/writer"
+"""The writer's records of events it had to drop."""
+POLICIES_PREFIX = "policies"
+"""One snapshot per policy version: ``policies/<version>.json``."""
+LOADTESTS_PREFIX = "loadtests"
+"""One folder per load-test run: ``loadtests/<run_id>/summary.json``, Locust's CSVs, the run's own lake."""
+QUARANTINE_PREFIX = "quarantine"
+"""Everything set aside as unusable; the pipelines keep each object's lake path below it."""
+WRITER_QUARANTINE_PREFIX = f"{QUARANTINE_PREFIX}/writer"
+"""The part of the quarantine the lake writer fills: events and spool segments that do not fit schema v1."""
+EVENTS_LAYOUT = f"{EVENTS_PREFIX}/dt=YYYY-MM-DD/hour=HH/*.parquet"
+"""The event files' layout, as people read it (in messages)."""
+
+_EVENT_OBJECT = re.compile(
+    rf"^{re.escape(EVENTS_PREFIX)}/dt=(\d{{4}}-\d{{2}}-\d{{2}})/hour=\d{{2}}/[^/]+\.parquet$"
+)
+_LOADTEST_SUMMARY = "summary.json"
 _US_PER_HOUR = 3_600_000_000
 _NAMESPACE = uuid.UUID("6f1c2a52-3a43-4f4e-9a55-5d2b8f0e7c11")
+
+
+def day_prefix(day: dt.date | str) -> str:
+    """``events/v1/dt=YYYY-MM-DD``: one day's partition."""
+    return f"{EVENTS_PREFIX}/dt={day}"
+
+
+def hour_prefix(day: dt.date | str, hour: int | str) -> str:
+    """``events/v1/dt=YYYY-MM-DD/hour=HH``: one hour's partition."""
+    return f"{day_prefix(day)}/hour={int(hour):02d}"
+
+
+def event_day(relative_path: str) -> dt.date | None:
+    """The day of an event file's partition, or None when the path is not in the events layout."""
+    match = _EVENT_OBJECT.match(relative_path)
+    if match is None:
+        return None
+    try:
+        return dt.date.fromisoformat(match.group(1))
+    except ValueError:
+        return None
 
 
 @dataclass(frozen=True)
@@ -31,7 +72,7 @@ class HourPartition:
 
     @property
     def prefix(self) -> str:
-        return f"{EVENTS_PREFIX}/dt={self.day}/hour={self.hour}"
+        return hour_prefix(self.day, self.hour)
 
 
 def stamp(ts_us: int) -> str:
@@ -77,5 +118,35 @@ def gap_path(gateway_id: str, started_us: int, gap_id: str) -> str:
     return f"{GAPS_PREFIX}/{gateway_id}-{stamp(started_us)}-{gap_id}.json"
 
 
-def quarantine_path(gateway_id: str, started_us: int) -> str:
-    return f"{QUARANTINE_PREFIX}/{gateway_id}-{stamp(started_us)}-{uuid.uuid4().hex}.jsonl"
+def writer_quarantine_path(gateway_id: str, started_us: int) -> str:
+    """Where the writer puts events that do not fit the schema (JSON lines with the reason)."""
+    return f"{WRITER_QUARANTINE_PREFIX}/{gateway_id}-{stamp(started_us)}-{uuid.uuid4().hex}.jsonl"
+
+
+def writer_quarantined_segment_path(gateway_id: str, segment_name: str) -> str:
+    """Where the writer keeps a spool segment that cannot be turned into Parquet, as it is."""
+    return f"{WRITER_QUARANTINE_PREFIX}/{gateway_id}-{segment_name}.arrows"
+
+
+def quarantine_copy_path(relative_path: str) -> str:
+    """Where the pipelines set an unusable object aside: its own path below ``quarantine/``."""
+    return f"{QUARANTINE_PREFIX}/{relative_path}"
+
+
+def policy_snapshot_path(policy_version: str) -> str:
+    return f"{POLICIES_PREFIX}/{policy_version}.json"
+
+
+def loadtest_run_prefix(run_id: str) -> str:
+    """``loadtests/<run_id>``: a load-test run's report, artifacts and its gateway's own lake."""
+    return f"{LOADTESTS_PREFIX}/{run_id}"
+
+
+def loadtest_summary_path(run_id: str) -> str:
+    return f"{loadtest_run_prefix(run_id)}/{_LOADTEST_SUMMARY}"
+
+
+def is_loadtest_summary(relative_path: str) -> bool:
+    """True for ``loadtests/<run_id>/summary.json`` (not for files deeper in a run's folder)."""
+    parts = relative_path.split("/")
+    return len(parts) == 3 and parts[0] == LOADTESTS_PREFIX and parts[2] == _LOADTEST_SUMMARY

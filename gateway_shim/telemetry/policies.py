@@ -12,9 +12,8 @@ from typing import Protocol
 
 import orjson
 
+from gateway_shim.telemetry.layout import policy_snapshot_path
 from gateway_shim.telemetry.storage import LakeLocation
-
-POLICIES_PREFIX = "policies"
 
 
 class VersionedConfig(Protocol):
@@ -22,10 +21,6 @@ class VersionedConfig(Protocol):
     def policy_version(self) -> str: ...
 
     def canonical_json(self) -> str: ...
-
-
-def policy_snapshot_path(policy_version: str) -> str:
-    return f"{POLICIES_PREFIX}/{policy_version}.json"
 
 
 def policy_snapshot(config: VersionedConfig, first_seen: dt.datetime) -> bytes:

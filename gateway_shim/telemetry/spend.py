@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from gateway_shim.telemetry.layout import EVENTS_PREFIX
+from gateway_shim.telemetry.layout import EVENTS_PREFIX, day_prefix
 from gateway_shim.telemetry.schema import EVENT_SCHEMA
 from gateway_shim.telemetry.spool import SEGMENT_SUFFIX, Spool, read_segment
 from gateway_shim.telemetry.storage import LakeLocation
@@ -56,13 +56,12 @@ def month_days(month_start: dt.date) -> list[dt.date]:
 
 def month_files(lake: LakeLocation, month_start: dt.date) -> dict[dt.date, list[str]]:
     """The Parquet files of the month's day partitions by day (a listing of ``events/v1``, then each day)."""
-    wanted = {f"dt={day}": day for day in month_days(month_start)}
+    wanted = {lake.path(day_prefix(day)): day for day in month_days(month_start)}
     selector = pafs.FileSelector(lake.path(EVENTS_PREFIX), recursive=False, allow_not_found=True)
-    folders = sorted(info.base_name for info in lake.filesystem.get_file_info(selector)
-                     if info.type == pafs.FileType.Directory and info.base_name in wanted)
-    return {wanted[folder]: [info.path for info in lake.list_files(f"{EVENTS_PREFIX}/{folder}")
-                             if info.path.endswith(".parquet")]
-            for folder in folders}
+    days = sorted(wanted[info.path] for info in lake.filesystem.get_file_info(selector)
+                  if info.type == pafs.FileType.Directory and info.path in wanted)
+    return {day: [info.path for info in lake.list_files(day_prefix(day)) if info.path.endswith(".parquet")]
+            for day in days}
 
 
 def read_files(lake: LakeLocation, files: Sequence[str]) -> pa.Table:
@@ -129,11 +128,6 @@ def read_month_spend(lake: LakeLocation, month_start: dt.date,
         for tenant, usd in by_tenant.items():
             total[tenant] = total.get(tenant, 0.0) + usd
     return MonthSpend(dict(sorted(total.items())), events, sum(len(f) for f in files.values()))
-
-
-def month_to_date_spend(lake: LakeLocation, month_start: dt.date) -> dict[str, float]:
-    """USD per tenant of the UTC month starting ``month_start``, over every replica's events in the lake."""
-    return read_month_spend(lake, month_start).by_tenant
 
 
 def _read_file(filesystem: pafs.FileSystem, path: str) -> pa.Table:

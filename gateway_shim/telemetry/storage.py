@@ -63,6 +63,19 @@ def s3_filesystem(env: Mapping[str, str] | None = None) -> pafs.S3FileSystem:
     return pafs.S3FileSystem(**options)
 
 
+@dataclass(frozen=True, slots=True)
+class LakeObjectInfo:
+    """One file in the lake, named by its path relative to the lake root (what ``read_bytes`` takes)."""
+
+    path: str
+    size: int
+    mtime_ns: int
+
+    @property
+    def base_name(self) -> str:
+        return self.path.rpartition("/")[2]
+
+
 @dataclass(frozen=True)
 class LakeLocation:
     """The lake's root on a pyarrow filesystem; all other paths are relative to it (``/``-separated)."""
@@ -127,6 +140,14 @@ class LakeLocation:
             info for info in infos if info.type == pafs.FileType.File and not info.base_name.startswith(".")
         ]
         return sorted(files, key=lambda info: info.path)
+
+    def list_objects(self, relative_prefix: str = "") -> list[LakeObjectInfo]:
+        """Every file under ``relative_prefix`` like ``list_files``, with paths relative to the lake root."""
+        root = self.path("") + "/"
+        return [
+            LakeObjectInfo(info.path.removeprefix(root), int(info.size or 0), int(info.mtime_ns or 0))
+            for info in self.list_files(relative_prefix)
+        ]
 
     def delete(self, relative_path: str) -> None:
         self.filesystem.delete_file(self.path(relative_path))

@@ -6,9 +6,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from gateway_shim.telemetry.lake_writer import LakeWriter
 from gateway_shim.telemetry.schema import EVENT_COLUMNS, SCHEMA_VERSION
 from gateway_shim.telemetry.storage import LakeLocation
-from gateway_shim.telemetry.writer import LakeWriter
 from loadtests.telemetry import read_run_events, wait_for_run_events
 from tests.helpers import MotoS3Server
 

@@ -8,17 +8,10 @@ import pyarrow as pa
 import pytest
 
 from gateway_shim.telemetry.schema import EVENT_SCHEMA
-from pipelines.lake_events import LakeObject, UnreadableObject, changed_days, conform, event_day
+from pipelines.lake_events import LakeObject, UnreadableObject, changed_days, conform
 
 DAY = dt.date(2026, 11, 3)
 PATH = "events/v1/dt=2026-11-03/hour=07/gw-a-1.parquet"
-
-
-def test_event_day_follows_the_layout() -> None:
-    assert event_day(PATH) == DAY
-    assert event_day("events/v1/dt=2026-11-03/gw-a-1.parquet") is None
-    assert event_day("events/v1/dt=2026-13-03/hour=07/x.parquet") is None
-    assert event_day("events/v1/dt=2026-11-03/hour=07/x.json") is None
 
 
 def test_changed_days_sees_new_rewritten_and_vanished_objects() -> None:

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from pipelines.loadtest_summaries import is_summary, parse_summary
+from pipelines.loadtest_summaries import parse_summary
 
 PATH = "loadtests/run-1/summary.json"
 
@@ -54,7 +54,3 @@ def test_malformed_summaries_name_the_file_and_problem(text: str, reason: str) -
         parse_summary(PATH, text)
     assert str(raised.value).startswith(PATH)
 
-
-def test_only_summary_json_files_count() -> None:
-    assert is_summary(PATH)
-    assert not is_summary("loadtests/run-1/stats.csv") and not is_summary("loadtests/summary.json")

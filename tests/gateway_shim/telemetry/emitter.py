@@ -11,10 +11,15 @@ import signal
 import sys
 import time
 
-from gateway_shim.telemetry.writer import LakeWriter, exit_on_sigterm
+from gateway_shim.telemetry.lake_writer import LakeWriter
 
 MAX_SECONDS = 60.0
 BASE_TS = 1_795_000_000_000_000
+
+
+def exit_on_sigterm() -> None:
+    """Turn SIGTERM into a normal interpreter exit, so the writer's close-at-exit flushes the lake."""
+    signal.signal(signal.SIGTERM, lambda signum, _frame: sys.exit(128 + signum))
 
 
 def event(i: int) -> dict[str, object]:

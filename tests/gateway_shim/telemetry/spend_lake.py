@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from gateway_shim.telemetry.columnar import to_record_batch
+from gateway_shim.telemetry.lake_writer import LakeWriter
 from gateway_shim.telemetry.spool import Spool
 from gateway_shim.telemetry.storage import LakeLocation
-from gateway_shim.telemetry.writer import LakeWriter
 from tests.gateway_shim.telemetry.events import make_event
 
 

@@ -1,11 +1,20 @@
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import pyarrow as pa
 
 from gateway_shim.telemetry.columnar import to_record_batch
-from gateway_shim.telemetry.layout import events_file_path, split_by_hour, stamp
+from gateway_shim.telemetry.layout import (
+    event_day,
+    events_file_path,
+    hour_prefix,
+    is_loadtest_summary,
+    loadtest_summary_path,
+    split_by_hour,
+    stamp,
+)
 from tests.gateway_shim.telemetry.events import BASE_TS, HOUR_US, make_event
 
 
@@ -41,3 +50,21 @@ def test_file_names_follow_the_layout_and_are_stable_per_segment() -> None:
     assert name == events_file_path("gw-1", "000000000007-abc", part)
     assert name != events_file_path("gw-1", "000000000008-def", part)
     assert stamp(BASE_TS) == "20261130T000000Z"
+
+
+def test_event_day_follows_the_layout() -> None:
+    path = "events/v1/dt=2026-11-03/hour=07/gw-a-1.parquet"
+    assert event_day(path) == dt.date(2026, 11, 3)
+    assert path.startswith(hour_prefix(dt.date(2026, 11, 3), 7) + "/")
+    assert event_day("events/v1/dt=2026-11-03/gw-a-1.parquet") is None
+    assert event_day("events/v1/dt=2026-13-03/hour=07/x.parquet") is None
+    assert event_day("events/v1/dt=2026-11-03/hour=07/x.json") is None
+    assert event_day("events/v2/dt=2026-11-03/hour=07/x.parquet") is None
+
+
+def test_only_a_runs_own_summary_json_counts() -> None:
+    assert loadtest_summary_path("run-1") == "loadtests/run-1/summary.json"
+    assert is_loadtest_summary(loadtest_summary_path("run-1"))
+    assert not is_loadtest_summary("loadtests/run-1/stats.csv")
+    assert not is_loadtest_summary("loadtests/summary.json")
+    assert not is_loadtest_summary("loadtests/run-1/lake/summary.json")

@@ -10,7 +10,6 @@ import pytest
 from gateway_shim.telemetry.spend import (
     month_files,
     month_start_of,
-    month_to_date_spend,
     next_month,
     read_month_spend,
     read_spool,
@@ -38,7 +37,7 @@ def test_month_boundaries() -> None:
 
 
 def test_sums_the_months_distinct_events_per_tenant(lake: LakeLocation) -> None:
-    assert month_to_date_spend(lake, NOVEMBER) == {"acme": 0.875, "globex": 0.75}
+    assert read_month_spend(lake, NOVEMBER).by_tenant == {"acme": 0.875, "globex": 0.75}
 
 
 def test_only_the_months_partitions_are_read(lake: LakeLocation) -> None:
@@ -54,13 +53,13 @@ def test_only_the_months_partitions_are_read(lake: LakeLocation) -> None:
 
 
 def test_neighbouring_months_have_their_own_spend(lake: LakeLocation) -> None:
-    assert month_to_date_spend(lake, dt.date(2026, 10, 1)) == {"acme": 1.0}
-    assert month_to_date_spend(lake, dt.date(2026, 12, 1)) == {"acme": 2.0}
-    assert month_to_date_spend(lake, dt.date(2026, 9, 1)) == {}
+    assert read_month_spend(lake, dt.date(2026, 10, 1)).by_tenant == {"acme": 1.0}
+    assert read_month_spend(lake, dt.date(2026, 12, 1)).by_tenant == {"acme": 2.0}
+    assert read_month_spend(lake, dt.date(2026, 9, 1)).by_tenant == {}
 
 
 def test_an_empty_or_missing_lake_has_no_spend(tmp_path: Path) -> None:
-    assert month_to_date_spend(LakeLocation.parse(str(tmp_path / "empty")), NOVEMBER) == {}
+    assert read_month_spend(LakeLocation.parse(str(tmp_path / "empty")), NOVEMBER).by_tenant == {}
 
 
 def test_spooled_events_count_once_with_the_lake(lake: LakeLocation, tmp_path: Path) -> None:

@@ -16,9 +16,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from gateway_shim.telemetry.backoff import backoff_delay
+from gateway_shim.telemetry.lake_writer import LakeWriter
 from gateway_shim.telemetry.spool import SpoolLocked
 from gateway_shim.telemetry.storage import LakeLocation
-from gateway_shim.telemetry.writer import LakeWriter, backoff_delay
 from tests.gateway_shim.telemetry.events import BASE_TS, HOUR_US, make_event
 
 WriterFactory = Callable[..., LakeWriter]

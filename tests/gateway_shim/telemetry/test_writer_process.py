@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pyarrow.dataset as ds
 
+from gateway_shim.telemetry.lake_writer import LakeWriter
 from gateway_shim.telemetry.storage import LakeLocation
-from gateway_shim.telemetry.writer import LakeWriter
 
 EMITTER = Path(__file__).with_name("emitter.py")
 REPO = Path(__file__).resolve().parents[3]

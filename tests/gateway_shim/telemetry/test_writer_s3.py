@@ -13,8 +13,8 @@ import polars as pl
 import pyarrow.dataset as ds
 import pytest
 
+from gateway_shim.telemetry.lake_writer import LakeWriter
 from gateway_shim.telemetry.storage import LakeLocation
-from gateway_shim.telemetry.writer import LakeWriter
 from tests.gateway_shim.telemetry.events import BASE_TS, HOUR_US, make_event
 from tests.helpers import MotoS3Server
 
