@@ -30,16 +30,16 @@ from typing import Any
 from gateway_shim.config.models import CircuitBreaker as BreakerSettings
 from gateway_shim.config.models import Config, Lane
 from gateway_shim.policy.allowlist import DataClassRule
-from gateway_shim.policy.budget import BudgetLedger
+from gateway_shim.policy.api_keys import KeyRing
+from gateway_shim.policy.budget_ledger import BudgetLedger
 from gateway_shim.policy.cost import MICROS_PER_DAY, PriceBook, month_end_us, month_key
 from gateway_shim.policy.guardrails import DenyList, Redactor
-from gateway_shim.policy.keys import KeyRing
 from gateway_shim.policy.rate_limit import RateLimiter
 from gateway_shim.policy.tokens import estimate_tokens_from_chars, message_text
-from gateway_shim.routing.circuit import CircuitBreaker
+from gateway_shim.routing.circuit_breaker import CircuitBreaker
 from gateway_shim.routing.degrade import DEGRADED_ACTION, degraded_chain, under_pressure
+from gateway_shim.routing.lane_queues import LaneGate
 from gateway_shim.routing.routes import RouteSpec, RouteTable
-from gateway_shim.routing.saturation import LaneGate
 from gateway_shim.telemetry.event import EventIds, plan_event, rejection_event
 from gateway_shim.types import AttemptResult, Outcome, Plan, Rejection, RequestContext, Target
 

@@ -18,12 +18,12 @@ from typing import Any
 
 from gateway_shim.config.models import Config
 from gateway_shim.core import Gateway
-from gateway_shim.providers.faults import FaultSet
-from gateway_shim.providers.simulated_model import SimResponse, SimulatedModel
-from gateway_shim.routing.saturation import QUEUED, RUNNING, Ticket
+from gateway_shim.routing.lane_queues import QUEUED, RUNNING, Ticket
 from gateway_shim.simulate.incidents import Action, Schedule
 from gateway_shim.simulate.prompts import PromptBook
 from gateway_shim.simulate.traffic import HOUR_S, Arrival, TrafficModel
+from gateway_shim.simulated_provider.faults import FaultSet
+from gateway_shim.simulated_provider.simulated_model import SimResponse, SimulatedModel
 from gateway_shim.telemetry.event import EventIds
 from gateway_shim.types import AttemptResult, Plan, Rejection, RequestContext, Target
 

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from gateway_shim.config.loader import DEMO_CONFIG, load_config
 from gateway_shim.config.models import Config
 from gateway_shim.core import Gateway
-from gateway_shim.routing.saturation import Ticket
+from gateway_shim.routing.lane_queues import Ticket
 from gateway_shim.telemetry.event import EventIds
 from gateway_shim.telemetry.schema import EVENT_COLUMNS, EVENT_SCHEMA, OUTCOMES
 from gateway_shim.types import AttemptResult, Plan, Rejection, RequestContext
