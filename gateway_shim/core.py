@@ -208,10 +208,9 @@ class Gateway:
             return self._over_budget(ctx, tenant, lane_name, sensitivity, month, reservation, input_tokens,
                                      validation, actions, route.name)
 
-        # Positional, in Plan's field order: a keyword costs ~35 ns here, 18 of them 0.6 µs a request.
-        return Plan(ctx, tenant_id, tenant.team, lane_name, sensitivity, route.name, chain.targets,
-                    max_tokens, messages, input_tokens, lane.timeout_s, now + lane.timeout_s, lane.priority,
-                    reservation, month, actions, validation, degraded)
+        return Plan.admitted(ctx, tenant_id, tenant.team, lane_name, sensitivity, route.name, chain.targets,
+                             max_tokens, messages, input_tokens, lane.timeout_s, now + lane.timeout_s,
+                             lane.priority, reservation, month, actions, validation, degraded)
 
     def _chain(self, route: RouteSpec, rule: DataClassRule, requested: str,
                degraded: bool) -> _Chain | Rejection:

@@ -86,3 +86,10 @@ class ProviderClient(Protocol):
     async def stream(self, request: UpstreamRequest) -> AsyncIterator[StreamChunk]: ...
 
     async def aclose(self) -> None: ...
+
+
+async def prepend(first: StreamChunk, rest: AsyncIterator[StreamChunk]) -> AsyncIterator[StreamChunk]:
+    """A stream whose first chunk was already read (to know the call succeeded) made whole again."""
+    yield first
+    async for chunk in rest:
+        yield chunk

@@ -33,6 +33,7 @@ from gateway_shim.upstream.base import (
     UpstreamError,
     UpstreamRequest,
     UpstreamResult,
+    prepend,
     reason_for_status,
 )
 
@@ -151,7 +152,7 @@ class BedrockClient:
         except BaseException:
             stop.set()
             raise
-        return _prepend(first, chunks)
+        return prepend(first, chunks)
 
     async def aclose(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -231,9 +232,3 @@ def _pump(events: Any, queue: asyncio.Queue[Any], loop: asyncio.AbstractEventLoo
         close = getattr(events, "close", None)
         if stop.is_set() and close is not None:
             close()
-
-
-async def _prepend(first: StreamChunk, rest: AsyncIterator[StreamChunk]) -> AsyncIterator[StreamChunk]:
-    yield first
-    async for chunk in rest:
-        yield chunk

@@ -19,6 +19,7 @@ from gateway_shim.upstream.base import (
     UpstreamError,
     UpstreamRequest,
     UpstreamResult,
+    prepend,
     reason_for_status,
 )
 from gateway_shim.upstream.http_client import HttpClient, StreamingResponse, format_headers
@@ -71,7 +72,7 @@ class OpenAICompatClient:
         except BaseException:
             response.close()
             raise
-        return _prepend(first, chunks)
+        return prepend(first, chunks)
 
     async def aclose(self) -> None:
         await self.http.aclose()
@@ -110,12 +111,6 @@ def _error(status: int, body: bytes, retry_after: str | None, name: str) -> Upst
     except ValueError:
         wait = None
     return UpstreamError(reason_for_status(status), status, f"{name}: {message}", retry_after=wait)
-
-
-async def _prepend(first: StreamChunk, rest: AsyncIterator[StreamChunk]) -> AsyncIterator[StreamChunk]:
-    yield first
-    async for chunk in rest:
-        yield chunk
 
 
 async def _sse_chunks(response: StreamingResponse, name: str) -> AsyncIterator[StreamChunk]:
