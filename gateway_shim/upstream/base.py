@@ -7,7 +7,7 @@ whose `reason` tells the breaker and the fallback chain what went wrong.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -88,8 +88,22 @@ class ProviderClient(Protocol):
     async def aclose(self) -> None: ...
 
 
-async def prepend(first: StreamChunk, rest: AsyncIterator[StreamChunk]) -> AsyncIterator[StreamChunk]:
-    """A stream whose first chunk was already read (to know the call succeeded) made whole again."""
+async def started(chunks: AsyncIterator[StreamChunk], name: str,
+                  on_failure: Callable[[], object]) -> AsyncIterator[StreamChunk]:
+    """``chunks`` once its first chunk has arrived, so a call that fails before any output raises here
+    (and may fall back) instead of inside a stream the client already gets; ``on_failure`` releases the
+    call's resources when it does."""
+    try:
+        first = await anext(chunks)
+    except StopAsyncIteration:
+        raise UpstreamError("error", 200, f"{name}: the stream ended before any chunk") from None
+    except BaseException:
+        on_failure()
+        raise
+    return _prepend(first, chunks)
+
+
+async def _prepend(first: StreamChunk, rest: AsyncIterator[StreamChunk]) -> AsyncIterator[StreamChunk]:
     yield first
     async for chunk in rest:
         yield chunk

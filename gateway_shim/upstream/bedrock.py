@@ -33,8 +33,8 @@ from gateway_shim.upstream.base import (
     UpstreamError,
     UpstreamRequest,
     UpstreamResult,
-    prepend,
     reason_for_status,
+    started,
 )
 
 FINISH_REASONS = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length",
@@ -144,15 +144,7 @@ class BedrockClient:
         queue: asyncio.Queue[Any] = asyncio.Queue()
         stop = threading.Event()
         self._pool.submit(_pump, events, queue, loop, stop)
-        chunks = self._chunks(queue, stop, request)
-        try:
-            first = await anext(chunks)
-        except StopAsyncIteration:
-            raise UpstreamError("error", 200, f"{self.name}: the stream ended before any chunk") from None
-        except BaseException:
-            stop.set()
-            raise
-        return prepend(first, chunks)
+        return await started(self._chunks(queue, stop, request), self.name, stop.set)
 
     async def aclose(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

@@ -19,8 +19,8 @@ from gateway_shim.upstream.base import (
     UpstreamError,
     UpstreamRequest,
     UpstreamResult,
-    prepend,
     reason_for_status,
+    started,
 )
 from gateway_shim.upstream.http_client import HttpClient, StreamingResponse, format_headers
 
@@ -64,15 +64,7 @@ class OpenAICompatClient:
         if response.status != 200:
             body = await response.read()
             raise _error(response.status, body, response.header("retry-after"), self.name)
-        chunks = _sse_chunks(response, self.name)
-        try:
-            first = await anext(chunks)
-        except StopAsyncIteration:
-            raise UpstreamError("error", 200, f"{self.name}: the stream ended before any chunk") from None
-        except BaseException:
-            response.close()
-            raise
-        return prepend(first, chunks)
+        return await started(_sse_chunks(response, self.name), self.name, response.close)
 
     async def aclose(self) -> None:
         await self.http.aclose()
