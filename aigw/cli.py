@@ -10,7 +10,7 @@ import click
 # name -> "module:attribute" of a click command; the module owns the command's options and docs.
 COMMANDS: dict[str, str] = {
     "serve": "gateway_shim.server.command:serve",
-    "provider": "gateway_shim.providers.command:provider",
+    "provider": "gateway_shim.simulated_provider.command:provider",
     "simulate": "gateway_shim.simulate.command:simulate",
     "pipeline": "pipelines.command:pipeline",
     "dashboard": "dashboards.command:dashboard",

@@ -30,7 +30,7 @@ import uvloop
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gateway_shim.providers.http_client import HttpClient, format_headers
+from gateway_shim.upstream.http_client import HttpClient, format_headers
 from tests.helpers import free_port, wait_for_port
 
 BODY = orjson.dumps({"model": "gpt-4o-mini", "max_tokens": 16,

@@ -30,16 +30,16 @@ from typing import Any
 from gateway_shim.config.models import CircuitBreaker as BreakerSettings
 from gateway_shim.config.models import Config, Lane
 from gateway_shim.policy.allowlist import DataClassRule
-from gateway_shim.policy.budget import BudgetLedger
+from gateway_shim.policy.api_keys import KeyRing
+from gateway_shim.policy.budget_ledger import BudgetLedger
 from gateway_shim.policy.cost import MICROS_PER_DAY, PriceBook, month_end_us, month_key
 from gateway_shim.policy.guardrails import DenyList, Redactor
-from gateway_shim.policy.keys import KeyRing
 from gateway_shim.policy.rate_limit import RateLimiter
 from gateway_shim.policy.tokens import estimate_tokens_from_chars, message_text
-from gateway_shim.routing.circuit import CircuitBreaker
+from gateway_shim.routing.circuit_breaker import CircuitBreaker
 from gateway_shim.routing.degrade import DEGRADED_ACTION, degraded_chain, under_pressure
+from gateway_shim.routing.lane_queues import LaneGate
 from gateway_shim.routing.routes import RouteSpec, RouteTable
-from gateway_shim.routing.saturation import LaneGate
 from gateway_shim.telemetry.event import EventIds, plan_event, rejection_event
 from gateway_shim.types import AttemptResult, Outcome, Plan, Rejection, RequestContext, Target
 
@@ -208,10 +208,9 @@ class Gateway:
             return self._over_budget(ctx, tenant, lane_name, sensitivity, month, reservation, input_tokens,
                                      validation, actions, route.name)
 
-        # Positional, in Plan's field order: a keyword costs ~35 ns here, 18 of them 0.6 µs a request.
-        return Plan(ctx, tenant_id, tenant.team, lane_name, sensitivity, route.name, chain.targets,
-                    max_tokens, messages, input_tokens, lane.timeout_s, now + lane.timeout_s, lane.priority,
-                    reservation, month, actions, validation, degraded)
+        return Plan.admitted(ctx, tenant_id, tenant.team, lane_name, sensitivity, route.name, chain.targets,
+                             max_tokens, messages, input_tokens, lane.timeout_s, now + lane.timeout_s,
+                             lane.priority, reservation, month, actions, validation, degraded)
 
     def _chain(self, route: RouteSpec, rule: DataClassRule, requested: str,
                degraded: bool) -> _Chain | Rejection:

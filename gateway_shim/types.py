@@ -1,12 +1,18 @@
 """Plain data passed between the front doors (server, simulator) and the core (`gateway_shim.core`).
 
-Slotted dataclasses, no pydantic: these are built once or more per request on the hot path.
+Slotted dataclasses, no pydantic: these are built once or more per request on the hot path. The
+hot-path builders are named constructors beside their dataclass (``RequestContext.arrived``,
+``Plan.admitted``): every field a parameter in field order, passed positionally (a keyword costs
+~35 ns on CPython 3.11, 18 of them 0.6 µs a request) and stored straight into the slots, which is
+faster than the generated ``__init__``. tests/gateway_shim/test_types.py pins both orders.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any, Literal
+
+_new = object.__new__
 
 Message = dict[str, Any]
 """An OpenAI-style chat message: ``{"role": ..., "content": str | list[{"type": "text", "text": ...}]}``."""
@@ -40,6 +46,34 @@ class RequestContext:
     retrieval_ms: float | None = None
     run_id: str | None = None
     body_bytes: int = 0
+
+    @staticmethod
+    def arrived(
+        api_key: str | None, messages: list[Message], received_at: int, trace_id: str, model_requested: str,
+        max_tokens: int | None, stream: bool, workflow: str | None, app_id: str | None, user_id: str | None,
+        sensitivity: str | None, latency_class: str | None, budget_class: str | None,
+        prompt_version: str | None, retrieval_ms: float | None, run_id: str | None, body_bytes: int,
+    ) -> RequestContext:
+        """Every field, in field order: the simulator builds one per arrival."""
+        ctx: RequestContext = _new(RequestContext)
+        ctx.api_key = api_key
+        ctx.messages = messages
+        ctx.received_at = received_at
+        ctx.trace_id = trace_id
+        ctx.model_requested = model_requested
+        ctx.max_tokens = max_tokens
+        ctx.stream = stream
+        ctx.workflow = workflow
+        ctx.app_id = app_id
+        ctx.user_id = user_id
+        ctx.sensitivity = sensitivity
+        ctx.latency_class = latency_class
+        ctx.budget_class = budget_class
+        ctx.prompt_version = prompt_version
+        ctx.retrieval_ms = retrieval_ms
+        ctx.run_id = run_id
+        ctx.body_bytes = body_bytes
+        return ctx
 
 
 @dataclass(slots=True, frozen=True)
@@ -145,6 +179,42 @@ class Plan:
     """The target of the latest attempt (the one that answered, when it succeeded)."""
     output_blocked: bool = False
     finished: bool = False
+
+    @staticmethod
+    def admitted(
+        ctx: RequestContext, tenant_id: str, team: str, lane: str, sensitivity: str, route: str,
+        targets: tuple[Target, ...], max_tokens: int, messages: list[Message], input_tokens: int,
+        timeout_s: float, deadline: float, priority: int, reservation_usd: float, month: int,
+        guardrail_actions: list[str], validation_result: str, degraded: bool,
+    ) -> Plan:
+        """The fields decided at admission, in field order; the attempt fields start as the defaults."""
+        plan: Plan = _new(Plan)
+        plan.ctx = ctx
+        plan.tenant_id = tenant_id
+        plan.team = team
+        plan.lane = lane
+        plan.sensitivity = sensitivity
+        plan.route = route
+        plan.targets = targets
+        plan.max_tokens = max_tokens
+        plan.messages = messages
+        plan.input_tokens = input_tokens
+        plan.timeout_s = timeout_s
+        plan.deadline = deadline
+        plan.priority = priority
+        plan.reservation_usd = reservation_usd
+        plan.month = month
+        plan.guardrail_actions = guardrail_actions
+        plan.validation_result = validation_result
+        plan.degraded = degraded
+        plan.attempts = 0
+        plan.cursor = 0
+        plan.fallback_reason = None
+        plan.last_failure = None
+        plan.served = None
+        plan.output_blocked = False
+        plan.finished = False
+        return plan
 
     @property
     def fallback_used(self) -> bool:

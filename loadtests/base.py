@@ -21,7 +21,6 @@ import orjson
 from locust import FastHttpUser, events
 from locust.env import Environment
 
-from loadtests.contract import CHAT_PATH, Profile, body, headers
 from loadtests.control import ControlError, ProviderControl
 from loadtests.records import (
     PHASES_FILE,
@@ -34,6 +33,7 @@ from loadtests.records import (
     write_phases,
     write_provider_samples,
 )
+from loadtests.request_profiles import CHAT_PATH, Profile, body, headers
 
 log = logging.getLogger("aigw.loadtest")
 

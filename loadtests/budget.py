@@ -15,7 +15,7 @@ from __future__ import annotations
 from locust import constant_throughput, task
 
 from loadtests.base import PlaybookUser
-from loadtests.contract import BUDGET_BYSTANDER, BUDGET_SPENDER
+from loadtests.request_profiles import BUDGET_BYSTANDER, BUDGET_SPENDER
 
 
 class SpenderUser(PlaybookUser):

@@ -18,7 +18,7 @@ from typing import Any
 from locust import constant_throughput, events, task
 
 from loadtests.base import RUN, FaultStep, PlaybookUser, start_fault_schedule, start_provider_sampler
-from loadtests.contract import Profile
+from loadtests.request_profiles import Profile
 
 PRIMARY = "anthropic.claude-3-5-haiku-v1"
 FIRST_DOWN_S, DOWN_S, UP_S = 1.0, 5.0, 4.0

@@ -19,7 +19,7 @@ from typing import Any
 from locust import constant_throughput, events, task
 
 from loadtests.base import FaultStep, PlaybookUser, start_fault_schedule, start_provider_sampler
-from loadtests.contract import Profile
+from loadtests.request_profiles import Profile
 
 PRIMARY = "anthropic.claude-3-5-haiku-v1"
 # Fractions of the run: healthy, full outage, 50% errors, healthy again (long enough for the

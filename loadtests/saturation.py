@@ -16,7 +16,7 @@ from __future__ import annotations
 from locust import LoadTestShape, constant_throughput, task
 
 from loadtests.base import RUN, PlaybookUser
-from loadtests.contract import Profile
+from loadtests.request_profiles import Profile
 
 # (end of the stage as a fraction of the run time, users); the last stage is the drop back down.
 STAGES = [(0.15, 4), (0.30, 10), (0.45, 20), (0.70, 40), (1.00, 4)]

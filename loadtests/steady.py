@@ -13,7 +13,7 @@ from __future__ import annotations
 from locust import constant_throughput, task
 
 from loadtests.base import PlaybookUser
-from loadtests.contract import Profile
+from loadtests.request_profiles import Profile
 
 INTERACTIVE = Profile("acme", "interactive", "support-summary", "checkout-assistant", max_tokens=24)
 STANDARD = Profile("globex", "standard", "ai-search", "support-desk", max_tokens=48)

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 from gateway_shim.config.models import CircuitBreaker, Config
-from loadtests.contract import BUDGET_SPENDER
 from loadtests.measures import between, histogram_gap, percentile, settle_time, share
 from loadtests.records import ClientRecord, Phase, ProviderSample, TelemetryRow
+from loadtests.request_profiles import BUDGET_SPENDER
 
 Source = Literal["locust", "telemetry", "provider"]
 

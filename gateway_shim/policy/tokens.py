@@ -6,8 +6,6 @@ the cost afterwards. It errs high for typical English so reservations rarely und
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from gateway_shim.types import Message
 
 PER_MESSAGE_TOKENS = 4
@@ -28,9 +26,5 @@ def message_text(message: Message) -> str:
 
 
 def estimate_tokens_from_chars(chars: int, messages: int) -> int:
+    """Estimated prompt tokens for ``messages`` messages holding ``chars`` characters of text."""
     return (chars + CHARS_PER_TOKEN - 1) // CHARS_PER_TOKEN + PER_MESSAGE_TOKENS * messages
-
-
-def estimate_tokens(texts: Sequence[str]) -> int:
-    """Estimated prompt tokens for the given message texts (one string per message)."""
-    return estimate_tokens_from_chars(sum(map(len, texts)), len(texts))

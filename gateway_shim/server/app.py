@@ -14,8 +14,6 @@ import orjson
 
 from gateway_shim.config.models import Config
 from gateway_shim.core import Gateway
-from gateway_shim.providers.base import ProviderClient
-from gateway_shim.server.contract import bearer_key, contract, trace_id
 from gateway_shim.server.converse_api import model_id, parse_converse
 from gateway_shim.server.dispatch import Dispatcher
 from gateway_shim.server.doors import CONVERSE_DOOR, OPENAI_DOOR, Door
@@ -23,7 +21,9 @@ from gateway_shim.server.errors import ApiError, error_json
 from gateway_shim.server.http import Connection, Request
 from gateway_shim.server.metrics import Metrics
 from gateway_shim.server.openai_api import parse_chat
+from gateway_shim.server.request_contract import bearer_key, contract, trace_id
 from gateway_shim.types import RequestContext
+from gateway_shim.upstream.base import ProviderClient
 
 log = logging.getLogger("aigw.server")
 

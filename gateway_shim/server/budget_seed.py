@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from gateway_shim.policy.budget import BudgetLedger
+from gateway_shim.policy.budget_ledger import BudgetLedger
 from gateway_shim.policy.cost import month_key
 from gateway_shim.telemetry.spend import month_start_of, next_month, read_month_spend, read_spool, tally
 from gateway_shim.telemetry.storage import LakeLocation

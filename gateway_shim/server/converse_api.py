@@ -14,13 +14,13 @@ from urllib.parse import unquote
 
 import orjson
 
-from gateway_shim.providers.base import StreamChunk, UpstreamResult
-from gateway_shim.providers.eventstream import encode_event, encode_exception
-from gateway_shim.server.contract import bearer_key, contract, trace_id
 from gateway_shim.server.errors import ApiError
 from gateway_shim.server.http import Request
 from gateway_shim.server.openai_api import parse_json_object
+from gateway_shim.server.request_contract import bearer_key, contract, trace_id
 from gateway_shim.types import Message, RequestContext
+from gateway_shim.upstream.base import StreamChunk, UpstreamResult
+from gateway_shim.wire.eventstream import encode_event, encode_exception
 
 STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "content_filter": "content_filtered"}
 

@@ -14,19 +14,19 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from gateway_shim.core import Gateway
-from gateway_shim.providers.base import (
-    ProviderClient,
-    StreamChunk,
-    UpstreamError,
-    UpstreamRequest,
-    UpstreamResult,
-)
 from gateway_shim.server.doors import Door, Headers
 from gateway_shim.server.errors import ApiError, error_type, retry_after_header
 from gateway_shim.server.http import Connection
 from gateway_shim.server.lanes import AsyncLanes
 from gateway_shim.server.metrics import Metrics
 from gateway_shim.types import AttemptResult, Plan, Rejection, RequestContext, Target
+from gateway_shim.upstream.base import (
+    ProviderClient,
+    StreamChunk,
+    UpstreamError,
+    UpstreamRequest,
+    UpstreamResult,
+)
 
 log = logging.getLogger("aigw.server")
 OUTPUT_SCAN_TAIL = 256

@@ -8,11 +8,11 @@ from __future__ import annotations
 import time
 from typing import Protocol
 
-from gateway_shim.providers.base import StreamChunk, UpstreamResult
 from gateway_shim.server.converse_api import ConverseStreamEncoder, converse_body
 from gateway_shim.server.errors import AWS_ERROR_CODES, converse_error_json, error_json
 from gateway_shim.server.http import Connection
 from gateway_shim.server.openai_api import SseEncoder, completion_body
+from gateway_shim.upstream.base import StreamChunk, UpstreamResult
 
 Headers = list[tuple[str, str]]
 

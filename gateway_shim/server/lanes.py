@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 
-from gateway_shim.routing.saturation import QUEUED, RUNNING, LaneGate, Ticket
+from gateway_shim.routing.lane_queues import QUEUED, RUNNING, LaneGate, Ticket
 from gateway_shim.types import Rejection
 
 

@@ -11,11 +11,11 @@ from typing import Any
 
 import orjson
 
-from gateway_shim.providers.base import StreamChunk, UpstreamResult
-from gateway_shim.server.contract import bearer_key, contract, trace_id
 from gateway_shim.server.errors import ApiError
 from gateway_shim.server.http import Request
+from gateway_shim.server.request_contract import bearer_key, contract, trace_id
 from gateway_shim.types import Message, RequestContext
+from gateway_shim.upstream.base import StreamChunk, UpstreamResult
 
 ROLES = frozenset({"system", "developer", "user", "assistant", "tool"})
 MAX_MESSAGES = 10_000

@@ -18,12 +18,12 @@ from pathlib import Path
 
 from gateway_shim.config.models import Config
 from gateway_shim.core import Gateway
-from gateway_shim.providers.registry import build_clients
 from gateway_shim.server.app import GatewayApp
 from gateway_shim.server.budget_seed import read_seed, seed_ledger
 from gateway_shim.server.http import HttpServer, Limits
 from gateway_shim.telemetry.lake_writer import LakeWriter, default_spool_dir
 from gateway_shim.telemetry.storage import LakeLocation
+from gateway_shim.upstream.registry import build_clients
 
 log = logging.getLogger("aigw.server")
 

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 from gateway_shim.config.models import Config
-from gateway_shim.providers.faults import Fault
 from gateway_shim.simulate.scenario import (
     DAY_S,
     LoadedScenario,
@@ -25,6 +24,7 @@ from gateway_shim.simulate.scenario import (
     TrafficSurge,
     apply_patch,
 )
+from gateway_shim.simulated_provider.faults import Fault
 
 ActionKind = Literal["fault_on", "fault_off", "policy", "rollout"]
 

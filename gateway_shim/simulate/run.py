@@ -19,9 +19,9 @@ from gateway_shim.config import load_config
 from gateway_shim.config.models import Config
 from gateway_shim.simulate.engine import Emit, Progress, RunSpec, Simulation, Stats
 from gateway_shim.simulate.incidents import Note, Schedule, build_schedule
-from gateway_shim.simulate.keys import tenant_keys
 from gateway_shim.simulate.lake_sink import LakeSink
 from gateway_shim.simulate.scenario import LoadedScenario, check_against, load_scenario
+from gateway_shim.simulate.tenant_keys import tenant_keys
 from gateway_shim.simulate.traffic import TrafficModel, expected_requests
 from gateway_shim.telemetry.policies import write_policy_snapshot
 from gateway_shim.telemetry.storage import LakeLocation, default_lake_url

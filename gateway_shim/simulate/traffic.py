@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gateway_shim.simulate.scenario import RateLimitStorm, Scenario, Stream, TrafficSurge
+from gateway_shim.simulate.scenario import RateLimitStorm, Scenario, TrafficSurge
 
 HOUR_S = 3600.0
 DAY_S = 86_400.0
@@ -139,10 +139,6 @@ def expected_requests(model: TrafficModel, hours: int) -> float:
             if hi > lo:
                 total += model.rate_per_hour(source, h) * (hi - lo) / HOUR_S
     return total
-
-
-def stream_of(model: TrafficModel, source_index: int) -> Stream:
-    return model.scenario.streams[model.sources[source_index].stream]
 
 
 def _normalised(weights: list[float]) -> list[float]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import inspect
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -15,7 +16,7 @@ from hypothesis import strategies as st
 from gateway_shim.config.loader import DEMO_CONFIG, load_config
 from gateway_shim.config.models import Config
 from gateway_shim.core import Gateway
-from gateway_shim.routing.saturation import Ticket
+from gateway_shim.routing.lane_queues import Ticket
 from gateway_shim.telemetry.event import EventIds
 from gateway_shim.telemetry.schema import EVENT_COLUMNS, EVENT_SCHEMA, OUTCOMES
 from gateway_shim.types import AttemptResult, Plan, Rejection, RequestContext
@@ -211,6 +212,45 @@ def test_a_denied_answer_is_withheld_but_still_paid_for() -> None:
 
 
 # ---- lanes, rate limits --------------------------------------------------------------------------
+
+def test_an_admitted_plan_carries_each_decision_in_its_own_field() -> None:
+    """``admit`` builds the plan positionally: every field checked against its own source, with the
+    same-typed ones holding distinct values, so a swap of two arguments fails here."""
+    gw, _ = gateway()
+    prompt = [{"role": "user", "content": "Mail ann@example.com the refund policy."}]
+    ctx = request(messages=prompt, max_tokens=300, latency_class="interactive")
+    plan = admitted(gw, ctx, now=5.0)
+    lane = DEMO.lanes["interactive"]
+    reservation = gw.budget.reserved("acme", MONTH)
+    assert plan.ctx is ctx
+    assert (plan.tenant_id, plan.team, plan.lane, plan.sensitivity, plan.route, plan.validation_result) == (
+        "acme", "payments", "interactive", "internal", "interactive-chat", "modified")
+    assert plan.targets and all(target.model for target in plan.targets)
+    assert plan.messages != prompt and "ann@example.com" not in plan.messages[0]["content"]
+    assert plan.guardrail_actions and not plan.degraded
+    assert (plan.max_tokens, plan.priority, plan.month) == (300, lane.priority, MONTH)
+    assert 0 < plan.input_tokens < 300 and len({plan.input_tokens, plan.max_tokens, plan.priority,
+                                                  plan.month}) == 4
+    assert (plan.timeout_s, plan.deadline) == (lane.timeout_s, 5.0 + lane.timeout_s)
+    assert plan.reservation_usd == pytest.approx(reservation) and 0 < plan.reservation_usd < 1
+
+
+def test_finish_puts_each_positional_measure_in_its_own_column() -> None:
+    """The simulator calls ``finish`` positionally: its parameter order is pinned, and each value lands
+    in its own column."""
+    assert list(inspect.signature(Gateway.finish).parameters) == [
+        "self", "plan", "status_code", "now", "input_tokens", "output_tokens", "inference_ms", "ttft_ms",
+        "total_ms", "gateway_overhead_ms", "streamed", "error"]
+    gw, _ = gateway()
+    plan = admitted(gw, request())
+    target = gw.next_target(plan, 0.0)
+    assert target is not None
+    gw.record_attempt(plan, target, OK, 0.0)
+    event = gw.finish(plan, 200, 0.0, 111, 22, 33.0, 4.0, 55.0, 6.0, True)
+    columns = ("status_code", "input_tokens", "output_tokens", "inference_latency_ms", "ttft_ms",
+               "total_latency_ms", "gateway_overhead_ms", "streamed")
+    assert [event[column] for column in columns] == [200, 111, 22, 33.0, 4.0, 55.0, 6.0, True]
+
 
 def test_the_lane_caps_output_and_sets_the_deadline() -> None:
     gw, _ = gateway()

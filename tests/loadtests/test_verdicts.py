@@ -10,9 +10,9 @@ import pytest
 
 from gateway_shim.config.models import Config
 from gateway_shim.config.overlay import load_config_document
-from loadtests.contract import BUDGET_SPENDER
 from loadtests.playbooks import PLAYBOOKS
 from loadtests.records import ClientRecord, Phase, ProviderSample, TelemetryRow
+from loadtests.request_profiles import BUDGET_SPENDER
 from loadtests.verdicts import RunData, called_primary, judge, knee, verdict
 
 BUDGET_TENANT = BUDGET_SPENDER.tenant

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from gateway_shim.policy.tokens import estimate_tokens, message_text
+from gateway_shim.policy.tokens import estimate_tokens_from_chars, message_text
 
 
 def test_message_text_reads_strings_and_text_parts() -> None:
@@ -12,6 +12,7 @@ def test_message_text_reads_strings_and_text_parts() -> None:
 
 
 def test_estimate_is_about_four_characters_per_token_plus_per_message() -> None:
-    assert estimate_tokens(["x" * 400]) == 100 + 4
-    assert estimate_tokens(["abc", "d"]) == 1 + 8
-    assert estimate_tokens([]) == 0
+    assert estimate_tokens_from_chars(400, 1) == 100 + 4
+    assert estimate_tokens_from_chars(4, 2) == 1 + 8
+    assert estimate_tokens_from_chars(5, 1) == 2 + 4  # a started token counts
+    assert estimate_tokens_from_chars(0, 0) == 0

@@ -19,9 +19,9 @@ import pytest
 
 from gateway_shim.config.loader import parse_config
 from gateway_shim.core import Gateway
-from gateway_shim.providers.base import StreamChunk, UpstreamError, UpstreamRequest, UpstreamResult
 from gateway_shim.server.app import GatewayApp
 from gateway_shim.server.http import HttpServer, Limits
+from gateway_shim.upstream.base import StreamChunk, UpstreamError, UpstreamRequest, UpstreamResult
 from tests.gateway_shim.server.stack import TEST_CONFIG
 
 CONFIG_TEXT = TEST_CONFIG.read_text().replace("__PROVIDER_PORT__", "9").replace(

@@ -5,11 +5,11 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from gateway_shim.providers.base import StreamChunk, UpstreamResult
 from gateway_shim.server.converse_api import converse_body, model_id, parse_converse
 from gateway_shim.server.errors import ApiError
 from gateway_shim.server.http import Request
 from gateway_shim.server.openai_api import SseEncoder, completion_body, parse_chat
+from gateway_shim.upstream.base import StreamChunk, UpstreamResult
 
 
 def _request(body: object, headers: dict[str, str] | None = None) -> Request:

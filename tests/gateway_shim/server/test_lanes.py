@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from gateway_shim.config.models import Lane, Slo
-from gateway_shim.routing.saturation import LaneGate
+from gateway_shim.routing.lane_queues import LaneGate
 from gateway_shim.server.lanes import AsyncLanes
 
 LANE = Lane(timeout_s=5, max_output_tokens=10, priority=0, max_concurrency=1, max_queue=2,

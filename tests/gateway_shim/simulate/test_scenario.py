@@ -4,7 +4,6 @@ import pytest
 
 from gateway_shim.config import load_config
 from gateway_shim.simulate.incidents import build_schedule
-from gateway_shim.simulate.keys import tenant_keys
 from gateway_shim.simulate.scenario import (
     DEFAULT_SCENARIO,
     ScenarioError,
@@ -14,6 +13,7 @@ from gateway_shim.simulate.scenario import (
     parse_duration,
     parse_scenario,
 )
+from gateway_shim.simulate.tenant_keys import tenant_keys
 
 from .conftest import MONTH_START
 

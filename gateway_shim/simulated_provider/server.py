@@ -1,0 +1,334 @@
+"""The simulated provider as a bare ASGI callable (run by uvicorn with httptools and uvloop).
+
+It is also the "direct" baseline of the gateway benchmark, so each request does little: parse the
+body once, ask the `SimulatedModel`, sleep the simulated latency (scaled by `time_scale`; injected
+latency is never scaled), write the answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import threading
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, MutableMapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs
+
+import orjson
+import uvicorn
+
+from gateway_shim.simulated_provider import wire_converse, wire_openai
+from gateway_shim.simulated_provider.faults import FaultValidationError, parse_fault
+from gateway_shim.simulated_provider.latency import PROFILES
+from gateway_shim.simulated_provider.simulated_model import (
+    SimResponse,
+    SimulatedModel,
+    converse_prompt,
+    openai_prompt,
+)
+from gateway_shim.simulated_provider.stats import RequestStats
+from gateway_shim.simulated_provider.wire_openai import BadRequest
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+MAX_BODY_BYTES = 8 * 1024 * 1024
+TOKENS_PER_CHUNK = 4
+TIME_SCALE_ENV = "AIGW_PROVIDER_TIME_SCALE"
+
+
+def _headers(content_type: bytes, length: int,
+             extra: tuple[tuple[bytes, bytes], ...] = ()) -> list[tuple[bytes, bytes]]:
+    return [(b"content-type", content_type), (b"content-length", str(length).encode()), *extra]
+
+
+class ProviderApp:
+    """ASGI app: OpenAI chat completions, Bedrock Converse(Stream), /v1/models, /_control/faults and
+    /_control/stats."""
+
+    def __init__(self, model: SimulatedModel, *, time_scale: float = 1.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        if time_scale < 0:
+            raise ValueError("time_scale must be >= 0")
+        self.model = model
+        self.time_scale = time_scale
+        self.clock = clock
+        self.stats = RequestStats()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            if scope["type"] == "lifespan":
+                await _lifespan(receive, send)
+            return
+        path: str = scope["path"]
+        method: str = scope["method"]
+        if path == "/v1/chat/completions":
+            if method != "POST":
+                return await _json(send, 405, wire_openai.error(405, "use POST"))
+            return await self._chat(scope, receive, send)
+        if path.startswith("/model/") and method == "POST":
+            if path.endswith("/converse"):
+                return await self._converse(path[7:-9], receive, send, stream=False)
+            if path.endswith("/converse-stream"):
+                return await self._converse(path[7:-16], receive, send, stream=True)
+        if path == "/v1/models" and method == "GET":
+            return await _json(send, 200, wire_openai.models(sorted(PROFILES)))
+        if path == "/_control/faults":
+            return await self._control(scope, receive, send)
+        if path == "/_control/stats":
+            return await self._stats(method, send)
+        if path == "/healthz":
+            return await _json(send, 200, b'{"status":"ok"}')
+        await _json(send, 404, wire_openai.error(404, f"no route for {method} {path}"))
+
+    async def _delay(self, sim: SimResponse, ms: float) -> None:
+        """Sleep `ms` of simulated time: the model's part scaled, injected latency as it is."""
+        seconds = (sim.added_ms + (ms - sim.added_ms) * self.time_scale) / 1000.0
+        if seconds > 0.0005:
+            await asyncio.sleep(seconds)
+
+    async def _chat(self, scope: Scope, receive: Receive, send: Send) -> None:
+        body = await _read_body(receive)
+        if body is None:
+            return await _json(send, 413, wire_openai.error(413, f"body larger than {MAX_BODY_BYTES} bytes"))
+        try:
+            request = wire_openai.parse_chat(body)
+        except BadRequest as exc:
+            return await _json(send, 400, wire_openai.error(400, str(exc)))
+        text, count = openai_prompt(request.messages)
+        sim = self.model.respond_to_prompt(request.model, text, count, request.max_tokens, self.clock())
+        self.stats.record(request.model, not sim.ok)
+        if not sim.ok:
+            await self._delay(sim, sim.total_ms)
+            if sim.drop_connection:
+                return await _drop(receive)
+            extra = ((b"retry-after", b"1"),) if sim.status == 429 else ()
+            return await _json(send, sim.status, wire_openai.error(sim.status, sim.error_message()), extra)
+        if not request.stream:
+            await self._delay(sim, sim.total_ms)
+            return await _json(send, 200, wire_openai.completion(sim))
+        await self._delay(sim, sim.ttft_ms)
+        await send({"type": "http.response.start", "status": 200, "headers": [
+            (b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache")]})
+        created = int(time.time())
+        await _more(send, wire_openai.chunk(sim, created, {"role": "assistant"}))
+        async for piece in self._paced(sim):
+            await _more(send, wire_openai.chunk(sim, created, {"content": piece}))
+        tail = wire_openai.chunk(sim, created, {}, sim.finish_reason)
+        if request.include_usage:
+            tail += wire_openai.usage_chunk(sim, created)
+        await send({"type": "http.response.body", "body": tail + wire_openai.DONE, "more_body": False})
+
+    async def _paced(self, sim: SimResponse) -> AsyncIterator[str]:
+        """The answer's pieces, each released when its simulated time has come."""
+        pieces = sim.pieces(TOKENS_PER_CHUNK)
+        start = time.monotonic()
+        step_s = (sim.total_ms - sim.ttft_ms) / max(1, len(pieces)) / 1000.0 * self.time_scale
+        for i, piece in enumerate(pieces):
+            wait = start + (i + 1) * step_s - time.monotonic()
+            if wait > 0.002:
+                await asyncio.sleep(wait)
+            yield piece
+
+    async def _converse(self, model_id: str, receive: Receive, send: Send, *, stream: bool) -> None:
+        body = await _read_body(receive)
+        if body is None:
+            return await _aws_error(send, 413, f"body larger than {MAX_BODY_BYTES} bytes")
+        if not model_id:
+            return await _aws_error(send, 400, "modelId is required")
+        try:
+            request = wire_converse.parse_converse(body)
+        except BadRequest as exc:
+            return await _aws_error(send, 400, str(exc))
+        text, count = converse_prompt(request.messages, request.system)
+        started = time.monotonic()
+        sim = self.model.respond_to_prompt(model_id, text, count, request.max_tokens, self.clock())
+        self.stats.record(model_id, not sim.ok)
+        if not sim.ok:
+            await self._delay(sim, sim.total_ms)
+            if sim.drop_connection:
+                return await _drop(receive)
+            return await _aws_error(send, sim.status, sim.error_message())
+        if not stream:
+            await self._delay(sim, sim.total_ms)
+            return await _json(send, 200, wire_converse.response(sim, sim.total_ms))
+        await self._delay(sim, sim.ttft_ms)
+        await send({"type": "http.response.start", "status": 200, "headers": [
+            (b"content-type", b"application/vnd.amazon.eventstream")]})
+        await _more(send, wire_converse.message_start())
+        async for piece in self._paced(sim):
+            await _more(send, wire_converse.text_delta(piece))
+        elapsed_ms = (time.monotonic() - started) * 1000.0
+        await send({"type": "http.response.body", "body": wire_converse.message_end(sim, elapsed_ms),
+                    "more_body": False})
+
+    async def _stats(self, method: str, send: Send) -> None:
+        if method == "GET":
+            return await _json(send, 200, orjson.dumps(self.stats.snapshot()))
+        if method == "DELETE":
+            return await _json(send, 200, orjson.dumps({"cleared": self.stats.reset()}))
+        await _json(send, 405, wire_openai.error(405, "use GET or DELETE"))
+
+    async def _control(self, scope: Scope, receive: Receive, send: Send) -> None:
+        method = scope["method"]
+        now = self.clock()
+        faults = self.model.faults
+        if method == "GET":
+            listing = [fault.to_json(now) for fault in faults.active(now)]
+            return await _json(send, 200, orjson.dumps({"faults": listing}))
+        if method == "DELETE":
+            query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+            model = query.get("model", [None])[0]
+            return await _json(send, 200, orjson.dumps({"cleared": faults.clear(model)}))
+        if method != "POST":
+            return await _json(send, 405, wire_openai.error(405, "use GET, POST or DELETE"))
+        body = await _read_body(receive)
+        try:
+            fault = parse_fault(orjson.loads(body or b"null"), now)
+        except orjson.JSONDecodeError as exc:
+            return await _json(send, 400, _control_error(f"body is not valid JSON: {exc}"))
+        except FaultValidationError as exc:
+            return await _json(send, 400, _control_error(str(exc)))
+        faults.set(fault)
+        await _json(send, 200, orjson.dumps({"fault": fault.to_json(now)}))
+
+
+def _control_error(message: str) -> bytes:
+    error = {"type": "invalid_request_error", "code": "invalid_fault", "message": message}
+    return orjson.dumps({"error": error})
+
+
+async def _read_body(receive: Receive) -> bytes | None:
+    """The whole request body, or None when it exceeds MAX_BODY_BYTES."""
+    message = await receive()
+    body: bytes = message.get("body", b"")
+    if not message.get("more_body"):
+        return body
+    parts = [body]
+    size = len(body)
+    while message.get("more_body"):
+        message = await receive()
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            return None
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+async def _more(send: Send, body: bytes) -> None:
+    await send({"type": "http.response.body", "body": body, "more_body": True})
+
+
+async def _json(send: Send, status: int, body: bytes, extra: tuple[tuple[bytes, bytes], ...] = ()) -> None:
+    await send({"type": "http.response.start", "status": status,
+                "headers": _headers(b"application/json", len(body), extra)})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _aws_error(send: Send, status: int, message: str) -> None:
+    kind, body = wire_converse.error(status, message)
+    await _json(send, status, body, ((b"x-amzn-errortype", kind.encode()),))
+
+
+async def _drop(receive: Receive) -> None:
+    """Close the connection without any response: a connection-level outage. uvicorn gives an ASGI app
+    no way to do this, so reach its transport through the bound `receive`; yield once so the server
+    sees the disconnect and does not answer 500."""
+    transport = getattr(getattr(receive, "__self__", None), "transport", None)
+    if transport is None:
+        raise ConnectionAbortedError("simulated outage: dropping the connection")
+    transport.abort()
+    await asyncio.sleep(0)
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+def time_scale_from_env(default: float = 1.0) -> float:
+    raw = os.environ.get(TIME_SCALE_ENV)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{TIME_SCALE_ENV}={raw!r} is not a number") from None
+    if value < 0:
+        raise ValueError(f"{TIME_SCALE_ENV}={raw!r} must be >= 0")
+    return value
+
+
+def uvicorn_config(app: ProviderApp, host: str, port: int, *, log_level: str = "warning",
+                   ssl_certfile: str | None = None, ssl_keyfile: str | None = None) -> uvicorn.Config:
+    """uvicorn with httptools and uvloop; TLS when a certificate is given (boto3 sends a Bedrock
+    bearer token only over https)."""
+    return uvicorn.Config(app, host=host, port=port, loop="uvloop", http="httptools", lifespan="off",
+                          access_log=False, log_level=log_level, backlog=4096, timeout_keep_alive=75,
+                          server_header=False, date_header=False, ssl_certfile=ssl_certfile,
+                          ssl_keyfile=ssl_keyfile)
+
+
+@dataclass(slots=True)
+class BackgroundProvider:
+    """A provider server on its own thread and loop: for tests and in-process demos."""
+
+    app: ProviderApp
+    server: uvicorn.Server
+    thread: threading.Thread
+    host: str
+    port: int
+    tls: bool = False
+
+    @property
+    def url(self) -> str:
+        return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}"
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop now, cutting open connections: a TLS connection whose idle client never answers the
+        close handshake would otherwise hold uvicorn's graceful shutdown for the full join timeout."""
+        self.server.should_exit = True
+        if self.server.servers and self.thread.is_alive():
+            self.server.servers[0].get_loop().call_soon_threadsafe(self._abort_connections)
+        self.thread.join(timeout)
+
+    def _abort_connections(self) -> None:
+        for connection in list(self.server.server_state.connections):
+            transport = getattr(connection, "transport", None)
+            if transport is not None:
+                transport.abort()
+
+
+@contextlib.contextmanager
+def background_provider(*, seed: int = 0, time_scale: float = 0.0, host: str = "127.0.0.1",
+                        port: int = 0, startup_timeout: float = 10.0, ssl_certfile: str | None = None,
+                        ssl_keyfile: str | None = None) -> Iterator[BackgroundProvider]:
+    """Run a provider on a free (or given) loopback port until the block ends."""
+    app = ProviderApp(SimulatedModel(seed=seed), time_scale=time_scale)
+    config = uvicorn_config(app, host, port, ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="aigw-provider", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + startup_timeout
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            server.should_exit = True
+            raise RuntimeError(f"simulated provider did not start on {host}:{port}")
+        time.sleep(0.01)
+    bound = server.servers[0].sockets[0].getsockname()[1]
+    running = BackgroundProvider(app, server, thread, host, bound, tls=ssl_certfile is not None)
+    try:
+        yield running
+    finally:
+        running.stop()

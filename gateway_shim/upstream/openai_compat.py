@@ -1,0 +1,157 @@
+"""Provider kinds `simulated` and `openai`: the OpenAI chat-completions wire over the pooled client.
+
+Works with the simulated provider, vLLM, or any OpenAI-compatible endpoint. An endpoint whose path
+ends in `/v1` (the usual OpenAI base URL) gets `/chat/completions` appended; a bare host gets
+`/v1/chat/completions`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+
+from gateway_shim.upstream.base import (
+    StreamChunk,
+    UpstreamError,
+    UpstreamRequest,
+    UpstreamResult,
+    reason_for_status,
+    started,
+)
+from gateway_shim.upstream.http_client import HttpClient, StreamingResponse, format_headers
+
+_TRACE_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+class OpenAICompatClient:
+    """ProviderClient for one OpenAI-compatible endpoint."""
+
+    def __init__(self, name: str, endpoint: str, http: HttpClient, *, api_key: str | None = None,
+                 connect_timeout_s: float = 2.0, timeout_s: float = 60.0) -> None:
+        self.name = name
+        self.http = http
+        self.origin = http.origin(endpoint, connect_timeout_s=connect_timeout_s)
+        self.path = "/chat/completions" if self.origin.prefix.endswith("/v1") else "/v1/chat/completions"
+        self.timeout_s = timeout_s
+        headers = {"Content-Type": "application/json", "Accept": "application/json", "User-Agent": "aigw"}
+        if api_key:
+            headers["Authorization"] = f"Bearer {api_key}"
+        self._headers = format_headers(headers)
+
+    async def complete(self, request: UpstreamRequest) -> UpstreamResult:
+        response = await self.http.request(self.origin, "POST", self.path, self._headers_for(request),
+                                           self._body(request, stream=False), self._timeout(request))
+        if response.status != 200:
+            raise _error(response.status, response.body, response.header("retry-after"), self.name)
+        try:
+            doc = orjson.loads(response.body)
+            choice = doc["choices"][0]
+            text = choice["message"].get("content") or ""
+            finish = choice.get("finish_reason") or "stop"
+        except (orjson.JSONDecodeError, KeyError, IndexError, TypeError, AttributeError) as exc:
+            raise UpstreamError("error", 200, f"{self.name}: malformed completion ({exc!r})") from None
+        usage = doc.get("usage") or {}
+        return UpstreamResult(text, int(usage.get("prompt_tokens") or 0),
+                              int(usage.get("completion_tokens") or 0), finish)
+
+    async def stream(self, request: UpstreamRequest) -> AsyncIterator[StreamChunk]:
+        response = await self.http.stream(self.origin, "POST", self.path, self._headers_for(request),
+                                          self._body(request, stream=True), self._timeout(request))
+        if response.status != 200:
+            body = await response.read()
+            raise _error(response.status, body, response.header("retry-after"), self.name)
+        return await started(_sse_chunks(response, self.name), self.name, response.close)
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+    def _timeout(self, request: UpstreamRequest) -> float:
+        return min(request.timeout_s, self.timeout_s)
+
+    def _headers_for(self, request: UpstreamRequest) -> bytes:
+        if request.trace_id and _TRACE_ID.match(request.trace_id):
+            return self._headers + f"traceparent: 00-{request.trace_id}-{os.urandom(8).hex()}-01\r\n".encode()
+        return self._headers
+
+    @staticmethod
+    def _body(request: UpstreamRequest, *, stream: bool) -> bytes:
+        body: dict[str, Any] = dict(request.extra) if request.extra else {}
+        body["model"] = request.model
+        body["messages"] = request.messages
+        if request.max_tokens is not None:
+            body["max_tokens"] = request.max_tokens
+        if stream:
+            body["stream"] = True
+            body["stream_options"] = {"include_usage": True}
+        else:
+            body.pop("stream", None)
+            body.pop("stream_options", None)
+        return orjson.dumps(body)
+
+
+def _error(status: int, body: bytes, retry_after: str | None, name: str) -> UpstreamError:
+    try:
+        message = str(orjson.loads(body)["error"]["message"])
+    except (orjson.JSONDecodeError, KeyError, TypeError):
+        message = body[:200].decode("utf-8", "replace") or "no body"
+    try:
+        wait = float(retry_after) if retry_after else None
+    except ValueError:
+        wait = None
+    return UpstreamError(reason_for_status(status), status, f"{name}: {message}", retry_after=wait)
+
+
+async def _sse_chunks(response: StreamingResponse, name: str) -> AsyncIterator[StreamChunk]:
+    """Text deltas as they come; one last chunk with the finish reason and usage (which OpenAI sends in
+    two separate events) when the stream ends with `[DONE]`."""
+    buffer = b""
+    finish: str | None = None
+    usage: dict[str, Any] = {}
+    try:
+        async for data in response.iter_bytes():
+            buffer += data
+            *events, buffer = buffer.replace(b"\r\n", b"\n").split(b"\n\n")
+            for event in events:
+                for line in event.split(b"\n"):
+                    if not line.startswith(b"data:"):
+                        continue
+                    payload = line[5:].strip()
+                    if payload == b"[DONE]":
+                        yield StreamChunk("", finish or "stop", usage.get("prompt_tokens"),
+                                          usage.get("completion_tokens"))
+                        return
+                    text, reason, seen_usage = _parse_event(payload, name)
+                    finish = reason or finish
+                    usage = seen_usage or usage
+                    if text:
+                        yield StreamChunk(text)
+    finally:
+        response.close()
+    raise UpstreamError("error", 200, f"{name}: the stream ended without [DONE]")
+
+
+def _parse_event(payload: bytes, name: str) -> tuple[str, str | None, dict[str, Any] | None]:
+    try:
+        doc = orjson.loads(payload)
+        if "error" in doc:
+            raise UpstreamError("error", 200, f"{name}: error inside the stream: {doc['error']}")
+        choices = doc.get("choices") or []
+        choice = choices[0] if choices else {}
+        text = (choice.get("delta") or {}).get("content") or ""
+        return text, choice.get("finish_reason"), doc.get("usage")
+    except (orjson.JSONDecodeError, AttributeError, TypeError) as exc:
+        raise UpstreamError("error", 200, f"{name}: malformed stream event ({exc!r})") from None
+
+
+def api_key_from_env(variable: str | None) -> str | None:
+    """The bearer key named by a provider's `api_key_env`; a named but unset variable is an error."""
+    if not variable:
+        return None
+    value = os.environ.get(variable)
+    if not value:
+        raise ValueError(f"environment variable {variable} (api_key_env) is not set")
+    return value

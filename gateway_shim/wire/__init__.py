@@ -1,0 +1,1 @@
+"""Wire formats shared by both ends of a call: the gateway's front doors and the simulated provider."""

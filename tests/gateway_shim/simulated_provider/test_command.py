@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from gateway_shim.simulated_provider.command import provider
+from tests.helpers import free_port, wait_for_port
+
+
+def test_aigw_provider_serves_until_terminated() -> None:
+    port = free_port()
+    aigw = str(Path(sys.executable).parent / "aigw")
+    process = subprocess.Popen([aigw, "provider", "--port", str(port), "--seed", "3", "--time-scale", "0"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        wait_for_port("127.0.0.1", port, timeout=15)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=5) as response:
+            assert "gpt-4o-mini" in {m["id"] for m in json.load(response)["data"]}
+    finally:
+        process.terminate()
+        _, err = process.communicate(timeout=10)
+    assert b"seed 3" in err
+
+
+def test_a_bad_time_scale_in_the_environment_is_a_usage_error() -> None:
+    result = CliRunner().invoke(provider, [], env={"AIGW_PROVIDER_TIME_SCALE": "fast"})
+    assert result.exit_code == 2 and "AIGW_PROVIDER_TIME_SCALE" in result.output
