@@ -15,7 +15,7 @@ import pyarrow as pa
 
 from gateway_shim.config import Config
 from gateway_shim.config.diff import changed_keys
-from pipelines.json_objects import parse_json_object
+from pipelines.json_objects import parse_lake_json
 
 # Snapshot metadata that is not part of the policy itself.
 SNAPSHOT_METADATA = ("policy_version", "first_seen")
@@ -31,7 +31,7 @@ class PolicySnapshot:
 
 def parse_snapshot(relative_path: str, text: str) -> PolicySnapshot:
     """A ``policies/<version>.json`` object; ``ValueError`` naming the file when it is not one."""
-    data = parse_json_object(relative_path, text)
+    data = parse_lake_json(relative_path, text)
     version = data.get("policy_version") or relative_path.rsplit("/", 1)[-1].removesuffix(".json")
     first_seen = data.get("first_seen")
     return PolicySnapshot(
