@@ -4,7 +4,8 @@ Every figure (monthly percentiles included) comes from the raw rows. cost_daily 
 only the days reloaded since they were built, slo_monthly only those days' months
 (pipelines/incremental.py); slo_alerts and policy_drift are recomputed from small per-day tables kept
 the same way (meta.slo_buckets, meta.drift_daily); the rest are rebuilt whole from cost_daily. The
-asset ``marts/<name>`` runs ``analytics/sql/<name>.sql`` and ``<name>_*.sql``, nothing else.
+asset ``marts/<name>`` runs ``analytics/sql/<name>.sql`` and ``<name>_*.sql``, besides the shared
+bookkeeping (``mart_builds_*``, ``quarantine_*``; docs/pipelines.md, "Where an asset's SQL lives").
 """
 
 # No `from __future__ import annotations` here: Dagster reads the parameter annotations
