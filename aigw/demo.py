@@ -19,6 +19,7 @@ from pathlib import Path
 
 import click
 
+from analytics.warehouse import warehouse_path
 from gateway_shim.config.loader import DEMO_CONFIG
 from gateway_shim.telemetry.layout import EVENTS_LAYOUT, EVENTS_PREFIX, POLICIES_PREFIX
 from gateway_shim.telemetry.storage import LakeLocation, default_lake_url
@@ -33,10 +34,6 @@ SQL_EXAMPLES = (
     "SELECT * FROM marts.showback_monthly",
 )
 _DEMO_FILE = re.compile(rf"^{re.escape(DEMO_GATEWAY)}-\d{{8}}T")
-
-
-def warehouse_file() -> Path:
-    return Path(os.environ.get("AIGW_WAREHOUSE") or ".aigw/warehouse.duckdb")
 
 
 def remove_previous_run(lake: LakeLocation) -> int:
@@ -65,7 +62,7 @@ def demo(days: int, scale: float, seed: int, no_dashboard: bool, port: int) -> N
 
     lake_url = default_lake_url()
     lake = LakeLocation.parse(lake_url)
-    warehouse = warehouse_file()
+    warehouse = warehouse_path()
     click.echo(f"aigw demo: config {DEMO_CONFIG} (demo keys demo-acme, demo-globex, demo-initech)")
     click.echo(f"  lake      {lake.url}")
     click.echo(f"  warehouse {warehouse}")

@@ -21,8 +21,10 @@
    steps, in-process executor, run through ``pipelines.run.execute``) with bodies that do nothing,
    for the incremental's partition: what Dagster's own orchestration costs before any data work.
 
-Goals (issue 5): full <= 3x the floor and <= 60 s; incremental <= 5 s. Wall and CPU seconds (all
-threads of the process) are printed; CPU is the steadier figure on a shared machine.
+Goals: full <= 60 s; incremental <= 5 s; full <= 2x the mart floor (set for a later round; it
+replaces the withdrawn "full <= 3x the bare GROUP BY floor", which the mart floor alone exceeds). Wall
+and CPU seconds (all threads of the process) are printed; CPU is the steadier figure on a shared
+machine.
 """
 
 from __future__ import annotations
@@ -174,6 +176,8 @@ def write_lake(lake: Path, events: int, days: int, seed: int = 1) -> int:
             objects += 1
     return objects
 
+
+MART_FLOOR_GOAL = 2.0  # full pipeline <= 2x the mart floor: the goal for a later round
 
 Timing = tuple[float, float]  # wall seconds, CPU seconds of the process (every thread)
 
@@ -348,10 +352,13 @@ def main() -> None:
     report("mart floor (dedup + 2 marts over the Parquet)", computed, floor)
     report("load floor (CTAS of all columns, new file)", loaded, floor)
     report("dagster floor (same graph, empty bodies), med.", median(orchestration), floor)
-    report("full pipeline (all assets, checks, publish)", full, floor, "  (goal <= 3x)")
+    report("full pipeline (all assets, checks, publish)", full, floor)
     samples = " ".join(f"{wall:.2f}" for wall, _ in incremental)
     report("hourly incremental (one new object), median", median(incremental), floor, f"  runs: {samples}")
-    print(f"goals: full <= 60 s; hourly incremental <= 5 s; full <= 3x floor ({3 * floor[0]:.2f} s)")
+    print(f"goals: full <= 60 s; hourly incremental <= 5 s; full <= {MART_FLOOR_GOAL:g}x the mart floor "
+          f"({MART_FLOOR_GOAL * computed[0]:.2f} s; a goal for a later round)")
+    print(f"full / mart floor: {full[0] / computed[0]:.1f}x wall, {full[1] / computed[1]:.1f}x CPU "
+          f"(goal <= {MART_FLOOR_GOAL:g}x)")
 
 
 if __name__ == "__main__":

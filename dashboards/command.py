@@ -8,6 +8,8 @@ from pathlib import Path
 
 import click
 
+from analytics.warehouse import warehouse_path
+
 APP = Path(__file__).with_name("app.py")
 
 
@@ -47,7 +49,7 @@ def dashboard(port: int, host: str, warehouse: Path | None) -> None:
     env = dict(os.environ)
     if warehouse is not None:
         env["AIGW_WAREHOUSE"] = str(warehouse.resolve())
-    target = Path(env.get("AIGW_WAREHOUSE") or ".aigw/warehouse.duckdb")
+    target = warehouse_path(env.get("AIGW_WAREHOUSE") or None)
     click.echo(f"aigw dashboard: http://{host}:{port}  (warehouse {target})", err=True)
     if not target.exists():
         click.echo(f"  no warehouse at {target} yet: run `aigw demo` or `aigw pipeline`", err=True)

@@ -38,7 +38,7 @@ BUDGET_BYSTANDER = Profile("acme", "standard", "general", "checkout-assistant", 
 
 
 def headers(profile: Profile, run_id: str) -> dict[str, str]:
-    """The request-contract headers (DESIGN.md, "Gateway API") plus the run id that tags telemetry."""
+    """The request-contract headers (docs/gateway.md, "Request headers") plus the run id tagging telemetry."""
     return {
         "Authorization": f"Bearer {profile.api_key}",
         "x-aigw-workflow": profile.workflow,

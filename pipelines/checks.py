@@ -19,7 +19,8 @@ from analytics.sql_files import load_sql
 from analytics.thresholds import RECONCILIATION_TOLERANCE
 from gateway_shim.telemetry.layout import QUARANTINE_PREFIX
 from gateway_shim.telemetry.storage import LakeLocation
-from pipelines.assets import cost_daily, raw_events
+from pipelines.assets.marts import cost_daily
+from pipelines.assets.raw import raw_events
 from pipelines.lake_events import list_event_objects, quarantined_objects
 from pipelines.loading import loaded_manifest
 from pipelines.resources import LakeResource, WarehouseResource
@@ -84,7 +85,9 @@ def unique_event_ids(connection: duckdb.DuckDBPyConnection) -> dg.AssetCheckResu
     check = "unique_event_ids"
     sql = [load_sql("check_unique_event_ids"), load_sql("check_unique_event_ids_days")]
     print_ = hashlib.sha256("".join(sql).encode()).hexdigest()
-    scope = connection.execute(load_sql("check_days_to_verify"), {"check": check, "fingerprint": print_})
+    scope = connection.execute(
+        load_sql("check_passes_days_to_verify"), {"check": check, "fingerprint": print_}
+    )
     found = scope.fetchall()
     days = list(found[0][0]) if found else None
     if days is None:
@@ -93,7 +96,7 @@ def unique_event_ids(connection: duckdb.DuckDBPyConnection) -> dg.AssetCheckResu
         counted = connection.execute(sql[1], {"days": days}).fetchone()
     events, duplicates = counted or (0, 0)
     if duplicates == 0:
-        connection.execute(load_sql("check_pass_record"), {"check": check, "fingerprint": print_})
+        connection.execute(load_sql("check_passes_record"), {"check": check, "fingerprint": print_})
     checked = dg.MetadataValue.json("all" if days is None else [d.isoformat() for d in days])
     return _result(
         check,
@@ -104,7 +107,7 @@ def unique_event_ids(connection: duckdb.DuckDBPyConnection) -> dg.AssetCheckResu
 
 
 def no_null_tenant_on_ok(connection: duckdb.DuckDBPyConnection) -> dg.AssetCheckResult:
-    (missing,) = connection.execute(load_sql("check_null_tenant_on_ok")).fetchone() or (0,)
+    (missing,) = connection.execute(load_sql("check_no_null_tenant_on_ok")).fetchone() or (0,)
     return _result(
         "no_null_tenant_on_ok",
         passed=missing == 0,
@@ -114,7 +117,7 @@ def no_null_tenant_on_ok(connection: duckdb.DuckDBPyConnection) -> dg.AssetCheck
 
 
 def row_counts_per_partition(connection: duckdb.DuckDBPyConnection) -> dg.AssetCheckResult:
-    rows = connection.execute(load_sql("check_row_counts")).fetchall()
+    rows = connection.execute(load_sql("check_row_counts_per_partition")).fetchall()
     bad = [
         f"{day}: {warehouse_rows} warehouse row(s) from {lake_rows} lake row(s) in {objects} object(s)"
         for day, objects, lake_rows, warehouse_rows in rows
@@ -131,9 +134,8 @@ def row_counts_per_partition(connection: duckdb.DuckDBPyConnection) -> dg.AssetC
 
 def quarantine_empty(location: LakeLocation, connection: duckdb.DuckDBPyConnection) -> dg.AssetCheckResult:
     waiting = quarantined_objects(location)
-    reasons = {
-        path: reason for path, _, reason, _ in connection.execute(load_sql("check_quarantine")).fetchall()
-    }
+    recorded = connection.execute(load_sql("check_quarantine_empty")).fetchall()
+    reasons = {path: reason for path, _, reason, _ in recorded}
     detail = [
         f"{path}: {reasons.get(path.removeprefix(QUARANTINE_PREFIX + '/'), 'see its .reason.txt')}"
         for path in waiting

@@ -6,8 +6,10 @@ import dagster as dg
 
 from pipelines.assets import ALL_ASSETS
 from pipelines.checks import ALL_CHECKS
+from pipelines.jobs import lake_job, refresh_job
 from pipelines.resources import LakeResource, WarehouseResource
-from pipelines.sensors import daily_schedule, lake_job, lake_sensor, refresh_job
+from pipelines.schedules import daily_schedule
+from pipelines.sensors import lake_sensor
 
 
 def build_definitions(lake_url: str = "", warehouse: str = "", config_path: str = "") -> dg.Definitions:

@@ -22,16 +22,21 @@ from analytics.sql_files import load_sql
 
 @dataclass(frozen=True)
 class DayGrainedMart:
-    name: str  # SQL files <name>_rows, <name>, <name>_delete_days, <name>_days
+    name: str  # the table is <schema>.<name>; its build is recorded under <name> in meta.mart_builds
     after: str | None = None  # SQL run for the changed days (NULL: all) after the rows are in place
-    schema: str = "marts"  # the table is <schema>.<name>
+    schema: str = "marts"
+    sql: str = ""  # SQL files <sql>_rows, <sql>, <sql>_delete_days, <sql>_days ("" = <name>)
 
     @property
     def table(self) -> str:
         return f"{self.schema}.{self.name}"
 
+    @property
+    def stem(self) -> str:
+        return self.sql or self.name
+
     def sql_names(self) -> list[str]:
-        names = [f"{self.name}_rows", self.name, f"{self.name}_delete_days", f"{self.name}_days"]
+        names = [f"{self.stem}_rows", self.stem, f"{self.stem}_delete_days", f"{self.stem}_days"]
         return names + ([self.after] if self.after else [])
 
 
@@ -54,26 +59,29 @@ def days_to_rebuild(
     connection: duckdb.DuckDBPyConnection, mart: DayGrainedMart, print_: str
 ) -> list[dt.date] | None:
     """The days loaded since the mart was built with this fingerprint; None: rebuild it whole."""
-    rows = connection.execute(load_sql("mart_days_to_rebuild"), {"mart": mart.name, "fingerprint": print_})
+    rows = connection.execute(
+        load_sql("mart_builds_days_to_rebuild"), {"mart": mart.name, "fingerprint": print_}
+    )
     found = rows.fetchall()
     return list(found[0][0]) if found else None
 
 
 def maintain(connection: duckdb.DuckDBPyConnection, mart: DayGrainedMart) -> Maintained:
     """Bring ``<schema>.<name>`` up to date with raw.events, by day where it can."""
-    connection.execute(load_sql(f"{mart.name}_rows"))  # the temp table macro <name>_rows(days)
+    rows_macro, whole, delete_days, insert_days = mart.sql_names()[:4]
+    connection.execute(load_sql(rows_macro))  # the temp table macro <sql>_rows(days)
     print_ = fingerprint(connection, mart)
     days = days_to_rebuild(connection, mart, print_)
     connection.execute("BEGIN TRANSACTION")
     try:
         if days is None:
-            connection.execute(load_sql(mart.name))
+            connection.execute(load_sql(whole))
         elif days:
-            connection.execute(load_sql(f"{mart.name}_delete_days"), {"days": days})
-            connection.execute(load_sql(f"{mart.name}_days"), {"days": days})
+            connection.execute(load_sql(delete_days), {"days": days})
+            connection.execute(load_sql(insert_days), {"days": days})
         if mart.after and (days is None or days):
             connection.execute(load_sql(mart.after), {"days": days})
-        connection.execute(load_sql("mart_build_record"), {"mart": mart.name, "fingerprint": print_})
+        connection.execute(load_sql("mart_builds_record"), {"mart": mart.name, "fingerprint": print_})
         (rows,) = connection.table(mart.table).count("*").fetchall()[0]
         connection.execute("COMMIT")
     except BaseException:

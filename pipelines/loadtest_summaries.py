@@ -8,7 +8,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from pipelines.json_objects import parse_json_object
+from pipelines.json_objects import parse_lake_json
 
 SUMMARY_SCHEMA = pa.schema(
     [
@@ -31,7 +31,7 @@ _NUMBERS = ("duration_s", "rps", "p95_ms", "error_rate", "fallback_rate")
 
 def parse_summary(relative_path: str, text: str) -> dict[str, Any]:
     """One summary as a row; ``ValueError`` naming the file and the problem when it is malformed."""
-    data = parse_json_object(relative_path, text)
+    data = parse_lake_json(relative_path, text)
     missing = [k for k in ("run_id", "scenario", "started_at", "verdict") if k not in data]
     if missing:
         raise ValueError(f"{relative_path}: missing key(s) {', '.join(missing)}")

@@ -1,6 +1,6 @@
-"""Automation: a sensor on new lake objects and a daily schedule.
+"""The sensor on new lake objects (the daily schedule behind it: pipelines/schedules.py).
 
-The sensor requests one run covering the partition range of the days that got new objects (late
+It requests one run covering the partition range of the days that got new objects (late
 files for an old day included); the raw asset then reloads only the days whose objects changed. New
 policy snapshots or load-test summaries alone request a marts refresh.
 """
@@ -8,25 +8,12 @@ policy snapshots or load-test summaries alone request a marts refresh.
 # No `from __future__ import annotations` here: Dagster reads the parameter annotations
 # (config and resource types) at definition time and cannot resolve strings.
 
-import datetime as dt
-
 import dagster as dg
 
-from pipelines.assets import ALL_ASSETS, raw_events
+from pipelines.jobs import lake_job, refresh_job
 from pipelines.lake_watch import WATCHED_PREFIXES, Cursor, changes_since
 from pipelines.partitions import in_window, range_tags
 from pipelines.resources import LakeResource
-
-lake_job = dg.define_asset_job(
-    "lake_job",
-    selection=dg.AssetSelection.assets(*ALL_ASSETS),
-    description="Load new lake days into raw.events, rebuild the marts, publish the warehouse.",
-)
-refresh_job = dg.define_asset_job(
-    "refresh_job",
-    selection=dg.AssetSelection.assets(*ALL_ASSETS) - dg.AssetSelection.assets(raw_events),
-    description="Rebuild the reference tables and marts from raw.events and publish the warehouse.",
-)
 
 
 @dg.sensor(jobs=[lake_job, refresh_job], minimum_interval_seconds=60)
@@ -51,9 +38,3 @@ def lake_sensor(context: dg.SensorEvaluationContext, lake: LakeResource) -> dg.S
         requests.append(dg.RunRequest(run_key=run_key, job_name="refresh_job"))
     return dg.SensorResult(run_requests=requests, cursor=changes.cursor.dumps())
 
-
-@dg.schedule(cron_schedule="30 0 * * *", job=lake_job, execution_timezone="UTC")
-def daily_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
-    """Every day at 00:30 UTC: yesterday and today, catching anything the sensor missed."""
-    today = (context.scheduled_execution_time or dt.datetime.now(dt.UTC)).date()
-    return dg.RunRequest(tags=range_tags(today - dt.timedelta(days=1), today))

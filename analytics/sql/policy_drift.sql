@@ -4,7 +4,7 @@
 --   $shift_threshold   relative week-over-week change that counts as a shift (0.5 = 50%)
 --   $rate_floor        and, for rates, the absolute change must be at least this (0.02 = 2 points)
 --   $untagged_share    share of a tenant's daily spend without workflow or app that is reported
--- The event counts come from meta.drift_daily (drift_daily_rows.sql: counts of raw rows per day, kept
+-- The event counts come from meta.drift_daily (policy_drift_daily_rows.sql: counts of raw rows per day, kept
 -- up to date by day), the costs from marts.cost_daily.
 CREATE OR REPLACE TABLE marts.policy_drift AS
 WITH served AS (

@@ -6,7 +6,7 @@
 -- fires when BOTH windows' burn rate (error rate / (1 - availability target)) exceeds its threshold.
 -- Consecutive firing evaluations form one alert: one row per alert, from fired_at to last_firing_at.
 CREATE OR REPLACE TABLE marts.slo_alerts AS
-WITH buckets AS (  -- from meta.slo_buckets (slo_buckets_rows.sql), kept up to date by day
+WITH buckets AS (  -- from meta.slo_buckets (slo_alerts_buckets_rows.sql), kept up to date by day
     SELECT latency_class, model_route, bucket, sum(ok)::BIGINT AS ok, sum(errors)::BIGINT AS errors
     FROM meta.slo_buckets
     GROUP BY ALL

@@ -1,4 +1,5 @@
-"""Key-level differences between two policy documents, for `aigw policy check --against` and drift."""
+"""Key-level differences between two policy documents, for `aigw policy check --against` and the
+pipelines' `ref.policy_changes` (drift)."""
 
 from __future__ import annotations
 
@@ -37,3 +38,8 @@ def diff_documents(before: Any, after: Any, path: str = "") -> list[Change]:
     if before != after:
         return [Change("changed", path or "<root>", before=before, after=after)]
     return []
+
+
+def changed_keys(before: Any, after: Any) -> list[str]:
+    """The sorted key paths added, removed or changed: what ``ref.policy_changes`` records."""
+    return sorted(change.path for change in diff_documents(before, after))

@@ -1,4 +1,4 @@
-"""Typed policy configuration (DESIGN.md, "Config"). Unknown keys are errors everywhere.
+"""Typed policy configuration (docs/config.md). Unknown keys are errors everywhere.
 
 Cross-references (a route naming an unknown provider, a tenant naming an unknown lane, a target
 without a price) are checked in ``Config._check_references`` so a bad document fails at load time,

@@ -1,4 +1,4 @@
-"""The lake sensor (cursor on new objects → partition-range runs) and the daily schedule."""
+"""The lake sensor: cursor on new objects → partition-range runs."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import dagster as dg
 from gateway_shim.telemetry.storage import LakeLocation
 from pipelines.lake_watch import Cursor, changes_since
 from pipelines.resources import LakeResource
-from pipelines.sensors import daily_schedule, lake_sensor
+from pipelines.sensors import lake_sensor
 from tests.pipelines.lakegen import Generator, small_lake, write_events
 
 
@@ -60,12 +60,3 @@ def test_cursor_keeps_objects_that_share_the_newest_mtime() -> None:
     assert Cursor.loads(again.cursor.dumps()) == again.cursor
     assert changes_since([("events/v1/dt=2026-11-01/hour=01/a.parquet", 10)], again.cursor).days == set()
 
-
-def test_schedule_covers_yesterday_and_today() -> None:
-    context = dg.build_schedule_context(
-        scheduled_execution_time=dt.datetime(2026, 11, 20, 0, 30, tzinfo=dt.UTC)
-    )
-    request = daily_schedule(context)
-    assert isinstance(request, dg.RunRequest)
-    assert request.tags["dagster/asset_partition_range_start"] == "2026-11-19"
-    assert request.tags["dagster/asset_partition_range_end"] == "2026-11-20"

@@ -1,133 +1,28 @@
-"""The assets: lake → ``raw.events`` (daily partitions) → ``ref.*`` → ``marts.*`` → the published warehouse.
+"""The marts layer: ``raw.events`` and ``ref.*`` → ``marts.*``.
 
 Every figure (monthly percentiles included) comes from the raw rows. cost_daily and slo_daily replace
 only the days reloaded since they were built, slo_monthly only those days' months
 (pipelines/incremental.py); slo_alerts and policy_drift are recomputed from small per-day tables kept
-the same way (meta.slo_buckets, meta.drift_daily); the rest are rebuilt whole from cost_daily.
+the same way (meta.slo_buckets, meta.drift_daily); the rest are rebuilt whole from cost_daily. The
+asset ``marts/<name>`` runs ``analytics/sql/<name>.sql`` and ``<name>_*.sql``, besides the shared
+bookkeeping (``mart_builds_*``, ``quarantine_*``; docs/pipelines.md, "Where an asset's SQL lives").
 """
 
 # No `from __future__ import annotations` here: Dagster reads the parameter annotations
 # (config and resource types) at definition time and cannot resolve strings.
 
-import datetime as dt
-import warnings
-
 import dagster as dg
-import duckdb
 import pyarrow as pa
-from dagster_shared.utils.warnings import BetaWarning
 
 from analytics.sql_files import load_sql
 from analytics.thresholds import DRIFT_THRESHOLDS
-from gateway_shim.telemetry.layout import LOADTESTS_PREFIX, POLICIES_PREFIX, is_loadtest_summary
+from gateway_shim.telemetry.layout import LOADTESTS_PREFIX, is_loadtest_summary
+from pipelines.assets.raw import raw_events
+from pipelines.assets.reference import ref_policy
 from pipelines.incremental import DayGrainedMart, maintain
-from pipelines.lake_events import list_event_objects
-from pipelines.loading import load_days, record_quarantine
+from pipelines.loading import record_quarantine
 from pipelines.loadtest_summaries import SUMMARY_SCHEMA, parse_summary
-from pipelines.partitions import DAILY
-from pipelines.reference import (
-    PolicySnapshot,
-    allowlist_table,
-    budgets_table,
-    lanes_table,
-    parse_snapshot,
-    policies_table,
-    policy_changes_table,
-    pricing_table,
-    with_current,
-)
 from pipelines.resources import LakeResource, WarehouseResource
-
-
-class RawEventsConfig(dg.Config):
-    force: bool = False
-    """Reload every day of the range, not only the days whose lake objects changed."""
-
-
-def _days(window: dg.TimeWindow) -> list[dt.date]:
-    first, end = window.start.date(), window.end.date()
-    return [first + dt.timedelta(days=i) for i in range((end - first).days)]
-
-
-# BackfillPolicy is beta in Dagster 1.13; its warning would reach every `aigw pipeline` user.
-with warnings.catch_warnings():
-    warnings.filterwarnings("ignore", message="Parameter `backfill_policy`", category=BetaWarning)
-    _raw_events_asset = dg.asset(
-        key=["raw", "events"],
-        partitions_def=DAILY,
-        backfill_policy=dg.BackfillPolicy.single_run(),
-        group_name="raw",
-        kinds={"duckdb", "parquet"},
-    )
-
-
-@_raw_events_asset
-def raw_events(
-    context: dg.AssetExecutionContext,
-    config: RawEventsConfig,
-    lake: LakeResource,
-    warehouse: WarehouseResource,
-) -> dg.MaterializeResult:
-    """raw.events: the lake's events for the partition range, one row per event_id."""
-    location = lake.location()
-    days = _days(context.partition_time_window)
-    objects = list_event_objects(location)
-    with warehouse.build_connection() as connection:
-        report = load_days(location, connection, days, objects, force=config.force, log=context.log.info)
-    return dg.MaterializeResult(
-        metadata={
-            "days_loaded": [d.isoformat() for d in report.days_loaded],
-            "days_unchanged": len(report.days_unchanged),
-            "rows_loaded": report.rows_loaded,
-            "duplicates_dropped": report.duplicates_dropped,
-            "quarantined": dg.MetadataValue.json(report.quarantined),
-        }
-    )
-
-
-@dg.asset(key=["ref", "policy"], group_name="ref", kinds={"duckdb"})
-def ref_policy(lake: LakeResource, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    """ref.pricing, ref.budgets, ref.lanes, ref.policies, ref.allowlist, ref.policy_changes."""
-    location = lake.location()
-    config = warehouse.policy_config()
-    snapshots: list[PolicySnapshot] = []
-    unreadable: dict[str, str] = {}
-    for info in location.list_objects(POLICIES_PREFIX):
-        relative = info.path
-        if not relative.endswith(".json"):
-            continue
-        try:
-            snapshots.append(parse_snapshot(relative, location.read_bytes(relative).decode("utf-8")))
-        except (ValueError, UnicodeDecodeError) as exc:
-            unreadable[relative] = str(exc)
-    policies = with_current(snapshots, config)
-    tables = {
-        "pricing": pricing_table(config),
-        "budgets": budgets_table(config),
-        "lanes": lanes_table(config),
-        "policies": policies_table(policies),
-        "allowlist": allowlist_table(policies),
-        "policy_changes": policy_changes_table(policies),
-    }
-    with warehouse.build_connection() as connection:
-        record_quarantine(location, connection, unreadable)
-        for name, table in tables.items():
-            _replace_ref_table(connection, name, table)
-    return dg.MaterializeResult(
-        metadata={
-            "current_policy_version": config.policy_version,
-            "policy_versions": len(policies),
-            "unreadable_snapshots": dg.MetadataValue.json(unreadable),
-        }
-    )
-
-
-def _replace_ref_table(connection: duckdb.DuckDBPyConnection, name: str, table: pa.Table) -> None:
-    connection.register("incoming", table)
-    try:
-        connection.execute(load_sql(f"ref_{name}"))
-    finally:
-        connection.unregister("incoming")
 
 
 def _rebuild(warehouse: WarehouseResource, name: str) -> dg.MaterializeResult:
@@ -183,7 +78,7 @@ def slo_alerts(warehouse: WarehouseResource) -> dg.MaterializeResult:
     """marts.slo_alerts: multi-window burn-rate alerts (1h/5m@14.4, 6h/30m@6, 3d/6h@1), from the
     5-minute buckets in meta.slo_buckets (kept up to date by day)."""
     with warehouse.build_connection() as connection:
-        buckets = maintain(connection, DayGrainedMart("slo_buckets", schema="meta"))
+        buckets = maintain(connection, DayGrainedMart("slo_buckets", schema="meta", sql="slo_alerts_buckets"))
         connection.execute(load_sql("slo_alerts"))
         rows = connection.table("marts.slo_alerts").count("*").fetchall()[0][0]
     days = "all" if buckets.days_rebuilt is None else [d.isoformat() for d in buckets.days_rebuilt]
@@ -197,7 +92,7 @@ def policy_drift(warehouse: WarehouseResource) -> dg.MaterializeResult:
     """marts.policy_drift: allowlist violations, policy changes, week-over-week shifts and overruns, from
     the daily counts in meta.drift_daily (kept up to date by day) and marts.cost_daily."""
     with warehouse.build_connection() as connection:
-        counts = maintain(connection, DayGrainedMart("drift_daily", schema="meta"))
+        counts = maintain(connection, DayGrainedMart("drift_daily", schema="meta", sql="policy_drift_daily"))
         connection.execute(load_sql("policy_drift"), DRIFT_THRESHOLDS)
         rows = connection.table("marts.policy_drift").count("*").fetchall()[0][0]
     days = "all" if counts.days_rebuilt is None else [d.isoformat() for d in counts.days_rebuilt]
@@ -239,13 +134,3 @@ MARTS = [
     policy_drift,
     loadtest_runs,
 ]
-
-
-@dg.asset(key=["warehouse"], deps=[RAW, REF, *MARTS], group_name="publish")
-def published_warehouse(warehouse: WarehouseResource) -> dg.MaterializeResult:
-    """The published warehouse file readers open: the finished build, swapped in atomically."""
-    path = warehouse.publish()
-    return dg.MaterializeResult(metadata={"path": str(path), "bytes": path.stat().st_size})
-
-
-ALL_ASSETS = [raw_events, ref_policy, *MARTS, published_warehouse]

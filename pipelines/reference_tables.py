@@ -14,8 +14,11 @@ from typing import Any
 import pyarrow as pa
 
 from gateway_shim.config import Config
-from pipelines.json_objects import parse_json_object
-from pipelines.policy_diff import changed_keys, policy_document
+from gateway_shim.config.diff import changed_keys
+from pipelines.json_objects import parse_lake_json
+
+# Snapshot metadata that is not part of the policy itself.
+SNAPSHOT_METADATA = ("policy_version", "first_seen")
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,12 +31,21 @@ class PolicySnapshot:
 
 def parse_snapshot(relative_path: str, text: str) -> PolicySnapshot:
     """A ``policies/<version>.json`` object; ``ValueError`` naming the file when it is not one."""
-    data = parse_json_object(relative_path, text)
+    data = parse_lake_json(relative_path, text)
     version = data.get("policy_version") or relative_path.rsplit("/", 1)[-1].removesuffix(".json")
     first_seen = data.get("first_seen")
     return PolicySnapshot(
         str(version), _utc(first_seen) if first_seen else None, policy_document(data), "snapshot"
     )
+
+
+def policy_document(snapshot: dict[str, Any]) -> dict[str, Any]:
+    """The policy inside a ``policies/<version>.json`` snapshot (nested, or top level beside metadata)."""
+    for key in ("document", "config", "policy"):
+        nested = snapshot.get(key)
+        if isinstance(nested, dict):
+            return nested
+    return {k: v for k, v in snapshot.items() if k not in SNAPSHOT_METADATA}
 
 
 def _utc(text: str) -> dt.datetime:

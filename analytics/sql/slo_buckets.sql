@@ -1,2 +1,0 @@
--- meta.slo_buckets, rebuilt whole (see slo_buckets_rows.sql).
-CREATE OR REPLACE TABLE meta.slo_buckets AS SELECT * FROM slo_buckets_rows(NULL);
