@@ -189,7 +189,8 @@ class GatewaySettings(Strict):
 
 
 class State(Strict):
-    """Where budgets, reservations and rate windows live: this process (``memory``) or Redis (shared by replicas)."""
+    """Where budgets, reservations and rate windows live: this process (``memory``) or Redis (``redis``,
+    shared by the replicas); docs/config.md, "state"."""
 
     backend: Literal["memory", "redis"] = "memory"
     url: str | None = None

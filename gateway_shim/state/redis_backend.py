@@ -278,15 +278,16 @@ class RedisState:
 
     async def _reconcile(self) -> bool:
         """Replay settlements and the journal; back to shared decisions once nothing is left to send."""
+        replayed = journaled = 0
         for _ in range(_RECONCILE_ROUNDS):
             replay, self._replay = self._replay, []
             journal = self._take_journal()
             if not replay and not journal:
-                replayed = self.outages
                 seconds = self._clock() - self._outage_started
                 self._outage = None
-                log.warning("shared state reachable again after %.1f s: reconciled, shared decisions resume "
-                            "(outage %d)", seconds, replayed)
+                log.warning("shared state reachable again after %.1f s: replayed %d settlements and %d "
+                            "journal records of local spend; shared decisions resume",
+                            seconds, replayed, journaled)
                 return True
             records = [op.record for op in replay]
             records.extend(journal)
@@ -298,6 +299,8 @@ class RedisState:
             self.calls += 1
             self.ops += len(records)
             del self._journal_records[:len(journal)]
+            replayed += len(replay)
+            journaled += len(journal)
             for op, answer in zip(replay, reply.split(b"\x1e"), strict=False):
                 self._read(op, answer)
         return False
