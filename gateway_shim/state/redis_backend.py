@@ -23,7 +23,7 @@ import contextlib
 import logging
 import secrets
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from importlib.resources import files
 
 from redis.asyncio import Redis
@@ -148,15 +148,20 @@ class RedisState:
             return
         await self._submit(op)
 
-    def _submit(self, op: _Op) -> asyncio.Future[Decision | None]:
+    def _submit(self, op: _Op) -> Awaitable[Decision | None]:
         loop = asyncio.get_running_loop()
         op.future = future = loop.create_future()
         if not self._coalesce:
-            self._flush_now([op])
-            return future
+            return self._call_alone(op)
         self._queue.append(op)
         self._schedule(loop)
         return future
+
+    async def _call_alone(self, op: _Op) -> Decision | None:
+        """One call per operation (``coalesce=False``; kept to measure what coalescing saves)."""
+        await self._send([op])
+        assert op.future is not None
+        return op.future.result()
 
     def _schedule(self, loop: asyncio.AbstractEventLoop) -> None:
         """Flush at the next tick, so every operation issued during this one joins the call."""
@@ -179,11 +184,6 @@ class RedisState:
             return
         self._busy = True
         self._flush_task = asyncio.get_running_loop().create_task(self._flush(ops))
-
-    def _flush_now(self, ops: list[_Op]) -> None:
-        """One call per operation (``coalesce=False``; kept to measure what coalescing saves)."""
-        task = asyncio.get_running_loop().create_task(self._send(ops))
-        task.add_done_callback(_done)
 
     async def _flush(self, ops: list[_Op]) -> None:
         try:
@@ -389,9 +389,3 @@ class RedisState:
             with contextlib.suppress(Exception):
                 await self._flush_task
         await self._client.aclose()
-
-
-def _done(task: asyncio.Task[None]) -> None:
-    """Retrieve an uncoalesced call's outcome (``_send`` already gave any error to its futures)."""
-    if not task.cancelled():
-        task.exception()
