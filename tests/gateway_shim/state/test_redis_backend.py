@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import signal
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -227,3 +229,42 @@ def test_refuse_mode_answers_state_unavailable_and_replays_settlements(durable_r
     assert admitted.admitted and not admitted.degraded
     assert spent == pytest.approx(0.15)
     assert reserved == pytest.approx(0.2)
+
+
+def test_a_frozen_redis_times_out_into_local_decisions_and_an_answer_lost_on_the_way_is_not_counted_twice(
+        durable_redis: RedisServer) -> None:
+    """SIGSTOP: calls hang, then time out; the server runs them when it resumes, after the replica
+    already decided locally (so the admission is held until its lease, the settlement not re-applied)."""
+    assert durable_redis.process is not None
+    pid = durable_redis.process.pid
+
+    async def run() -> tuple[Decision, Decision, bool, float, float, float]:
+        fleet = redis_fleet(1, 1.0, limits(), durable_redis.url, probe_s=0.1, timeout_s=0.2, lease_s=1.5)
+        (replica,) = fleet.replicas
+        try:
+            held = await replica.admit(TENANT, MONTH, 10, 0.25)
+            assert held.lease is not None
+            os.kill(pid, signal.SIGSTOP)
+            try:
+                settle = asyncio.ensure_future(replica.settle(held.lease, 0.2, 0))
+                lost = await replica.admit(TENANT, MONTH, 10, 0.1)     # sent in the same call, times out
+                await settle
+                down = replica.degraded
+            finally:
+                os.kill(pid, signal.SIGCONT)
+            deadline = time.monotonic() + 15
+            while replica.degraded and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+            spent, reserved = fleet.spent(), fleet.reserved()
+            await asyncio.sleep(1.6)                                  # the lost admission's lease ends
+            later = await replica.admit(TENANT, MONTH, 10, 0.1)
+            return lost, later, down, spent, reserved, fleet.reserved()
+        finally:
+            await fleet.close()
+
+    lost, later, down, spent, reserved, reserved_later = asyncio.run(run())
+    assert down and lost.degraded and lost.admitted
+    assert not later.degraded and later.admitted
+    assert spent == pytest.approx(0.2)             # the settlement ran once, though replayed
+    assert reserved == pytest.approx(0.1)          # the admission the server ran after the timeout
+    assert reserved_later == pytest.approx(0.1)    # ... released by its lease; only `later` is held
