@@ -48,6 +48,7 @@ _REFUSALS: dict[bytes, Refusal] = {b"1": "requests_per_min", b"2": "tokens_per_m
 _ADMIT, _SETTLE = 0, 1
 _SEED_POLL_S = 0.05
 _RECONCILE_ROUNDS = 10
+_CLOSE_ROUNDS = 10
 
 
 def _script(name: str) -> str:
@@ -106,6 +107,7 @@ class RedisState:
         self._scheduled = False
         self._busy = False
         self._flush_task: asyncio.Task[None] | None = None
+        self._closed = False
         self._outage_started = 0.0
         self._probe_task: asyncio.Task[None] | None = None
         self._replay: list[_Op] = []
@@ -171,7 +173,7 @@ class RedisState:
 
     def _start(self) -> None:
         self._scheduled = False
-        if self._busy:
+        if self._busy or self._closed:
             return
         if self._outage is not None:
             queued, self._queue = self._queue, []
@@ -205,19 +207,32 @@ class RedisState:
                 self._fall_back(op)
             return
         except Exception as exc:  # a script error is a bug: every waiting request must hear of it
-            log.exception("shared-state call failed")
-            for op in ops:
-                if op.future is not None and not op.future.done():
-                    op.future.set_exception(exc)
+            _fail(ops, exc)
             return
         self.calls += 1
         self.ops += len(records)
         del self._journal_records[:len(journal)]
-        answers = reply.split(b"\x1e")
-        for op, answer in zip(ops, answers, strict=False):
-            decision = self._read(op, answer)
-            if op.future is not None and not op.future.done():
-                op.future.set_result(decision)
+        try:
+            answers = reply.split(b"\x1e")
+            if len(answers) != len(records):
+                raise RuntimeError(f"batch.lua answered {len(answers)} records for {len(records)}")
+            for op, answer in zip(ops, answers, strict=False):
+                decision = self._read(op, answer)
+                future = op.future
+                if future is None or not future.cancelled():
+                    if future is not None and not future.done():
+                        future.set_result(decision)
+                elif decision is not None and decision.lease is not None:
+                    self._release(decision.lease)
+        except Exception as exc:
+            _fail(ops, exc)
+
+    def _release(self, lease: Lease) -> None:
+        """An admission whose caller went away (cancelled) while it was granted: settle it at 0."""
+        record = f"S{_US}{lease.tenant}{_US}{lease.month}{_US}{lease.id}{_US}0{_US}0"
+        op = _Op(record, _SETTLE, lease.tenant, lease.month, lease.id, 0.0, 0)
+        op.future = asyncio.get_running_loop().create_future()
+        self._queue.append(op)
 
     def _read(self, op: _Op, answer: bytes) -> Decision | None:
         code, spent_n, reserved_n, retry_ms = answer.split(b"\x1f")
@@ -381,11 +396,25 @@ class RedisState:
 
     async def close(self) -> None:
         """Stop probing, let the call in flight finish (bounded by the socket timeout), disconnect."""
+        self._closed = True
         if self._probe_task is not None:
             self._probe_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._probe_task
-        if self._flush_task is not None:
-            with contextlib.suppress(Exception):
-                await self._flush_task
+        for _ in range(_CLOSE_ROUNDS):  # what is still queued is sent (or falls back), never dropped
+            if self._flush_task is not None:
+                with contextlib.suppress(Exception):
+                    await self._flush_task
+                self._flush_task = None
+            if not self._queue:
+                break
+            queued, self._queue = self._queue, []
+            await self._send(queued)
         await self._client.aclose()
+
+
+def _fail(ops: list[_Op], exc: Exception) -> None:
+    log.error("shared-state call failed: %s", exc, exc_info=exc)
+    for op in ops:
+        if op.future is not None and not op.future.done():
+            op.future.set_exception(exc)

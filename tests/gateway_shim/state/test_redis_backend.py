@@ -268,3 +268,22 @@ def test_a_frozen_redis_times_out_into_local_decisions_and_an_answer_lost_on_the
     assert spent == pytest.approx(0.2)             # the settlement ran once, though replayed
     assert reserved == pytest.approx(0.1)          # the admission the server ran after the timeout
     assert reserved_later == pytest.approx(0.1)    # ... released by its lease; only `later` is held
+
+
+def test_an_admission_whose_caller_went_away_releases_its_reservation(redis_server: RedisServer) -> None:
+    async def run() -> tuple[bool, float, float]:
+        fleet = redis_fleet(1, 1.0, limits(), redis_server.url)
+        (replica,) = fleet.replicas
+        try:
+            gone = asyncio.ensure_future(replica.admit(TENANT, MONTH, 10, 0.4))
+            await asyncio.sleep(0)              # queued for this tick's call, then the client hangs up
+            gone.cancel()
+            kept = await replica.admit(TENANT, MONTH, 10, 0.3)
+            await replica.admit(TENANT, MONTH, 10, 0.0)  # the release rides along with a later call
+            return kept.admitted, kept.reserved_usd, fleet.reserved()
+        finally:
+            await fleet.close()
+
+    admitted, reserved_seen, reserved_after = asyncio.run(run())
+    assert admitted and reserved_seen == pytest.approx(0.7)
+    assert reserved_after == pytest.approx(0.3)
