@@ -10,7 +10,6 @@ local prefix, lease_ms = ARGV[1], tonumber(ARGV[2])
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
 local WINDOW = 60000
-local RATE_TTL = 2 * WINDOW
 local KEEP = 70 * 86400000
 local CHUNK = 1000
 local swept = {}
@@ -28,7 +27,8 @@ end
 
 -- Entries at or before now - 60 s leave the window. A zset per tenant holds one entry per admitted
 -- request (its time), another the token overages charged after an entry had left; the hash holds each
--- entry's tokens and, in field '#', the window's token sum.
+-- entry's tokens and, in field '#', the window's token sum. No expiry on these keys (an expiry could
+-- split a zset from its hash): an idle tenant keeps at most its last minute's entries until its next call.
 local function sweep_window(zset, rh)
   for _ = 1, 1000 do
     local old = redis.call('ZRANGEBYSCORE', zset, '-inf', now - WINDOW, 'LIMIT', 0, CHUNK)
@@ -74,9 +74,13 @@ local function keys_of(tenant, month)
   return rz, rh, base
 end
 
+local function answer(code, spent, reserved, retry_ms)
+  return code .. '\31' .. int(spent) .. '\31' .. int(reserved) .. '\31' .. int(retry_ms)
+end
+
 local function reply(code, base, retry_ms)
   local totals = redis.call('HMGET', base, 's', 'r')
-  return code .. '\31' .. (totals[1] or '0') .. '\31' .. (totals[2] or '0') .. '\31' .. int(retry_ms)
+  return answer(code, tonumber(totals[1]) or 0, tonumber(totals[2]) or 0, retry_ms)
 end
 
 -- Milliseconds until enough of the oldest entries leave the window to free `excess` tokens.
@@ -93,6 +97,8 @@ end
 
 local function admit(tenant, month, id, tokens, rpm, tpm, budget, amount)
   local rz, rh, base = keys_of(tenant, month)
+  local totals = redis.call('HMGET', base, 's', 'r')
+  local spent, reserved = tonumber(totals[1]) or 0, tonumber(totals[2]) or 0
   local count = redis.call('ZCARD', rz)
   local used = tonumber(redis.call('HGET', rh, '#')) or 0
   local need = math.min(tokens, tpm)
@@ -105,23 +111,20 @@ local function admit(tenant, month, id, tokens, rpm, tpm, budget, amount)
     wait_tokens = tokens_wait(rz, rh, used + need - tpm)
   end
   if wait_requests > 0 or wait_tokens > 0 then
-    if wait_requests >= wait_tokens then return reply(1, base, wait_requests) end
-    return reply(2, base, wait_tokens)
+    if wait_requests >= wait_tokens then return answer(1, spent, reserved, wait_requests) end
+    return answer(2, spent, reserved, wait_tokens)
   end
   redis.call('ZADD', rz, now, id)
   redis.call('HSET', rh, id, tokens)
   redis.call('HINCRBY', rh, '#', tokens)
-  redis.call('PEXPIRE', rz, RATE_TTL)
-  redis.call('PEXPIRE', rh, RATE_TTL)
-  local totals = redis.call('HMGET', base, 's', 'r')
-  if (tonumber(totals[1]) or 0) + (tonumber(totals[2]) or 0) + amount > budget then
-    return reply(3, base, 0)
+  if spent + reserved + amount > budget then
+    return answer(3, spent, reserved, 0)
   end
   redis.call('ZADD', base .. ':l', now + lease_ms, id)
   redis.call('HSET', base .. ':v', id, int(amount))
-  redis.call('HINCRBY', base, 'r', amount)
-  redis.call('PEXPIRE', base, KEEP)
-  return reply(0, base, 0)
+  reserved = redis.call('HINCRBY', base, 'r', amount)
+  if not totals[1] and not totals[2] then redis.call('PEXPIRE', base, KEEP) end  -- the month's first
+  return answer(0, spent, reserved, 0)
 end
 
 local function charge_tokens(rz, rh, id, delta)
@@ -135,8 +138,6 @@ local function charge_tokens(rz, rh, id, delta)
     redis.call('ZADD', rz .. '+', now, id .. '+')
     redis.call('HSET', rh, id .. '+', delta)
     redis.call('HINCRBY', rh, '#', delta)
-    redis.call('PEXPIRE', rz .. '+', RATE_TTL)
-    redis.call('PEXPIRE', rh, RATE_TTL)
   end
 end
 
@@ -144,17 +145,19 @@ end
 local function settle(tenant, month, id, actual, delta)
   local rz, rh, base = keys_of(tenant, month)
   local held = tonumber(redis.call('HGET', base .. ':v', id))
+  local reserved
   if held then
     redis.call('HDEL', base .. ':v', id)
     redis.call('ZREM', base .. ':l', id)
-    redis.call('HINCRBY', base, 'r', -held)
-  elseif redis.call('HDEL', base .. ':x', id) == 0 then
+    reserved = redis.call('HINCRBY', base, 'r', -held)
+  elseif redis.call('HDEL', base .. ':x', id) == 1 then
+    reserved = tonumber(redis.call('HGET', base, 'r')) or 0
+  else
     return reply(4, base, 0)
   end
-  if actual ~= 0 then redis.call('HINCRBY', base, 's', actual) end
-  redis.call('PEXPIRE', base, KEEP)
+  local spent = redis.call('HINCRBY', base, 's', actual)
   charge_tokens(rz, rh, id, delta)
-  return reply(0, base, 0)
+  return answer(0, spent, reserved, 0)
 end
 
 local function journal(marker, tenant, month, amount)
