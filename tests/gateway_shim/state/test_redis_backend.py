@@ -287,3 +287,29 @@ def test_an_admission_whose_caller_went_away_releases_its_reservation(redis_serv
     admitted, reserved_seen, reserved_after = asyncio.run(run())
     assert admitted and reserved_seen == pytest.approx(0.7)
     assert reserved_after == pytest.approx(0.3)
+
+
+def test_with_redis_down_each_replica_grants_its_share_of_the_rate_and_seeds_locally(
+        durable_redis: RedisServer) -> None:
+    async def read() -> Mapping[str, float]:
+        return {TENANT: 40.0}
+
+    async def run() -> tuple[list[int], list[object]]:
+        fleet = redis_fleet(3, 100.0, limits(requests_per_min=30), durable_redis.url, replicas=3,
+                            timeout_s=0.3, probe_s=5.0)
+        try:
+            durable_redis.kill()
+            outcomes = [await r.seed_month(MONTH, read, timeout_s=2.0) for r in fleet.replicas]
+            admitted = []
+            for r in fleet.replicas:
+                decisions = [await r.admit(TENANT, MONTH, 10, 0.01) for _ in range(15)]
+                assert all(d.degraded for d in decisions)
+                admitted.append(sum(d.admitted for d in decisions))
+            return admitted, outcomes
+        finally:
+            await fleet.close()
+
+    admitted, outcomes = asyncio.run(run())
+    assert admitted == [10, 10, 10]
+    assert all(o.degraded and not o.seeded and o.by_tenant == {TENANT: 40.0}  # type: ignore[attr-defined]
+               for o in outcomes)
