@@ -211,7 +211,7 @@ class RedisState:
             return
         self.calls += 1
         self.ops += len(records)
-        del self._journal_records[:len(journal)]
+        self._acknowledge(journal)
         try:
             answers = reply.split(b"\x1e")
             if len(answers) != len(records):
@@ -268,6 +268,8 @@ class RedisState:
         if op.kind == _SETTLE:
             self._replay.append(op)
             result: Decision | None = None
+        elif op.future is not None and op.future.cancelled():
+            return  # nobody waits for it: hold nothing for it
         else:
             result = self._decide_locally(op.tenant, op.month, op.tokens, op.reservation_usd)
         if op.future is not None and not op.future.done():
@@ -313,12 +315,18 @@ class RedisState:
                 return False
             self.calls += 1
             self.ops += len(records)
-            del self._journal_records[:len(journal)]
+            self._acknowledge(journal)
             replayed += len(replay)
             journaled += len(journal)
             for op, answer in zip(replay, reply.split(b"\x1e"), strict=False):
                 self._read(op, answer)
         return False
+
+    def _acknowledge(self, journal: list[str]) -> None:
+        """Journal records Redis has applied leave the pending list (by value: calls may overlap)."""
+        if journal:
+            applied = set(journal)
+            self._journal_records = [r for r in self._journal_records if r not in applied]
 
     def _take_journal(self) -> list[str]:
         """Pending journal records: earlier unacknowledged ones (same markers) plus the spend since."""
