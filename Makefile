@@ -8,7 +8,7 @@ export UV_PYTHON_DOWNLOADS := never
 # The suite starts many Python processes (gateway, provider, Locust, Streamlit): let them cache bytecode.
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: install demo test lint pytest browser bench screenshot clean
+.PHONY: install demo test lint pytest browser redis bench screenshot clean
 
 install: $(STAMP)
 
@@ -30,7 +30,11 @@ lint: install
 browser:
 	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
-pytest: install browser
+# Debian's redis-server: the shared-state tests start private instances of it; installed once if missing.
+redis:
+	@command -v redis-server >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; }
+
+pytest: install browser redis
 	$(BIN)/pytest
 
 test: lint pytest

@@ -102,3 +102,59 @@ class MotoS3Server:
         )
         fs.create_dir(name)
         return f"s3://{name}"
+
+
+@dataclass
+class RedisServer:
+    """A private ``redis-server`` on 127.0.0.1 (no persistence unless ``aof_dir`` is given).
+
+    With ``aof_dir`` it appends every write to a file there, so a killed server restarted on the
+    same port comes back with its data (as a production Redis with AOF would).
+    """
+
+    log_path: Path
+    port: int = field(default_factory=free_port)
+    aof_dir: Path | None = None
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://{LOCALHOST}:{self.port}/0"
+
+    def start(self, timeout: float = 10.0) -> None:
+        if self.process is not None and self.process.poll() is None:
+            return
+        persistence = ["--appendonly", "no"] if self.aof_dir is None else [
+            "--appendonly", "yes", "--appendfsync", "always", "--dir", str(self.aof_dir)]
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                ["redis-server", "--port", str(self.port), "--bind", LOCALHOST, "--save", "",
+                 *persistence, "--protected-mode", "yes"],
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            )
+        try:
+            wait_for_port(LOCALHOST, self.port, timeout)
+        except TimeoutError:
+            self.stop()
+            raise
+        if self.process.poll() is not None:
+            self.process = None
+            raise RuntimeError(f"redis-server exited at start on port {self.port}; see {self.log_path}")
+
+    def kill(self) -> None:
+        """SIGKILL: the server dies as a crashed host would, without closing anything cleanly."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+            self.process = None
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=10)
+        self.process = None

@@ -188,6 +188,33 @@ class GatewaySettings(Strict):
     default_sensitivity: str = "internal"
 
 
+class State(Strict):
+    """Where budgets, reservations and rate windows live: this process (``memory``) or Redis (``redis``,
+    shared by the replicas); docs/config.md, "state"."""
+
+    backend: Literal["memory", "redis"] = "memory"
+    url: str | None = None
+    key_prefix: str = "aigw:"
+    on_unavailable: Literal["local_share", "refuse"] = "local_share"
+    replicas: PositiveInt = 1
+    lease_s: PositiveFloat = 600
+    timeout_s: PositiveFloat = 0.5
+    probe_s: PositiveFloat = 1.0
+
+    @field_validator("url")
+    @classmethod
+    def _redis_url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^rediss?://[^/\s]+(/\d+)?$", value):
+            raise ValueError(f"{value!r} is not a Redis URL: expected redis://host:port/db")
+        return value
+
+    @model_validator(mode="after")
+    def _url_for_redis(self) -> State:
+        if self.backend == "redis" and self.url is None:
+            raise ValueError("backend 'redis' needs a url (redis://host:port/db)")
+        return self
+
+
 class Config(Strict):
     version: Literal[1] = 1
     gateway: GatewaySettings = GatewaySettings()
@@ -198,6 +225,7 @@ class Config(Strict):
     providers: dict[str, Provider] = Field(min_length=1)
     pricing: dict[str, list[Price]] = Field(min_length=1)
     guardrails: Guardrails = Guardrails()
+    state: State = State()
 
     @model_validator(mode="after")
     def _check_references(self) -> Config:
@@ -238,13 +266,21 @@ class Config(Strict):
         if self.gateway.default_sensitivity not in self.data_classes:
             sensitivity = self.gateway.default_sensitivity
             errors.append(f"gateway.default_sensitivity: unknown data class {sensitivity!r}")
+        longest = max((lane.timeout_s for lane in self.lanes.values()), default=0.0)
+        if self.state.lease_s <= longest:
+            errors.append(f"state.lease_s: {self.state.lease_s:g} s must exceed the longest lane timeout_s "
+                          f"({longest:g} s), or a reservation could lapse while its request still runs")
         if errors:
             raise ValueError(PROBLEMS_SEPARATOR.join(errors))
         return self
 
     def canonical_json(self) -> str:
-        """The document in one canonical form: what the policy version hashes and `policies/` stores."""
-        return json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        """The document in one canonical form: what the policy version hashes and `policies/` stores.
+
+        A default ``state`` section is left out, so documents written before it existed keep their version.
+        """
+        document = self.model_dump(mode="json", exclude={"state"} if self.state == State() else None)
+        return json.dumps(document, sort_keys=True, separators=(",", ":"))
 
     @cached_property
     def policy_version(self) -> str:
