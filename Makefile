@@ -34,8 +34,15 @@ browser:
 redis:
 	@command -v redis-server >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; }
 
+# Coverage of every Python process the suite starts (settings in pyproject.toml): the total is printed
+# last, the per-file table is kept in test-artifacts/coverage.txt.
 pytest: install browser redis
-	$(BIN)/pytest
+	rm -f .coverage .coverage.*
+	$(BIN)/coverage run -m pytest
+	@$(BIN)/coverage combine --quiet
+	@mkdir -p test-artifacts
+	@$(BIN)/coverage report > test-artifacts/coverage.txt
+	@echo "coverage: $$($(BIN)/coverage report --format=total)% of lines in aigw, gateway_shim, pipelines, analytics, dashboards, loadtests (all processes; per file: test-artifacts/coverage.txt)"
 
 test: lint pytest
 
@@ -47,4 +54,4 @@ screenshot: install browser
 	$(BIN)/python scripts/review_screenshot.py --out docs/img/review.png
 
 clean:
-	rm -rf $(VENV) .aigw .pytest_cache .mypy_cache .ruff_cache test-artifacts
+	rm -rf $(VENV) .aigw .pytest_cache .mypy_cache .ruff_cache test-artifacts .coverage .coverage.*

@@ -1,4 +1,4 @@
-"""Helpers shared by the test suite: free ports, waiting for servers, a moto S3 server process."""
+"""Helpers shared by the test suite: free ports, waiting for servers and conditions, moto S3 in a process."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +31,17 @@ def wait_for_port(host: str, port: int, timeout: float = 10.0) -> None:
             if time.monotonic() >= deadline:
                 raise TimeoutError(f"nothing listening on {host}:{port} after {timeout:.1f}s") from exc
             time.sleep(0.05)
+
+
+def wait_until(condition: Callable[[], object], timeout: float, interval: float = 0.02) -> bool:
+    """Poll ``condition`` until it holds (True) or ``timeout`` seconds have passed (False): a readiness
+    signal instead of a fixed sleep that hopes the other side got there."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(interval)
+    return True
 
 
 @dataclass

@@ -116,6 +116,11 @@ def budget_status(cost: pl.DataFrame, config: Config) -> list[dict[str, Any]]:
             rate = mtd / as_of.day
             budget = tenant.monthly_budget_usd
             forecast = rate * days_in_month
+            spent = budget - mtd < 0.01  # less than a cent left: the gateway admits no more spend
+            if mtd > budget:
+                status = "over_budget"
+            else:
+                status = "exhausted" if spent else ("at_risk" if forecast > budget else "ok")
             rows.append(
                 {
                     "month": month,
@@ -123,10 +128,8 @@ def budget_status(cost: pl.DataFrame, config: Config) -> list[dict[str, Any]]:
                     "tenant_id": tenant_id,
                     "mtd_cost_usd": mtd,
                     "forecast_month_end_usd": forecast,
-                    "days_to_exhaustion": 0.0
-                    if mtd >= budget
-                    else ((budget - mtd) / rate if rate > 0 else None),
-                    "status": "over_budget" if mtd >= budget else ("at_risk" if forecast > budget else "ok"),
+                    "days_to_exhaustion": 0.0 if spent else ((budget - mtd) / rate if rate > 0 else None),
+                    "status": status,
                 }
             )
     return rows

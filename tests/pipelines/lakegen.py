@@ -3,12 +3,14 @@
 Duplicates across files, a mid-month price change (the demo's Haiku change on 2026-11-15), an empty
 day, a corrupt and a foreign object, a second policy version (restricted data may no longer use
 Nova Lite), a prompt-version change, a fallback-rate shift, an outage burst for burn-rate alerts, a
-day whose gateway estimates are 3% off for one model, and load-test summaries (one malformed).
+day whose gateway estimates are 3% off for one model, load-test summaries (one malformed), and rows
+exactly on the marts' thresholds (latency targets, the 5xx rule, budgets) so that moving one fails.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import random
 import uuid
@@ -39,6 +41,11 @@ LATE_DAY = dt.date(2026, 10, 25)
 CORRUPT_PATH = "events/v1/dt=2026-11-03/hour=07/gw-x-20261103T070000Z-corrupt.parquet"
 FOREIGN_PATH = "events/v1/dt=2026-11-04/hour=07/gw-x-20261104T070000Z-foreign.parquet"
 BAD_SUMMARY_PATH = "loadtests/run-broken/summary.json"
+BOUNDARY_AT = dt.datetime(2026, 11, 19, 15, 0, tzinfo=dt.UTC)
+HAIKU = "anthropic.claude-3-5-haiku-v1"  # $1.00 per million input tokens from 2026-11-15
+EDGE_BUDGET_USD = 2.0
+EDGE_REQUESTS_OF_125K_TOKENS = {"edge-under": 15, "edge-at": 16, "edge-over": 17}  # $0.125 each, exact
+EDGE_STATUS = {"edge-under": "at_risk", "edge-at": "exhausted", "edge-over": "over_budget"}
 HOURS = (1, 7, 13, 19)
 WORKFLOWS = ("support-summary", "knowledge-bot", "ai-search", "analytics-assistant", None)
 
@@ -50,6 +57,7 @@ def test_configs(folder: Path) -> tuple[Path, Config, Config]:
     text = text.replace("monthly_budget_usd: 900", "monthly_budget_usd: 4").replace(
         "monthly_budget_usd: 2500", "monthly_budget_usd: 40"
     )
+    text = text.replace("\ntenants:\n", "\ntenants:\n" + "".join(map(_edge_tenant, EDGE_STATUS)), 1)
     v1 = parse_config(text)
     text_v2 = text.replace(
         "models: [anthropic.claude-3-5-haiku-v1, anthropic.claude-3-7-sonnet-v1, amazon.nova-lite-v1]",
@@ -60,6 +68,18 @@ def test_configs(folder: Path) -> tuple[Path, Config, Config]:
     path = folder / "aigw-test.yaml"
     path.write_text(text_v2)
     return path, v1, v2
+
+
+def _edge_tenant(name: str) -> str:
+    """A tenant that only the boundary rows spend for, with a budget of $2."""
+    digest = hashlib.sha256(name.encode()).hexdigest()
+    return (
+        f"  {name}:\n    team: edge\n    apps: [edge-app]\n"
+        f"    api_keys:\n      - {{name: {name}, sha256: {digest}}}\n"
+        f"    monthly_budget_usd: {EDGE_BUDGET_USD}\n"
+        "    limits: {requests_per_min: 600, tokens_per_min: 1500000}\n"
+        "    lanes: [interactive, standard, batch]\n"
+    )
 
 
 @dataclass
@@ -80,7 +100,7 @@ class Generator:
 
     def event(self, moment: dt.datetime, **overrides: Any) -> dict[str, Any]:
         rng = self.rng
-        tenant_id = rng.choice(sorted(self.v2.tenants))
+        tenant_id = rng.choice(sorted(t for t in self.v2.tenants if t not in EDGE_STATUS))
         tenant = self.v2.tenants[tenant_id]
         workflow = rng.choice(WORKFLOWS)
         lane = rng.choice(("interactive", "standard", "batch"))
@@ -212,6 +232,33 @@ class Generator:
                 )
         return events
 
+    def boundaries(self) -> list[dict[str, Any]]:
+        """Rows exactly on the marts' thresholds, with a neighbour on the other side: ok requests at
+        each lane's latency target (within it) and half a millisecond over; a 500 that is not an
+        upstream error (an error) and a 499 (not one); the edge tenants at 93.75%, 100% and 106.25%
+        of their budget (at risk, exhausted, over budget), in sums that are exact in binary."""
+        served: dict[str, Any] = {
+            "outcome": "ok", "status_code": 200, "error_type": None, "sensitivity": "internal",
+            "workflow": "knowledge-bot", "model_route": "interactive-chat", "model_provider": "bedrock",
+            "model_name": HAIKU, "input_tokens": 500, "output_tokens": 100, "fallback_used": False,
+            "fallback_reason": None, "attempts": 1,
+        }
+        refused = {**served, "model_provider": None, "model_name": None, "input_tokens": 0,
+                   "output_tokens": 0}
+        rows: list[dict[str, Any]] = []
+        for lane, settings in sorted(self.v2.lanes.items()):
+            target = settings.slo.latency_ms
+            for latency in (target, target, target + 0.5):
+                rows.append({**served, "latency_class": lane, "total_latency_ms": latency})
+        for lane in ("interactive", "batch"):
+            for outcome, status in (("throttled", 500), ("client_error", 499)):
+                rows.append({**refused, "latency_class": lane, "outcome": outcome, "status_code": status,
+                             "error_type": outcome, "total_latency_ms": 2.0})
+        for tenant, requests in EDGE_REQUESTS_OF_125K_TOKENS.items():
+            rows += [{**served, "tenant_id": tenant, "team": "edge", "app_id": "edge-app",
+                      "input_tokens": 125_000, "output_tokens": 0}] * requests
+        return [self.event(BOUNDARY_AT + dt.timedelta(seconds=i), **row) for i, row in enumerate(rows)]
+
 
 def write_events(lake: LakeLocation, events: list[dict[str, Any]], gateway_id: str, tag: str) -> list[str]:
     """One Parquet object per hour the events fall in, in the lake's layout; returns their paths."""
@@ -273,6 +320,9 @@ def build_lake(location: LakeLocation, folder: Path) -> Lake:
     outage = generator.outage()
     write_events(location, outage, "gw-a", "outage")
     events += outage
+    boundaries = Generator(v1, v2, random.Random(11)).boundaries()
+    write_events(location, boundaries, "gw-a", "boundaries")
+    events += boundaries
     duplicated = [e for e in events if e["ts"].date() == DUPLICATE_DAY and e["ts"].hour == 7][:40]
     write_events(location, duplicated, "gw-b", "retry")
     location.write_bytes(CORRUPT_PATH, b"PAR1 this is not a parquet file at all")

@@ -15,6 +15,7 @@ from tests.pipelines.conftest import Built
 from tests.pipelines.lakegen import (
     BAD_SUMMARY_PATH,
     CORRUPT_PATH,
+    EDGE_STATUS,
     EMPTY_DAY,
     FOREIGN_PATH,
     LATE_DAY,
@@ -109,6 +110,8 @@ def test_budget_status(built: Built, cost: pl.DataFrame) -> None:
         ["mtd_cost_usd", "forecast_month_end_usd", "days_to_exhaustion"],
     )
     assert "over_budget" in actual.get_column("status").to_list()
+    edges = actual.filter((pl.col("month") == dt.date(2026, 11, 1)) & pl.col("tenant_id").is_in(EDGE_STATUS))
+    assert dict(edges.select("tenant_id", "status").rows()) == EDGE_STATUS
 
 
 SLO_VALUES = [
@@ -208,3 +211,22 @@ def test_bad_objects_are_quarantined_with_reasons_and_the_checks_fail(built: Bui
     assert len(reconciliation) == 1
     assert MISPRICED_DAY.isoformat() in reconciliation[0] and MISPRICED_MODEL in reconciliation[0]
     assert "anthropic" not in reconciliation[0]
+
+
+def test_rows_on_the_thresholds_count_on_their_documented_side(built: Built) -> None:
+    """The lake holds ok requests exactly at each lane's latency target, and a 500 that no outcome
+    marks as an upstream error (an error) beside a 499 (not one): test_slo_* check where they land."""
+    lanes = built.lake.v2.lanes
+    at_target = built.frame("SELECT latency_class, total_latency_ms FROM raw.events WHERE outcome = 'ok'")
+    for lane, settings in lanes.items():
+        on_it = at_target.filter(
+            (pl.col("latency_class") == lane) & (pl.col("total_latency_ms") == settings.slo.latency_ms)
+        )
+        assert on_it.height >= 2, lane
+    edges = built.frame(
+        "SELECT status_code, outcome, is_error, is_policy, is_client_error FROM raw.slo_events "
+        "WHERE status_code IN (499, 500) AND outcome <> 'upstream_error' ORDER BY status_code"
+    )
+    assert edges.rows() == [(499, "client_error", False, False, True)] * 2 + [
+        (500, "throttled", True, False, False)
+    ] * 2

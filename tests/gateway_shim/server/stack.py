@@ -20,7 +20,7 @@ from typing import Any
 
 import orjson
 
-from tests.helpers import LOCALHOST, free_port
+from tests.helpers import LOCALHOST, free_port, wait_until
 
 TEST_CONFIG = Path(__file__).with_name("gateway_test.yaml")
 KEYS = {"acme": "demo-acme", "tiny": "test-tiny", "limited": "test-limited"}
@@ -73,6 +73,18 @@ class ProviderProcess:
         request = urllib.request.Request(f"{self.url}/_control/faults", method="DELETE")
         with urllib.request.urlopen(request, timeout=5):
             pass
+
+    def requests_received(self, model: str) -> int:
+        """How many requests for ``model`` the provider has received so far (`GET /_control/stats`)."""
+        with urllib.request.urlopen(f"{self.url}/_control/stats", timeout=5) as response:
+            stats = orjson.loads(response.read())
+        return int(stats["models"].get(model, {}).get("requests", 0))
+
+    def wait_for_request(self, model: str, already: int, timeout: float = 15.0) -> None:
+        """Block until a request for ``model`` beyond the ``already`` counted has reached the provider,
+        i.e. it is in flight upstream; ``TimeoutError`` after ``timeout`` seconds."""
+        if not wait_until(lambda: self.requests_received(model) > already, timeout):
+            raise TimeoutError(f"no new request for {model} reached the provider in {timeout:.0f}s")
 
     def stop(self) -> int:
         return _stop(self.process, 10)

@@ -218,7 +218,11 @@ def test_drain_finishes_in_flight_then_refuses_new_connections() -> None:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         writer.write(b"GET /slow HTTP/1.1\r\nHost: a\r\n\r\n")
         await writer.drain()
-        await asyncio.sleep(0.1)
+        for _ in range(500):  # drain only once the server is handling the request
+            if server.in_flight:
+                break
+            await asyncio.sleep(0.01)
+        assert server.in_flight == 1
         drained = await server.drain(5)
         answer = await reader.read()
         writer.close()

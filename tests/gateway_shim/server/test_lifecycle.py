@@ -51,17 +51,19 @@ def test_sigterm_drains_and_every_request_has_one_event(tmp_path: Path, faults: 
 
         faults.fault(model="slow-model", added_latency_ms=1500)
         in_flight: list[Answer] = []
+        already = faults.requests_received("slow-model")
         worker = threading.Thread(target=lambda: in_flight.append(send(
             13, chat(max_tokens=4), 200, "ok", "acme", headers={"x-aigw-workflow": "slow-test"})))
         worker.start()
-        time.sleep(0.5)
+        faults.wait_for_request("slow-model", already)  # upstream now, 1.5 s from its answer
+        upstream_at = time.monotonic()
     finally:
-        started = time.monotonic()
         code = gateway.stop(timeout=30)
+        stopped_at = time.monotonic()
     worker.join(10)
     assert code == 0, gateway.log.read_text()[-2000:]
     assert in_flight and in_flight[0].status == 200  # drained, not cut off
-    assert time.monotonic() - started >= 0.5
+    assert stopped_at - upstream_at >= 0.5  # the exit waited for the provider's 1.5 s answer
 
     events = gateway.events()
     by_trace: dict[str, list[dict[str, Any]]] = {}
@@ -111,8 +113,9 @@ def test_a_request_cut_off_by_the_drain_timeout_still_has_its_event(tmp_path: Pa
     worker = threading.Thread(target=lambda: answers.append(call(
         f"{gateway.url}/v1/chat/completions", chat(max_tokens=4),
         headers={"x-aigw-workflow": "slow-test", **traceparent(_trace(200))})), daemon=True)
+    already = faults.requests_received("slow-model")
     worker.start()
-    time.sleep(0.5)
+    faults.wait_for_request("slow-model", already)  # in flight upstream, 8 s from its answer
     started = time.monotonic()
     assert gateway.stop(timeout=20) == 0
     assert time.monotonic() - started < 6  # the 0.3 s drain timeout, not the provider's 8 s

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import random
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from gateway_shim.telemetry.lake_writer import LakeWriter
 from gateway_shim.telemetry.spool import SpoolLocked
 from gateway_shim.telemetry.storage import LakeLocation
 from tests.gateway_shim.telemetry.events import BASE_TS, HOUR_US, make_event
+from tests.helpers import wait_until
 
 WriterFactory = Callable[..., LakeWriter]
 
@@ -46,15 +46,6 @@ def new_writer(lake: LakeLocation, tmp_path: Path) -> Iterator[WriterFactory]:
 
 def event_files(lake: LakeLocation) -> list[str]:
     return [info.path for info in lake.list_files("events/v1")]
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
 
 
 def test_events_read_back_with_duckdb_and_polars(lake: LakeLocation, new_writer: WriterFactory) -> None:

@@ -16,7 +16,7 @@ import pytest
 from gateway_shim.telemetry.lake_writer import LakeWriter
 from gateway_shim.telemetry.storage import LakeLocation
 from tests.gateway_shim.telemetry.events import BASE_TS, HOUR_US, make_event
-from tests.helpers import MotoS3Server
+from tests.helpers import MotoS3Server, wait_until
 
 
 def events_dataset(lake: LakeLocation) -> ds.Dataset:
@@ -27,15 +27,6 @@ def events_dataset(lake: LakeLocation) -> ds.Dataset:
 
 def event_ids(lake: LakeLocation) -> list[str]:
     return events_dataset(lake).to_table(columns=["event_id"]).column("event_id").to_pylist()
-
-
-def wait_until(condition: object, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while not condition():  # type: ignore[operator]
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
 
 
 def test_write_and_read_back_through_s3(s3_server: MotoS3Server, tmp_path: Path) -> None:
@@ -155,12 +146,13 @@ def test_s3_outage_then_every_event_arrives(outage_server: MotoS3Server, tmp_pat
         outage_server.stop()
         server_down.set()
         assert wait_until(lambda: writer.stats()["last_error"] is not None, timeout=10)
-        time.sleep(1.0)
+        assert wait_until(lambda: writer.stats()["backlog"] > 2000, timeout=30), writer.stats()
         during = writer.stats()
         assert during["written"] == 0 and during["backlog"] > 2000
         outage_server.start()
         outage_server.make_bucket("lake-outage")
-        time.sleep(0.3)
+        after_outage = len(emitted)
+        assert wait_until(lambda: len(emitted) >= after_outage + 1000, timeout=30)  # traffic goes on
     finally:
         stop.set()
         emitter.join(timeout=10)

@@ -159,11 +159,19 @@ def test_body_delimited_by_close_and_malformed_responses() -> None:
 def test_cancelling_a_request_discards_its_connection(provider: BackgroundProvider) -> None:
     control(provider.url, "POST", {"model": "gpt-4o-mini", "added_latency_ms": 300})
 
+    def received() -> int:
+        return provider.app.stats.requests.get("gpt-4o-mini", 0)
+
     async def main() -> int:
         client = HttpClient()
         origin = client.origin(provider.url)
+        already = received()
         task = asyncio.ensure_future(client.request(origin, "POST", "/v1/chat/completions", JSON, CHAT, 5))
-        await asyncio.sleep(0.05)
+        for _ in range(500):  # cancel only once the provider holds the request on the connection
+            if received() > already:
+                break
+            await asyncio.sleep(0.01)
+        assert received() > already
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
