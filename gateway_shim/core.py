@@ -32,8 +32,9 @@ from gateway_shim.config.models import Config, Lane
 from gateway_shim.policy.allowlist import DataClassRule
 from gateway_shim.policy.budget import BudgetLedger
 from gateway_shim.policy.cost import MICROS_PER_DAY, PriceBook, month_end_us, month_key
-from gateway_shim.policy.guardrails import DenyList, Redactor
+from gateway_shim.policy.guardrails import MAX_DEPTH, DenyList, Redactor, message_strings
 from gateway_shim.policy.keys import KeyRing
+from gateway_shim.policy.normalize import fold_for_redaction
 from gateway_shim.policy.rate_limit import RateLimiter
 from gateway_shim.policy.tokens import estimate_tokens_from_chars, message_text
 from gateway_shim.routing.circuit import CircuitBreaker
@@ -41,7 +42,7 @@ from gateway_shim.routing.degrade import DEGRADED_ACTION, degraded_chain, under_
 from gateway_shim.routing.routes import RouteSpec, RouteTable
 from gateway_shim.routing.saturation import LaneGate
 from gateway_shim.telemetry.event import EventIds, plan_event, rejection_event
-from gateway_shim.types import AttemptResult, Outcome, Plan, Rejection, RequestContext, Target
+from gateway_shim.types import AttemptResult, Message, Outcome, Plan, Rejection, RequestContext, Target
 
 Emit = Callable[[dict[str, Any]], None]
 
@@ -154,8 +155,14 @@ class Gateway:
             return self._refuse(tenant, lane_name, sensitivity, 413, "input_too_large",
                                 f"the prompt is about {input_tokens} tokens; the limit is "
                                 f"{self._max_input_tokens}", "client_error", input_tokens=input_tokens)
+        scanned = _scanned_text(messages, joined)
+        if scanned is None:
+            return self._refuse(tenant, lane_name, sensitivity, 400, "invalid_messages",
+                                f"a message nests deeper than {MAX_DEPTH} levels", "client_error",
+                                input_tokens=input_tokens)
+        scanned = fold_for_redaction(scanned)
         if self._deny:
-            denied = self._deny.first_match(joined)
+            denied = self._deny.first_match(scanned)
             if denied is not None:
                 return self._refuse(tenant, lane_name, sensitivity, 403, "blocked",
                                     f"the prompt matches deny pattern {denied!r}", "blocked",
@@ -163,7 +170,7 @@ class Gateway:
                                     validation="blocked", actions=[f"deny:{denied}"])
         actions: list[str] = []
         validation = "passed"
-        if self._redactor.might_match(joined):
+        if self._redactor.might_match(scanned):
             redacted, actions = self._redactor.redact_messages(messages)
             if actions:
                 messages = redacted
@@ -479,6 +486,22 @@ def _texts_of(messages: object) -> list[str] | None:
         content = message.get("content")
         texts.append(content if type(content) is str else message_text(message))
     return texts
+
+
+def _scanned_text(messages: list[Message], joined: str) -> str | None:
+    """All free text of the prompt for the guardrails; ``None`` when a message nests too deep.
+
+    When every message is just ``role`` and string ``content`` (the usual case) that is ``joined``.
+    """
+    if all(len(m) == 2 and "role" in m and type(m.get("content")) is str for m in messages):
+        return joined
+    strings: list[str] = []
+    for message in messages:
+        found = message_strings(message)
+        if found is None:
+            return None
+        strings.extend(found)
+    return "\n".join(strings)
 
 
 def _outcome_of(status: int) -> str:

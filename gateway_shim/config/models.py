@@ -14,6 +14,7 @@ import re
 from functools import cached_property
 from typing import Annotated, Literal
 
+import re2
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from gateway_shim.config.yaml_document import PROBLEMS_SEPARATOR
@@ -156,11 +157,18 @@ class DenyPattern(Strict):
 
     @field_validator("regex")
     @classmethod
-    def _compiles(cls, value: str) -> str:
+    def _linear_time(cls, value: str) -> str:
+        """Only patterns RE2 runs (in time linear in the text): no backreferences, no lookarounds."""
+        options = re2.Options()
+        options.log_errors = False
         try:
-            re.compile(value)
-        except re.error as exc:
-            raise ValueError(f"not a valid regular expression: {exc}") from exc
+            re2.compile(value, options)
+        except re2.error as exc:
+            reason = exc.args[0] if exc.args else exc
+            if isinstance(reason, bytes):
+                reason = reason.decode(errors="replace")
+            raise ValueError(f"pattern {value!r} cannot run in linear time (RE2 refuses it: {reason}); "
+                             "backreferences and lookarounds are not supported") from None
         return value
 
 
