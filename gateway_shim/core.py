@@ -30,6 +30,7 @@ from typing import Any
 from gateway_shim.config.models import CircuitBreaker as BreakerSettings
 from gateway_shim.config.models import Config, Lane
 from gateway_shim.policy.allowlist import DataClassRule
+from gateway_shim.policy.apps import AppRule
 from gateway_shim.policy.budget import BudgetLedger
 from gateway_shim.policy.cost import MICROS_PER_DAY, PriceBook, month_end_us, month_key
 from gateway_shim.policy.guardrails import MAX_DEPTH, DenyList, Redactor, message_strings
@@ -59,6 +60,7 @@ class _Tenant:
     lanes: frozenset[str]
     budget_usd: float
     degrade_at_pct: float | None
+    apps: AppRule
 
 
 @dataclass(slots=True)
@@ -84,7 +86,8 @@ class Gateway:
         self.prices = PriceBook(config.pricing)
         self._keys = KeyRing(config.tenants)
         self._tenants = {
-            tid: _Tenant(tid, t.team, frozenset(t.lanes), t.monthly_budget_usd, t.degrade_at_budget_pct)
+            tid: _Tenant(tid, t.team, frozenset(t.lanes), t.monthly_budget_usd, t.degrade_at_budget_pct,
+                         AppRule(tid, t.apps, t.enforce_apps))
             for tid, t in config.tenants.items()
         }
         self._lanes: dict[str, Lane] = dict(config.lanes)
@@ -140,6 +143,10 @@ class Gateway:
             return self._refuse(tenant, lane_name, sensitivity, 403, "lane_not_allowed",
                                 f"tenant {tenant.id!r} may use lanes {sorted(tenant.lanes)}, "
                                 f"not {lane_name!r}", "blocked", "permission_error")
+        app_refused = tenant.apps.refusal(ctx.app_id)
+        if app_refused is not None:
+            return self._refuse(tenant, lane_name, sensitivity, 403, "app_not_allowed", app_refused,
+                                "blocked", "permission_error")
         messages = ctx.messages
         texts = _texts_of(messages)
         if texts is None:

@@ -56,6 +56,8 @@ class Tenant(Strict):
     limits: TenantLimits
     lanes: list[str] = Field(min_length=1)
     degrade_at_budget_pct: Annotated[float, Field(gt=0, le=100)] | None = None
+    enforce_apps: bool = True
+    """``x-aigw-app`` must be one of ``apps`` (403 ``app_not_allowed`` otherwise)."""
 
 
 class DataClass(Strict):
@@ -219,6 +221,15 @@ class Config(Strict):
             for i, lane in enumerate(tenant.lanes):
                 if lane not in self.lanes:
                     errors.append(f"tenants.{name}.lanes.{i}: unknown lane {lane!r}")
+        owners: dict[str, str] = {}
+        for name, tenant in self.tenants.items():
+            for i, key in enumerate(tenant.api_keys):
+                where = f"tenants.{name}.api_keys.{i}"
+                first = owners.setdefault(key.sha256, where)
+                if first != where:
+                    owner = first.split(".")[1]
+                    errors.append(f"{where}.sha256: the same key hash as {first} (tenant {owner!r}); "
+                                  f"a key must belong to one tenant, or requests are charged to {name!r}")
         for name, data_class in self.data_classes.items():
             for i, provider in enumerate(data_class.providers):
                 if provider != "*" and provider not in self.providers:

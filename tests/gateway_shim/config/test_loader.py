@@ -140,3 +140,21 @@ def test_default_config_prefers_env_then_local_file_then_demo(tmp_path: Path, mo
     assert default_config_path() == Path("aigw.yaml")
     monkeypatch.setenv("AIGW_CONFIG", str(tmp_path / "other.yaml"))
     assert default_config_path() == tmp_path / "other.yaml"
+
+
+def test_the_same_key_hash_under_two_tenants_is_rejected_naming_both() -> None:
+    def share_key(document: dict) -> None:
+        document["tenants"]["initech"]["api_keys"].append(
+            {"name": "borrowed", "sha256": document["tenants"]["acme"]["api_keys"][0]["sha256"]})
+
+    text = edited(share_key)
+    message = error_of(text)
+    line = next(i for i, row in enumerate(text.splitlines(), 1) if "borrowed" in row) + 1
+    assert f"aigw.yaml:{line}: tenants.initech.api_keys.1.sha256:" in message
+    assert "tenant 'acme'" in message and "tenants.acme.api_keys.0" in message
+
+
+def test_apps_are_enforced_unless_the_tenant_opts_out() -> None:
+    config = parse_config(edited(lambda d: d["tenants"]["initech"].update(enforce_apps=False)))
+    assert config.tenants["acme"].enforce_apps is True
+    assert config.tenants["initech"].enforce_apps is False
