@@ -15,11 +15,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from gateway_shim.telemetry.quarantine import QUARANTINE_PREFIX, REASON_SUFFIX, copy_to_quarantine
 from gateway_shim.telemetry.schema import EVENT_SCHEMA, SCHEMA_VERSION
 from gateway_shim.telemetry.storage import LakeLocation
 
 EVENTS_PREFIX = "events/v1"
-QUARANTINE_PREFIX = "quarantine"
 OUTSIDE_LAYOUT = "not in the events layout events/v1/dt=YYYY-MM-DD/hour=HH/*.parquet"
 _EVENT_PATH = re.compile(r"^events/v1/dt=(\d{4}-\d{2}-\d{2})/hour=\d{2}/[^/]+\.parquet$")
 
@@ -146,14 +146,6 @@ def read_event_object(lake: LakeLocation, obj: LakeObject) -> pa.Table:
     return conform(table)
 
 
-def copy_to_quarantine(lake: LakeLocation, relative_path: str, reason: str) -> str:
-    """Copy an object to ``quarantine/<its path>`` beside ``<path>.reason.txt``; returns the copy's path."""
-    target = f"{QUARANTINE_PREFIX}/{relative_path}"
-    lake.write_bytes(target, lake.read_bytes(relative_path))
-    lake.write_bytes(f"{target}.reason.txt", f"{relative_path}: {reason}\n".encode())
-    return target
-
-
 def quarantine(lake: LakeLocation, relative_path: str, reason: str) -> str:
     """Move an object to quarantine (copy, then delete the original); returns its new path."""
     target = copy_to_quarantine(lake, relative_path, reason)
@@ -167,5 +159,5 @@ def quarantined_objects(lake: LakeLocation) -> list[str]:
     return [
         info.path.removeprefix(prefix)
         for info in lake.list_files(QUARANTINE_PREFIX)
-        if not info.path.endswith(".reason.txt")
+        if not info.path.endswith(REASON_SUFFIX)
     ]

@@ -29,6 +29,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 
 from analytics.sql_files import load_sql
+from gateway_shim.telemetry.quarantine import copy_to_quarantine
 from gateway_shim.telemetry.schema import EVENT_COLUMNS, EVENT_SCHEMA
 from gateway_shim.telemetry.storage import LakeLocation
 from pipelines.lake_events import (
@@ -40,7 +41,6 @@ from pipelines.lake_events import (
     by_day,
     changed_days,
     check_footer,
-    copy_to_quarantine,
     quarantine,
     read_event_object,
 )
