@@ -21,7 +21,7 @@ from analytics.sql_files import load_sql
 from analytics.thresholds import DRIFT_THRESHOLDS
 from pipelines.incremental import DayGrainedMart, maintain
 from pipelines.lake_events import list_event_objects
-from pipelines.loading import load_days, record_quarantine
+from pipelines.loading import load_days, loaded_manifest, record_quarantine, refuse_wrong_lake
 from pipelines.loadtest_summaries import SUMMARY_SCHEMA, is_summary, parse_summary
 from pipelines.partitions import DAILY
 from pipelines.reference import (
@@ -41,6 +41,8 @@ from pipelines.resources import LakeResource, WarehouseResource
 class RawEventsConfig(dg.Config):
     force: bool = False
     """Reload every day of the range, not only the days whose lake objects changed."""
+    allow_empty: bool = False
+    """Load a missing or event-less lake even though the warehouse holds data (a fresh start)."""
 
 
 def _days(window: dg.TimeWindow) -> list[dt.date]:
@@ -72,6 +74,7 @@ def raw_events(
     days = _days(context.partition_time_window)
     objects = list_event_objects(location)
     with warehouse.build_connection() as connection:
+        refuse_wrong_lake(location, objects, loaded_manifest(connection), allow_empty=config.allow_empty)
         report = load_days(location, connection, days, objects, force=config.force, log=context.log.info)
     return dg.MaterializeResult(
         metadata={

@@ -16,12 +16,12 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from gateway_shim.telemetry.quarantine import QUARANTINE_PREFIX, REASON_SUFFIX, copy_to_quarantine
-from gateway_shim.telemetry.schema import EVENT_SCHEMA, SCHEMA_VERSION
+from gateway_shim.telemetry.schema import EVENT_SCHEMA, SCHEMA_VERSION, schema_problem
 from gateway_shim.telemetry.storage import LakeLocation
 
 EVENTS_PREFIX = "events/v1"
 OUTSIDE_LAYOUT = "not in the events layout events/v1/dt=YYYY-MM-DD/hour=HH/*.parquet"
-_EVENT_PATH = re.compile(r"^events/v1/dt=(\d{4}-\d{2}-\d{2})/hour=\d{2}/[^/]+\.parquet$")
+_EVENT_PATH = re.compile(r"^events/v1/dt=(\d{4}-\d{2}-\d{2})/hour=(\d{2})/[^/]+\.parquet$")
 
 
 class UnreadableObject(ValueError):
@@ -41,13 +41,30 @@ class LakeObject:
 
 
 def event_day(relative_path: str) -> dt.date | None:
+    """The ``dt`` of an object in the events layout; None when the path or a partition value is invalid."""
+    return None if layout_problem(relative_path) else dt.date.fromisoformat(relative_path.split("/")[2][3:])
+
+
+def event_hour_start(relative_path: str) -> dt.datetime:
+    """The first instant of the object's ``dt``/``hour`` partition (the path must be in the layout)."""
+    match = _EVENT_PATH.match(relative_path)
+    assert match is not None, relative_path
+    day = dt.date.fromisoformat(match.group(1))
+    return dt.datetime.combine(day, dt.time(int(match.group(2))), dt.UTC)
+
+
+def layout_problem(relative_path: str) -> str | None:
+    """Why ``relative_path`` is not an event object's place in the layout, or None."""
     match = _EVENT_PATH.match(relative_path)
     if match is None:
-        return None
+        return OUTSIDE_LAYOUT
     try:
-        return dt.date.fromisoformat(match.group(1))
+        dt.date.fromisoformat(match.group(1))
     except ValueError:
-        return None
+        return f"partition dt={match.group(1)} is not a date"
+    if int(match.group(2)) > 23:
+        return f"partition hour={match.group(2)} is not an hour (00-23)"
+    return None
 
 
 def list_event_objects(lake: LakeLocation) -> list[LakeObject]:
@@ -85,23 +102,19 @@ def changed_days(
 
 
 def conform(table: pa.Table) -> pa.Table:
-    """The table cast to EVENT_SCHEMA; ``UnreadableObject`` naming the problem when it is not schema v1."""
+    """The table in EVENT_SCHEMA's column order, absent optional columns filled with nulls;
+    ``UnreadableObject`` naming the problem when it is not schema v1 (a missing required column, an
+    extra column, a column of another type: nothing is cast, so "0.5" never becomes 0.5 dollars)."""
+    problem = schema_problem(table.schema)
+    if problem is not None:
+        raise UnreadableObject(problem)
     names = set(table.column_names)
-    missing = [f.name for f in EVENT_SCHEMA if not f.nullable and f.name not in names]
-    if missing:
-        raise UnreadableObject(f"not an aigw event file: missing required column(s) {', '.join(missing)}")
-    columns = []
-    for field in EVENT_SCHEMA:
-        if field.name not in names:
-            columns.append(pa.nulls(table.num_rows, field.type))
-            continue
-        column = table.column(field.name)
-        try:
-            columns.append(column.cast(field.type))
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
-            raise UnreadableObject(
-                f"column {field.name}: {column.type} does not cast to {field.type}"
-            ) from exc
+    columns = [
+        table.column(field.name).cast(field.type)  # only large_string -> string: the types match
+        if field.name in names
+        else pa.nulls(table.num_rows, field.type)
+        for field in EVENT_SCHEMA
+    ]
     conformed = pa.Table.from_arrays(columns, schema=EVENT_SCHEMA)
     for name in ("event_id", "ts", "schema_version"):
         if conformed.column(name).null_count:
@@ -122,7 +135,7 @@ def check_footer(lake: LakeLocation, obj: LakeObject) -> Footer:
     """What the object's Parquet footer alone says; ``UnreadableObject`` when it is not an event
     file (not Parquet, a truncated footer, missing or incompatible columns)."""
     if obj.dt is None:
-        raise UnreadableObject(OUTSIDE_LAYOUT)
+        raise UnreadableObject(layout_problem(obj.path) or OUTSIDE_LAYOUT)
     try:
         with lake.filesystem.open_input_file(lake.path(obj.path)) as handle:
             metadata = pq.ParquetFile(handle).metadata
@@ -137,13 +150,20 @@ def check_footer(lake: LakeLocation, obj: LakeObject) -> Footer:
 def read_event_object(lake: LakeLocation, obj: LakeObject) -> pa.Table:
     """One object's rows, read whole and conformed to schema v1 (the careful, object-by-object path)."""
     if obj.dt is None:
-        raise UnreadableObject(OUTSIDE_LAYOUT)
+        raise UnreadableObject(layout_problem(obj.path) or OUTSIDE_LAYOUT)
     data = lake.read_bytes(obj.path)  # an I/O error fails the run: the object may be fine
     try:
         table = pq.read_table(pa.BufferReader(data), use_threads=False)
     except (pa.ArrowException, OSError, ValueError) as exc:
         raise UnreadableObject(f"not a readable Parquet file: {exc}") from exc
-    return conform(table)
+    conformed = conform(table)
+    start = pa.scalar(event_hour_start(obj.path), EVENT_SCHEMA.field("ts").type)
+    end = pa.scalar(event_hour_start(obj.path) + dt.timedelta(hours=1), EVENT_SCHEMA.field("ts").type)
+    ts = conformed.column("ts")
+    outside = pc.sum(pc.or_(pc.less(ts, start), pc.greater_equal(ts, end))).as_py() or 0
+    if outside:
+        raise UnreadableObject(f"{outside} row(s) with ts outside their partition dt/hour")
+    return conformed
 
 
 def quarantine(lake: LakeLocation, relative_path: str, reason: str) -> str:

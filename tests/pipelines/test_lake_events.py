@@ -8,7 +8,14 @@ import pyarrow as pa
 import pytest
 
 from gateway_shim.telemetry.schema import EVENT_SCHEMA
-from pipelines.lake_events import LakeObject, UnreadableObject, changed_days, conform, event_day
+from pipelines.lake_events import (
+    LakeObject,
+    UnreadableObject,
+    changed_days,
+    conform,
+    event_day,
+    layout_problem,
+)
 
 DAY = dt.date(2026, 11, 3)
 PATH = "events/v1/dt=2026-11-03/hour=07/gw-a-1.parquet"
@@ -18,6 +25,12 @@ def test_event_day_follows_the_layout() -> None:
     assert event_day(PATH) == DAY
     assert event_day("events/v1/dt=2026-11-03/gw-a-1.parquet") is None
     assert event_day("events/v1/dt=2026-13-03/hour=07/x.parquet") is None
+    assert event_day("events/v1/dt=2026-11-03/hour=24/x.parquet") is None
+    assert layout_problem("events/v1/dt=2026-11-03/hour=99/x.parquet") == (
+        "partition hour=99 is not an hour (00-23)")
+    assert layout_problem("events/v1/dt=2026-13-03/hour=07/x.parquet") == (
+        "partition dt=2026-13-03 is not a date")
+    assert layout_problem(PATH) is None
     assert event_day("events/v1/dt=2026-11-03/hour=07/x.json") is None
 
 
@@ -45,8 +58,13 @@ def _row(**overrides: object) -> dict[str, object]:
     return row
 
 
-def test_conform_fills_missing_optional_columns_and_casts() -> None:
-    table = pa.Table.from_pylist([_row(input_tokens=5)])  # int64, most columns absent
+def _typed(row: dict) -> pa.Table:
+    """One row with schema v1's types for the columns it has (the others absent)."""
+    return pa.Table.from_pylist([row], schema=pa.schema([EVENT_SCHEMA.field(name) for name in row]))
+
+
+def test_conform_fills_missing_optional_columns() -> None:
+    table = _typed(_row(input_tokens=5))  # most columns absent
     conformed = conform(table)
     assert conformed.schema.equals(EVENT_SCHEMA, check_metadata=False)
     assert conformed.column("input_tokens").to_pylist() == [5]
@@ -57,9 +75,12 @@ def test_conform_fills_missing_optional_columns_and_casts() -> None:
     ("table", "reason"),
     [
         (pa.table({"a": [1]}), "missing required column(s) event_id, schema_version, ts"),
-        (pa.Table.from_pylist([_row(schema_version=2)]), "schema_version [2] is not 1"),
-        (pa.Table.from_pylist([_row(event_id=None)]), "column event_id has null values"),
-        (pa.Table.from_pylist([_row(input_tokens="many")]), "column input_tokens: string does not cast"),
+        (_typed(_row(schema_version=2)), "schema_version [2] is not 1"),
+        (_typed(_row(event_id=None)), "column event_id has null values"),
+        (_typed(_row()).append_column("input_tokens", pa.array(["many"])),
+         "column input_tokens is string, event schema v1 says int32"),
+        (_typed(_row()).append_column("prompt", pa.array(["x"])), "column(s) not in event schema v1: prompt"),
+        (pa.Table.from_pylist([_row()]), "column schema_version is int64, event schema v1 says int16"),
     ],
 )
 def test_conform_names_what_makes_a_file_foreign(table: pa.Table, reason: str) -> None:
