@@ -157,16 +157,17 @@ class Gateway:
                                 "'max_tokens' must be a positive integer", "client_error")
 
         joined = texts[0] if len(texts) == 1 else "\n".join(texts)
-        input_tokens = estimate_tokens_from_chars(len(joined), len(texts))
+        scanned = _scanned_text(messages, joined)
+        if scanned is None:
+            return self._refuse(tenant, lane_name, sensitivity, 400, "invalid_messages",
+                                f"a message nests deeper than {MAX_DEPTH} levels", "client_error")
+        # Every text field counts (names, tool-call arguments, tool results go upstream too), so the
+        # input cap also bounds what the guardrails scan.
+        input_tokens = estimate_tokens_from_chars(len(scanned), len(texts))
         if input_tokens > self._max_input_tokens:
             return self._refuse(tenant, lane_name, sensitivity, 413, "input_too_large",
                                 f"the prompt is about {input_tokens} tokens; the limit is "
                                 f"{self._max_input_tokens}", "client_error", input_tokens=input_tokens)
-        scanned = _scanned_text(messages, joined)
-        if scanned is None:
-            return self._refuse(tenant, lane_name, sensitivity, 400, "invalid_messages",
-                                f"a message nests deeper than {MAX_DEPTH} levels", "client_error",
-                                input_tokens=input_tokens)
         scanned = fold_for_redaction(scanned)
         if self._deny:
             denied = self._deny.first_match(scanned)

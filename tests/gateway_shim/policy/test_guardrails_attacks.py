@@ -182,3 +182,10 @@ def test_a_list_of_cards_longer_than_the_exhaustive_limit_is_fully_redacted() ->
     cards = " ".join(["4111 1111 1111 1111", "5500 0000 0000 0004", "3782 822463 10005"] * 10)
     out, kinds = redact(f"cards: {cards}.")
     assert kinds == {"card"} and out == "cards: " + " ".join(["[REDACTED:card]"] * 30) + "."
+
+
+def test_text_outside_content_counts_against_the_input_cap() -> None:
+    huge = "x" * (DEMO.guardrails.max_input_tokens * 4 + 100)
+    outcome = admit([{"role": "user", "content": "hi"},
+                     {"role": "assistant", "content": None, "tool_calls": [with_text(TOOL_CALL, huge)]}])
+    assert isinstance(outcome, Rejection) and (outcome.status, outcome.code) == (413, "input_too_large")
