@@ -15,6 +15,8 @@ when Luhn-valid (order numbers and IDs pass through).
 from __future__ import annotations
 
 import re
+import re._constants as _sre_constants
+import re._parser as _sre_parser
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -22,7 +24,8 @@ import numpy as np
 import re2
 
 from gateway_shim.config.models import DenyPattern, PiiRedaction
-from gateway_shim.policy.normalize import fold_for_deny, fold_for_redaction
+from gateway_shim.policy.linear_regex import LinearRegex
+from gateway_shim.policy.normalize import collapse_spaces, fold_for_redaction, fold_letters_for_deny
 from gateway_shim.types import Message
 
 MAX_DEPTH = 16
@@ -35,12 +38,12 @@ SKIPPED_KEYS = frozenset({
 })
 """Keys whose values are identifiers, enumerations or binary payloads, never free text."""
 
-EMAIL = re2.compile(r"[A-Za-z0-9._%+-]+ {0,3}@ {0,3}[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+EMAIL = LinearRegex(r"[A-Za-z0-9._%+-]+ {0,3}@ {0,3}[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 # RE2 has no lookarounds: find the whole alphanumeric run around the prefix, then check its shape.
-_AWS_RUN = re2.compile(r"[A-Za-z0-9]*(?:AKIA|ASIA)[A-Za-z0-9]*")
+_AWS_RUN = LinearRegex(r"[A-Za-z0-9]*(?:AKIA|ASIA)[A-Za-z0-9]*")
 _AWS_KEY = re.compile(r"(?:AKIA|ASIA)[A-Z0-9]{16}")
 # A run of digits with up to three separators between neighbours; split into groups at separators.
-_DIGIT_RUN = re2.compile(r"\d(?:[ .\-]{0,3}\d)*")
+_DIGIT_RUN = LinearRegex(r"\d(?:[ .\-]{0,3}\d)*")
 _DIGIT_GROUP = re.compile(r"\d+")
 _SEPARATORS = str.maketrans("", "", " .-")
 CARD_DIGITS = (13, 19)
@@ -48,7 +51,7 @@ _EXHAUSTIVE_RUN_DIGITS = 64
 """Runs longer than this are searched with vectorised prefix sums instead of a Python loop."""
 # Phone shapes (RE2) locate candidates; the boundary rules (no digit or word right before or after)
 # are checked by the lookaround pattern inside a window of at most ~30 characters around each one.
-_PHONE_SHAPE = re2.compile(
+_PHONE_SHAPE = LinearRegex(
     r"\+\d{1,3}[ .-]?(?:\(\d{2,4}\)[ .-]?|\d{2,4}[ .-])\d{3,4}[ .-]?\d{3,4}"
     r"|\(\d{2,4}\)[ .-]?\d{3,4}[ .-]?\d{3,4}|\d{2,4}[ .-]\d{3,4}[ .-]?\d{3,4}|\+\d{10,14}"
 )
@@ -60,7 +63,7 @@ _PHONE = re.compile(
     + r"|\d(?<![\w+]\d)(?<!\d[ .-]\d)\d{1,3}[ .-]\d{3,4}[ .-]?\d{3,4}" + _PHONE_END
     + r"|\+(?<![\w+]\+)\d{10,14}(?!\w)"
 )
-_THREE_DIGITS = re2.compile(r"\d\d\d")
+_THREE_DIGITS = LinearRegex(r"\d\d\d")
 _DOUBLED = str.maketrans("0123456789", "0246813579")
 
 
@@ -82,14 +85,49 @@ def luhn_valid(digits: str) -> bool:
     return (sum(kept) + sum(doubled) - 48 * len(digits)) % 10 == 0
 
 
-class DenyList:
-    """Named deny patterns, matched together in one linear pass (an RE2 set) over the folded text."""
+def required_prefix(regex: str) -> tuple[str, bool]:
+    """The literal every match starts with, and whether it is case-insensitive ("" when none).
 
-    __slots__ = ("_names", "_set")
+    Read from the pattern's leading literal nodes as Python's parser sees them; anything it cannot
+    parse or any unusual start gives "" (no pre-check, the pattern always runs).
+    """
+    try:
+        parsed = _sre_parser.parse(regex)
+    except (re.error, RecursionError, AttributeError, TypeError, OverflowError):
+        return "", False
+    prefix = []
+    for op, value in parsed.data:
+        if op is not _sre_constants.LITERAL:
+            break
+        prefix.append(chr(value))
+    return "".join(prefix), bool(parsed.state.flags & re.IGNORECASE)
+
+
+class DenyList:
+    """Named deny patterns, matched together in one linear pass (an RE2 set) over the folded text.
+
+    When every pattern has a literal prefix of at least ``MIN_PREFIX`` characters before any
+    whitespace and none of them occurs in the text (casefolded for case-insensitive patterns:
+    ``str.casefold`` folds at least every pair RE2's case folding treats as equal), the set does not
+    run: clean prompts cost a few substring searches. The prefixes stop at whitespace so the check
+    can run before whitespace runs are collapsed (collapsing never joins other characters).
+    """
+
+    __slots__ = ("_fold_text", "_names", "_prefixes", "_set")
+
+    MIN_PREFIX = 3
 
     def __init__(self, patterns: Sequence[DenyPattern]) -> None:
         self._names = tuple(p.name for p in patterns)
         self._set: Any = None
+        prefixes: list[tuple[str, bool]] = []
+        for pattern in patterns:
+            prefix, ignore_case = required_prefix(pattern.regex)
+            prefix = prefix.split(maxsplit=1)[0] if prefix[:1].strip() else ""
+            prefixes.append((prefix.casefold() if ignore_case else prefix, ignore_case))
+        usable = all(len(prefix) >= self.MIN_PREFIX for prefix, _ in prefixes)
+        self._prefixes: tuple[tuple[str, bool], ...] | None = tuple(prefixes) if usable else None
+        self._fold_text = any(ignore_case for _, ignore_case in prefixes)
         if patterns:
             options = re2.Options()
             options.log_errors = False
@@ -105,7 +143,12 @@ class DenyList:
         """The name of the first configured pattern found in the folded ``text``."""
         if self._set is None:
             return None
-        found = self._set.Match(fold_for_deny(text))
+        text = fold_letters_for_deny(text)
+        if self._prefixes is not None:
+            folded = text.casefold() if self._fold_text else text
+            if not any(prefix in (folded if ignore_case else text) for prefix, ignore_case in self._prefixes):
+                return None
+        found = self._set.Match(collapse_spaces(text))
         return self._names[min(found)] if found else None
 
 
@@ -156,7 +199,7 @@ class Redactor:
             (self._email and "@" in text)
             or (self._aws and ("AKIA" in text or "ASIA" in text))
             or (self._card and _has_digit(text) and _digit_count(text) >= CARD_DIGITS[0])
-            or (self._phone and _has_digit(text) and _THREE_DIGITS.search(text) is not None)
+            or (self._phone and _has_digit(text) and _THREE_DIGITS.search(text))
         )
 
     def redact_text(self, text: str, kinds: set[str]) -> str:
@@ -164,9 +207,10 @@ class Redactor:
         folded = fold_for_redaction(text)
         redacted = folded
         if self._email and "@" in redacted:
-            redacted, count = EMAIL.subn("[REDACTED:email]", redacted)
-            if count:
+            replaced = EMAIL.sub(_as_email, redacted)
+            if replaced is not redacted:
                 kinds.add("email")
+                redacted = replaced
         if self._aws and ("AKIA" in redacted or "ASIA" in redacted):
             replaced = _AWS_RUN.sub(_aws_or_keep, redacted)
             if replaced != redacted:
@@ -177,7 +221,7 @@ class Redactor:
             if replaced != redacted:
                 kinds.add("card")
                 redacted = replaced
-        if self._phone and _has_digit(redacted) and _THREE_DIGITS.search(redacted) is not None:
+        if self._phone and _has_digit(redacted) and _THREE_DIGITS.search(redacted):
             replaced = _redact_phones(redacted)
             if replaced != redacted:
                 kinds.add("phone")
@@ -195,14 +239,16 @@ class Redactor:
         return out, [f"pii_redacted:{kind}" for kind in sorted(kinds)]
 
 
-def _aws_or_keep(match: Any) -> str:
-    run: str = match.group()
+def _as_email(found: str) -> str:
+    return "[REDACTED:email]"
+
+
+def _aws_or_keep(run: str) -> str:
     return "[REDACTED:aws_access_key]" if len(run) == 20 and _AWS_KEY.fullmatch(run) else run
 
 
-def _cards_in_run(match: Any) -> str:
+def _cards_in_run(run: str) -> str:
     """The run with each Luhn-valid 13-19 digit stretch of whole groups replaced."""
-    run: str = match.group()
     digits = run.translate(_SEPARATORS)
     low, high = CARD_DIGITS
     if len(digits) < low:
@@ -268,9 +314,13 @@ def _long_run_cards(run: str) -> list[tuple[int, int]]:
     doubled = _DOUBLE[values]
     # Luhn keeps the last digit, doubles the one before, and so on: a stretch ending on an even
     # index sums plain even-index digits and doubled odd-index ones, and the other way round.
-    ends_even = np.concatenate(([0], np.cumsum(np.where(even, values, doubled), dtype=np.int32)))[bounds]
-    ends_odd = np.concatenate(([0], np.cumsum(np.where(even, doubled, values), dtype=np.int32)))[bounds]
-    last_is_even = (bounds - 1) % 2 == 0
+    # Only the sums' last digits matter: a stretch is valid when its end and start prefix sums agree
+    # modulo 10, so compare small int8 residues instead of subtracting and taking remainders.
+    ends_even = (np.concatenate(([0], np.cumsum(np.where(even, values, doubled))))[bounds] % 10)
+    ends_odd = (np.concatenate(([0], np.cumsum(np.where(even, doubled, values))))[bounds] % 10)
+    ends_even, ends_odd = ends_even.astype(np.int8), ends_odd.astype(np.int8)
+    stop_even = (bounds - 1) % 2 == 0
+    residues = np.where(stop_even, ends_even, ends_odd)
     groups = len(group_starts)
     longest = np.full(groups, -1, dtype=np.int64)
     for extra in range(min(high, groups)):
@@ -280,9 +330,9 @@ def _long_run_cards(run: str) -> list[tuple[int, int]]:
             if (count > high).all():
                 break
             continue
-        total = np.where(last_is_even[extra + 1:], ends_even[extra + 1:] - ends_even[:groups - extra],
-                         ends_odd[extra + 1:] - ends_odd[:groups - extra])
-        first = np.flatnonzero(fits & (total % 10 == 0))
+        # The stretch's parity comes from its last digit: start sums of that same parity apply.
+        starts = np.where(stop_even[extra + 1:], ends_even[:groups - extra], ends_odd[:groups - extra])
+        first = np.flatnonzero(fits & (residues[extra + 1:] == starts))
         longest[first] = first + extra
     chosen: list[tuple[int, int]] = []
     free_from = 0
@@ -296,8 +346,7 @@ def _long_run_cards(run: str) -> list[tuple[int, int]]:
 
 
 def _phone_candidates(text: str) -> Iterator[tuple[int, int]]:
-    for match in _PHONE_SHAPE.finditer(text):
-        start, end = match.span()
+    for start, end in _PHONE_SHAPE.spans(text):
         found = _PHONE.search(text, start, end + 2)
         if found is not None:
             yield found.span()

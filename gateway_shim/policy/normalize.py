@@ -2,9 +2,10 @@
 
 ``fold_for_redaction``: NFKC (fullwidth letters and digits, ``＠``, ligatures and odd spaces become
 their plain forms), zero-width and soft-hyphen characters removed, every Unicode decimal digit
-(Arabic-Indic, Devanagari, ...) turned into its ASCII digit. ``fold_for_deny`` also maps the common
-Cyrillic and Greek look-alikes of Latin letters to Latin and collapses each run of whitespace to one
-space; it is only ever matched against, never sent upstream (it would garble Cyrillic text).
+(Arabic-Indic, Devanagari, ...) turned into its ASCII digit. ``fold_letters_for_deny`` also maps the common
+Cyrillic and Greek look-alikes of Latin letters to Latin, and ``collapse_spaces`` turns each run of
+whitespace into one space; deny patterns read both, and that text is never sent upstream (it would
+garble Cyrillic).
 ASCII text (the usual prompt) skips the Unicode work entirely.
 """
 
@@ -13,6 +14,8 @@ from __future__ import annotations
 import unicodedata
 
 import re2
+
+from gateway_shim.policy.linear_regex import LinearRegex
 
 ZERO_WIDTH = ("\u00ad\u034f\u061c\u115f\u1160\u180e\u200b\u200c\u200d\u200e\u200f"
               "\u2060\u2061\u2062\u2063\u2064\ufeff")
@@ -38,7 +41,11 @@ _LOOKALIKE_FOLD = {ord(k): v for k, v in _LOOKALIKES.items()}
 
 _NEEDS_FOLD = re2.compile("[" + "".join(re2.escape(chr(cp)) for cp in sorted(_UNICODE_FOLD)) + "]")
 _HAS_LOOKALIKE = re2.compile("[" + "".join(re2.escape(ch) for ch in sorted(_LOOKALIKES)) + "]")
-_SPACES = re2.compile(r"\s{2,}|[\t\n\f\r\v]")
+_SPACES = LinearRegex(r"\s{2,}|[\t\n\f\r\v]")
+
+
+def _one_space(found: str) -> str:
+    return " "
 
 
 def fold_for_redaction(text: str) -> str:
@@ -52,14 +59,14 @@ def fold_for_redaction(text: str) -> str:
     return text
 
 
-def fold_for_deny(text: str) -> str:
-    """What the deny patterns read: the redaction fold, Latin look-alikes, single spaces.
-
-    Cheap on text that ``fold_for_redaction`` already folded.
-    """
+def fold_letters_for_deny(text: str) -> str:
+    """The redaction fold plus Latin look-alikes (whitespace untouched)."""
     text = fold_for_redaction(text)
     if not text.isascii() and _HAS_LOOKALIKE.search(text) is not None:
         text = text.translate(_LOOKALIKE_FOLD)
-    if "  " in text or "\n" in text or "\t" in text or "\r" in text or "\f" in text or "\v" in text:
-        text = _SPACES.sub(" ", text)
     return text
+
+
+def collapse_spaces(text: str) -> str:
+    """Each run of whitespace as one space (only non-whitespace characters keep their neighbours)."""
+    return _SPACES.sub(_one_space, text)
