@@ -257,7 +257,7 @@ def _cards_in_run(run: str) -> str:
         return "[REDACTED:card]"
     if len(digits) <= high and run.isdigit():
         return run
-    chosen = _long_run_cards(run) if len(digits) > _EXHAUSTIVE_RUN_DIGITS else _short_run_cards(run)
+    chosen = card_stretches_vectorised(run) if len(digits) > _EXHAUSTIVE_RUN_DIGITS else card_stretches(run)
     if not chosen:
         return run
     pieces: list[str] = []
@@ -270,7 +270,7 @@ def _cards_in_run(run: str) -> str:
     return "".join(pieces)
 
 
-def _short_run_cards(run: str) -> list[tuple[int, int]]:
+def card_stretches(run: str) -> list[tuple[int, int]]:
     """Character spans of the chosen card stretches: the leftmost start with a valid stretch, its
     longest valid stretch, then on after it."""
     low, high = CARD_DIGITS
@@ -298,8 +298,8 @@ def _short_run_cards(run: str) -> list[tuple[int, int]]:
 _DOUBLE = np.array([0, 2, 4, 6, 8, 1, 3, 5, 7, 9], dtype=np.int32)
 
 
-def _long_run_cards(run: str) -> list[tuple[int, int]]:
-    """``_short_run_cards`` for long runs: every stretch's Luhn sum from prefix sums, vectorised."""
+def card_stretches_vectorised(run: str) -> list[tuple[int, int]]:
+    """``card_stretches`` for long runs: every stretch's Luhn sum from prefix sums, vectorised."""
     low, high = CARD_DIGITS
     chars = np.frombuffer(run.encode("ascii"), dtype=np.uint8)
     is_digit = (chars >= 48) & (chars <= 57)

@@ -15,8 +15,8 @@ from gateway_shim.policy.guardrails import (
     MAX_DEPTH,
     DenyList,
     Redactor,
-    _long_run_cards,
-    _short_run_cards,
+    card_stretches,
+    card_stretches_vectorised,
     message_strings,
 )
 from gateway_shim.types import Plan, Rejection, RequestContext
@@ -175,7 +175,7 @@ def test_a_catastrophic_backtracking_deny_pattern_runs_in_linear_time() -> None:
 def test_the_vectorised_card_search_agrees_with_the_plain_one(groups: list[str],
                                                               separators: list[str]) -> None:
     run = groups[0] + "".join(sep + group for sep, group in zip(separators, groups[1:], strict=False))
-    assert _long_run_cards(run) == _short_run_cards(run)
+    assert card_stretches_vectorised(run) == card_stretches(run)
 
 
 def test_a_list_of_cards_longer_than_the_exhaustive_limit_is_fully_redacted() -> None:
