@@ -20,7 +20,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from gateway_shim.telemetry.layout import EVENTS_PREFIX
-from gateway_shim.telemetry.schema import EVENT_SCHEMA, schema_problem
+from gateway_shim.telemetry.schema import EVENT_SCHEMA, SCHEMA_VERSION, schema_problem
 from gateway_shim.telemetry.spool import SEGMENT_SUFFIX, Spool, read_segment
 from gateway_shim.telemetry.storage import LakeLocation
 
@@ -155,20 +155,23 @@ class BadFile(ValueError):
 
 def _read_file(filesystem: pafs.FileSystem, path: str) -> pa.Table | BadFile:
     """The file's spend columns, or ``BadFile`` (checked as the pipeline checks: footer, exact schema,
-    no null ids or timestamps)."""
+    no null ids or timestamps, schema_version 1)."""
     try:
         with filesystem.open_input_file(path) as source:
             parquet = pq.ParquetFile(source, pre_buffer=False)
             problem = schema_problem(parquet.schema_arrow)
             if problem is not None:
                 return BadFile(problem)
-            table = parquet.read(columns=list(SPEND_COLUMNS), use_threads=False)
+            table = parquet.read(columns=[*SPEND_COLUMNS, "schema_version"], use_threads=False)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
         return BadFile(f"not a readable Parquet file: {exc}")
     for name in ("event_id", "ts"):
         if table.column(name).null_count:
             return BadFile(f"column {name} has null values")
-    return table.cast(_SPEND_SCHEMA)
+    versions = pc.unique(table.column("schema_version")).to_pylist()
+    if any(version != SCHEMA_VERSION for version in versions):
+        return BadFile(f"schema_version {sorted(versions, key=str)} is not {SCHEMA_VERSION}")
+    return table.select(list(SPEND_COLUMNS)).cast(_SPEND_SCHEMA)
 
 
 def _between(first: dt.date, end: dt.date) -> pc.Expression:
