@@ -45,7 +45,7 @@ def unlimited_config() -> Config:
 def request(text: str, api_key: str = "demo-acme") -> RequestContext:
     return RequestContext(
         api_key=api_key, messages=[{"role": "user", "content": text}], received_at=TS,
-        trace_id="0af7651916cd43dd8448eb211c80319c", workflow="support-summary", app_id="support-desk",
+        trace_id="0af7651916cd43dd8448eb211c80319c", workflow="support-summary", app_id="checkout-assistant",
         user_id="u-1", latency_class="interactive", prompt_version="v3", retrieval_ms=10.0,
     )
 

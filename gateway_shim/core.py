@@ -31,9 +31,11 @@ from gateway_shim.config.models import CircuitBreaker as BreakerSettings
 from gateway_shim.config.models import Config, Lane
 from gateway_shim.policy.allowlist import DataClassRule
 from gateway_shim.policy.api_keys import KeyRing
+from gateway_shim.policy.apps import AppRule
 from gateway_shim.policy.budget_ledger import BudgetLedger
 from gateway_shim.policy.cost import MICROS_PER_DAY, PriceBook, month_end_us, month_key
-from gateway_shim.policy.guardrails import DenyList, Redactor
+from gateway_shim.policy.guardrails import MAX_DEPTH, DenyList, Redactor, message_strings
+from gateway_shim.policy.normalize import fold_for_redaction
 from gateway_shim.policy.rate_limit import RateLimiter
 from gateway_shim.policy.tokens import estimate_tokens_from_chars, message_text
 from gateway_shim.routing.circuit_breaker import CircuitBreaker
@@ -41,7 +43,7 @@ from gateway_shim.routing.degrade import DEGRADED_ACTION, degraded_chain, under_
 from gateway_shim.routing.lane_queues import LaneGate
 from gateway_shim.routing.routes import RouteSpec, RouteTable
 from gateway_shim.telemetry.event import EventIds, plan_event, rejection_event
-from gateway_shim.types import AttemptResult, Outcome, Plan, Rejection, RequestContext, Target
+from gateway_shim.types import AttemptResult, Message, Outcome, Plan, Rejection, RequestContext, Target
 
 Emit = Callable[[dict[str, Any]], None]
 
@@ -58,6 +60,7 @@ class _Tenant:
     lanes: frozenset[str]
     budget_usd: float
     degrade_at_pct: float | None
+    apps: AppRule
 
 
 @dataclass(slots=True)
@@ -83,7 +86,8 @@ class Gateway:
         self.prices = PriceBook(config.pricing)
         self._keys = KeyRing(config.tenants)
         self._tenants = {
-            tid: _Tenant(tid, t.team, frozenset(t.lanes), t.monthly_budget_usd, t.degrade_at_budget_pct)
+            tid: _Tenant(tid, t.team, frozenset(t.lanes), t.monthly_budget_usd, t.degrade_at_budget_pct,
+                         AppRule(tid, t.apps, t.enforce_apps))
             for tid, t in config.tenants.items()
         }
         self._lanes: dict[str, Lane] = dict(config.lanes)
@@ -139,6 +143,10 @@ class Gateway:
             return self._refuse(tenant, lane_name, sensitivity, 403, "lane_not_allowed",
                                 f"tenant {tenant.id!r} may use lanes {sorted(tenant.lanes)}, "
                                 f"not {lane_name!r}", "blocked", "permission_error")
+        app_refused = tenant.apps.refusal(ctx.app_id)
+        if app_refused is not None:
+            return self._refuse(tenant, lane_name, sensitivity, 403, "app_not_allowed", app_refused,
+                                "blocked", "permission_error")
         messages = ctx.messages
         texts = _texts_of(messages)
         if texts is None:
@@ -149,13 +157,20 @@ class Gateway:
                                 "'max_tokens' must be a positive integer", "client_error")
 
         joined = texts[0] if len(texts) == 1 else "\n".join(texts)
-        input_tokens = estimate_tokens_from_chars(len(joined), len(texts))
+        scanned = _scanned_text(messages, joined)
+        if scanned is None:
+            return self._refuse(tenant, lane_name, sensitivity, 400, "invalid_messages",
+                                f"a message nests deeper than {MAX_DEPTH} levels", "client_error")
+        # Every text field counts (names, tool-call arguments, tool results go upstream too), so the
+        # input cap also bounds what the guardrails scan.
+        input_tokens = estimate_tokens_from_chars(len(scanned), len(texts))
         if input_tokens > self._max_input_tokens:
             return self._refuse(tenant, lane_name, sensitivity, 413, "input_too_large",
                                 f"the prompt is about {input_tokens} tokens; the limit is "
                                 f"{self._max_input_tokens}", "client_error", input_tokens=input_tokens)
+        scanned = fold_for_redaction(scanned)
         if self._deny:
-            denied = self._deny.first_match(joined)
+            denied = self._deny.first_match(scanned)
             if denied is not None:
                 return self._refuse(tenant, lane_name, sensitivity, 403, "blocked",
                                     f"the prompt matches deny pattern {denied!r}", "blocked",
@@ -163,7 +178,7 @@ class Gateway:
                                     validation="blocked", actions=[f"deny:{denied}"])
         actions: list[str] = []
         validation = "passed"
-        if self._redactor.might_match(joined):
+        if self._redactor.might_match(scanned):
             redacted, actions = self._redactor.redact_messages(messages)
             if actions:
                 messages = redacted
@@ -478,6 +493,22 @@ def _texts_of(messages: object) -> list[str] | None:
         content = message.get("content")
         texts.append(content if type(content) is str else message_text(message))
     return texts
+
+
+def _scanned_text(messages: list[Message], joined: str) -> str | None:
+    """All free text of the prompt for the guardrails; ``None`` when a message nests too deep.
+
+    When every message is just ``role`` and string ``content`` (the usual case) that is ``joined``.
+    """
+    if all(len(m) == 2 and "role" in m and type(m.get("content")) is str for m in messages):
+        return joined
+    strings: list[str] = []
+    for message in messages:
+        found = message_strings(message)
+        if found is None:
+            return None
+        strings.extend(found)
+    return "\n".join(strings)
 
 
 def _outcome_of(status: int) -> str:

@@ -42,7 +42,15 @@ def _parse_days(text: str | None) -> list[dt.date]:
 @click.option(
     "--config", "config", default="", help="Policy config (pricing, budgets, SLOs). Default: $AIGW_CONFIG."
 )
-def pipeline(select: tuple[str, ...], partition: str | None, lake: str, warehouse: str, config: str) -> None:
+@click.option(
+    "--allow-empty",
+    "allow_empty",
+    is_flag=True,
+    help="Load a missing or event-less lake even if the warehouse holds data (empties it: a fresh start).",
+)
+def pipeline(
+    select: tuple[str, ...], partition: str | None, lake: str, warehouse: str, config: str, allow_empty: bool
+) -> None:
     """Build the warehouse: lake -> raw.events -> ref.* -> marts.*, then publish it atomically.
 
     Exit status: 0 built and every check passed; 1 an asset failed (named with the reason);
@@ -59,6 +67,7 @@ def pipeline(select: tuple[str, ...], partition: str | None, lake: str, warehous
             config_path=config,
             select=names,
             days=days,
+            allow_empty=allow_empty,
             progress=click.echo,
         )
     except (ValueError, ConfigError, OSError) as exc:

@@ -15,16 +15,17 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from gateway_shim.telemetry.layout import (
-    EVENTS_LAYOUT,
     EVENTS_PREFIX,
+    OUTSIDE_LAYOUT,
     QUARANTINE_PREFIX,
+    QUARANTINE_REASON_SUFFIX,
     event_day,
-    quarantine_copy_path,
+    event_hour_start,
+    layout_problem,
 )
-from gateway_shim.telemetry.schema import EVENT_SCHEMA, SCHEMA_VERSION
+from gateway_shim.telemetry.quarantine import copy_to_quarantine
+from gateway_shim.telemetry.schema import EVENT_SCHEMA, SCHEMA_VERSION, schema_problem
 from gateway_shim.telemetry.storage import LakeLocation
-
-OUTSIDE_LAYOUT = f"not in the events layout {EVENTS_LAYOUT}"
 
 
 class UnreadableObject(ValueError):
@@ -74,23 +75,19 @@ def changed_days(
 
 
 def conform(table: pa.Table) -> pa.Table:
-    """The table cast to EVENT_SCHEMA; ``UnreadableObject`` naming the problem when it is not schema v1."""
+    """The table in EVENT_SCHEMA's column order, absent optional columns filled with nulls;
+    ``UnreadableObject`` naming the problem when it is not schema v1 (a missing required column, an
+    extra column, a column of another type: nothing is cast, so "0.5" never becomes 0.5 dollars)."""
+    problem = schema_problem(table.schema)
+    if problem is not None:
+        raise UnreadableObject(problem)
     names = set(table.column_names)
-    missing = [f.name for f in EVENT_SCHEMA if not f.nullable and f.name not in names]
-    if missing:
-        raise UnreadableObject(f"not an aigw event file: missing required column(s) {', '.join(missing)}")
-    columns = []
-    for field in EVENT_SCHEMA:
-        if field.name not in names:
-            columns.append(pa.nulls(table.num_rows, field.type))
-            continue
-        column = table.column(field.name)
-        try:
-            columns.append(column.cast(field.type))
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
-            raise UnreadableObject(
-                f"column {field.name}: {column.type} does not cast to {field.type}"
-            ) from exc
+    columns = [
+        table.column(field.name).cast(field.type)  # only large_string -> string: the types match
+        if field.name in names
+        else pa.nulls(table.num_rows, field.type)
+        for field in EVENT_SCHEMA
+    ]
     conformed = pa.Table.from_arrays(columns, schema=EVENT_SCHEMA)
     for name in ("event_id", "ts", "schema_version"):
         if conformed.column(name).null_count:
@@ -111,7 +108,7 @@ def check_footer(lake: LakeLocation, obj: LakeObject) -> Footer:
     """What the object's Parquet footer alone says; ``UnreadableObject`` when it is not an event
     file (not Parquet, a truncated footer, missing or incompatible columns)."""
     if obj.dt is None:
-        raise UnreadableObject(OUTSIDE_LAYOUT)
+        raise UnreadableObject(layout_problem(obj.path) or OUTSIDE_LAYOUT)
     try:
         with lake.filesystem.open_input_file(lake.path(obj.path)) as handle:
             metadata = pq.ParquetFile(handle).metadata
@@ -126,21 +123,20 @@ def check_footer(lake: LakeLocation, obj: LakeObject) -> Footer:
 def read_event_object(lake: LakeLocation, obj: LakeObject) -> pa.Table:
     """One object's rows, read whole and conformed to schema v1 (the careful, object-by-object path)."""
     if obj.dt is None:
-        raise UnreadableObject(OUTSIDE_LAYOUT)
+        raise UnreadableObject(layout_problem(obj.path) or OUTSIDE_LAYOUT)
     data = lake.read_bytes(obj.path)  # an I/O error fails the run: the object may be fine
     try:
         table = pq.read_table(pa.BufferReader(data), use_threads=False)
     except (pa.ArrowException, OSError, ValueError) as exc:
         raise UnreadableObject(f"not a readable Parquet file: {exc}") from exc
-    return conform(table)
-
-
-def copy_to_quarantine(lake: LakeLocation, relative_path: str, reason: str) -> str:
-    """Copy an object to ``quarantine/<its path>`` beside ``<path>.reason.txt``; returns the copy's path."""
-    target = quarantine_copy_path(relative_path)
-    lake.write_bytes(target, lake.read_bytes(relative_path))
-    lake.write_bytes(f"{target}.reason.txt", f"{relative_path}: {reason}\n".encode())
-    return target
+    conformed = conform(table)
+    start = pa.scalar(event_hour_start(obj.path), EVENT_SCHEMA.field("ts").type)
+    end = pa.scalar(event_hour_start(obj.path) + dt.timedelta(hours=1), EVENT_SCHEMA.field("ts").type)
+    ts = conformed.column("ts")
+    outside = pc.sum(pc.or_(pc.less(ts, start), pc.greater_equal(ts, end))).as_py() or 0
+    if outside:
+        raise UnreadableObject(f"{outside} row(s) with ts outside their partition dt/hour")
+    return conformed
 
 
 def quarantine(lake: LakeLocation, relative_path: str, reason: str) -> str:
@@ -153,5 +149,7 @@ def quarantine(lake: LakeLocation, relative_path: str, reason: str) -> str:
 def quarantined_objects(lake: LakeLocation) -> list[str]:
     """Paths (relative) of the objects waiting in quarantine, reason files excluded."""
     return [
-        info.path for info in lake.list_objects(QUARANTINE_PREFIX) if not info.path.endswith(".reason.txt")
+        info.path
+        for info in lake.list_objects(QUARANTINE_PREFIX)
+        if not info.path.endswith(QUARANTINE_REASON_SUFFIX)
     ]

@@ -30,6 +30,7 @@ import pyarrow.dataset as ds
 
 from analytics.sql_files import load_sql
 from gateway_shim.telemetry.layout import EVENTS_PREFIX
+from gateway_shim.telemetry.quarantine import copy_to_quarantine
 from gateway_shim.telemetry.schema import EVENT_COLUMNS, EVENT_SCHEMA
 from gateway_shim.telemetry.storage import LakeLocation
 from pipelines.lake_events import (
@@ -40,7 +41,7 @@ from pipelines.lake_events import (
     by_day,
     changed_days,
     check_footer,
-    copy_to_quarantine,
+    layout_problem,
     quarantine,
     read_event_object,
 )
@@ -78,6 +79,29 @@ class _Group:
         return all(self.footers[o.path].exact for o in self.objects)
 
 
+class WrongLake(ValueError):
+    """The lake is missing or holds no events while the warehouse holds loaded days: loading it would
+    empty the warehouse, which a mistyped ``--lake`` must never do. The message names the path."""
+
+
+def refuse_wrong_lake(
+    lake: LakeLocation,
+    objects: list[LakeObject],
+    manifest: list[tuple[dt.date, str, int, int]],
+    *,
+    allow_empty: bool = False,
+) -> None:
+    """``WrongLake`` when loading ``objects`` would drop every loaded day (and ``allow_empty`` is off)."""
+    if allow_empty or not manifest or any(obj.dt is not None for obj in objects):
+        return
+    found = "has no event objects under events/v1/" if lake.root_exists() else "does not exist"
+    days = len({day for day, *_ in manifest})
+    raise WrongLake(
+        f"the lake at {lake.url} {found}, but the warehouse holds {days} loaded day(s): loading it would "
+        "empty the warehouse. Check --lake / $AIGW_LAKE; to start afresh on purpose, pass --allow-empty"
+    )
+
+
 def loaded_manifest(connection: duckdb.DuckDBPyConnection) -> list[tuple[dt.date, str, int, int]]:
     rows = connection.execute(load_sql("lake_files_all")).fetchall()
     return [(day, path, size, mtime_ns) for day, path, size, mtime_ns in rows]
@@ -97,7 +121,7 @@ def load_days(
     report = LoadReport()
     for obj in objects:
         if obj.dt is None:
-            _quarantine(lake, connection, obj.path, OUTSIDE_LAYOUT, report, log)
+            _quarantine(lake, connection, obj.path, layout_problem(obj.path) or OUTSIDE_LAYOUT, report, log)
     manifest = loaded_manifest(connection)
     changed = changed_days(objects, manifest)
     to_load: list[dt.date] = []
@@ -219,8 +243,9 @@ def _prefix_len(lake: LakeLocation) -> dict[str, int]:
 def _leave_out_foreign_objects(
     lake: LakeLocation, connection: duckdb.DuckDBPyConnection, group: _Group, report: LoadReport, log: Log
 ) -> None:
-    """Quarantine the objects whose rows are not schema v1 (another schema_version) and expose the
-    rest again — before anything is inserted, so no inserted row has to be deleted."""
+    """Quarantine the objects whose rows are not schema v1 (another schema_version) or lie outside
+    their dt/hour partition, and expose the rest again — before anything is inserted, so no inserted
+    row has to be deleted."""
     bad = connection.execute(load_sql("raw_events_bad_incoming"), _prefix_len(lake)).fetchall()
     if not bad:
         return

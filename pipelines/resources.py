@@ -46,7 +46,7 @@ class LakeResource(dg.ConfigurableResource):
     url: str = ""
 
     def location(self) -> LakeLocation:
-        return LakeLocation.parse(self.url or default_lake_url())
+        return LakeLocation.parse(self.url or default_lake_url(), create=False)
 
 
 class WarehouseResource(dg.ConfigurableResource):

@@ -14,7 +14,7 @@ import dagster as dg
 from gateway_shim.telemetry.storage import LakeLocation, default_lake_url
 from pipelines.definitions import build_definitions
 from pipelines.lake_events import changed_days, list_event_objects
-from pipelines.loading import loaded_manifest
+from pipelines.loading import loaded_manifest, refuse_wrong_lake
 from pipelines.partitions import in_window, range_tags
 from pipelines.resources import WarehouseResource
 
@@ -44,12 +44,15 @@ def asset_names(definitions: dg.Definitions) -> dict[str, dg.AssetKey]:
     return names
 
 
-def pending_days(lake_url: str, warehouse: WarehouseResource) -> list[dt.date]:
-    """Days whose lake objects differ from what the warehouse loaded."""
-    lake = LakeLocation.parse(lake_url or default_lake_url())
+def pending_days(lake_url: str, warehouse: WarehouseResource, *, allow_empty: bool = False) -> list[dt.date]:
+    """Days whose lake objects differ from what the warehouse loaded; ``WrongLake`` when the lake is
+    missing or empty while the warehouse holds data (unless ``allow_empty``)."""
+    lake = LakeLocation.parse(lake_url or default_lake_url(), create=False)
     with warehouse.build_connection() as connection:
         manifest = loaded_manifest(connection)
-    return sorted(changed_days(list_event_objects(lake), manifest))
+    objects = list_event_objects(lake)
+    refuse_wrong_lake(lake, objects, manifest, allow_empty=allow_empty)
+    return sorted(changed_days(objects, manifest))
 
 
 def run_pipeline(
@@ -59,12 +62,15 @@ def run_pipeline(
     config_path: str = "",
     select: Sequence[str] = (),
     days: Sequence[dt.date] = (),
+    allow_empty: bool = False,
     progress: Callable[[str], None] = lambda line: None,
 ) -> RunOutcome:
     """Materialise the selection (default: everything) and publish the warehouse.
 
     ``days`` forces those partitions to reload; without it the raw asset covers the days with new
-    lake data. ``progress`` gets one line per finished asset and per check.
+    lake data. A missing or event-less lake against a warehouse holding data raises ``WrongLake``
+    before anything is built, unless ``allow_empty``. ``progress`` gets one line per finished asset
+    and per check.
     """
     definitions = build_definitions(lake_url, warehouse_path, config_path)
     names = asset_names(definitions)
@@ -77,7 +83,8 @@ def run_pipeline(
     force = bool(days)
     if RAW_KEY in keys:
         resource = WarehouseResource(path=warehouse_path, config_path=config_path)
-        wanted = sorted(set(days)) if days else pending_days(lake_url, resource)
+        pending = pending_days(lake_url, resource, allow_empty=allow_empty)
+        wanted = sorted(set(days)) if days else pending
         outcome.days = [d for d in wanted if in_window(d)]
         outcome.skipped_days = [d for d in wanted if not in_window(d)]
         if not outcome.days:
@@ -85,7 +92,7 @@ def run_pipeline(
     tags = range_tags(outcome.days[0], outcome.days[-1]) if RAW_KEY in keys else {}
     run_config: dict[str, Any] = {"loggers": QUIET_LOGGERS}
     if RAW_KEY in keys:
-        run_config["ops"] = {"raw__events": {"config": {"force": force}}}
+        run_config["ops"] = {"raw__events": {"config": {"force": force, "allow_empty": allow_empty}}}
     return execute(definitions, keys, outcome, run_config=run_config, tags=tags, progress=progress)
 
 

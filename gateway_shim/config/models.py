@@ -14,6 +14,7 @@ import re
 from functools import cached_property
 from typing import Annotated, Literal
 
+import re2
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from gateway_shim.config.yaml_document import PROBLEMS_SEPARATOR
@@ -55,6 +56,8 @@ class Tenant(Strict):
     limits: TenantLimits
     lanes: list[str] = Field(min_length=1)
     degrade_at_budget_pct: Annotated[float, Field(gt=0, le=100)] | None = None
+    enforce_apps: bool = True
+    """``x-aigw-app`` must be one of ``apps`` (403 ``app_not_allowed`` otherwise)."""
 
 
 class DataClass(Strict):
@@ -156,11 +159,18 @@ class DenyPattern(Strict):
 
     @field_validator("regex")
     @classmethod
-    def _compiles(cls, value: str) -> str:
+    def _linear_time(cls, value: str) -> str:
+        """Only patterns RE2 runs (in time linear in the text): no backreferences, no lookarounds."""
+        options = re2.Options()
+        options.log_errors = False
         try:
-            re.compile(value)
-        except re.error as exc:
-            raise ValueError(f"not a valid regular expression: {exc}") from exc
+            re2.compile(value, options)
+        except re2.error as exc:
+            reason = exc.args[0] if exc.args else exc
+            if isinstance(reason, bytes):
+                reason = reason.decode(errors="replace")
+            raise ValueError(f"pattern {value!r} cannot run in linear time (RE2 refuses it: {reason}); "
+                             "backreferences and lookarounds are not supported") from None
         return value
 
 
@@ -239,6 +249,15 @@ class Config(Strict):
             for i, lane in enumerate(tenant.lanes):
                 if lane not in self.lanes:
                     errors.append(f"tenants.{name}.lanes.{i}: unknown lane {lane!r}")
+        owners: dict[str, str] = {}
+        for name, tenant in self.tenants.items():
+            for i, key in enumerate(tenant.api_keys):
+                where = f"tenants.{name}.api_keys.{i}"
+                first = owners.setdefault(key.sha256, where)
+                if first != where:
+                    owner = first.split(".")[1]
+                    errors.append(f"{where}.sha256: the same key hash as {first} (tenant {owner!r}); "
+                                  f"a key must belong to one tenant, or requests are charged to {name!r}")
         for name, data_class in self.data_classes.items():
             for i, provider in enumerate(data_class.providers):
                 if provider != "*" and provider not in self.providers:

@@ -2,7 +2,10 @@
 
 The read is retried for at most ``timeout_s``; a lake still unreadable then must not keep the
 gateway down, so it starts seeded from this replica's own spool only, with a loud warning and
-``aigw_budget_seed_ok 0`` in ``/metrics``.
+``aigw_budget_seed_ok 0`` in ``/metrics``. A bad file (truncated, not Parquet, not event schema v1)
+is not a reason to retry: it is skipped, named in the log and in
+``aigw_budget_seed_skipped_files``, and copied to the lake's ``quarantine/`` with its reason, and the
+other files still seed the budgets.
 """
 
 from __future__ import annotations
@@ -12,11 +15,12 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from gateway_shim.policy.budget_ledger import BudgetLedger
 from gateway_shim.policy.cost import month_key
+from gateway_shim.telemetry.quarantine import copy_to_quarantine
 from gateway_shim.telemetry.spend import month_start_of, next_month, read_month_spend, read_spool, tally
 from gateway_shim.telemetry.storage import LakeLocation
 
@@ -37,15 +41,18 @@ class SeedResult:
     files: int = 0
     spooled: int = 0
     error: str = ""
+    skipped: dict[str, str] = field(default_factory=dict)
+    """Lake files left out (path -> reason)."""
 
     def describe(self) -> str:
         """The one start-up line: where the numbers came from and the totals seeded."""
         tenants = ", ".join(f"{t} ${usd:.2f}" for t, usd in self.by_tenant.items()) or "none"
         total = sum(self.by_tenant.values())
         if self.ok:
+            skipped = f"; skipped {len(self.skipped)} bad file(s), see above" if self.skipped else ""
             return (f"aigw serve: budgets seeded from the lake for {self.month_start:%Y-%m}: ${total:.2f} "
                     f"({tenants}) from {self.events} events in {self.files} files + {self.spooled} spooled, "
-                    f"in {self.seconds:.2f} s")
+                    f"in {self.seconds:.2f} s{skipped}")
         return (f"aigw serve: WARNING: budgets NOT seeded from the lake for {self.month_start:%Y-%m} after "
                 f"{self.attempts} attempts in {self.seconds:.1f} s ({self.error}); seeded ${total:.2f} "
                 f"({tenants}) from {self.spooled} spooled events only: budgets under-count the month")
@@ -54,6 +61,7 @@ class SeedResult:
         return {
             "aigw_budget_seed_ok": [({}, 1.0 if self.ok else 0.0)],
             "aigw_budget_seed_seconds": [({}, round(self.seconds, 3))],
+            "aigw_budget_seed_skipped_files": [({}, float(len(self.skipped)))],
             "aigw_budget_seeded_usd": [({"tenant": t}, usd) for t, usd in self.by_tenant.items()],
         }
 
@@ -80,8 +88,10 @@ async def read_seed(lake: LakeLocation, spool_dir: Path, now: dt.datetime, timeo
             log.warning("reading month-to-date spend from %s failed (attempt %d): %s",
                         lake.url, attempts, error)
         else:
+            if spend.skipped:
+                await asyncio.to_thread(quarantine_skipped, lake, spend.skipped)
             return SeedResult(month_start, spend.by_tenant, True, time.monotonic() - started, attempts,
-                              spend.events, spend.files, spooled_rows)
+                              spend.events, spend.files, spooled_rows, skipped=spend.skipped)
         delay = RETRY_DELAYS_S[min(attempts, len(RETRY_DELAYS_S)) - 1]
         if time.monotonic() + delay >= deadline:
             break
@@ -89,6 +99,19 @@ async def read_seed(lake: LakeLocation, spool_dir: Path, now: dt.datetime, timeo
     by_tenant, events = tally(spooled, month_start, next_month(month_start))
     return SeedResult(month_start, by_tenant, False, time.monotonic() - started, attempts,
                       events, 0, spooled_rows, error)
+
+
+def quarantine_skipped(lake: LakeLocation, skipped: dict[str, str]) -> None:
+    """Name each skipped file in the log and copy it to the lake's quarantine (left in place: the
+    pipeline moves it when it loads the day)."""
+    for path, reason in skipped.items():
+        log.warning("budget seeding skipped %s: %s", path, reason)
+        try:
+            target = copy_to_quarantine(lake, path, reason)
+        except OSError as exc:
+            log.warning("could not copy %s to quarantine: %s", path, exc)
+        else:
+            log.warning("copied %s to %s", path, target)
 
 
 def seed_ledger(ledger: BudgetLedger, tenants: Iterable[str], result: SeedResult) -> None:

@@ -32,9 +32,13 @@ WRITER_QUARANTINE_PREFIX = f"{QUARANTINE_PREFIX}/writer"
 """The part of the quarantine the lake writer fills: events and spool segments that do not fit schema v1."""
 EVENTS_LAYOUT = f"{EVENTS_PREFIX}/dt=YYYY-MM-DD/hour=HH/*.parquet"
 """The event files' layout, as people read it (in messages)."""
+OUTSIDE_LAYOUT = f"not in the events layout {EVENTS_LAYOUT}"
+
+QUARANTINE_REASON_SUFFIX = ".reason.txt"
+"""Beside each quarantined copy, ``<copy>.reason.txt`` says why it was set aside."""
 
 _EVENT_OBJECT = re.compile(
-    rf"^{re.escape(EVENTS_PREFIX)}/dt=(\d{{4}}-\d{{2}}-\d{{2}})/hour=\d{{2}}/[^/]+\.parquet$"
+    rf"^{re.escape(EVENTS_PREFIX)}/dt=(\d{{4}}-\d{{2}}-\d{{2}})/hour=(\d{{2}})/[^/]+\.parquet$"
 )
 _LOADTEST_SUMMARY = "summary.json"
 _US_PER_HOUR = 3_600_000_000
@@ -51,15 +55,32 @@ def hour_prefix(day: dt.date | str, hour: int | str) -> str:
     return f"{day_prefix(day)}/hour={int(hour):02d}"
 
 
-def event_day(relative_path: str) -> dt.date | None:
-    """The day of an event file's partition, or None when the path is not in the events layout."""
+def layout_problem(relative_path: str) -> str | None:
+    """Why ``relative_path`` is not an event object's place (outside the layout, ``hour=99``), or None."""
     match = _EVENT_OBJECT.match(relative_path)
     if match is None:
-        return None
+        return OUTSIDE_LAYOUT
     try:
-        return dt.date.fromisoformat(match.group(1))
+        dt.date.fromisoformat(match.group(1))
     except ValueError:
+        return f"partition dt={match.group(1)} is not a date"
+    if int(match.group(2)) > 23:
+        return f"partition hour={match.group(2)} is not an hour (00-23)"
+    return None
+
+
+def event_day(relative_path: str) -> dt.date | None:
+    """The day of an event file's partition, or None when the path or a partition value is invalid."""
+    if layout_problem(relative_path) is not None:
         return None
+    return dt.date.fromisoformat(relative_path.split("/")[2][3:])
+
+
+def event_hour_start(relative_path: str) -> dt.datetime:
+    """The first instant of the object's ``dt``/``hour`` partition (the path must be in the layout)."""
+    match = _EVENT_OBJECT.match(relative_path)
+    assert match is not None, relative_path
+    return dt.datetime.combine(dt.date.fromisoformat(match.group(1)), dt.time(int(match.group(2))), dt.UTC)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ what that version said. Written at most once per version: the first gateway to s
 from __future__ import annotations
 
 import datetime as dt
-from typing import Protocol
+from typing import Any, Protocol
 
 import orjson
 
@@ -24,15 +24,32 @@ class VersionedConfig(Protocol):
 
 
 def policy_snapshot(config: VersionedConfig, first_seen: dt.datetime) -> bytes:
-    """``{"policy_version", "first_seen", "config": <the canonical document>}``."""
+    """``{"policy_version", "first_seen", "config": <the canonical document, keys by name only>}``."""
     return orjson.dumps(
         {
             "policy_version": config.policy_version,
             "first_seen": first_seen.astimezone(dt.UTC).isoformat(timespec="seconds"),
-            "config": orjson.loads(config.canonical_json()),
+            "config": without_key_hashes(orjson.loads(config.canonical_json())),
         },
         option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS,
     )
+
+
+def without_key_hashes(document: dict[str, Any]) -> dict[str, Any]:
+    """The canonical document with each tenant's ``api_keys`` reduced to their names.
+
+    Key hashes are unsalted sha256 of the keys: whoever reads the lake could test guesses against
+    them, so they never leave the config file. A rotated key still changes the policy version.
+    """
+    tenants = document.get("tenants")
+    if not isinstance(tenants, dict):
+        return document
+    named = {
+        tenant_id: {**tenant, "api_keys": [key.get("name") for key in tenant.get("api_keys", [])]}
+        if isinstance(tenant, dict) else tenant
+        for tenant_id, tenant in tenants.items()
+    }
+    return {**document, "tenants": named}
 
 
 def write_policy_snapshot(lake: LakeLocation, config: VersionedConfig, now: dt.datetime | None = None) -> str:

@@ -59,3 +59,28 @@ EVENT_SCHEMA: Final = pa.schema(
 )
 
 EVENT_COLUMNS: Final = tuple(EVENT_SCHEMA.names)
+
+
+def schema_problem(schema: pa.Schema) -> str | None:
+    """Why a file with ``schema`` is not a schema-v1 event file, or ``None``.
+
+    Columns are exactly v1's by name and type (a nullable column may be absent). Nothing is cast: a
+    cost written as text is refused, not parsed into money. Shared by the pipeline's loader and the
+    gateway's budget seeding, so both trust the same files.
+    """
+    names = set(schema.names)
+    missing = [f.name for f in EVENT_SCHEMA if not f.nullable and f.name not in names]
+    if missing:
+        return f"not an aigw event file: missing required column(s) {', '.join(missing)}"
+    extra = [name for name in schema.names if name not in EVENT_SCHEMA.names]
+    if extra:
+        return f"column(s) not in event schema v{SCHEMA_VERSION}: {', '.join(extra)}"
+    for field in schema:
+        expected = EVENT_SCHEMA.field(field.name).type
+        if field.type != expected and not (_is_text(field.type) and _is_text(expected)):
+            return f"column {field.name} is {field.type}, event schema v{SCHEMA_VERSION} says {expected}"
+    return None
+
+
+def _is_text(data_type: pa.DataType) -> bool:
+    return pa.types.is_string(data_type) or pa.types.is_large_string(data_type)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
@@ -20,7 +20,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from gateway_shim.telemetry.layout import EVENTS_PREFIX, day_prefix
-from gateway_shim.telemetry.schema import EVENT_SCHEMA
+from gateway_shim.telemetry.schema import EVENT_SCHEMA, SCHEMA_VERSION, schema_problem
 from gateway_shim.telemetry.spool import SEGMENT_SUFFIX, Spool, read_segment
 from gateway_shim.telemetry.storage import LakeLocation
 
@@ -38,6 +38,9 @@ class MonthSpend:
     """Distinct events of the month (all tenants, every outcome)."""
     files: int
     """Lake files read."""
+    skipped: dict[str, str] = field(default_factory=dict)
+    """Lake files left out (path relative to the lake root -> why): not Parquet, truncated, or not
+    event schema v1 (a cost stored as text is never parsed into money)."""
 
 
 def month_start_of(moment: dt.datetime) -> dt.date:
@@ -64,17 +67,23 @@ def month_files(lake: LakeLocation, month_start: dt.date) -> dict[dt.date, list[
             for day in days}
 
 
-def read_files(lake: LakeLocation, files: Sequence[str]) -> pa.Table:
-    """The spend columns of ``files``.
+def read_files(lake: LakeLocation, files: Sequence[str]) -> tuple[pa.Table, dict[str, str]]:
+    """The spend columns of ``files``, and the files left out with the reason (see ``BadFile``).
 
     One ``ParquetFile`` per file in a small thread pool rather than a ``pyarrow.dataset`` scan: the
     writer's age rotation leaves many small files (one a minute at low traffic), where a dataset's
     per-fragment overhead was 2x the read (benchmarks/budget_seed.py); threads overlap S3 latency.
+    An I/O error (the lake is unreachable) still raises: the caller retries the whole read.
     """
     if not files:
-        return _SPEND_SCHEMA.empty_table()
+        return _SPEND_SCHEMA.empty_table(), {}
     with ThreadPoolExecutor(min(READ_THREADS, len(files))) as pool:
-        return pa.concat_tables(pool.map(lambda path: _read_file(lake.filesystem, path), files))
+        results = list(pool.map(lambda path: _read_file(lake.filesystem, path), files))
+    prefix = lake.path("") + "/"
+    skipped = {path.removeprefix(prefix): str(result)
+               for path, result in zip(files, results, strict=True) if isinstance(result, BadFile)}
+    tables = [result for result in results if not isinstance(result, BadFile)]
+    return (pa.concat_tables(tables) if tables else _SPEND_SCHEMA.empty_table()), skipped
 
 
 def read_spool(spool_dir: Path) -> list[pa.Table]:
@@ -118,22 +127,45 @@ def read_month_spend(lake: LakeLocation, month_start: dt.date,
     month = waiting.filter(_between(month_start, next_month(month_start)))
     total: dict[str, float] = {}
     events = 0
+    skipped: dict[str, str] = {}
     for day in month_days(month_start):
         end = day + dt.timedelta(days=1)
         from_spool = month.filter(_between(day, end)) if month.num_rows else month
         if not files.get(day) and not from_spool.num_rows:
             continue
-        by_tenant, count = tally([read_files(lake, files.get(day, [])), from_spool], day, end)
+        from_lake, bad = read_files(lake, files.get(day, []))
+        skipped |= bad
+        by_tenant, count = tally([from_lake, from_spool], day, end)
         events += count
         for tenant, usd in by_tenant.items():
             total[tenant] = total.get(tenant, 0.0) + usd
-    return MonthSpend(dict(sorted(total.items())), events, sum(len(f) for f in files.values()))
+    read = sum(len(f) for f in files.values()) - len(skipped)
+    return MonthSpend(dict(sorted(total.items())), events, read, skipped)
 
 
-def _read_file(filesystem: pafs.FileSystem, path: str) -> pa.Table:
-    with filesystem.open_input_file(path) as source:
-        table = pq.ParquetFile(source, pre_buffer=False).read(columns=list(SPEND_COLUMNS), use_threads=False)
-    return table.cast(_SPEND_SCHEMA)
+class BadFile(ValueError):
+    """A lake file that is not a readable schema-v1 event file; the message says why."""
+
+
+def _read_file(filesystem: pafs.FileSystem, path: str) -> pa.Table | BadFile:
+    """The file's spend columns, or ``BadFile`` (checked as the pipeline checks: footer, exact schema,
+    no null ids or timestamps, schema_version 1)."""
+    try:
+        with filesystem.open_input_file(path) as source:
+            parquet = pq.ParquetFile(source, pre_buffer=False)
+            problem = schema_problem(parquet.schema_arrow)
+            if problem is not None:
+                return BadFile(problem)
+            table = parquet.read(columns=[*SPEND_COLUMNS, "schema_version"], use_threads=False)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
+        return BadFile(f"not a readable Parquet file: {exc}")
+    for name in ("event_id", "ts"):
+        if table.column(name).null_count:
+            return BadFile(f"column {name} has null values")
+    versions = pc.unique(table.column("schema_version")).to_pylist()
+    if any(version != SCHEMA_VERSION for version in versions):
+        return BadFile(f"schema_version {sorted(versions, key=str)} is not {SCHEMA_VERSION}")
+    return table.select(list(SPEND_COLUMNS)).cast(_SPEND_SCHEMA)
 
 
 def _between(first: dt.date, end: dt.date) -> pc.Expression:

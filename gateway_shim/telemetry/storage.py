@@ -85,8 +85,10 @@ class LakeLocation:
     root: str
 
     @classmethod
-    def parse(cls, url_or_path: str, env: Mapping[str, str] | None = None) -> LakeLocation:
-        """A local folder (created if missing) or ``s3://bucket[/prefix]``."""
+    def parse(cls, url_or_path: str, env: Mapping[str, str] | None = None, *,
+              create: bool = True) -> LakeLocation:
+        """A local folder (created if missing, unless ``create`` is false: readers never create the
+        lake, so a mistyped path stays visibly missing) or ``s3://bucket[/prefix]``."""
         text = url_or_path.strip()
         if not text:
             raise ValueError("lake location is empty: give a folder or s3://bucket/prefix")
@@ -99,7 +101,8 @@ class LakeLocation:
         if "://" in text:
             raise ValueError(f"lake location {text!r}: only local folders and s3:// URLs are supported")
         folder = Path(text).expanduser().resolve()
-        folder.mkdir(parents=True, exist_ok=True)
+        if create:
+            folder.mkdir(parents=True, exist_ok=True)
         return cls(url=str(folder), filesystem=pafs.LocalFileSystem(), root=folder.as_posix())
 
     @property
@@ -130,6 +133,11 @@ class LakeLocation:
 
     def exists(self, relative_path: str) -> bool:
         info = self.filesystem.get_file_info(self.path(relative_path))
+        return bool(info.type != pafs.FileType.NotFound)
+
+    def root_exists(self) -> bool:
+        """Whether the lake's root is there (for S3: whether any object lies under the prefix)."""
+        info = self.filesystem.get_file_info(self.root)
         return bool(info.type != pafs.FileType.NotFound)
 
     def list_files(self, relative_prefix: str = "") -> list[pafs.FileInfo]:

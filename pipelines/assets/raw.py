@@ -14,7 +14,7 @@ import dagster as dg
 from dagster_shared.utils.warnings import BetaWarning
 
 from pipelines.lake_events import list_event_objects
-from pipelines.loading import load_days
+from pipelines.loading import load_days, loaded_manifest, refuse_wrong_lake
 from pipelines.partitions import DAILY
 from pipelines.resources import LakeResource, WarehouseResource
 
@@ -22,6 +22,8 @@ from pipelines.resources import LakeResource, WarehouseResource
 class RawEventsConfig(dg.Config):
     force: bool = False
     """Reload every day of the range, not only the days whose lake objects changed."""
+    allow_empty: bool = False
+    """Load a missing or event-less lake even though the warehouse holds data (a fresh start)."""
 
 
 def _days(window: dg.TimeWindow) -> list[dt.date]:
@@ -53,6 +55,7 @@ def raw_events(
     days = _days(context.partition_time_window)
     objects = list_event_objects(location)
     with warehouse.build_connection() as connection:
+        refuse_wrong_lake(location, objects, loaded_manifest(connection), allow_empty=config.allow_empty)
         report = load_days(location, connection, days, objects, force=config.force, log=context.log.info)
     return dg.MaterializeResult(
         metadata={

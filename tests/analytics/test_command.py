@@ -7,7 +7,9 @@ import io
 import json
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 from click.testing import CliRunner
 
 from aigw.cli import main
@@ -70,3 +72,61 @@ def test_bad_sql_and_missing_warehouse_give_one_clear_line(warehouse: Path, tmp_
     assert code == 1 and "syntax error" in err.lower() and "Traceback" not in err
     code, _, err = sql("SELECT 1", "--warehouse", str(tmp_path / "none.duckdb"))
     assert code == 1 and "aigw pipeline" in err
+
+
+def lake_with_a_file(tmp_path: Path) -> Path:
+    lake = tmp_path / "lake"
+    (lake / "events").mkdir(parents=True)
+    pq.write_table(pa.table({"n": [1, 2, 3]}), lake / "events" / "x.parquet")
+    return lake
+
+
+@pytest.mark.parametrize(("statement", "kind"), [
+    ("COPY (SELECT 1) TO '{out}'", "COPY"),
+    ("COPY (SELECT 1) TO '{lake}/events/written.csv'", "COPY"),
+    ("EXPORT DATABASE '{out}'", "EXPORT"),
+    ("ATTACH '{out}' AS other", "ATTACH"),
+    ("INSTALL httpfs", "LOAD"),
+    ("LOAD httpfs", "LOAD"),
+    ("SET enable_external_access = true", "SET"),
+    ("CREATE TEMP TABLE t AS SELECT 1", "CREATE"),
+    ("SELECT 1; COPY (SELECT 1) TO '{out}'", "COPY"),
+])
+def test_statements_other_than_queries_are_refused(warehouse: Path, tmp_path: Path, monkeypatch,
+                                                   statement: str, kind: str) -> None:
+    lake = lake_with_a_file(tmp_path)
+    monkeypatch.setenv("AIGW_LAKE", str(lake))
+    out = tmp_path / "out.csv"
+    code, _, err = sql(statement.format(out=out, lake=lake), "--warehouse", str(warehouse))
+    assert code == 1 and f"{kind} statements are refused" in err, err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert not out.exists() and not (lake / "events" / "written.csv").exists()
+
+
+@pytest.mark.parametrize("query", [
+    "SELECT * FROM read_text('/etc/passwd')",
+    "SELECT * FROM glob('/etc/*')",
+    "SELECT * FROM read_csv('/etc/passwd', sep = ':')",
+    "SELECT * FROM read_text('{lake}/../../../../etc/passwd')",
+    "SELECT * FROM read_parquet('{outside}/*.parquet')",
+    "SELECT * FROM read_csv('http://127.0.0.1:9/x.csv')",
+])
+def test_files_outside_the_lake_are_refused(warehouse: Path, tmp_path: Path, monkeypatch, query: str) -> None:
+    lake = lake_with_a_file(tmp_path)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    pq.write_table(pa.table({"secret": [1]}), outside / "s.parquet")
+    monkeypatch.setenv("AIGW_LAKE", str(lake))
+    code, out, err = sql(query.format(lake=lake, outside=outside), "--warehouse", str(warehouse))
+    assert code == 1 and "may read only the warehouse and the lake" in err, err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert "root:" not in out + err
+
+
+def test_the_lake_can_still_be_read(warehouse: Path, tmp_path: Path, monkeypatch) -> None:
+    lake = lake_with_a_file(tmp_path)
+    monkeypatch.setenv("AIGW_LAKE", str(lake))
+    code, out, err = sql(f"SELECT sum(n) AS n FROM read_parquet('{lake}/**/*.parquet')",
+                         "--warehouse", str(warehouse), "--format", "csv")
+    assert code == 0, err
+    assert out.splitlines() == ["n", "6"]

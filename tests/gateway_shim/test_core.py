@@ -42,6 +42,9 @@ def gateway(config: Config = DEMO) -> tuple[Gateway, list[dict[str, Any]]]:
     return Gateway(config, gateway_id="gw-test", emit=events.append), events
 
 
+TENANT_APPS = {"demo-acme": "checkout-assistant", "demo-globex": "support-desk", "demo-initech": "ai-search"}
+
+
 def request(**fields: Any) -> RequestContext:
     defaults: dict[str, Any] = {
         "api_key": "demo-acme",
@@ -52,6 +55,8 @@ def request(**fields: Any) -> RequestContext:
         "latency_class": "interactive", "prompt_version": "v3", "retrieval_ms": 12.5, "run_id": "test-run",
     }
     defaults.update(fields)
+    if "app_id" not in fields:  # each tenant may only name its own apps
+        defaults["app_id"] = TENANT_APPS.get(defaults["api_key"], "checkout-assistant")
     return RequestContext(**defaults)
 
 
@@ -586,3 +591,20 @@ def test_event_ids_are_unique_version_4_uuids() -> None:
     assert all(uuid.UUID(value).version == 4 and str(uuid.UUID(value)) == value for value in made)
     seeded = EventIds(uuid.UUID("12345678-1234-4321-8765-123456789abc"))
     assert seeded.next() == "12345678-1234-4321-8765-000000000001"
+
+
+def test_an_app_of_another_tenant_is_403_naming_the_app() -> None:
+    gw, events = gateway()
+    rejection = refused(gw, request(app_id="support-desk"))
+    assert (rejection.status, rejection.code, rejection.outcome) == (403, "app_not_allowed", "blocked")
+    assert "'support-desk'" in rejection.message and "'acme'" in rejection.message
+    assert rejection.error_body()["error"]["code"] == "app_not_allowed"
+    gw.reject(request(app_id="support-desk"), rejection, 0.0)
+    assert events[-1]["outcome"] == "blocked" and events[-1]["estimated_cost_usd"] == 0
+    assert isinstance(gw.admit(request(app_id=None), 0.0), Plan)
+
+
+def test_a_tenant_that_opts_out_may_name_any_app() -> None:
+    config = config_with(lambda d: d["tenants"]["acme"].update(enforce_apps=False))
+    gw, _ = gateway(config)
+    assert admitted(gw, request(app_id="support-desk")).ctx.app_id == "support-desk"

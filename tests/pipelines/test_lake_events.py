@@ -38,8 +38,13 @@ def _row(**overrides: object) -> dict[str, object]:
     return row
 
 
-def test_conform_fills_missing_optional_columns_and_casts() -> None:
-    table = pa.Table.from_pylist([_row(input_tokens=5)])  # int64, most columns absent
+def _typed(row: dict) -> pa.Table:
+    """One row with schema v1's types for the columns it has (the others absent)."""
+    return pa.Table.from_pylist([row], schema=pa.schema([EVENT_SCHEMA.field(name) for name in row]))
+
+
+def test_conform_fills_missing_optional_columns() -> None:
+    table = _typed(_row(input_tokens=5))  # most columns absent
     conformed = conform(table)
     assert conformed.schema.equals(EVENT_SCHEMA, check_metadata=False)
     assert conformed.column("input_tokens").to_pylist() == [5]
@@ -50,9 +55,12 @@ def test_conform_fills_missing_optional_columns_and_casts() -> None:
     ("table", "reason"),
     [
         (pa.table({"a": [1]}), "missing required column(s) event_id, schema_version, ts"),
-        (pa.Table.from_pylist([_row(schema_version=2)]), "schema_version [2] is not 1"),
-        (pa.Table.from_pylist([_row(event_id=None)]), "column event_id has null values"),
-        (pa.Table.from_pylist([_row(input_tokens="many")]), "column input_tokens: string does not cast"),
+        (_typed(_row(schema_version=2)), "schema_version [2] is not 1"),
+        (_typed(_row(event_id=None)), "column event_id has null values"),
+        (_typed(_row()).append_column("input_tokens", pa.array(["many"])),
+         "column input_tokens is string, event schema v1 says int32"),
+        (_typed(_row()).append_column("prompt", pa.array(["x"])), "column(s) not in event schema v1: prompt"),
+        (pa.Table.from_pylist([_row()]), "column schema_version is int64, event schema v1 says int16"),
     ],
 )
 def test_conform_names_what_makes_a_file_foreign(table: pa.Table, reason: str) -> None:

@@ -49,3 +49,15 @@ def test_policy_check_resolves_an_overlay_against_its_base(tmp_path: Path) -> No
     assert result.returncode == 0, result.stderr
     assert "1 difference(s)" in result.stdout
     assert "~ tenants.initech.monthly_budget_usd: 900.0 -> 1200.0" in result.stdout
+
+
+def test_policy_check_refuses_a_pattern_that_cannot_run_in_linear_time(tmp_path: Path) -> None:
+    document = yaml.safe_load(DEMO_CONFIG.read_text())
+    document["guardrails"]["deny_patterns"].append({"name": "echo", "regex": r"(\w+) \1"})
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(document, sort_keys=False))
+    result = run_aigw("policy", "check", str(bad))
+    assert result.returncode == 1
+    assert f"{bad}:" in result.stderr and "guardrails.deny_patterns.2.regex" in result.stderr
+    assert r"pattern '(\\w+) \\1' cannot run in linear time" in result.stderr
+    assert "Traceback" not in result.stderr

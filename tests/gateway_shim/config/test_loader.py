@@ -98,7 +98,24 @@ def test_missing_default_route_and_bad_key_hash_are_rejected() -> None:
 
 def test_invalid_regex_in_deny_pattern_is_rejected() -> None:
     message = error_of(edited(lambda d: d["guardrails"]["deny_patterns"].append({"name": "x", "regex": "("})))
-    assert "guardrails.deny_patterns.2.regex: not a valid regular expression" in message
+    assert "guardrails.deny_patterns.2.regex: pattern '(' cannot run in linear time" in message
+
+
+@pytest.mark.parametrize("regex", [r"(a)\1", "(?<=x)secret", "(?=x)secret", "secret(?!ok)"])
+def test_deny_patterns_that_need_backtracking_are_rejected_with_file_and_line(regex: str) -> None:
+    text = edited(lambda d: d["guardrails"]["output_validation"]["deny_patterns"].append(
+        {"name": "slow", "regex": regex}))
+    message = error_of(text)
+    line = next(i for i, row in enumerate(text.splitlines(), 1) if "slow" in row) + 1
+    where = f"aigw.yaml:{line}: guardrails.output_validation.deny_patterns.1.regex"
+    assert f"{where}: pattern {regex!r}" in message
+    assert "cannot run in linear time" in message
+
+
+def test_nested_quantifiers_are_accepted_because_re2_runs_them_in_linear_time() -> None:
+    config = parse_config(edited(lambda d: d["guardrails"]["deny_patterns"].append(
+        {"name": "nested", "regex": "(a+)+$"})))
+    assert config.guardrails.deny_patterns[-1].regex == "(a+)+$"
 
 
 def test_yaml_syntax_error_names_the_line() -> None:
@@ -123,3 +140,21 @@ def test_default_config_prefers_env_then_local_file_then_demo(tmp_path: Path, mo
     assert default_config_path() == Path("aigw.yaml")
     monkeypatch.setenv("AIGW_CONFIG", str(tmp_path / "other.yaml"))
     assert default_config_path() == tmp_path / "other.yaml"
+
+
+def test_the_same_key_hash_under_two_tenants_is_rejected_naming_both() -> None:
+    def share_key(document: dict) -> None:
+        document["tenants"]["initech"]["api_keys"].append(
+            {"name": "borrowed", "sha256": document["tenants"]["acme"]["api_keys"][0]["sha256"]})
+
+    text = edited(share_key)
+    message = error_of(text)
+    line = next(i for i, row in enumerate(text.splitlines(), 1) if "borrowed" in row) + 1
+    assert f"aigw.yaml:{line}: tenants.initech.api_keys.1.sha256:" in message
+    assert "tenant 'acme'" in message and "tenants.acme.api_keys.0" in message
+
+
+def test_apps_are_enforced_unless_the_tenant_opts_out() -> None:
+    config = parse_config(edited(lambda d: d["tenants"]["initech"].update(enforce_apps=False)))
+    assert config.tenants["acme"].enforce_apps is True
+    assert config.tenants["initech"].enforce_apps is False

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from gateway_shim.config.models import DenyPattern, PiiRedaction
 from gateway_shim.policy.guardrails import DenyList, Redactor, luhn_valid, required_prefix
+from gateway_shim.policy.normalize import collapse_spaces, fold_letters_for_deny
 
 REDACTOR = Redactor(PiiRedaction())
 FILLER = st.text(alphabet="abcdefghij ,.!?", max_size=30)
@@ -96,7 +97,7 @@ def test_deny_patterns_name_the_first_match() -> None:
 @pytest.mark.parametrize(("regex", "prefix"), [
     ("(?i)ignore (all )?previous instructions", ("ignore ", True)),
     ("-----BEGIN [A-Z ]*PRIVATE KEY-----", ("-----BEGIN ", False)),
-    ("a|b", ("", False)), ("(?<=x)abc", ("", False)), ("[Ss]ecret", ("", False)),
+    ("a|b", ("", False)), ("[Ss]ecret", ("", False)), ("a{,3}b", ("", False)), (r"\Qab\E", ("", False)),
 ])
 def test_required_prefix(regex: str, prefix: tuple[str, bool]) -> None:
     assert required_prefix(regex) == prefix
@@ -119,8 +120,9 @@ TRICKY_TEXT = st.lists(
 
 @settings(max_examples=300, deadline=None)
 @given(text=TRICKY_TEXT)
-def test_the_prefix_pre_check_never_hides_a_match(text: str) -> None:
-    expected = next((p.name for p in TRICKY_PATTERNS if re.search(p.regex, text)), None)
+def test_the_prefix_pre_check_and_the_set_find_what_each_pattern_finds(text: str) -> None:
+    folded = collapse_spaces(fold_letters_for_deny(text))
+    expected = next((p.name for p in TRICKY_PATTERNS if re.search(p.regex, folded)), None)
     assert DenyList(TRICKY_PATTERNS).first_match(text) == expected
 
 

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import time
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
+from gateway_shim.telemetry.schema import EVENT_SCHEMA
 from gateway_shim.telemetry.spend import month_start_of
 from gateway_shim.telemetry.storage import LakeLocation
 from tests.gateway_shim.server.stack import KEYS, GatewayProcess, ProviderProcess, call, chat, start_gateway
@@ -108,3 +112,47 @@ def test_an_unreadable_lake_delays_start_briefly_then_serves_on_the_spool_alone(
     assert seeded == {"tiny": 1.5}
     assert (tiny.status, acme.status) == (429, 200)
     assert "budgets NOT seeded from the lake" in gateway.log.read_text()
+
+
+def _write_bad_files(lake: LakeLocation, month: dt.date) -> tuple[str, str]:
+    """A truncated Parquet file and one whose cost column is text, both in this month's first day."""
+    day = f"events/v1/dt={month}/hour=03"
+    truncated = f"{day}/truncated.parquet"
+    good = pa.Table.from_pylist([_crashed(93, month, "tiny", 0.5)], schema=EVENT_SCHEMA)
+    sink = pa.BufferOutputStream()
+    pq.write_table(good, sink)
+    lake.write_bytes(truncated, sink.getvalue().to_pybytes()[:-100])
+    as_text = f"{day}/cost-as-text.parquet"
+    rows = good.set_column(good.schema.get_field_index("estimated_cost_usd"), "estimated_cost_usd",
+                           pa.array(["3001.0"], pa.string()))
+    rows = rows.set_column(0, "event_id", pa.array(["text-cost-1"], pa.string()))
+    sink = pa.BufferOutputStream()
+    pq.write_table(rows, sink)
+    lake.write_bytes(as_text, sink.getvalue().to_pybytes())
+    return truncated, as_text
+
+
+def test_bad_files_are_skipped_named_and_quarantined_and_start_up_stays_fast(
+        tmp_path: Path, provider: ProviderProcess) -> None:
+    month, batches = _this_month("tiny", "acme")
+    lake = LakeLocation.parse(str(tmp_path / "lake"))
+    write_lake(lake, tmp_path / "writers", batches)
+    truncated, as_text = _write_bad_files(lake, month)
+    started = time.monotonic()
+    gateway = start_gateway(tmp_path, provider, gateway_id="seed-bad")
+    took = time.monotonic() - started
+    try:
+        seeded = _gauge(gateway, "aigw_budget_seeded_usd")
+        ok = _gauge(gateway, "aigw_budget_seed_ok")
+        skipped = _gauge(gateway, "aigw_budget_seed_skipped_files")
+    finally:
+        gateway.stop()
+    assert seeded == {"acme": 0.75, "tiny": 0.875}  # neither $0.50 nor $3,001 from the bad files
+    assert ok == {"": 1.0} and skipped == {"": 2.0}
+    assert took < 20, took  # was 60 s (the retry timeout), then every tenant at $0
+    log = gateway.log.read_text()
+    assert "attempt" not in log
+    assert truncated in log and as_text in log and "estimated_cost_usd" in log
+    for path in (truncated, as_text):
+        assert lake.exists(f"quarantine/{path}") and lake.exists(f"quarantine/{path}.reason.txt")
+        assert lake.exists(path)  # left in place: the pipeline decides what to do with it

@@ -9,7 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
+from gateway_shim.config.loader import DEMO_CONFIG
 from gateway_shim.server.command import default_gateway_id
 
 pytestmark = pytest.mark.slow
@@ -46,3 +48,15 @@ def test_tls_port_needs_a_certificate(tmp_path: Path) -> None:
 def test_default_gateway_id_is_safe_for_file_names() -> None:
     name = default_gateway_id()
     assert name and all(c.isalnum() or c in "._-" for c in name)
+
+
+def test_serve_refuses_a_key_hash_shared_by_two_tenants(tmp_path: Path) -> None:
+    document = yaml.safe_load(DEMO_CONFIG.read_text())
+    shared = document["tenants"]["acme"]["api_keys"][0]["sha256"]
+    document["tenants"]["globex"]["api_keys"].append({"name": "borrowed", "sha256": shared})
+    config = tmp_path / "shared.yaml"
+    config.write_text(yaml.safe_dump(document, sort_keys=False))
+    result = _serve(tmp_path, "--config", str(config), "--port", "0")
+    assert result.returncode == 1
+    assert f"{config}:" in result.stderr and "tenants.globex.api_keys.1.sha256" in result.stderr
+    assert "tenant 'acme'" in result.stderr and "Traceback" not in result.stderr

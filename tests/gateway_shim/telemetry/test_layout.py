@@ -11,6 +11,7 @@ from gateway_shim.telemetry.layout import (
     events_file_path,
     hour_prefix,
     is_loadtest_summary,
+    layout_problem,
     loadtest_summary_path,
     split_by_hour,
     stamp,
@@ -68,3 +69,16 @@ def test_only_a_runs_own_summary_json_counts() -> None:
     assert not is_loadtest_summary("loadtests/run-1/stats.csv")
     assert not is_loadtest_summary("loadtests/summary.json")
     assert not is_loadtest_summary("loadtests/run-1/lake/summary.json")
+
+
+def test_invalid_partition_values_are_named() -> None:
+    assert event_day("events/v1/dt=2026-11-03/hour=07/gw-a-1.parquet") == dt.date(2026, 11, 3)
+    assert event_day("events/v1/dt=2026-11-03/gw-a-1.parquet") is None
+    assert event_day("events/v1/dt=2026-13-03/hour=07/x.parquet") is None
+    assert event_day("events/v1/dt=2026-11-03/hour=24/x.parquet") is None
+    assert layout_problem("events/v1/dt=2026-11-03/hour=99/x.parquet") == (
+        "partition hour=99 is not an hour (00-23)")
+    assert layout_problem("events/v1/dt=2026-13-03/hour=07/x.parquet") == (
+        "partition dt=2026-13-03 is not a date")
+    assert layout_problem("events/v1/dt=2026-11-03/hour=07/gw-a-1.parquet") is None
+    assert event_day("events/v1/dt=2026-11-03/hour=07/x.json") is None

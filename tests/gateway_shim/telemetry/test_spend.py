@@ -5,8 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
+from gateway_shim.telemetry.schema import EVENT_SCHEMA
 from gateway_shim.telemetry.spend import (
     month_files,
     month_start_of,
@@ -15,6 +18,7 @@ from gateway_shim.telemetry.spend import (
     read_spool,
 )
 from gateway_shim.telemetry.storage import LakeLocation
+from tests.gateway_shim.telemetry.events import make_event
 from tests.gateway_shim.telemetry.spend_lake import leave_in_spool, spend_events, us, write_lake
 
 NOVEMBER = dt.date(2026, 11, 1)
@@ -72,3 +76,31 @@ def test_spooled_events_count_once_with_the_lake(lake: LakeLocation, tmp_path: P
     assert sum(t.num_rows for t in spooled) == 2
     assert read_month_spend(lake, NOVEMBER, spooled).by_tenant == {"acme": 2.875, "globex": 0.75}
     assert read_spool(tmp_path / "no-spool") == []
+
+
+def _one_event(**overrides: object) -> pa.Table:
+    event = make_event(500, us(dt.datetime(2026, 11, 3, 4, tzinfo=dt.UTC)), tenant_id="acme",
+                       estimated_cost_usd=100.0)
+    table = pa.Table.from_pylist([event], schema=EVENT_SCHEMA)
+    for name, column in overrides.items():
+        table = table.set_column(EVENT_SCHEMA.get_field_index(name), name, column)
+    return table
+
+
+@pytest.mark.parametrize(("table", "reason"), [
+    (_one_event(estimated_cost_usd=pa.array(["100.0"])), "column estimated_cost_usd is string"),
+    (_one_event(schema_version=pa.array([2], pa.int16())), "schema_version [2] is not 1"),
+    (_one_event(event_id=pa.array([None], pa.string())), "column event_id has null values"),
+    (_one_event().append_column("prompt", pa.array(["x"])), "column(s) not in event schema v1: prompt"),
+])
+def test_a_bad_file_is_skipped_with_its_reason_and_the_rest_still_counts(
+        tmp_path: Path, table: pa.Table, reason: str) -> None:
+    location = LakeLocation.parse(str(tmp_path / "lake"))
+    write_lake(location, tmp_path / "spool", spend_events(NOVEMBER, "acme", "globex"))
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink)
+    bad = "events/v1/dt=2026-11-03/hour=04/bad.parquet"
+    location.write_bytes(bad, sink.getvalue().to_pybytes())
+    spend = read_month_spend(location, NOVEMBER)
+    assert spend.by_tenant == {"acme": 0.875, "globex": 0.75}
+    assert list(spend.skipped) == [bad] and reason in spend.skipped[bad]
