@@ -24,6 +24,7 @@ from pipelines.lake_events import list_event_objects
 from pipelines.loading import load_days, record_quarantine
 from pipelines.loadtest_summaries import SUMMARY_SCHEMA, is_summary, parse_summary
 from pipelines.partitions import DAILY
+from pipelines.reconciliation import RECONCILIATION_ASSETS
 from pipelines.reference import (
     PolicySnapshot,
     allowlist_table,
@@ -242,11 +243,11 @@ MARTS = [
 ]
 
 
-@dg.asset(key=["warehouse"], deps=[RAW, REF, *MARTS], group_name="publish")
+@dg.asset(key=["warehouse"], deps=[RAW, REF, *MARTS, *RECONCILIATION_ASSETS], group_name="publish")
 def published_warehouse(warehouse: WarehouseResource) -> dg.MaterializeResult:
     """The published warehouse file readers open: the finished build, swapped in atomically."""
     path = warehouse.publish()
     return dg.MaterializeResult(metadata={"path": str(path), "bytes": path.stat().st_size})
 
 
-ALL_ASSETS = [raw_events, ref_policy, *MARTS, published_warehouse]
+ALL_ASSETS = [raw_events, ref_policy, *MARTS, *RECONCILIATION_ASSETS, published_warehouse]

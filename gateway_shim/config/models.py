@@ -188,6 +188,27 @@ class GatewaySettings(Strict):
     default_sensitivity: str = "internal"
 
 
+class Identity(Strict):
+    """Who an IAM identity that calls Bedrock directly belongs to (for spend outside the gateway)."""
+
+    team: str
+    description: str | None = None
+
+
+class Reconciliation(Strict):
+    """Where the provider's own records are, to reconcile the gateway's figures with them.
+
+    A folder or ``s3://bucket/prefix`` each; empty means inside the lake (``provider/invocation-logs``
+    and ``provider/focus``). ``providers`` are the gateway providers whose calls Bedrock logs and bills;
+    their events are attributed to ``account_id`` and the provider's region.
+    """
+
+    invocation_logs: str = ""
+    billing: str = ""
+    account_id: Annotated[str, Field(pattern=r"^\d{12}$")] | None = None
+    providers: list[str] = ["bedrock"]
+
+
 class Config(Strict):
     version: Literal[1] = 1
     gateway: GatewaySettings = GatewaySettings()
@@ -198,6 +219,8 @@ class Config(Strict):
     providers: dict[str, Provider] = Field(min_length=1)
     pricing: dict[str, list[Price]] = Field(min_length=1)
     guardrails: Guardrails = Guardrails()
+    identities: dict[str, Identity] = {}
+    reconciliation: Reconciliation = Reconciliation()
 
     @model_validator(mode="after")
     def _check_references(self) -> Config:
@@ -233,6 +256,9 @@ class Config(Strict):
             days = [p.effective_from for p in prices]
             if len(set(days)) != len(days):
                 errors.append(f"pricing.{model}: two entries share an effective_from date")
+        for i, provider in enumerate(self.reconciliation.providers):
+            if provider not in self.providers:
+                errors.append(f"reconciliation.providers.{i}: unknown provider {provider!r}")
         if self.gateway.default_lane not in self.lanes:
             errors.append(f"gateway.default_lane: unknown lane {self.gateway.default_lane!r}")
         if self.gateway.default_sensitivity not in self.data_classes:
@@ -244,7 +270,12 @@ class Config(Strict):
 
     def canonical_json(self) -> str:
         """The document in one canonical form: what the policy version hashes and `policies/` stores."""
-        return json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        document = self.model_dump(mode="json")
+        # Sections added later are left out while unset, so existing documents keep their version.
+        for name in ("identities", "reconciliation"):
+            if getattr(self, name) == type(self).model_fields[name].default:
+                del document[name]
+        return json.dumps(document, sort_keys=True, separators=(",", ":"))
 
     @cached_property
     def policy_version(self) -> str:
