@@ -2,10 +2,11 @@
 
 AWS delivers gzipped JSON lines, one ``ModelInvocationLog`` record a line, under
 ``AWSLogs/<account>/BedrockModelInvocationLogs/<region>/YYYY/MM/DD/HH/``. Each run reads only the
-objects it has not loaded (a changed object is read again, its old rows replaced); objects that
-disappear (expired by a lifecycle rule) keep their rows. An object is parsed whole by pyarrow's JSON
-reader; if that fails or a required field is missing, it is read again line by line so only the
-malformed lines are quarantined (into the lake's ``quarantine/``, with the reason) and the rest load.
+objects it has not loaded (a changed object is read again, its old rows replaced). An object is
+parsed whole by pyarrow's JSON reader; if that fails or a required field is missing, it is read
+again line by line so only the malformed lines are quarantined (into the lake's ``quarantine/``,
+with the reason) and the rest load.
+The table mirrors the source: an object that is gone (deleted, expired) takes its rows with it.
 A request id already loaded is not loaded again (a late duplicate delivery keeps the first copy).
 """
 
@@ -257,13 +258,16 @@ def load_invocation_logs(
     *,
     log: Log = lambda message: None,
 ) -> LogLoadReport:
-    """Append the records of the source's new or changed objects to raw.invocation_logs."""
+    """Bring raw.invocation_logs up to date with the source: new and changed objects read, gone ones'
+    rows removed."""
     report = LogLoadReport()
     loaded = {
         path: (size, mtime_ns)
         for path, size, mtime_ns in connection.execute(load_sql("invocation_log_files_all")).fetchall()
     }
-    waiting = [obj for obj in list_log_objects(source) if loaded.get(obj.path) != (obj.size, obj.mtime_ns)]
+    present = list_log_objects(source)
+    waiting = [obj for obj in present if loaded.get(obj.path) != (obj.size, obj.mtime_ns)]
+    gone = sorted(loaded.keys() - {obj.path for obj in present})
     tables, manifest = [], []
     for obj in waiting:
         try:
@@ -285,7 +289,7 @@ def load_invocation_logs(
         manifest.append(
             {"path": obj.path, "size": obj.size, "mtime_ns": obj.mtime_ns, "records": table.num_rows}
         )
-    if not manifest:
+    if not manifest and not gone:
         return report
     incoming = (
         pa.concat_tables(tables)
@@ -294,7 +298,7 @@ def load_invocation_logs(
     )
     connection.execute("BEGIN TRANSACTION")
     try:
-        changed = [entry["path"] for entry in manifest if entry["path"] in loaded]
+        changed = [entry["path"] for entry in manifest if entry["path"] in loaded] + gone
         if changed:
             connection.execute(load_sql("invocation_logs_forget"), {"paths": changed})
             connection.execute(load_sql("invocation_log_files_forget"), {"paths": changed})

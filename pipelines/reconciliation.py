@@ -1,7 +1,7 @@
 """The reconciliation assets: the provider's records in, and the marts that compare them with the gateway.
 
 ``raw.invocation_logs`` (Bedrock's model-invocation logs) and ``raw.billing`` (the FOCUS export) come
-from the two provider sources (pipelines/provider_sources.py); ``ref.identities`` and
+from the two provider sources (gateway_shim/telemetry/provider_records.py); ``ref.identities`` and
 ``ref.reconciled_providers`` from the config. The marts are small aggregates rebuilt whole each run:
 ``reconciliation_daily`` (gateway vs logged vs billed), ``shadow_spend`` (logged calls no gateway
 event accounts for) and ``reconciliation_drift`` (price_catalog_drift and shadow_spend findings).
@@ -16,9 +16,9 @@ import pyarrow as pa
 from analytics.sql_files import load_sql
 from analytics.thresholds import PRICE_DRIFT_TOLERANCE, RECONCILIATION_THRESHOLDS
 from gateway_shim.config.models import Config
+from gateway_shim.telemetry.provider_records import provider_sources
 from pipelines.billing import load_billing
 from pipelines.invocation_logs import load_invocation_logs
-from pipelines.provider_sources import provider_sources
 from pipelines.resources import LakeResource, WarehouseResource
 
 RAW_EVENTS = dg.AssetKey(["raw", "events"])

@@ -24,8 +24,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from gateway_shim.telemetry.provider_records import BILLING_IN_LAKE, INVOCATION_LOGS_IN_LAKE
 from gateway_shim.telemetry.storage import LakeLocation
-from pipelines.provider_sources import BILLING_IN_LAKE, INVOCATION_LOGS_IN_LAKE
 from tests.pipelines.lakegen import FIRST_DAY, LAST_DAY, Lake
 
 ACCOUNT, REGION = "111122223333", "us-east-1"
@@ -170,7 +170,8 @@ def write_provider_records(lake: Lake) -> ProviderRecords:
         if hour.date() == dt.date(2026, 11, 9) and hour.hour == 7:
             lines.insert(3, MALFORMED_LINE)
         if i > 0 and hours[i - 1].date() == dt.date(2026, 11, 6):
-            lines += [line_of(item) for item in grouped[hours[i - 1]][:5]]  # repeated in the next hour's object
+            # five records repeated in the next hour's object
+            lines += [line_of(item) for item in grouped[hours[i - 1]][:5]]
         write_log_object(provider.logs, object_path(hour, "a"), lines)
         if hour.date() == dt.date(2026, 11, 7) and hour.hour == 13:
             write_log_object(provider.logs, object_path(hour, "redelivered"), lines)
