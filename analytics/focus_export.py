@@ -39,7 +39,7 @@ def parse_month(text: str) -> dt.date:
 
 def providers_table(config: Config) -> pa.Table:
     """How each gateway provider is named in FOCUS (provider, invoice issuer, service, region)."""
-    bedrock = set(config.reconciliation.providers)
+    bedrock = set(config.bedrock_providers())
     rows = [
         {
             "model_provider": name,

@@ -97,7 +97,7 @@ def reconciled_providers_table(config: Config) -> pa.Table:
     settings = config.reconciliation
     rows = [
         {"provider": name, "account_id": settings.account_id, "region": config.providers[name].region}
-        for name in settings.providers
+        for name in config.bedrock_providers()
     ]
     return pa.Table.from_pylist(
         rows,

@@ -199,14 +199,15 @@ class Reconciliation(Strict):
     """Where the provider's own records are, to reconcile the gateway's figures with them.
 
     A folder or ``s3://bucket/prefix`` each; empty means inside the lake (``provider/invocation-logs``
-    and ``provider/focus``). ``providers`` are the gateway providers whose calls Bedrock logs and bills;
-    their events are attributed to ``account_id`` and the provider's region.
+    and ``provider/focus``). ``providers`` are the gateway providers whose calls Bedrock logs and bills
+    (default: those of kind ``bedrock`` and one named ``bedrock``); their events are attributed to
+    ``account_id`` and the provider's region.
     """
 
     invocation_logs: str = ""
     billing: str = ""
     account_id: Annotated[str, Field(pattern=r"^\d{12}$")] | None = None
-    providers: list[str] = ["bedrock"]
+    providers: list[str] | None = None
 
 
 class Config(Strict):
@@ -256,7 +257,7 @@ class Config(Strict):
             days = [p.effective_from for p in prices]
             if len(set(days)) != len(days):
                 errors.append(f"pricing.{model}: two entries share an effective_from date")
-        for i, provider in enumerate(self.reconciliation.providers):
+        for i, provider in enumerate(self.reconciliation.providers or []):
             if provider not in self.providers:
                 errors.append(f"reconciliation.providers.{i}: unknown provider {provider!r}")
         if self.gateway.default_lane not in self.lanes:
@@ -280,6 +281,13 @@ class Config(Strict):
     @cached_property
     def policy_version(self) -> str:
         return hashlib.sha256(self.canonical_json().encode()).hexdigest()[:12]
+
+    def bedrock_providers(self) -> list[str]:
+        """The providers whose calls Bedrock logs and bills (``reconciliation.providers`` or the default)."""
+        listed = self.reconciliation.providers
+        if listed is not None:
+            return listed
+        return [name for name, p in self.providers.items() if p.kind == "bedrock" or name == "bedrock"]
 
     def price_on(self, model: str, day: dt.date) -> Price | None:
         """The price in force on ``day``: the latest entry whose effective_from is not after it."""

@@ -48,7 +48,7 @@ def reconciliation_daily(
     for e in events:
         provider = e["model_provider"]
         if (
-            provider not in config.reconciliation.providers
+            provider not in config.bedrock_providers()
             or not e["model_name"]
             or e["outcome"] == "upstream_error"
         ):
