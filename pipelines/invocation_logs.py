@@ -2,7 +2,8 @@
 
 AWS delivers gzipped JSON lines, one ``ModelInvocationLog`` record a line, under
 ``AWSLogs/<account>/BedrockModelInvocationLogs/<region>/YYYY/MM/DD/HH/``. Each run reads only the
-objects it has not loaded (a changed object is read again, its old rows replaced). An object is
+objects it has not loaded (a changed object is read again, its old rows replaced). A local source
+is scanned by DuckDB in one parallel pass; otherwise (S3, or an object the scan refuses) an object is
 parsed whole by pyarrow's JSON reader; if that fails or a required field is missing, it is read
 again line by line so only the malformed lines are quarantined (into the lake's ``quarantine/``,
 with the reason) and the rest load.
@@ -12,6 +13,7 @@ A request id already loaded is not loaded again (a late duplicate delivery keeps
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import gzip
 import re
@@ -259,7 +261,9 @@ def load_invocation_logs(
     log: Log = lambda message: None,
 ) -> LogLoadReport:
     """Bring raw.invocation_logs up to date with the source: new and changed objects read, gone ones'
-    rows removed."""
+    rows removed. A local source is scanned by DuckDB in one parallel pass; the objects it cannot
+    take (a malformed line, a record without its required fields, not gzip) and S3 objects are read
+    one by one."""
     report = LogLoadReport()
     loaded = {
         path: (size, mtime_ns)
@@ -268,58 +272,108 @@ def load_invocation_logs(
     present = list_log_objects(source)
     waiting = [obj for obj in present if loaded.get(obj.path) != (obj.size, obj.mtime_ns)]
     gone = sorted(loaded.keys() - {obj.path for obj in present})
+    if not waiting and not gone:
+        return report
+    scanned = _scan_together(source, connection, waiting) if source.is_local else {}
     tables, manifest = [], []
     for obj in waiting:
-        try:
-            table, bad = read_log_object(source.read_bytes(obj.path))
-        except ValueError as exc:
-            reason = str(exc)
-            _quarantine_object(source, lake, connection, obj.path, reason)
-            report.quarantined[obj.path] = reason
-            log(f"quarantined invocation-log object {obj.path}: {reason}")
-            manifest.append({"path": obj.path, "size": obj.size, "mtime_ns": obj.mtime_ns, "records": 0})
-            continue
-        if bad:
-            _quarantine_lines(lake, connection, obj.path, bad)
-            report.malformed[obj.path] = len(bad)
-            log(f"{obj.path}: {len(bad)} malformed record(s) quarantined, e.g. line {bad[0][0]}: {bad[0][2]}")
-        report.objects_read += 1
-        report.records_read += table.num_rows
-        tables.append(table.append_column("source_file", pa.array([obj.path] * table.num_rows, _STRING)))
-        manifest.append(
-            {"path": obj.path, "size": obj.size, "mtime_ns": obj.mtime_ns, "records": table.num_rows}
-        )
-    if not manifest and not gone:
-        return report
-    incoming = (
-        pa.concat_tables(tables)
-        if tables
-        else ROW_SCHEMA.append(pa.field("source_file", _STRING)).empty_table()
-    )
+        if obj.path in scanned:
+            records = scanned[obj.path]
+        else:
+            table = _read_carefully(source, lake, connection, obj, report, log)
+            records = 0 if table is None else table.num_rows
+            if table is not None:
+                tables.append(table)
+        report.objects_read += obj.path not in report.quarantined
+        report.records_read += records
+        manifest.append({"path": obj.path, "size": obj.size, "mtime_ns": obj.mtime_ns, "records": records})
+    careful = pa.concat_tables(tables) if tables else _INCOMING.empty_table()
     connection.execute("BEGIN TRANSACTION")
     try:
         changed = [entry["path"] for entry in manifest if entry["path"] in loaded] + gone
         if changed:
             connection.execute(load_sql("invocation_logs_forget"), {"paths": changed})
             connection.execute(load_sql("invocation_log_files_forget"), {"paths": changed})
-        connection.register("incoming_logs", incoming)
+        connection.register("careful_logs", careful)
         connection.register("incoming_log_files", pa.Table.from_pylist(manifest, schema=_MANIFEST))
-        (inserted,) = connection.execute(load_sql("invocation_logs_insert")).fetchall()[0]
+        if not scanned:
+            _empty_scanned_logs(connection)
+        insert = connection.execute(load_sql("invocation_logs_insert"), {"scanned": list(scanned)})
+        (inserted,) = insert.fetchall()[0]
         connection.execute(load_sql("invocation_log_files_insert"))
         connection.execute("COMMIT")
     except BaseException:
         connection.execute("ROLLBACK")
         raise
     finally:
-        for name in ("incoming_logs", "incoming_log_files"):
+        for name in ("careful_logs", "incoming_log_files"):
             connection.unregister(name)
+        connection.execute("DROP TABLE IF EXISTS scanned_logs")
     report.records_loaded = int(inserted)
     return report
+
+
+def _scan_together(
+    source: LakeLocation, connection: duckdb.DuckDBPyConnection, objects: list[LogObject]
+) -> dict[str, int]:
+    """The objects DuckDB read whole and valid into ``scanned_logs``, with their record counts; the
+    others are left to the careful path. When the joint scan fails (a line that is not JSON, an object
+    that is not gzip), the objects are scanned one at a time to find the ones to leave."""
+    if not objects:
+        return {}
+    prefix_len = len(source.path("")) + 1
+    scan = load_sql("invocation_logs_scan")
+    try:
+        connection.execute(f"CREATE OR REPLACE TEMP TABLE scanned_logs AS {scan}",
+                           {"files": [source.path(obj.path) for obj in objects], "prefix_len": prefix_len})
+    except duckdb.Error:
+        _empty_scanned_logs(connection)
+        for obj in objects:
+            with contextlib.suppress(duckdb.Error):
+                connection.execute(f"INSERT INTO scanned_logs {scan}",
+                                   {"files": [source.path(obj.path)], "prefix_len": prefix_len})
+    counts = connection.execute(
+        "SELECT source_file, count(*), bool_and(valid) FROM scanned_logs GROUP BY source_file"
+    ).fetchall()
+    return {path: int(records) for path, records, valid in counts if valid}
+
+
+def _empty_scanned_logs(connection: duckdb.DuckDBPyConnection) -> None:
+    connection.register("no_logs", _INCOMING.append(pa.field("valid", pa.bool_())).empty_table())
+    try:
+        connection.execute("CREATE OR REPLACE TEMP TABLE scanned_logs AS SELECT * FROM no_logs")
+    finally:
+        connection.unregister("no_logs")
+
+
+def _read_carefully(
+    source: LakeLocation,
+    lake: LakeLocation,
+    connection: duckdb.DuckDBPyConnection,
+    obj: LogObject,
+    report: LogLoadReport,
+    log: Log,
+) -> pa.Table | None:
+    """One object record by record: malformed lines quarantined, the rest returned; None if unreadable."""
+    try:
+        table, bad = read_log_object(source.read_bytes(obj.path))
+    except ValueError as exc:
+        reason = str(exc)
+        _quarantine_object(source, lake, connection, obj.path, reason)
+        report.quarantined[obj.path] = reason
+        log(f"quarantined invocation-log object {obj.path}: {reason}")
+        return None
+    if bad:
+        _quarantine_lines(lake, connection, obj.path, bad)
+        report.malformed[obj.path] = len(bad)
+        log(f"{obj.path}: {len(bad)} malformed record(s) quarantined, e.g. line {bad[0][0]}: {bad[0][2]}")
+    return table.append_column("source_file", pa.array([obj.path] * table.num_rows, _STRING))
 
 
 _MANIFEST = pa.schema(
     [("path", _STRING), ("size", pa.int64()), ("mtime_ns", pa.int64()), ("records", pa.int64())]
 )
+_INCOMING = ROW_SCHEMA.append(pa.field("source_file", _STRING))
 
 
 def _quarantine_object(
