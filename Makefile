@@ -4,13 +4,23 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+FOCUS_VENV := .venv-focus
+FOCUS_STAMP := $(FOCUS_VENV)/.installed-stamp
 export UV_PYTHON_DOWNLOADS := never
 # The suite starts many Python processes (gateway, provider, Locust, Streamlit): let them cache bytecode.
 unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: install demo test lint pytest browser redis bench screenshot clean
 
-install: $(STAMP)
+install: $(STAMP) $(FOCUS_STAMP)
+
+# The FinOps Foundation's focus-validator (FOCUS 1.0 on Python 3.11) pins numpy<2 and pandas<3 through
+# pandera 0.17: in the project's venv it would downgrade both for everything else. It gets its own
+# venv, used only by the FOCUS export test (tests/analytics/test_focus_export.py).
+$(FOCUS_STAMP): $(STAMP)
+	test -x $(FOCUS_VENV)/bin/python || $(BIN)/uv venv --quiet --python $(BIN)/python $(FOCUS_VENV)
+	$(BIN)/uv pip install --quiet --python $(FOCUS_VENV)/bin/python 'focus-validator==1.0.0' 'multimethod<2'
+	touch $(FOCUS_STAMP)
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -54,4 +64,4 @@ screenshot: install browser
 	$(BIN)/python scripts/review_screenshot.py --out docs/img/review.png
 
 clean:
-	rm -rf $(VENV) .aigw .pytest_cache .mypy_cache .ruff_cache test-artifacts .coverage .coverage.*
+	rm -rf $(VENV) $(FOCUS_VENV) .aigw .pytest_cache .mypy_cache .ruff_cache test-artifacts .coverage .coverage.*

@@ -32,17 +32,26 @@ SQL_EXAMPLES = (
     "SELECT day, latency_class, model_route, availability, p95_ms, burn_rate FROM marts.slo_daily "
     "ORDER BY burn_rate DESC LIMIT 10",
     "SELECT * FROM marts.showback_monthly",
+    "SELECT day, model, status, gateway_vs_logged_tokens, billed_vs_catalog_usd "
+    "FROM marts.reconciliation_daily WHERE status <> 'ok' ORDER BY day",
+    "SELECT team, identity_arn, sum(requests) AS calls, round(sum(cost_usd), 2) AS usd "
+    "FROM marts.shadow_spend GROUP BY ALL",
 )
+PROVIDER_RECORDS = "provider"  # where the demo config keeps the simulated provider's logs and bill
 _DEMO_FILE = re.compile(rf"^{re.escape(DEMO_GATEWAY)}-\d{{8}}T")
 
 
 def remove_previous_run(lake: LakeLocation) -> int:
-    """Delete the event files an earlier ``aigw demo`` wrote (only the demo gateway's); returns how many."""
+    """Delete the event files an earlier ``aigw demo`` wrote (only the demo gateway's), and the simulated
+    provider's invocation logs and bill for them; returns how many event files."""
     removed = 0
     for info in lake.list_objects(EVENTS_PREFIX):
         if _DEMO_FILE.match(info.base_name):
             lake.delete(info.path)
             removed += 1
+    for info in lake.list_files(PROVIDER_RECORDS):
+        if f"_{DEMO_GATEWAY}-" in info.base_name or f"-{DEMO_GATEWAY}-" in info.base_name:
+            lake.delete(info.path.removeprefix(lake.root).lstrip("/"))
     return removed
 
 

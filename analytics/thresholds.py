@@ -17,3 +17,16 @@ DRIFT_THRESHOLDS: Final[dict[str, float]] = {
 
 # The cost reconciliation check fails when recomputed and estimated cost differ by more than this.
 RECONCILIATION_TOLERANCE: Final = 0.005
+
+# Reconciliation with the provider's records (bound into sql/reconciliation_*.sql; docs/analysts.md).
+RECONCILIATION_THRESHOLDS: Final[dict[str, float]] = {
+    # Token counts are the provider's own figures on every side: a day x model whose gateway, logged
+    # and billed tokens differ by more than 0.1% is a token_mismatch (a lost or late log object, a
+    # call the gateway gave up on that the provider still served and billed, a missing bill line).
+    "token_tolerance": 0.001,
+    # The bill's list cost may differ from the catalog cost of the logged tokens by 0.5% (the same
+    # tolerance as the gateway's own estimates): more is a cost_mismatch.
+    "cost_tolerance": 0.005,
+}
+# A billed list unit price more than this far (relative) from the catalog's is a price_catalog_drift.
+PRICE_DRIFT_TOLERANCE: Final = 1e-6

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from dashboards import data, figures, months, review_pack
+from dashboards import data, figures, months, reconciliation, review_pack
 
 
 @dataclass(frozen=True)
@@ -22,6 +22,7 @@ class Review:
     drift: pd.DataFrame
     loadtests: pd.DataFrame
     trend: pd.DataFrame
+    reconciliation: reconciliation.ReconciliationReview | None = None
 
     def pack(self, coverage: str | None = None, previous_coverage: str | None = None) -> str:
         """The review as Markdown (``coverage``: the days covered, if only part of the month; the same
@@ -36,7 +37,7 @@ class Review:
             self.loadtests,
             coverage,
             previous_coverage,
-        )
+        ) + reconciliation.markdown(self.reconciliation)
 
 
 def runs_in(runs: pd.DataFrame, month: str) -> pd.DataFrame:
@@ -77,4 +78,5 @@ def gather(snap: data.Snapshot, month: str) -> Review:
         drift=drift,
         loadtests=loadtests,
         trend=data.showback_trend(snap, month),
+        reconciliation=reconciliation.gather(snap, month),
     )

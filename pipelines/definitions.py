@@ -7,6 +7,7 @@ import dagster as dg
 from pipelines.assets import ALL_ASSETS
 from pipelines.checks import ALL_CHECKS
 from pipelines.jobs import lake_job, refresh_job
+from pipelines.reconciliation_checks import RECONCILIATION_CHECKS
 from pipelines.resources import LakeResource, WarehouseResource
 from pipelines.schedules import daily_schedule
 from pipelines.sensors import lake_sensor
@@ -16,7 +17,7 @@ def build_definitions(lake_url: str = "", warehouse: str = "", config_path: str 
     """The definitions with their resources ("" = the environment's defaults)."""
     return dg.Definitions(
         assets=ALL_ASSETS,
-        asset_checks=ALL_CHECKS,
+        asset_checks=[*ALL_CHECKS, *RECONCILIATION_CHECKS],
         jobs=[lake_job, refresh_job],
         sensors=[lake_sensor],
         schedules=[daily_schedule],

@@ -47,6 +47,62 @@ CREATE TABLE IF NOT EXISTS raw.events (
     source_file VARCHAR              -- the lake object the row was read from (the first, if duplicated)
 );
 
+-- One row per Bedrock model invocation as its invocation logs record it (AWS's ModelInvocationLog
+-- record), deduplicated on request_id (the first copy loaded is kept); dt is the invocation's UTC day.
+CREATE TABLE IF NOT EXISTS raw.invocation_logs (
+    dt DATE NOT NULL,
+    ts TIMESTAMP NOT NULL,            -- UTC
+    request_id VARCHAR NOT NULL,
+    account_id VARCHAR,
+    region VARCHAR,
+    identity_arn VARCHAR,
+    operation VARCHAR,
+    model_id VARCHAR,
+    input_tokens BIGINT,
+    output_tokens BIGINT,
+    cache_read_input_tokens BIGINT,
+    cache_write_input_tokens BIGINT,
+    error_code VARCHAR,
+    trace_id VARCHAR,                 -- requestMetadata.aigw_trace_id (set by the gateway)
+    tenant_id VARCHAR,                -- requestMetadata.aigw_tenant
+    workflow VARCHAR,                 -- requestMetadata.aigw_workflow
+    source_file VARCHAR NOT NULL      -- the log object, relative to the invocation-log source
+);
+
+-- Which invocation-log objects raw.invocation_logs holds: a run reads only new ones.
+CREATE TABLE IF NOT EXISTS meta.invocation_log_files (
+    path VARCHAR NOT NULL,
+    size BIGINT NOT NULL,
+    mtime_ns BIGINT NOT NULL,
+    records BIGINT NOT NULL,
+    loaded_at TIMESTAMP NOT NULL
+);
+
+-- The provider's bill: FOCUS rows as AWS Data Exports writes them (reloaded whole each run), with the
+-- model and token type read from the usage type (bill_usage.sql). Money is DECIMAL: sums are exact.
+CREATE TABLE IF NOT EXISTS raw.billing (
+    charge_period_start TIMESTAMP NOT NULL,
+    charge_period_end TIMESTAMP NOT NULL,
+    charge_category VARCHAR,
+    service_name VARCHAR,
+    sku_id VARCHAR,
+    sku_price_id VARCHAR,
+    region_id VARCHAR,
+    sub_account_id VARCHAR,
+    consumed_quantity DECIMAL(38, 6),
+    consumed_unit VARCHAR,
+    pricing_quantity DECIMAL(38, 6),
+    pricing_unit VARCHAR,
+    billed_cost DECIMAL(38, 10) NOT NULL,
+    effective_cost DECIMAL(38, 10) NOT NULL,
+    list_cost DECIMAL(38, 10) NOT NULL,
+    list_unit_price DECIMAL(38, 12),
+    tags VARCHAR,                     -- JSON object
+    x_usage_type VARCHAR,
+    x_operation VARCHAR,
+    source_file VARCHAR NOT NULL
+);
+
 -- Which lake objects each loaded day was built from: how a run knows which days have new data.
 CREATE TABLE IF NOT EXISTS meta.lake_files (
     dt DATE NOT NULL,
@@ -100,6 +156,24 @@ SELECT
     (outcome IN ('blocked', 'throttled', 'budget_exceeded') AND coalesce(status_code, 0) < 500) AS is_policy,
     (outcome = 'client_error' AND coalesce(status_code, 0) < 500) AS is_client_error
 FROM raw.events;
+
+-- The bill's Bedrock token lines by UTC day, with the model and token type read from the usage type
+-- (AWS writes `<region code>-<model id>-<input|output|cache-read-input|cache-write-input>-tokens`).
+CREATE OR REPLACE VIEW raw.billed_tokens AS
+WITH usage AS (
+    SELECT *, regexp_extract(
+        x_usage_type, '^[A-Z0-9]+-(.+)-(input|output|cache-read-input|cache-write-input)-tokens$',
+        ['model', 'token_type']
+    ) AS parsed
+    FROM raw.billing
+    WHERE service_name = 'Amazon Bedrock' AND coalesce(charge_category, 'Usage') = 'Usage'
+)
+SELECT
+    charge_period_start::DATE AS day, sub_account_id AS account_id, region_id AS region,
+    parsed.model AS model, replace(parsed.token_type, '-', '_') AS token_type,
+    consumed_quantity, billed_cost, effective_cost, list_cost
+FROM usage
+WHERE parsed.model <> '';
 
 -- Money is summed exactly (as DECIMAL), so a rerun gives bit-identical marts whatever the thread order.
 CREATE OR REPLACE MACRO usd_sum(x) AS sum(x::DECIMAL(38, 12))::DOUBLE;

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboards import charts, data, figures, months, review_data, widgets
+from dashboards import charts, data, figures, months, reconciliation_section, review_data, widgets
 from dashboards import formatting as fmt
 
 snap = widgets.current_snapshot()
@@ -206,6 +206,8 @@ with right:
                 "error_rate": st.column_config.NumberColumn("Errors", format="percent"),
             },
         )
+
+reconciliation_section.render(review.reconciliation)
 
 with st.expander("Review pack preview (Markdown)"):
     st.markdown(pack)

@@ -225,6 +225,28 @@ class State(Strict):
         return self
 
 
+class Identity(Strict):
+    """Who an IAM identity that calls Bedrock directly belongs to (for spend outside the gateway)."""
+
+    team: str
+    description: str | None = None
+
+
+class Reconciliation(Strict):
+    """Where the provider's own records are, to reconcile the gateway's figures with them.
+
+    A folder or ``s3://bucket/prefix`` each; empty means inside the lake (``provider/invocation-logs``
+    and ``provider/focus``). ``providers`` are the gateway providers whose calls Bedrock logs and bills
+    (default: those of kind ``bedrock`` and one named ``bedrock``); their events are attributed to
+    ``account_id`` and the provider's region.
+    """
+
+    invocation_logs: str = ""
+    billing: str = ""
+    account_id: Annotated[str, Field(pattern=r"^\d{12}$")] | None = None
+    providers: list[str] | None = None
+
+
 class Config(Strict):
     version: Literal[1] = 1
     gateway: GatewaySettings = GatewaySettings()
@@ -236,6 +258,8 @@ class Config(Strict):
     pricing: dict[str, list[Price]] = Field(min_length=1)
     guardrails: Guardrails = Guardrails()
     state: State = State()
+    identities: dict[str, Identity] = {}
+    reconciliation: Reconciliation = Reconciliation()
 
     @model_validator(mode="after")
     def _check_references(self) -> Config:
@@ -280,6 +304,9 @@ class Config(Strict):
             days = [p.effective_from for p in prices]
             if len(set(days)) != len(days):
                 errors.append(f"pricing.{model}: two entries share an effective_from date")
+        for i, provider in enumerate(self.reconciliation.providers or []):
+            if provider not in self.providers:
+                errors.append(f"reconciliation.providers.{i}: unknown provider {provider!r}")
         if self.gateway.default_lane not in self.lanes:
             errors.append(f"gateway.default_lane: unknown lane {self.gateway.default_lane!r}")
         if self.gateway.default_sensitivity not in self.data_classes:
@@ -294,16 +321,24 @@ class Config(Strict):
         return self
 
     def canonical_json(self) -> str:
-        """The document in one canonical form: what the policy version hashes and `policies/` stores.
-
-        A default ``state`` section is left out, so documents written before it existed keep their version.
-        """
-        document = self.model_dump(mode="json", exclude={"state"} if self.state == State() else None)
+        """The document in one canonical form: what the policy version hashes and `policies/` stores."""
+        document = self.model_dump(mode="json")
+        # Sections added later are left out while unset, so documents written before them keep their version.
+        for name in ("state", "identities", "reconciliation"):
+            if getattr(self, name) == type(self).model_fields[name].default:
+                del document[name]
         return json.dumps(document, sort_keys=True, separators=(",", ":"))
 
     @cached_property
     def policy_version(self) -> str:
         return hashlib.sha256(self.canonical_json().encode()).hexdigest()[:12]
+
+    def bedrock_providers(self) -> list[str]:
+        """The providers whose calls Bedrock logs and bills (``reconciliation.providers`` or the default)."""
+        listed = self.reconciliation.providers
+        if listed is not None:
+            return listed
+        return [name for name, p in self.providers.items() if p.kind == "bedrock" or name == "bedrock"]
 
     def price_on(self, model: str, day: dt.date) -> Price | None:
         """The price in force on ``day``: the latest entry whose effective_from is not after it."""

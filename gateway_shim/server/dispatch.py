@@ -109,7 +109,8 @@ class Dispatcher:
                  extra: dict[str, Any] | None) -> UpstreamRequest:
         timeout = self.gateway.attempt_timeout(plan, target, _mono())
         return UpstreamRequest(model=target.model, messages=plan.messages, max_tokens=plan.max_tokens,
-                               timeout_s=timeout, stream=stream, extra=extra, trace_id=plan.ctx.trace_id)
+                               timeout_s=timeout, stream=stream, extra=extra, trace_id=plan.ctx.trace_id,
+                               tenant_id=plan.tenant_id, workflow=plan.ctx.workflow)
 
     def _client(self, target: Target) -> ProviderClient:
         client = self.clients.get(target.provider)

@@ -63,6 +63,11 @@ def simulate_with_report(options: Options, echo: Callable[[str], None] = click.e
     stats = result.stats
     echo(f"{stats.events:,} events in {result.seconds:.1f} s ({result.events_per_s:,.0f} events/s) "
          f"-> {result.lake_url}; policy versions {', '.join(dict.fromkeys(stats.policy_versions))}")
+    records = result.provider_records
+    if records is not None:
+        echo(f"provider: {records.log_records:,} invocation-log records in {records.log_objects:,} "
+             f"objects -> {records.invocation_logs}; {records.bill_rows:,} FOCUS bill rows -> "
+             f"{records.billing}")
     return result
 
 

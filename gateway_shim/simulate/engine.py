@@ -28,6 +28,9 @@ from gateway_shim.telemetry.event import EventIds
 from gateway_shim.types import AttemptResult, Plan, Rejection, RequestContext, Target
 
 Emit = Callable[[dict[str, Any]], None]
+Served = Callable[[float, Plan, Target, SimResponse], None]
+"""Called when the simulated provider has served a call (with the virtual time the call reached it),
+whatever the gateway then makes of it (a timeout, a refused output): what the provider logs and bills."""
 Progress = Callable[[int, int], None]
 """Called after each virtual hour with (hours done, events so far)."""
 
@@ -65,14 +68,17 @@ class _Request:
     target: Target | None = None
     response: SimResponse | None = None
     result: AttemptResult | None = None
+    started: float = 0.0  # when the current attempt reached the provider
 
 
 class Simulation:
     """One run: build it, then ``run()``; events go to ``emit`` as they finish."""
 
     def __init__(self, spec: RunSpec, traffic: TrafficModel, schedule: Schedule, emit: Emit,
-                 *, api_keys: dict[str, str], prompt_text: str | None = None) -> None:
+                 *, api_keys: dict[str, str], prompt_text: str | None = None,
+                 on_served: Served | None = None) -> None:
         self.spec = spec
+        self._on_served = on_served
         self.traffic = traffic
         self.schedule = schedule
         self.stats = Stats()
@@ -191,6 +197,7 @@ class Simulation:
         else:
             result = AttemptResult.success()
         request.target, request.response, request.result = target, response, result
+        request.started = now
         self._seq += 1
         heapq.heappush(self._heap, (now + seconds, self._seq, request))
 
@@ -199,6 +206,8 @@ class Simulation:
         target, result = request.target, request.result
         assert target is not None and result is not None
         gateway.record_attempt(plan, target, result, now)
+        if self._on_served is not None and request.response is not None and request.response.kind == "ok":
+            self._on_served(request.started, plan, target, request.response)
         if not result.ok:
             self._start_attempt(request, now)
             return

@@ -17,13 +17,16 @@ from pathlib import Path
 
 from gateway_shim.config import load_config
 from gateway_shim.config.models import Config
-from gateway_shim.simulate.engine import Emit, Progress, RunSpec, Simulation, Stats
+from gateway_shim.simulate.engine import Emit, Progress, RunSpec, Served, Simulation, Stats
+from gateway_shim.simulate.focus_bill import write_focus_bill
 from gateway_shim.simulate.incidents import Note, Schedule, build_schedule
+from gateway_shim.simulate.invocation_log_writer import InvocationLogWriter
 from gateway_shim.simulate.lake_sink import LakeSink
 from gateway_shim.simulate.scenario import LoadedScenario, check_against, load_scenario
 from gateway_shim.simulate.tenant_keys import tenant_keys
 from gateway_shim.simulate.traffic import TrafficModel, expected_requests
 from gateway_shim.telemetry.policies import write_policy_snapshot
+from gateway_shim.telemetry.provider_records import provider_sources
 from gateway_shim.telemetry.storage import LakeLocation, default_lake_url
 
 
@@ -55,6 +58,17 @@ class Prepared:
     expected: float
 
 
+@dataclass(slots=True, frozen=True)
+class ProviderRecordsWritten:
+    """What the simulated provider wrote beside the lake (the scenario's ``provider`` section)."""
+
+    invocation_logs: str
+    log_records: int
+    log_objects: int
+    billing: str
+    bill_rows: int
+
+
 @dataclass(slots=True)
 class Result:
     spec: RunSpec
@@ -64,6 +78,7 @@ class Result:
     seconds: float
     events_written: int = 0
     files_written: int = 0
+    provider_records: ProviderRecordsWritten | None = None
 
     @property
     def events_per_s(self) -> float:
@@ -93,10 +108,12 @@ def prepare(options: Options) -> Prepared:
                     expected_requests(traffic, options.days * 24))
 
 
-def simulate_into(prepared: Prepared, emit: Emit, progress: Progress | None = None) -> Stats:
+def simulate_into(prepared: Prepared, emit: Emit, progress: Progress | None = None,
+                  on_served: Served | None = None) -> Stats:
     """Run the engine with ``emit`` as the sink (tests use a list; ``run`` a ``LakeSink``)."""
     simulation = Simulation(prepared.spec, prepared.traffic, prepared.schedule, emit,
-                            api_keys=prepared.api_keys, prompt_text=prepared.options.prompt_text)
+                            api_keys=prepared.api_keys, prompt_text=prepared.options.prompt_text,
+                            on_served=on_served)
     return simulation.run(progress)
 
 
@@ -108,20 +125,50 @@ def run(prepared: Prepared, progress: Progress | None = None) -> Result:
     for action in prepared.schedule.actions:
         if action.config is not None:
             write_policy_snapshot(lake, action.config, origin + dt.timedelta(seconds=action.at))
-    sink = LakeSink(lake, prepared.spec.gateway_id, prepared.spec.identity[:16])
+    run_key = prepared.spec.identity[:16]
+    sink = LakeSink(lake, prepared.spec.gateway_id, run_key)
+    logs = _provider_logs(prepared, lake, run_key)
 
     def on_hour(hours: int, events: int) -> None:
         sink.on_hour()
+        if logs is not None:
+            logs.on_hour(hours)
         if progress is not None:
             progress(hours, events)
 
     began = time.perf_counter()
     with _old_objects_frozen():
-        stats = simulate_into(prepared, sink.emit, on_hour)
+        stats = simulate_into(prepared, sink.emit, on_hour, on_served=logs.served if logs else None)
         sink.close()
+        written = _close_provider_records(prepared, lake, logs, run_key)
     seconds = time.perf_counter() - began
     return Result(prepared.spec, lake.url, stats, prepared.schedule.notes, seconds, sink.written,
-                  sink.files_written)
+                  sink.files_written, written)
+
+
+def _provider_logs(prepared: Prepared, lake: LakeLocation, run_key: str) -> InvocationLogWriter | None:
+    """The provider's invocation-log writer, when the scenario has a ``provider`` section."""
+    scenario = prepared.loaded.scenario
+    if scenario.provider is None:
+        return None
+    sources = provider_sources(prepared.config, lake)
+    return InvocationLogWriter(sources.invocation_logs, scenario, start=prepared.start,
+                               scale=prepared.options.scale, seed=prepared.options.seed,
+                               run_key=f"{prepared.spec.gateway_id}-{run_key}")
+
+
+def _close_provider_records(prepared: Prepared, lake: LakeLocation, logs: InvocationLogWriter | None,
+                            run_key: str) -> ProviderRecordsWritten | None:
+    """The logs' last hours, then the bill computed from what the provider logged."""
+    side = prepared.loaded.scenario.provider
+    if logs is None or side is None:
+        return None
+    logs.close()
+    billing = provider_sources(prepared.config, lake).billing
+    last_day = prepared.start + dt.timedelta(days=prepared.options.days - 1)
+    rows = write_focus_bill(billing, side, logs.usage, last_day=last_day,
+                            run_key=f"{prepared.spec.gateway_id}-{run_key}")
+    return ProviderRecordsWritten(logs.location.url, logs.records, logs.objects, billing.url, rows)
 
 
 @contextmanager

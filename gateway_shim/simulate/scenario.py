@@ -7,8 +7,10 @@ models) are checked by ``check_against`` once the config is known.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Sequence
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -215,6 +217,47 @@ INCIDENT_KINDS = frozenset({"provider_degradation", "model_outage", "policy_chan
                             "traffic_surge", "rate_limit_storm", "price_change"})
 
 
+class ProviderPrice(Strict):
+    effective_from: dt.date
+    input_per_mtok: Annotated[Decimal, Field(ge=0)]
+    output_per_mtok: Annotated[Decimal, Field(ge=0)]
+
+
+class DirectCaller(Strict):
+    """A team that calls Bedrock with its own IAM role, not through the gateway."""
+
+    name: str
+    identity_arn: str
+    model: str
+    requests_per_day: PositiveFloat
+    input_tokens: Lognormal
+    output_tokens: Lognormal
+    diurnal: str = "office"
+    weekly: str = "weekdays"
+
+
+class ProviderSide(Strict):
+    """Bedrock's own records of the run (docs/simulate.md, "The provider's side"): its invocation logs
+    for every call it serves and the month's FOCUS bill at its own prices, never the gateway's."""
+
+    account_id: Annotated[str, Field(pattern=r"^\d{12}$")]
+    region: str
+    gateway_role_arn: str
+    providers: list[str] = Field(default=["bedrock"], min_length=1)
+    """The config's providers that are Bedrock: calls to them are logged and billed."""
+    discount: Annotated[Decimal, Field(ge=0, lt=1)] = Decimal(0)
+    """The negotiated private-pricing discount: effective cost = list cost × (1 − discount)."""
+    bill_lag_days: Annotated[int, Field(ge=0, le=7)] = 1
+    """The bill covers the run's days but the last ``bill_lag_days`` (not billed yet)."""
+    prices: dict[str, list[ProviderPrice]] = Field(min_length=1)
+    """The provider's own list prices, USD per 1M tokens."""
+    direct_callers: list[DirectCaller] = []
+
+    def price_on(self, model: str, day: dt.date) -> ProviderPrice | None:
+        in_force = [p for p in self.prices.get(model, []) if p.effective_from <= day]
+        return max(in_force, key=lambda p: p.effective_from) if in_force else None
+
+
 class Scenario(Strict):
     version: Literal[1] = 1
     name: str
@@ -231,6 +274,7 @@ class Scenario(Strict):
     weekly: dict[str, list[Annotated[float, Field(ge=0)]]] = Field(min_length=1)
     streams: list[Stream] = Field(min_length=1)
     incidents: list[Incident] = []
+    provider: ProviderSide | None = None
 
     @model_validator(mode="after")
     def _check(self) -> Scenario:
@@ -253,6 +297,13 @@ class Scenario(Strict):
             named = getattr(incident, "stream", None)
             if named is not None and named not in names:
                 errors.append(f"incidents.{i}.stream: unknown stream {named!r}")
+        for i, caller in enumerate(self.provider.direct_callers if self.provider else []):
+            if caller.diurnal not in self.diurnal:
+                errors.append(f"provider.direct_callers.{i}.diurnal: unknown shape {caller.diurnal!r}")
+            if caller.weekly not in self.weekly:
+                errors.append(f"provider.direct_callers.{i}.weekly: unknown shape {caller.weekly!r}")
+            if self.provider and caller.model not in self.provider.prices:
+                errors.append(f"provider.direct_callers.{i}.model: no provider price for {caller.model!r}")
         if errors:
             raise ValueError("\n".join(errors))
         return self
@@ -304,6 +355,17 @@ def check_against(loaded: LoadedScenario, config: Config) -> None:
         provider = getattr(incident, "provider", None)
         if provider is not None and provider not in config.providers:
             problems.append((f"incidents.{i}.provider", f"unknown provider {provider!r}"))
+    side = loaded.scenario.provider
+    for i, name in enumerate(side.providers if side else []):
+        if name not in config.providers:
+            problems.append((f"provider.providers.{i}", f"unknown provider {name!r}"))
+    if side is not None:
+        targets = [t for r in config.routes.values()
+                   for t in [*r.targets, *([r.degrade.target] if r.degrade and r.degrade.target else [])]]
+        routed = {t.model for t in targets if t.provider in side.providers}
+        for model in sorted(routed - set(side.prices)):
+            problems.append(("provider.prices", f"no provider price for {model!r}, which the config "
+                             f"routes to {'/'.join(side.providers)}"))
     if problems:
         raise loaded.error(problems)
 

@@ -124,11 +124,12 @@ class LakeLocation:
         if self.is_local:
             _write_local_atomically(Path(target), data)
             return
-        with self.filesystem.open_output_stream(target) as stream:
+        # compression=None: bytes go as given (pyarrow would otherwise gzip a ``.gz`` name again).
+        with self.filesystem.open_output_stream(target, compression=None) as stream:
             stream.write(data)
 
     def read_bytes(self, relative_path: str) -> bytes:
-        with self.filesystem.open_input_stream(self.path(relative_path)) as stream:
+        with self.filesystem.open_input_stream(self.path(relative_path), compression=None) as stream:
             return bytes(stream.read())
 
     def exists(self, relative_path: str) -> bool:

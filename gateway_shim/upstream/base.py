@@ -27,6 +27,8 @@ class UpstreamRequest:
     stream: bool = False
     extra: Mapping[str, Any] | None = None
     trace_id: str | None = None
+    tenant_id: str | None = None
+    workflow: str | None = None
 
 
 @dataclass(slots=True, frozen=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import threading
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -45,6 +46,7 @@ ERROR_REASONS: dict[str, Reason] = {"ThrottlingException": "throttle",
                                     "ModelTimeoutException": "timeout",
                                     "ModelNotReadyException": "outage"}
 _END = object()
+_METADATA_UNSAFE = re.compile(r"[^a-zA-Z0-9\s:_@$#=/+,.-]")
 
 
 def to_converse(messages: Sequence[Mapping[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
@@ -92,6 +94,15 @@ def inference_config(request: UpstreamRequest) -> dict[str, Any]:
     elif isinstance(stop, list):
         config["stopSequences"] = [s for s in stop if isinstance(s, str)]
     return config
+
+
+def request_metadata(request: UpstreamRequest) -> dict[str, str]:
+    """Converse ``requestMetadata``: the gateway's trace id, tenant and workflow, which Bedrock writes
+    into its model-invocation log records so each joins its gateway event exactly (docs/reconciliation.md).
+    Values are fitted to what Bedrock accepts (256 characters of ``[a-zA-Z0-9 :_@$#=/+,.-]``)."""
+    pairs = {"aigw_trace_id": request.trace_id, "aigw_tenant": request.tenant_id,
+             "aigw_workflow": request.workflow}
+    return {key: _METADATA_UNSAFE.sub("_", value)[:256] for key, value in pairs.items() if value}
 
 
 def translate_error(exc: Exception, name: str) -> UpstreamError:
@@ -169,6 +180,9 @@ class BedrockClient:
         config = inference_config(request)
         if config:
             arguments["inferenceConfig"] = config
+        metadata = request_metadata(request)
+        if metadata:
+            arguments["requestMetadata"] = metadata
         return arguments
 
     def _converse(self, request: UpstreamRequest) -> dict[str, Any]:

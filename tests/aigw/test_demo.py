@@ -29,6 +29,14 @@ def count_events(folder: Path) -> tuple[int, int]:
     return int(row[0]), int(row[1])
 
 
+def count_logged(folder: Path) -> tuple[int, int]:
+    with duckdb.connect(str(folder / ".aigw" / "warehouse.duckdb"), read_only=True) as connection:
+        sql = "SELECT count(*), count(DISTINCT request_id) FROM raw.invocation_logs"
+        row = connection.execute(sql).fetchone()
+    assert row is not None
+    return int(row[0]), int(row[1])
+
+
 def test_demo_builds_the_warehouse_and_reruns_without_doubling(empty_folder: Path) -> None:
     args = ["demo", "--no-dashboard", "--days", "2", "--scale", "0.03"]
     first = CliRunner().invoke(main, args)
@@ -37,11 +45,14 @@ def test_demo_builds_the_warehouse_and_reruns_without_doubling(empty_folder: Pat
     assert "warehouse built" in first.output and "aigw sql" in first.output and "dagster dev" in first.output
     rows, distinct = count_events(empty_folder)
     assert rows == distinct > 1000
+    logged = count_logged(empty_folder)
+    assert logged[0] == logged[1] > 500  # the simulated Bedrock's invocation logs, loaded once each
 
     again = CliRunner().invoke(main, args)
     assert again.exit_code == 0, again.output
     assert "replaced the previous demo run" in again.output
     assert count_events(empty_folder) == (rows, distinct)
+    assert count_logged(empty_folder) == logged
     with duckdb.connect(str(empty_folder / ".aigw" / "warehouse.duckdb"), read_only=True) as connection:
         tenants = connection.execute("SELECT DISTINCT tenant_id FROM marts.cost_daily ORDER BY 1").fetchall()
     assert [t[0] for t in tenants] == ["acme", "globex", "initech"]

@@ -14,6 +14,7 @@ from streamlit.testing.v1 import AppTest
 from gateway_shim.telemetry.storage import LakeLocation
 from pipelines.run import run_pipeline
 from tests.pipelines import lakegen
+from tests.pipelines.providergen import write_provider_records
 
 APP = Path(__file__).resolve().parents[2] / "dashboards" / "app.py"
 PAGES = ("views/review.py", "views/showback.py", "views/slo.py", "views/drift.py", "views/loadtests.py")
@@ -28,8 +29,11 @@ def dashboard_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def test_lake(dashboard_folder: Path) -> lakegen.Lake:
-    """The pipelines' test lake (20 Oct – 20 Nov 2026: a policy change, an outage, two load tests)."""
-    return lakegen.build_lake(LakeLocation.parse(str(dashboard_folder / "lake")), dashboard_folder)
+    """The pipelines' test lake (20 Oct – 20 Nov 2026: a policy change, an outage, two load tests), with
+    the provider's invocation logs and bill (shadow spend, a catalog drift)."""
+    lake = lakegen.build_lake(LakeLocation.parse(str(dashboard_folder / "lake")), dashboard_folder)
+    write_provider_records(lake)
+    return lake
 
 
 @pytest.fixture(scope="session")

@@ -15,6 +15,7 @@ from analytics.warehouse import connect_read_only
 from gateway_shim.telemetry.storage import LakeLocation
 from pipelines.run import RunOutcome, run_pipeline
 from tests.pipelines.lakegen import Lake, add_late_events, build_lake
+from tests.pipelines.providergen import ProviderRecords, add_late_logs, write_provider_records
 
 
 @dataclass
@@ -24,6 +25,8 @@ class Built:
     first: RunOutcome
     second: RunOutcome  # after late events for an old day landed
     late_event_ids: set[str]
+    provider: ProviderRecords  # Bedrock's invocation logs and the FOCUS bill for the lake's calls
+    late_log_path: str  # the invocation-log object delivered after the first run
 
     def frame(self, sql: str) -> pl.DataFrame:
         with connect_read_only(self.warehouse) as connection:
@@ -44,14 +47,17 @@ def run(lake: Lake, warehouse: Path, **kwargs: object) -> RunOutcome:
 
 @pytest.fixture(scope="session")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
-    """The scenario lake, a first run, late events for an old day, and a second run."""
+    """The scenario lake with the provider's records, a first run, late events (and their late
+    invocation-log object) for an old day, and a second run."""
     root = tmp_path_factory.mktemp("pipeline")
     lake = build_lake(LakeLocation.parse(str(root / "lake")), root)
+    provider = write_provider_records(lake)
     warehouse = root / "warehouse.duckdb"
     first = run(lake, warehouse)
     late = add_late_events(lake)
+    late_log_path = add_late_logs(provider, late)
     second = run(lake, warehouse)
-    return Built(lake, warehouse, first, second, {e["event_id"] for e in late})
+    return Built(lake, warehouse, first, second, {e["event_id"] for e in late}, provider, late_log_path)
 
 
 @pytest.fixture

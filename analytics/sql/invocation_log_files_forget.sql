@@ -1,0 +1,1 @@
+DELETE FROM meta.invocation_log_files WHERE list_contains($paths, path);

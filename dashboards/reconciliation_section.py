@@ -1,0 +1,76 @@
+"""The monthly review page's reconciliation section (Streamlit): gateway vs logged vs billed per model,
+shadow spend by team and identity, and the catalog's price drift."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboards.reconciliation import ReconciliationReview, summary_lines
+
+
+def render(review: ReconciliationReview | None) -> None:
+    st.subheader("Reconciliation with the provider")
+    if review is None:
+        st.info("This warehouse has no reconciliation marts yet: rebuild it with `aigw pipeline`.")
+        return
+    if not review.logged:
+        st.info("No Bedrock invocation logs cover this month: nothing to reconcile (docs/reconciliation.md).")
+        return
+    st.markdown("\n".join(summary_lines(review)))
+    st.dataframe(
+        review.by_model[
+            [
+                "model",
+                "gateway_tokens",
+                "logged_gateway_tokens",
+                "logged_tokens",
+                "billed_tokens",
+                "catalog_cost_usd",
+                "billed_list_cost_usd",
+                "billed_effective_cost_usd",
+                "mismatches",
+            ]
+        ],
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "model": "Model",
+            "gateway_tokens": st.column_config.NumberColumn("Gateway tokens", format="localized"),
+            "logged_gateway_tokens": st.column_config.NumberColumn("Logged (gateway's)", format="localized"),
+            "logged_tokens": st.column_config.NumberColumn("Logged (all)", format="localized"),
+            "billed_tokens": st.column_config.NumberColumn("Billed", format="localized"),
+            "catalog_cost_usd": st.column_config.NumberColumn("Catalog cost", format="dollar"),
+            "billed_list_cost_usd": st.column_config.NumberColumn("Billed list", format="dollar"),
+            "billed_effective_cost_usd": st.column_config.NumberColumn("Billed effective", format="dollar"),
+            "mismatches": "Not within tolerance",
+        },
+    )
+    left, right = st.columns(2)
+    with left:
+        st.markdown("**Shadow spend by team**")
+        if review.shadow.empty:
+            st.success("Every logged Bedrock call came through the gateway.")
+        else:
+            st.dataframe(
+                review.shadow,
+                hide_index=True,
+                width="stretch",
+                column_config={
+                    "team": "Team",
+                    "identity_arn": "Identity",
+                    "models": "Models",
+                    "requests": st.column_config.NumberColumn("Calls", format="localized"),
+                    "tokens": st.column_config.NumberColumn("Tokens", format="localized"),
+                    "cost_usd": st.column_config.NumberColumn("Cost (billed rate)", format="dollar"),
+                },
+            )
+    with right:
+        st.markdown("**Catalog drift**")
+        if review.catalog_drift.empty:
+            st.success("Every billed unit price matches the catalog.")
+        else:
+            for row in review.catalog_drift.itertuples():
+                st.markdown(
+                    f":red-badge[price_catalog_drift] **{row.model}** · {row.days} day(s) "
+                    f"{row.first_day} – {row.last_day}: {row.detail}"
+                )

@@ -1,0 +1,105 @@
+"""The provider's records from elsewhere than the lake (S3 through moto), a late invocation-log object
+that makes the token check fail by day and model until it arrives, and a lake without provider records."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from analytics.warehouse import connect_read_only
+from gateway_shim.telemetry.storage import LakeLocation
+from tests.helpers import MotoS3Server
+from tests.pipelines.conftest import run
+from tests.pipelines.lakegen import Lake, small_lake
+from tests.pipelines.providergen import (
+    ProviderRecords,
+    by_hour,
+    gateway_records,
+    line_of,
+    object_path,
+    write_bill,
+    write_log_object,
+)
+
+HELD_BACK = dt.datetime(2026, 11, 14, 13, tzinfo=dt.UTC)
+
+
+def _provider(lake: Lake, logs: LakeLocation, billing: LakeLocation, hold_back: dt.datetime | None) -> str:
+    """Logs for every Bedrock call of the lake (one object an hour, less ``hold_back``'s) and the full
+    bill; returns the held-back object's path."""
+    provider = ProviderRecords(logs, billing, gateway_records(lake.events, random.Random(3)))
+    held = ""
+    for hour, records in by_hour(provider.records).items():
+        path = object_path(hour, "a")
+        if hour == hold_back:
+            held = path
+            continue
+        write_log_object(logs, path, [line_of(r) for r in records])
+    write_bill(provider, price=lambda model, day: _catalog(lake, model, day))
+    return held
+
+
+def _catalog(lake: Lake, model: str, day: dt.date) -> tuple[Decimal, Decimal]:
+    """The catalog's own price: a bill that agrees with it."""
+    price = lake.v2.price_on(model, day)
+    assert price is not None
+    return Decimal(str(price.input_per_mtok)), Decimal(str(price.output_per_mtok))
+
+
+def test_a_late_log_object_fails_the_token_check_for_its_day_until_it_lands(tmp_path: Path) -> None:
+    lake = small_lake(LakeLocation.parse(str(tmp_path / "lake")), tmp_path)
+    logs, billing = LakeLocation.parse(str(tmp_path / "lake/provider/invocation-logs")), LakeLocation.parse(
+        str(tmp_path / "lake/provider/focus")
+    )
+    held = _provider(lake, logs, billing, HELD_BACK)
+    warehouse = tmp_path / "warehouse.duckdb"
+    first = run(lake, warehouse)
+    [failed] = first.failed_checks
+    assert "tokens_reconcile" in failed and "2026-11-14 " in failed
+    assert "2026-11-13 " not in failed and "2026-11-15 " not in failed
+    records = by_hour(gateway_records(lake.events, random.Random(3)))[HELD_BACK]
+    write_log_object(logs, held, [line_of(r) for r in records])
+    second = run(lake, warehouse)
+    assert second.success and not second.failed_checks, second.failed_checks
+    assert second.metadata["raw/invocation_logs"]["objects_read"] == 1
+    with connect_read_only(warehouse) as connection:
+        statuses = connection.sql("SELECT DISTINCT status FROM marts.reconciliation_daily").fetchall()
+    assert statuses == [("ok",)]
+
+
+def test_provider_records_are_read_from_s3(
+    s3_server: MotoS3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in s3_server.env.items():
+        monkeypatch.setenv(name, value)
+    bucket = s3_server.make_bucket("aigw-provider-records")
+    lake = small_lake(LakeLocation.parse(str(tmp_path / "lake")), tmp_path, days=2)
+    config = lake.config_path.read_text()
+    lake.config_path.write_text(
+        config.replace('invocation_logs: ""', f"invocation_logs: {bucket}/logs").replace(
+            'billing: ""', f"billing: {bucket}/focus"
+        )
+    )
+    logs, billing = LakeLocation.parse(f"{bucket}/logs"), LakeLocation.parse(f"{bucket}/focus")
+    _provider(lake, logs, billing, hold_back=None)
+    outcome = run(lake, tmp_path / "wh.duckdb")
+    assert outcome.success and not outcome.failed_checks, outcome.failed_checks
+    calls = len(gateway_records(lake.events, random.Random(3)))
+    assert outcome.metadata["raw/invocation_logs"]["records_loaded"] == calls > 0
+    assert outcome.metadata["raw/invocation_logs"]["source"] == f"{bucket}/logs"
+    assert outcome.metadata["raw/billing"]["rows"] > 0
+
+
+def test_a_lake_without_provider_records_reconciles_nothing_and_fails_nothing(tmp_path: Path) -> None:
+    lake = small_lake(LakeLocation.parse(str(tmp_path / "lake")), tmp_path, days=1)
+    warehouse = tmp_path / "warehouse.duckdb"
+    outcome = run(lake, warehouse)
+    assert outcome.success and not outcome.failed_checks
+    with connect_read_only(warehouse) as connection:
+        statuses = connection.sql("SELECT DISTINCT status FROM marts.reconciliation_daily").fetchall()
+        shadow = connection.sql("SELECT count(*) FROM marts.shadow_spend").fetchall()
+    assert statuses == [("no_logs",)] and shadow == [(0,)]
