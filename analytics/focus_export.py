@@ -59,7 +59,7 @@ def focus_rows(connection: duckdb.DuckDBPyConnection, month: dt.date, config: Co
     """The month's FOCUS rows (possibly none)."""
     connection.register("focus_providers", providers_table(config))
     try:
-        return connection.sql(load_sql("focus_export"), params={"month": month}).to_arrow_table()
+        return connection.sql(load_sql("export_focus"), params={"month": month}).to_arrow_table()
     finally:
         connection.unregister("focus_providers")
 

@@ -128,7 +128,7 @@ def load_billing(
         if tables:
             connection.register("incoming_bill", pa.concat_tables(tables))
             try:
-                (inserted,) = connection.execute(load_sql("billing_insert")).fetchall()[0]
+                (inserted,) = connection.execute(load_sql("raw_billing_insert")).fetchall()[0]
             finally:
                 connection.unregister("incoming_bill")
             report.rows_loaded = int(inserted)

@@ -106,13 +106,13 @@ def load_invocation_logs(
     try:
         changed = [entry["path"] for entry in manifest if entry["path"] in loaded] + gone
         if changed:
-            connection.execute(load_sql("invocation_logs_forget"), {"paths": changed})
+            connection.execute(load_sql("raw_invocation_logs_forget"), {"paths": changed})
             connection.execute(load_sql("invocation_log_files_forget"), {"paths": changed})
         connection.register("careful_logs", careful)
         connection.register("incoming_log_files", pa.Table.from_pylist(manifest, schema=_MANIFEST))
         if not scanned:
             _empty_scanned_logs(connection)
-        insert = connection.execute(load_sql("invocation_logs_insert"), {"scanned": list(scanned)})
+        insert = connection.execute(load_sql("raw_invocation_logs_insert"), {"scanned": list(scanned)})
         (inserted,) = insert.fetchall()[0]
         connection.execute(load_sql("invocation_log_files_insert"))
         connection.execute("COMMIT")
@@ -136,7 +136,7 @@ def _scan_together(
     if not objects:
         return {}
     prefix_len = len(source.path("")) + 1
-    scan = load_sql("invocation_logs_scan")
+    scan = load_sql("raw_invocation_logs_scan")
     try:
         connection.execute(
             f"CREATE OR REPLACE TEMP TABLE scanned_logs AS {scan}",

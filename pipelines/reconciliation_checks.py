@@ -18,7 +18,7 @@ COST = RECONCILIATION_THRESHOLDS["cost_tolerance"]
 
 def _findings(warehouse: WarehouseResource, status: str) -> list[str]:
     with warehouse.build_connection() as connection:
-        rows = connection.execute(load_sql("check_reconciliation"), {"status": status}).fetchall()
+        rows = connection.execute(load_sql("reconciliation_daily_status_rows"), {"status": status}).fetchall()
     return [str(detail) for (detail,) in rows]
 
 

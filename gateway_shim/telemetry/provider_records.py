@@ -33,7 +33,7 @@ def provider_sources(config: Config, lake: LakeLocation) -> ProviderSources:
 
 def _location(url: str, lake: LakeLocation, in_lake: str) -> LakeLocation:
     if url.strip():
-        return LakeLocation.parse(url)
+        return LakeLocation.parse(url, create=False)
     if lake.is_local:
-        return LakeLocation.parse(lake.path(in_lake))
+        return LakeLocation.parse(lake.path(in_lake), create=False)
     return LakeLocation(url=f"{lake.url}/{in_lake}", filesystem=lake.filesystem, root=lake.path(in_lake))

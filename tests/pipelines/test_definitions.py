@@ -37,16 +37,22 @@ def test_definitions_load_with_assets_checks_jobs_and_automation() -> None:
     assert defs.resolve_sensor_def("lake_sensor") and defs.resolve_schedule_def("daily_schedule")
 
 
-# SQL that no single asset owns: named after the meta table it keeps, or the warehouse's schema.
-BOOKKEEPING_PREFIXES = ("lake_files_", "day_loads_", "quarantine_", "mart_builds_", "check_passes_", "schema")
+# SQL that no single asset owns: named after the meta table it keeps, or the warehouse's schema; and
+# SQL a command runs rather than an asset (`aigw export focus`: export_focus.sql).
+BOOKKEEPING_PREFIXES = (
+    "lake_files_", "invocation_log_files_", "day_loads_", "quarantine_", "mart_builds_", "check_passes_",
+    "schema", "export_",
+)
 
 
 def test_every_sql_file_is_found_from_the_name_of_the_asset_or_check_that_runs_it() -> None:
     defs = pipelines.defs
-    marts = {key.path[-1] for key in defs.resolve_all_asset_keys() if key.path[0] == "marts"}
+    keys = defs.resolve_all_asset_keys()
+    marts = {key.path[-1] for key in keys if key.path[0] == "marts"}
+    raw = {key.path[-1] for key in keys if key.path[0] == "raw"}
     checks = {key.name for key in defs.resolve_asset_graph().asset_check_keys}
     prefixes = (
-        "raw_events_",
+        *(f"raw_{name}_" for name in raw),
         "ref_",
         *(f"{name}_" for name in marts),
         *(f"check_{name}" for name in checks),
