@@ -50,7 +50,8 @@ class TenantLimits(Strict):
 class Tenant(Strict):
     team: str
     apps: list[str] = Field(min_length=1)
-    api_keys: list[ApiKey] = Field(min_length=1)
+    api_keys: list[ApiKey] = []
+    """Empty only when ``identity.oidc`` maps tokens to the tenant (checked in ``Config``)."""
     monthly_budget_usd: PositiveFloat
     limits: TenantLimits
     lanes: list[str] = Field(min_length=1)
@@ -188,6 +189,74 @@ class GatewaySettings(Strict):
     default_sensitivity: str = "internal"
 
 
+JWT_ALGORITHMS = ("RS256", "ES256")
+"""Asymmetric only: a gateway must never hold a secret that could also mint tokens (HS*), and
+``none`` would accept anything."""
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+
+
+class OidcClaims(Strict):
+    """Which token claim names the tenant, team, app and user (a name, or a dotted path into nested
+    objects; a list-valued claim is searched for a value that maps to a tenant)."""
+
+    tenant: str
+    team: str | None = None
+    app: str | None = None
+    user: str | None = "sub"
+
+
+class Oidc(Strict):
+    """The company identity provider: tokens it signs reach tenants as API keys do (docs/policy.md)."""
+
+    issuer: str = Field(min_length=1)
+    audience: str | list[str]
+    jwks_url: str
+    algorithms: list[str] = Field(default=list(JWT_ALGORITHMS), min_length=1)
+    max_clock_skew_s: Annotated[float, Field(ge=0, le=300)] = 60
+    claims: OidcClaims
+    tenants: dict[str, str] | None = None
+    """Claim value → tenant id; ``None``: the claim value is the tenant id itself."""
+    jwks_refresh_s: Annotated[float, Field(ge=60, le=86_400)] = 3600
+    jwks_min_refresh_interval_s: Annotated[float, Field(ge=1, le=3600)] = 30
+    jwks_fetch_timeout_s: Annotated[float, Field(gt=0, le=30)] = 3
+
+    @field_validator("algorithms")
+    @classmethod
+    def _asymmetric(cls, value: list[str]) -> list[str]:
+        refused = [alg for alg in value if alg not in JWT_ALGORITHMS]
+        if refused:
+            accepted = ", ".join(JWT_ALGORITHMS)
+            raise ValueError(f"{', '.join(map(repr, refused))} not accepted: only {accepted} "
+                             "(asymmetric signatures; 'none' and HS* are refused)")
+        return value
+
+    @field_validator("audience")
+    @classmethod
+    def _audience(cls, value: str | list[str]) -> str | list[str]:
+        if not value or (isinstance(value, list) and not all(value)):
+            raise ValueError("must be a non-empty string or a list of non-empty strings")
+        return value
+
+    @field_validator("jwks_url")
+    @classmethod
+    def _https(cls, value: str) -> str:
+        scheme, sep, rest = value.partition("://")
+        host = rest.split("/", 1)[0].rsplit(":", 1)[0] if not rest.startswith("[") else \
+            rest.split("]", 1)[0] + "]"
+        if not sep or not host:
+            raise ValueError(f"{value!r} is not a URL")
+        if scheme != "https" and not (scheme == "http" and host in LOOPBACK_HOSTS):
+            raise ValueError("must be https:// (plain http:// only for a loopback address)")
+        return value
+
+
+class IdentitySettings(Strict):
+    oidc: Oidc | None = None
+
+
+ADDED_SECTIONS = ("identity",)
+
+
 class Config(Strict):
     version: Literal[1] = 1
     gateway: GatewaySettings = GatewaySettings()
@@ -198,6 +267,7 @@ class Config(Strict):
     providers: dict[str, Provider] = Field(min_length=1)
     pricing: dict[str, list[Price]] = Field(min_length=1)
     guardrails: Guardrails = Guardrails()
+    identity: IdentitySettings = IdentitySettings()
 
     @model_validator(mode="after")
     def _check_references(self) -> Config:
@@ -233,6 +303,7 @@ class Config(Strict):
             days = [p.effective_from for p in prices]
             if len(set(days)) != len(days):
                 errors.append(f"pricing.{model}: two entries share an effective_from date")
+        errors.extend(self._identity_problems())
         if self.gateway.default_lane not in self.lanes:
             errors.append(f"gateway.default_lane: unknown lane {self.gateway.default_lane!r}")
         if self.gateway.default_sensitivity not in self.data_classes:
@@ -242,9 +313,31 @@ class Config(Strict):
             raise ValueError(PROBLEMS_SEPARATOR.join(errors))
         return self
 
+    def _identity_problems(self) -> list[str]:
+        oidc = self.identity.oidc
+        errors: list[str] = []
+        reachable: set[str] = set()
+        if oidc is not None:
+            if oidc.tenants is None:
+                reachable = set(self.tenants)
+            for value, tenant_id in (oidc.tenants or {}).items():
+                if tenant_id not in self.tenants:
+                    errors.append(f"identity.oidc.tenants.{value}: unknown tenant {tenant_id!r}")
+                reachable.add(tenant_id)
+        for name, tenant in self.tenants.items():
+            if not tenant.api_keys and name not in reachable:
+                errors.append(f"tenants.{name}.api_keys: no API key, and no identity.oidc.tenants entry "
+                              "maps a token to this tenant")
+        return errors
+
     def canonical_json(self) -> str:
-        """The document in one canonical form: what the policy version hashes and `policies/` stores."""
-        return json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        """The document in one canonical form: what the policy version hashes and `policies/` stores.
+
+        Sections added after the first release are left out while at their defaults, so upgrading
+        aigw does not change the version of an unchanged document."""
+        unset = {name for name in ADDED_SECTIONS
+                 if getattr(self, name) == type(self).model_fields[name].default}
+        return json.dumps(self.model_dump(mode="json", exclude=unset), sort_keys=True, separators=(",", ":"))
 
     @cached_property
     def policy_version(self) -> str:

@@ -21,6 +21,7 @@ from gateway_shim.core import Gateway
 from gateway_shim.server.app import GatewayApp
 from gateway_shim.server.budget_seed import read_seed, seed_ledger
 from gateway_shim.server.http import HttpServer, Limits
+from gateway_shim.server.jwks_fetcher import JwksFetcher
 from gateway_shim.telemetry.lake_writer import LakeWriter, default_spool_dir
 from gateway_shim.telemetry.storage import LakeLocation
 from gateway_shim.upstream.registry import build_clients
@@ -77,6 +78,12 @@ async def serve_until_signalled(config: Config, options: ServeOptions) -> int:
 
     app.loop_lag = loop_lag
     app.extra_gauges = seed.gauges
+    oidc = config.identity.oidc
+    if oidc is not None:
+        app.signing_keys = JwksFetcher(oidc, lambda: app.gateway.identity.jwt)
+        if not await app.signing_keys.start():
+            print(f"aigw serve: identity keys not loaded from {oidc.jwks_url} yet; tokens get 401 "
+                  "until a retry succeeds", file=sys.stderr, flush=True)
     gc.collect()
     gc.freeze()  # startup's ~80k objects (config, pyarrow, clients) leave the collector's scans for good
     stop = asyncio.Event()
@@ -99,6 +106,8 @@ async def serve_until_signalled(config: Config, options: ServeOptions) -> int:
         if not drained:
             log.warning("drain timeout: %d requests still in flight were cut off", server.in_flight)
     finally:
+        if app.signing_keys is not None:
+            await app.signing_keys.aclose()
         for client in clients.values():
             try:
                 await client.aclose()
