@@ -254,7 +254,35 @@ class IdentitySettings(Strict):
     oidc: Oidc | None = None
 
 
-ADDED_SECTIONS = ("identity",)
+class OtlpExport(Strict):
+    """Where the optional OpenTelemetry exporter sends spans and metrics (OTLP over HTTP/protobuf)."""
+
+    endpoint: str
+    """The collector's base URL (``http://collector:4318``): ``/v1/traces`` and ``/v1/metrics`` follow."""
+    headers: dict[str, str] = {}
+    """Non-secret headers only (this document is stored in the lake); secrets go in
+    ``OTEL_EXPORTER_OTLP_HEADERS``, which the SDK reads itself."""
+    service_name: str = Field(default="aigw", min_length=1)
+    timeout_s: Annotated[float, Field(gt=0, le=60)] = 10
+    metric_interval_s: Annotated[float, Field(ge=1, le=3600)] = 60
+
+    @field_validator("endpoint")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        scheme, sep, rest = value.partition("://")
+        if scheme not in ("http", "https") or not sep or not rest.strip("/"):
+            raise ValueError(f"{value!r} is not an http(s):// URL")
+        if rest.rstrip("/").endswith(("/v1/traces", "/v1/metrics")):
+            raise ValueError("give the collector's base URL; /v1/traces and /v1/metrics are added")
+        return value.rstrip("/")
+
+
+class TelemetrySettings(Strict):
+    otlp: OtlpExport | None = None
+    """Off unless set here or by ``OTEL_EXPORTER_OTLP_ENDPOINT`` (docs/telemetry.md)."""
+
+
+ADDED_SECTIONS = ("identity", "telemetry")
 
 
 class Config(Strict):
@@ -268,6 +296,7 @@ class Config(Strict):
     pricing: dict[str, list[Price]] = Field(min_length=1)
     guardrails: Guardrails = Guardrails()
     identity: IdentitySettings = IdentitySettings()
+    telemetry: TelemetrySettings = TelemetrySettings()
 
     @model_validator(mode="after")
     def _check_references(self) -> Config:
