@@ -17,6 +17,7 @@ COMMANDS: dict[str, str] = {
     "sql": "analytics.command:sql",
     "loadtest": "loadtests.command:loadtest",
     "policy": "gateway_shim.config.command:policy",
+    "lake": "gateway_shim.telemetry.lake_command:lake",
     "demo": "aigw.demo:demo",
 }
 
@@ -29,6 +30,7 @@ SHORT_HELP: dict[str, str] = {
     "sql": "Run a read-only SQL query on the warehouse.",
     "loadtest": "Run a Locust playbook headless and print its verdict.",
     "policy": "Validate policy configs and compare versions.",
+    "lake": "Lake tools: external-table DDL for Athena, Trino, Spark.",
     "demo": "Everything end to end on the embedded defaults.",
 }
 
