@@ -110,12 +110,16 @@ class OtelExporter:
                 "aigw_otel_backlog": [({}, float(len(self._queue)))]}
 
     def close(self, timeout_s: float = 10.0) -> None:
-        """Send what is queued, flush the metrics (bounded by ``timeout_s``), shut down."""
+        """Send what is queued and flush the metrics, within about ``timeout_s`` (what is still
+        queued then is counted as dropped), and shut down."""
+        deadline = time.monotonic() + timeout_s
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout_s)
-        self._export_batch()
-        millis = int(timeout_s * 1000)
+        self._export_batch(deadline)
+        self.dropped += len(self._queue)
+        self._queue.clear()
+        millis = int(max(1.0, deadline - time.monotonic()) * 1000)
         try:
             self._meter_provider.force_flush(millis)
         finally:
@@ -129,9 +133,9 @@ class OtelExporter:
             except Exception:
                 log.exception("exporting telemetry to OpenTelemetry failed")
 
-    def _export_batch(self) -> None:
+    def _export_batch(self, deadline: float = float("inf")) -> None:
         queue = self._queue
-        while queue:
+        while queue and time.monotonic() < deadline:
             spans: list[bytes] = []
             while queue and len(spans) < MAX_SPANS_PER_REQUEST:
                 spans.append(self._record(queue.popleft()))

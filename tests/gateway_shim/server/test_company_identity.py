@@ -196,3 +196,35 @@ def test_an_unreachable_identity_provider_does_not_stop_the_gateway(tmp_path: Pa
         assert "identity keys not loaded" in gateway.log.read_text()
     finally:
         down.close()
+
+
+def test_boto3_converse_with_a_company_token(gateway_with_identity: GatewayProcess,
+                                             idp: tuple[IdentityProvider, JwksServer],
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import ClientError
+
+    provider, _ = idp
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+    def converse(token: str) -> Any:
+        monkeypatch.setenv("AWS_BEARER_TOKEN_BEDROCK", token)
+        client = boto3.client("bedrock-runtime", region_name="us-east-1",
+                              endpoint_url=gateway_with_identity.tls_url,
+                              verify=str(gateway_with_identity.ca_file),
+                              config=Config(retries={"total_max_attempts": 1}))
+        try:
+            return client.converse(modelId="anthropic.claude-3-5-haiku-v1", inferenceConfig={"maxTokens": 8},
+                                   messages=[{"role": "user", "content": [{"text": "hello"}]}])
+        finally:
+            client.close()
+
+    answer = converse(provider.token(provider.published[1], org="payments"))
+    assert answer["output"]["message"]["content"][0]["text"]
+    with pytest.raises(ClientError) as info:
+        converse(provider.token(org="payments", aud="someone-else"))
+    assert info.value.response["ResponseMetadata"]["HTTPStatusCode"] == 401
+    assert "audience" in info.value.response["Error"]["Message"]

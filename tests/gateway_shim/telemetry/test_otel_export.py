@@ -118,3 +118,24 @@ def test_an_unreachable_collector_counts_lost_spans_and_never_raises() -> None:
     exporter.close(2)
     assert exporter.gauges()["aigw_otel_dropped"] == [({}, 2.0)]
     assert exporter.gauges()["aigw_otel_exported"] == [({}, 0.0)]
+
+
+def test_a_silent_collector_cannot_hold_up_the_shutdown() -> None:
+    import socket
+    import time
+
+    from tests.helpers import LOCALHOST
+
+    with socket.socket() as silent:  # accepts connections (the kernel's backlog), never answers
+        silent.bind((LOCALHOST, 0))
+        silent.listen(8)
+        url = f"http://{LOCALHOST}:{silent.getsockname()[1]}"
+        quick = ExportSettings(f"{url}/v1/traces", f"{url}/v1/metrics", {}, "aigw", 0.5, 60.0)
+        exporter = OtelExporter(quick, "gw", KINDS, batch_interval_s=60).start()
+        for i in range(3000):
+            exporter.emit(make_event(i + 1))
+        started = time.monotonic()
+        exporter.close(1.0)
+        assert time.monotonic() - started < 6
+    gauges = exporter.gauges()
+    assert gauges["aigw_otel_exported"] == [({}, 0.0)] and gauges["aigw_otel_dropped"] == [({}, 3000.0)]
