@@ -102,9 +102,11 @@ class JwksFetcher:
         self.fetches += 1
         url = self.settings.jwks_url
         try:
-            document = await asyncio.to_thread(fetch_document, url, self.settings.jwks_fetch_timeout_s)
+            timeout = self.settings.jwks_fetch_timeout_s
+            # the socket timeout bounds each read; wait_for bounds a server that trickles bytes
+            document = await asyncio.wait_for(asyncio.to_thread(fetch_document, url, timeout), timeout + 1)
             keys = parse_jwks(document, self.settings.algorithms)
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, TimeoutError) as exc:
             self.failures += 1
             log.warning("identity: cannot load signing keys from %s: %s", url, exc)
             return False

@@ -69,8 +69,8 @@ async def serve_until_signalled(config: Config, options: ServeOptions) -> int:
     spool_dir = options.spool_dir or default_spool_dir(options.gateway_id)
     seed = await read_seed(lake, spool_dir, dt.datetime.now(dt.UTC), options.budget_seed_timeout_s)
     print(seed.describe(), file=sys.stderr, flush=True)
-    writer = LakeWriter(lake, options.gateway_id, spool_dir=spool_dir).start()
     exporter = start_otel_exporter(config, options.gateway_id)
+    writer = LakeWriter(lake, options.gateway_id, spool_dir=spool_dir).start()
     emit = tee(writer.emit, exporter.emit) if exporter is not None else writer.emit
     gateway = Gateway(config, gateway_id=options.gateway_id, emit=emit)
     seed_ledger(gateway.budget, config.tenants, seed)
@@ -121,9 +121,12 @@ async def serve_until_signalled(config: Config, options: ServeOptions) -> int:
                 await client.aclose()
             except Exception:
                 log.debug("closing a provider client failed", exc_info=True)
-        if exporter is not None:
-            await asyncio.to_thread(exporter.close, options.flush_timeout_s)
-        flushed = await asyncio.to_thread(writer.close, options.flush_timeout_s)
+        writer_closed = asyncio.to_thread(writer.close, options.flush_timeout_s)
+        if exporter is not None:  # flushed side by side with the lake: one flush timeout in all
+            flushed, _ = await asyncio.gather(writer_closed,
+                                              asyncio.to_thread(exporter.close, options.flush_timeout_s))
+        else:
+            flushed = await writer_closed
         stats = writer.stats()
         print(f"aigw serve: stopped; telemetry written {stats['written']}, backlog {stats['backlog']}, "
               f"dropped {stats['dropped']}{'' if flushed else ' (rest kept in the spool)'}",
