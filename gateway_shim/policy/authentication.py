@@ -4,11 +4,14 @@ from the company's identity provider. Pure: the time comes from the caller."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from gateway_shim.config.models import Oidc, Tenant
 from gateway_shim.policy.api_keys import KeyRing
-from gateway_shim.policy.callers import INVALID_API_KEY, AuthFailure, Caller
-from gateway_shim.policy.jwt_identity import JwtVerifier, looks_like_jwt
+from gateway_shim.policy.callers import INVALID_API_KEY, AuthFailure, Caller, looks_like_jwt
+
+if TYPE_CHECKING:
+    from gateway_shim.policy.jwt_identity import JwtVerifier
 
 
 class Authenticator:
@@ -19,7 +22,11 @@ class Authenticator:
     def __init__(self, tenants: Mapping[str, Tenant], oidc: Oidc | None = None) -> None:
         self._keys = KeyRing(tenants)
         self._by_key = {tenant_id: Caller(tenant_id) for tenant_id in tenants}
-        self.jwt = JwtVerifier(oidc, frozenset(tenants)) if oidc is not None else None
+        self.jwt: JwtVerifier | None = None
+        if oidc is not None:  # PyJWT and cryptography are imported only by gateways that use them
+            from gateway_shim.policy.jwt_identity import JwtVerifier
+
+            self.jwt = JwtVerifier(oidc, frozenset(tenants))
 
     def identify(self, credential: str, now_s: float) -> Caller | AuthFailure:
         """The caller behind ``credential`` at ``now_s`` (epoch seconds), or why it is refused.

@@ -25,3 +25,8 @@ class AuthFailure:
 
 
 INVALID_API_KEY = AuthFailure("invalid_api_key", "unknown API key")
+
+
+def looks_like_jwt(credential: str) -> bool:
+    """Three dot-separated parts: the JWS compact serialisation."""
+    return credential.count(".") == 2

@@ -23,7 +23,7 @@ import orjson
 from jwt import exceptions as jwt_errors
 
 from gateway_shim.config.models import Oidc
-from gateway_shim.policy.callers import AuthFailure, Caller
+from gateway_shim.policy.callers import AuthFailure, Caller, looks_like_jwt
 from gateway_shim.policy.signing_keys import SigningKeys
 
 MAX_CLAIM_CHARS = 256
@@ -32,11 +32,6 @@ CACHE_LIMIT = 10_000
 """Verified tokens kept; past it, expired ones are dropped, and if none are, the cache starts over."""
 
 _MALFORMED = AuthFailure("invalid_token", "the bearer token is neither an API key nor a well-formed JWT")
-
-
-def looks_like_jwt(credential: str) -> bool:
-    """Three dot-separated parts: the JWS compact serialisation."""
-    return credential.count(".") == 2
 
 
 class JwtVerifier:

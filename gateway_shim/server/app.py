@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -19,12 +19,14 @@ from gateway_shim.server.dispatch import Dispatcher
 from gateway_shim.server.doors import CONVERSE_DOOR, OPENAI_DOOR, Door
 from gateway_shim.server.errors import ApiError, error_json
 from gateway_shim.server.http import Connection, Request
-from gateway_shim.server.jwks_fetcher import JwksFetcher
 from gateway_shim.server.metrics import Metrics
 from gateway_shim.server.openai_api import parse_chat
 from gateway_shim.server.request_contract import bearer_key, contract, trace_id
 from gateway_shim.types import RequestContext
 from gateway_shim.upstream.base import ProviderClient
+
+if TYPE_CHECKING:
+    from gateway_shim.server.jwks_fetcher import JwksFetcher
 
 log = logging.getLogger("aigw.server")
 

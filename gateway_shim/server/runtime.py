@@ -22,7 +22,6 @@ from gateway_shim.core import Gateway
 from gateway_shim.server.app import GatewayApp
 from gateway_shim.server.budget_seed import read_seed, seed_ledger
 from gateway_shim.server.http import HttpServer, Limits
-from gateway_shim.server.jwks_fetcher import JwksFetcher
 from gateway_shim.telemetry.lake_writer import LakeWriter, default_spool_dir
 from gateway_shim.telemetry.otel_settings import export_settings
 from gateway_shim.telemetry.storage import LakeLocation
@@ -88,6 +87,8 @@ async def serve_until_signalled(config: Config, options: ServeOptions) -> int:
     app.extra_gauges = seed.gauges if exporter is None else (lambda: {**seed.gauges(), **exporter.gauges()})
     oidc = config.identity.oidc
     if oidc is not None:
+        from gateway_shim.server.jwks_fetcher import JwksFetcher
+
         app.signing_keys = JwksFetcher(oidc, lambda: app.gateway.identity.jwt)
         if not await app.signing_keys.start():
             print(f"aigw serve: identity keys not loaded from {oidc.jwks_url} yet; tokens get 401 "
