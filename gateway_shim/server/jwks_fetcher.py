@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Awaitable, Callable
 
@@ -30,8 +31,12 @@ MAX_JWKS_BYTES = 1 << 20
 def fetch_document(url: str, timeout_s: float) -> object:
     """GET ``url`` and parse its JSON (blocking: run it in a thread)."""
     request = urllib.request.Request(url, headers={"accept": "application/json"})
-    with urllib.request.urlopen(request, timeout=timeout_s) as response:
-        body = response.read(MAX_JWKS_BYTES + 1)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout_s) as response:
+            body = response.read(MAX_JWKS_BYTES + 1)
+    except urllib.error.HTTPError as exc:
+        exc.close()  # its response holds the connection
+        raise JwksError(f"HTTP {exc.code} {exc.reason}") from None
     if len(body) > MAX_JWKS_BYTES:
         raise JwksError(f"the JWKS document is larger than {MAX_JWKS_BYTES} bytes")
     return orjson.loads(body)
@@ -55,7 +60,7 @@ class JwksFetcher:
         """The first fetch (awaited, bounded) and the periodic refresh; ``False`` if the first failed
         (tokens then get 401 ``unknown_signing_key`` until a later fetch succeeds)."""
         ok = await self._refresh_now()
-        self._periodic = asyncio.create_task(self._every_period(), name="jwks-refresh")
+        self._periodic = asyncio.create_task(self._every_period(ok), name="jwks-refresh")
         return ok
 
     async def aclose(self) -> None:
@@ -82,12 +87,12 @@ class JwksFetcher:
             log.info("token with unknown key id %r: fetching %s", kid, self.settings.jwks_url)
         return self._join(task)
 
-    async def _every_period(self) -> None:
-        delay = self.settings.jwks_refresh_s
+    async def _every_period(self, last_ok: bool) -> None:
+        # after a failure, retry sooner than a full period (still at the bounded rate)
+        delay = self.settings.jwks_refresh_s if last_ok else self.settings.jwks_min_refresh_interval_s
         while True:
             await asyncio.sleep(delay)
             ok = await self._refresh_now()
-            # after a failure, retry sooner than a full period (still at the bounded rate)
             delay = self.settings.jwks_refresh_s if ok else self.settings.jwks_min_refresh_interval_s
 
     async def _join(self, task: asyncio.Task[bool]) -> None:
