@@ -18,6 +18,7 @@ COMMANDS: dict[str, str] = {
     "export": "analytics.export_command:export",
     "loadtest": "loadtests.command:loadtest",
     "policy": "gateway_shim.config.command:policy",
+    "lake": "gateway_shim.telemetry.lake_command:lake",
     "demo": "aigw.demo:demo",
 }
 
@@ -31,6 +32,7 @@ SHORT_HELP: dict[str, str] = {
     "export": "Export the warehouse's figures (FOCUS showback).",
     "loadtest": "Run a Locust playbook headless and print its verdict.",
     "policy": "Validate policy configs and compare versions.",
+    "lake": "Lake tools: external-table DDL for Athena, Trino, Spark.",
     "demo": "Everything end to end on the embedded defaults.",
 }
 

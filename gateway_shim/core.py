@@ -1,8 +1,9 @@
 """The gateway's functional core: admit → next_target/record_attempt (per call) → finish, one event each.
 
 Used by ``aigw serve`` (one asyncio loop) and ``aigw simulate`` (a virtual clock): every method takes
-``now`` (monotonic seconds) from the caller and never reads a clock; nothing here locks or does I/O
-except calling ``emit`` with the finished event. How each rule decides: docs/policy.md.
+``now`` (monotonic seconds) from the caller and never reads a clock (a token's expiry is judged at
+the request's ``received_at``; only the read-only views default to the wall clock); nothing here locks
+or does I/O except calling ``emit`` with the finished event. How each rule decides: docs/policy.md.
 
 Typical driver::
 
@@ -23,6 +24,7 @@ Typical driver::
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -30,9 +32,10 @@ from typing import Any
 from gateway_shim.config.models import CircuitBreaker as BreakerSettings
 from gateway_shim.config.models import Config, Lane
 from gateway_shim.policy.allowlist import DataClassRule
-from gateway_shim.policy.api_keys import KeyRing
 from gateway_shim.policy.apps import AppRule
+from gateway_shim.policy.authentication import Authenticator
 from gateway_shim.policy.budget_ledger import BudgetLedger
+from gateway_shim.policy.callers import AuthFailure, Caller
 from gateway_shim.policy.cost import MICROS_PER_DAY, PriceBook, month_end_us, month_key
 from gateway_shim.policy.guardrails import MAX_DEPTH, DenyList, Redactor, message_strings
 from gateway_shim.policy.normalize import fold_for_redaction
@@ -84,7 +87,7 @@ class Gateway:
         self.budget = BudgetLedger({t: c.monthly_budget_usd for t, c in config.tenants.items()})
         self.rate_limits = RateLimiter({t: c.limits for t, c in config.tenants.items()})
         self.prices = PriceBook(config.pricing)
-        self._keys = KeyRing(config.tenants)
+        self.identity = Authenticator(config.tenants, config.identity.oidc)
         self._tenants = {
             tid: _Tenant(tid, t.team, frozenset(t.lanes), t.monthly_budget_usd, t.degrade_at_budget_pct,
                          AppRule(tid, t.apps, t.enforce_apps))
@@ -122,11 +125,13 @@ class Gateway:
         if not ctx.api_key:
             return Rejection(401, "missing_api_key", "no API key: send 'Authorization: Bearer <key>'",
                              "client_error", "authentication_error")
-        tenant_id = self._keys.tenant_for(ctx.api_key)
-        if tenant_id is None:
-            return Rejection(401, "invalid_api_key", "unknown API key", "client_error",
-                             "authentication_error")
+        caller = self.identity.identify(ctx.api_key, ctx.received_at / 1e6)
+        if isinstance(caller, AuthFailure):
+            return Rejection(401, caller.code, caller.message, "client_error", "authentication_error")
+        tenant_id = caller.tenant_id
         tenant = self._tenants[tenant_id]
+        if caller.app_id is not None or caller.user_id is not None or caller.team is not None:
+            tenant = _as_claimed(ctx, tenant, caller)
         lane_name = ctx.latency_class or self._default_lane
         sensitivity = ctx.sensitivity or self._default_sensitivity
         lane = self._lanes.get(lane_name)
@@ -453,7 +458,9 @@ class Gateway:
         """Continue from ``previous`` (a policy reload): month-to-date spend and in-flight
         reservations, rate-limit buckets (under the new budgets and limits), lane occupancy when the
         lanes are unchanged, and circuit breakers whose provider settings are unchanged. Plans
-        admitted by ``previous`` settle into the same ledger."""
+        admitted by ``previous`` settle into the same ledger. The identity provider's signing keys
+        carry over while the JWKS URL is unchanged."""
+        self.identity.take_keys(previous.identity)
         self.budget = previous.budget
         self.budget.set_budgets({t: c.monthly_budget_usd for t, c in self.config.tenants.items()})
         self.rate_limits = previous.rate_limits
@@ -469,17 +476,36 @@ class Gateway:
 
     # ---- read-only views for front doors ----------------------------------------------------
 
-    def tenant_for_key(self, api_key: str) -> str | None:
-        return self._keys.tenant_for(api_key)
+    def tenant_for_key(self, api_key: str, received_at: int | None = None) -> str | None:
+        """The tenant of a key or token (``received_at``: epoch µs; default now, for a token's expiry)."""
+        caller = self.identity.identify(api_key, _epoch_s(received_at))
+        return caller.tenant_id if isinstance(caller, Caller) else None
 
-    def available_models(self, api_key: str | None, sensitivity: str | None = None) -> list[str] | None:
+    def available_models(self, api_key: str | None, sensitivity: str | None = None,
+                         received_at: int | None = None) -> list[str] | None:
         """Models a key may ask for at a sensitivity (default: the config's); ``None`` = unknown key."""
-        if not api_key or self._keys.tenant_for(api_key) is None:
+        if not api_key or self.tenant_for_key(api_key, received_at) is None:
             return None
         rule = self._rules.get(sensitivity or self._default_sensitivity)
         if rule is None:
             return []
         return sorted({t.model for t in self._targets.values() if rule.allows(t)})
+
+
+def _as_claimed(ctx: RequestContext, tenant: _Tenant, caller: Caller) -> _Tenant:
+    """A token's mapped claims win over the request's headers (and its team over the tenant's)."""
+    if caller.app_id is not None:
+        ctx.app_id = caller.app_id
+    if caller.user_id is not None:
+        ctx.user_id = caller.user_id
+    if caller.team is None or caller.team == tenant.team:
+        return tenant
+    return _Tenant(tenant.id, caller.team, tenant.lanes, tenant.budget_usd, tenant.degrade_at_pct,
+                   tenant.apps)
+
+
+def _epoch_s(received_at: int | None) -> float:
+    return time.time() if received_at is None else received_at / 1e6
 
 
 def _texts_of(messages: object) -> list[str] | None:

@@ -51,7 +51,8 @@ class TenantLimits(Strict):
 class Tenant(Strict):
     team: str
     apps: list[str] = Field(min_length=1)
-    api_keys: list[ApiKey] = Field(min_length=1)
+    api_keys: list[ApiKey] = []
+    """Empty only when ``identity.oidc`` maps tokens to the tenant (checked in ``Config``)."""
     monthly_budget_usd: PositiveFloat
     limits: TenantLimits
     lanes: list[str] = Field(min_length=1)
@@ -247,6 +248,102 @@ class Reconciliation(Strict):
     providers: list[str] | None = None
 
 
+JWT_ALGORITHMS = ("RS256", "ES256")
+"""Asymmetric only: a gateway must never hold a secret that could also mint tokens (HS*), and
+``none`` would accept anything."""
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+
+
+class OidcClaims(Strict):
+    """Which token claim names the tenant, team, app and user (a name, or a dotted path into nested
+    objects; a list-valued claim is searched for a value that maps to a tenant)."""
+
+    tenant: str
+    team: str | None = None
+    app: str | None = None
+    user: str | None = "sub"
+
+
+class Oidc(Strict):
+    """The company identity provider: tokens it signs reach tenants as API keys do (docs/policy.md)."""
+
+    issuer: str = Field(min_length=1)
+    audience: str | list[str]
+    jwks_url: str
+    algorithms: list[str] = Field(default=list(JWT_ALGORITHMS), min_length=1)
+    max_clock_skew_s: Annotated[float, Field(ge=0, le=300)] = 60
+    claims: OidcClaims
+    tenants: dict[str, str] | None = None
+    """Claim value → tenant id; ``None``: the claim value is the tenant id itself."""
+    jwks_refresh_s: Annotated[float, Field(ge=60, le=86_400)] = 3600
+    jwks_min_refresh_interval_s: Annotated[float, Field(ge=1, le=3600)] = 30
+    jwks_fetch_timeout_s: Annotated[float, Field(gt=0, le=30)] = 3
+
+    @field_validator("algorithms")
+    @classmethod
+    def _asymmetric(cls, value: list[str]) -> list[str]:
+        refused = [alg for alg in value if alg not in JWT_ALGORITHMS]
+        if refused:
+            accepted = ", ".join(JWT_ALGORITHMS)
+            raise ValueError(f"{', '.join(map(repr, refused))} not accepted: only {accepted} "
+                             "(asymmetric signatures; 'none' and HS* are refused)")
+        return value
+
+    @field_validator("audience")
+    @classmethod
+    def _audience(cls, value: str | list[str]) -> str | list[str]:
+        if not value or (isinstance(value, list) and not all(value)):
+            raise ValueError("must be a non-empty string or a list of non-empty strings")
+        return value
+
+    @field_validator("jwks_url")
+    @classmethod
+    def _https(cls, value: str) -> str:
+        scheme, sep, rest = value.partition("://")
+        host = rest.split("/", 1)[0].rsplit(":", 1)[0] if not rest.startswith("[") else \
+            rest.split("]", 1)[0] + "]"
+        if not sep or not host:
+            raise ValueError(f"{value!r} is not a URL")
+        if scheme != "https" and not (scheme == "http" and host in LOOPBACK_HOSTS):
+            raise ValueError("must be https:// (plain http:// only for a loopback address)")
+        return value
+
+
+class IdentitySettings(Strict):
+    oidc: Oidc | None = None
+
+
+class OtlpExport(Strict):
+    """Where the optional OpenTelemetry exporter sends spans and metrics (OTLP over HTTP/protobuf)."""
+
+    endpoint: str
+    """The collector's base URL (``http://collector:4318``): ``/v1/traces`` and ``/v1/metrics`` follow."""
+    headers: dict[str, str] = {}
+    """Non-secret headers only (this document is stored in the lake); secrets go in
+    ``OTEL_EXPORTER_OTLP_HEADERS``, which the SDK reads itself."""
+    service_name: str = Field(default="aigw", min_length=1)
+    timeout_s: Annotated[float, Field(gt=0, le=60)] = 10
+    metric_interval_s: Annotated[float, Field(ge=1, le=3600)] = 60
+
+    @field_validator("endpoint")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        scheme, sep, rest = value.partition("://")
+        if scheme not in ("http", "https") or not sep or not rest.strip("/"):
+            raise ValueError(f"{value!r} is not an http(s):// URL")
+        if rest.rstrip("/").endswith(("/v1/traces", "/v1/metrics")):
+            raise ValueError("give the collector's base URL; /v1/traces and /v1/metrics are added")
+        return value.rstrip("/")
+
+
+class TelemetrySettings(Strict):
+    otlp: OtlpExport | None = None
+    """Off unless set here or by ``OTEL_EXPORTER_OTLP_ENDPOINT`` (docs/telemetry.md)."""
+
+
+ADDED_SECTIONS = ("state", "identity", "telemetry", "identities", "reconciliation")
+
+
 class Config(Strict):
     version: Literal[1] = 1
     gateway: GatewaySettings = GatewaySettings()
@@ -260,6 +357,8 @@ class Config(Strict):
     state: State = State()
     identities: dict[str, Identity] = {}
     reconciliation: Reconciliation = Reconciliation()
+    identity: IdentitySettings = IdentitySettings()
+    telemetry: TelemetrySettings = TelemetrySettings()
 
     @model_validator(mode="after")
     def _check_references(self) -> Config:
@@ -307,6 +406,7 @@ class Config(Strict):
         for i, provider in enumerate(self.reconciliation.providers or []):
             if provider not in self.providers:
                 errors.append(f"reconciliation.providers.{i}: unknown provider {provider!r}")
+        errors.extend(self._identity_problems())
         if self.gateway.default_lane not in self.lanes:
             errors.append(f"gateway.default_lane: unknown lane {self.gateway.default_lane!r}")
         if self.gateway.default_sensitivity not in self.data_classes:
@@ -320,14 +420,31 @@ class Config(Strict):
             raise ValueError(PROBLEMS_SEPARATOR.join(errors))
         return self
 
+    def _identity_problems(self) -> list[str]:
+        oidc = self.identity.oidc
+        errors: list[str] = []
+        reachable: set[str] = set()
+        if oidc is not None:
+            if oidc.tenants is None:
+                reachable = set(self.tenants)
+            for value, tenant_id in (oidc.tenants or {}).items():
+                if tenant_id not in self.tenants:
+                    errors.append(f"identity.oidc.tenants.{value}: unknown tenant {tenant_id!r}")
+                reachable.add(tenant_id)
+        for name, tenant in self.tenants.items():
+            if not tenant.api_keys and name not in reachable:
+                errors.append(f"tenants.{name}.api_keys: no API key, and no identity.oidc.tenants entry "
+                              "maps a token to this tenant")
+        return errors
+
     def canonical_json(self) -> str:
-        """The document in one canonical form: what the policy version hashes and `policies/` stores."""
-        document = self.model_dump(mode="json")
-        # Sections added later are left out while unset, so documents written before them keep their version.
-        for name in ("state", "identities", "reconciliation"):
-            if getattr(self, name) == type(self).model_fields[name].default:
-                del document[name]
-        return json.dumps(document, sort_keys=True, separators=(",", ":"))
+        """The document in one canonical form: what the policy version hashes and `policies/` stores.
+
+        Sections added after the first release are left out while at their defaults, so upgrading
+        aigw does not change the version of an unchanged document."""
+        unset = {name for name in ADDED_SECTIONS
+                 if getattr(self, name) == type(self).model_fields[name].default}
+        return json.dumps(self.model_dump(mode="json", exclude=unset), sort_keys=True, separators=(",", ":"))
 
     @cached_property
     def policy_version(self) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -24,6 +24,9 @@ from gateway_shim.server.openai_api import parse_chat
 from gateway_shim.server.request_contract import bearer_key, contract, trace_id
 from gateway_shim.types import RequestContext
 from gateway_shim.upstream.base import ProviderClient
+
+if TYPE_CHECKING:
+    from gateway_shim.server.jwks_fetcher import JwksFetcher
 
 log = logging.getLogger("aigw.server")
 
@@ -46,6 +49,8 @@ class GatewayApp:
         """(longest event-loop lag in seconds since the last scrape, lags over 10 ms so far)."""
         self.extra_gauges: Gauges = lambda: {}
         """More point-in-time values for ``/metrics`` (the start-up budget seed)."""
+        self.signing_keys: JwksFetcher | None = None
+        """Set when ``identity.oidc`` is configured: a token naming an unknown key waits for its fetch."""
 
     async def __call__(self, request: Request, conn: Connection) -> None:
         path, method = request.path, request.method
@@ -78,6 +83,8 @@ class GatewayApp:
             call = parse_chat(request)
         except ApiError as error:
             return self._malformed(request, conn, OPENAI_DOOR, error, started)
+        if self.signing_keys is not None and (wait := self.signing_keys.waiter_for(call.ctx.api_key)):
+            await wait
         await self.dispatcher.run(conn, OPENAI_DOOR, call.ctx, started, call.extra, call.include_usage)
 
     async def _converse(self, request: Request, conn: Connection, model: str, stream: bool) -> None:
@@ -86,6 +93,8 @@ class GatewayApp:
             call = parse_converse(request, model, stream)
         except ApiError as error:
             return self._malformed(request, conn, CONVERSE_DOOR, error, started)
+        if self.signing_keys is not None and (wait := self.signing_keys.waiter_for(call.ctx.api_key)):
+            await wait
         await self.dispatcher.run(conn, CONVERSE_DOOR, call.ctx, started, call.extra)
 
     def _malformed(self, request: Request, conn: Connection, door: Door, error: ApiError,
@@ -116,7 +125,7 @@ class GatewayApp:
     def _models(self, request: Request, conn: Connection) -> None:
         """The models this key may ask for, at the sensitivity of ``x-aigw-sensitivity`` (or the default)."""
         models = self.gateway.available_models(bearer_key(request.headers),
-                                               request.headers.get("x-aigw-sensitivity"))
+                                               request.headers.get("x-aigw-sensitivity"), request.received_us)
         if models is None:
             conn.respond(401, [], error_json("authentication_error", "invalid_api_key",
                                              "missing or unknown API key (Authorization: Bearer <key>)"))

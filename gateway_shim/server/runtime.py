@@ -15,6 +15,7 @@ import ssl
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gateway_shim.config.models import Config
 from gateway_shim.core import Gateway
@@ -22,8 +23,13 @@ from gateway_shim.server.app import GatewayApp
 from gateway_shim.server.budget_seed import read_seed, seed_ledger
 from gateway_shim.server.http import HttpServer, Limits
 from gateway_shim.telemetry.lake_writer import LakeWriter, default_spool_dir
+from gateway_shim.telemetry.otel_settings import export_settings
 from gateway_shim.telemetry.storage import LakeLocation
+from gateway_shim.telemetry.tee import tee
 from gateway_shim.upstream.registry import build_clients
+
+if TYPE_CHECKING:
+    from gateway_shim.telemetry.otel_export import OtelExporter
 
 log = logging.getLogger("aigw.server")
 
@@ -62,8 +68,10 @@ async def serve_until_signalled(config: Config, options: ServeOptions) -> int:
     spool_dir = options.spool_dir or default_spool_dir(options.gateway_id)
     seed = await read_seed(lake, spool_dir, dt.datetime.now(dt.UTC), options.budget_seed_timeout_s)
     print(seed.describe(), file=sys.stderr, flush=True)
+    exporter = start_otel_exporter(config, options.gateway_id)
     writer = LakeWriter(lake, options.gateway_id, spool_dir=spool_dir).start()
-    gateway = Gateway(config, gateway_id=options.gateway_id, emit=writer.emit)
+    emit = tee(writer.emit, exporter.emit) if exporter is not None else writer.emit
+    gateway = Gateway(config, gateway_id=options.gateway_id, emit=emit)
     seed_ledger(gateway.budget, config.tenants, seed)
     clients = build_clients(config)
     app = GatewayApp(config, gateway, clients, gateway_id=options.gateway_id,
@@ -76,7 +84,15 @@ async def serve_until_signalled(config: Config, options: ServeOptions) -> int:
         return lag, server.loop_lag_over_10ms
 
     app.loop_lag = loop_lag
-    app.extra_gauges = seed.gauges
+    app.extra_gauges = seed.gauges if exporter is None else (lambda: {**seed.gauges(), **exporter.gauges()})
+    oidc = config.identity.oidc
+    if oidc is not None:
+        from gateway_shim.server.jwks_fetcher import JwksFetcher
+
+        app.signing_keys = JwksFetcher(oidc, lambda: app.gateway.identity.jwt)
+        if not await app.signing_keys.start():
+            print(f"aigw serve: identity keys not loaded from {oidc.jwks_url} yet; tokens get 401 "
+                  "until a retry succeeds", file=sys.stderr, flush=True)
     gc.collect()
     gc.freeze()  # startup's ~80k objects (config, pyarrow, clients) leave the collector's scans for good
     stop = asyncio.Event()
@@ -99,17 +115,40 @@ async def serve_until_signalled(config: Config, options: ServeOptions) -> int:
         if not drained:
             log.warning("drain timeout: %d requests still in flight were cut off", server.in_flight)
     finally:
+        if app.signing_keys is not None:
+            await app.signing_keys.aclose()
         for client in clients.values():
             try:
                 await client.aclose()
             except Exception:
                 log.debug("closing a provider client failed", exc_info=True)
-        flushed = await asyncio.to_thread(writer.close, options.flush_timeout_s)
+        writer_closed = asyncio.to_thread(writer.close, options.flush_timeout_s)
+        if exporter is not None:  # flushed side by side with the lake: one flush timeout in all
+            flushed, _ = await asyncio.gather(writer_closed,
+                                              asyncio.to_thread(exporter.close, options.flush_timeout_s))
+        else:
+            flushed = await writer_closed
         stats = writer.stats()
         print(f"aigw serve: stopped; telemetry written {stats['written']}, backlog {stats['backlog']}, "
               f"dropped {stats['dropped']}{'' if flushed else ' (rest kept in the spool)'}",
               file=sys.stderr, flush=True)
     return 0
+
+
+def start_otel_exporter(config: Config, gateway_id: str) -> OtelExporter | None:
+    """The OpenTelemetry exporter when configured (``telemetry.otlp`` or ``$OTEL_EXPORTER_OTLP_ENDPOINT``)."""
+    settings = export_settings(config)
+    if settings is None:
+        return None
+    try:
+        from gateway_shim.telemetry.otel_export import OtelExporter, provider_kinds
+    except ImportError as exc:
+        raise ValueError(f"OpenTelemetry export is on ({settings.source}) but the SDK is missing "
+                         f"({exc.name}): install aigw with the 'otel' extra") from None
+    exporter = OtelExporter(settings, gateway_id, provider_kinds(config)).start()
+    print(f"aigw serve: exporting OpenTelemetry spans and metrics ({settings.source})",
+          file=sys.stderr, flush=True)
+    return exporter
 
 
 def _snapshot_policy(lake: LakeLocation, config: Config) -> None:
