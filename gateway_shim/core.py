@@ -36,12 +36,14 @@ from gateway_shim.policy.cost import MICROS_PER_DAY, PriceBook, month_end_us, mo
 from gateway_shim.policy.guardrails import DenyList, Redactor
 from gateway_shim.policy.rate_limit import RateLimiter
 from gateway_shim.policy.tokens import estimate_tokens_from_chars, message_text
+from gateway_shim.routing.capabilities import missing
 from gateway_shim.routing.circuit_breaker import CircuitBreaker
 from gateway_shim.routing.degrade import DEGRADED_ACTION, degraded_chain, under_pressure
 from gateway_shim.routing.lane_queues import LaneGate
 from gateway_shim.routing.routes import RouteSpec, RouteTable
 from gateway_shim.telemetry.event import EventIds, plan_event, rejection_event
 from gateway_shim.types import AttemptResult, Outcome, Plan, Rejection, RequestContext, Target
+from gateway_shim.wire.fates import describe_need
 
 Emit = Callable[[dict[str, Any]], None]
 
@@ -66,6 +68,13 @@ class _Chain:
 
     targets: tuple[Target, ...]
     worst_rates: dict[int, tuple[float, float]]
+    window: int = 1 << 62
+    """The smallest context window among the targets: a prompt below it needs no per-target check."""
+
+    def __post_init__(self) -> None:
+        windows = [t.context_window for t in self.targets if t.context_window is not None]
+        if windows:
+            self.window = min(windows)
 
 
 class Gateway:
@@ -182,6 +191,15 @@ class Gateway:
             return self._refuse(tenant, lane_name, sensitivity, chain.status, chain.code, chain.message,
                                 chain.outcome, chain.error_type, input_tokens=input_tokens,
                                 validation=validation, actions=actions, route=route.name)
+        targets = chain.targets
+        if ctx.needs or input_tokens > chain.window:
+            capable = self._capable(targets, ctx.needs, input_tokens)
+            if isinstance(capable, str):
+                return self._refuse(tenant, lane_name, sensitivity, 400, "capability_unavailable",
+                                    f"no target of route {route.name!r} can serve this request: {capable}",
+                                    "client_error", input_tokens=input_tokens, validation=validation,
+                                    actions=actions, route=route.name)
+            targets = capable
         max_tokens = lane.max_output_tokens
         if ctx.max_tokens is not None and ctx.max_tokens < max_tokens:
             max_tokens = ctx.max_tokens
@@ -208,9 +226,28 @@ class Gateway:
             return self._over_budget(ctx, tenant, lane_name, sensitivity, month, reservation, input_tokens,
                                      validation, actions, route.name)
 
-        return Plan.admitted(ctx, tenant_id, tenant.team, lane_name, sensitivity, route.name, chain.targets,
+        plan = Plan.admitted(ctx, tenant_id, tenant.team, lane_name, sensitivity, route.name, targets,
                              max_tokens, messages, input_tokens, lane.timeout_s, now + lane.timeout_s,
                              lane.priority, reservation, month, actions, validation, degraded)
+        if targets is not chain.targets and targets[0] is not chain.targets[0]:
+            plan.fallback_reason = "capability"
+        return plan
+
+    @staticmethod
+    def _capable(targets: tuple[Target, ...], needs: tuple[str, ...],
+                 input_tokens: int) -> tuple[Target, ...] | str:
+        """The targets that can serve the request's needs, in chain order; when none can, what each
+        lacks (for the 400)."""
+        capable = []
+        lacking = []
+        for target in targets:
+            gaps = missing(target, needs, input_tokens)
+            if gaps:
+                named = ", ".join(describe_need(g) for g in dict.fromkeys(gaps))
+                lacking.append(f"{target.key} lacks {named}")
+            else:
+                capable.append(target)
+        return tuple(capable) if capable else "; ".join(lacking)
 
     def _chain(self, route: RouteSpec, rule: DataClassRule, requested: str,
                degraded: bool) -> _Chain | Rejection:

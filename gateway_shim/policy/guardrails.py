@@ -13,6 +13,7 @@ import re
 import re._constants as _sre_constants
 import re._parser as _sre_parser
 from collections.abc import Sequence
+from typing import Any
 
 from gateway_shim.config.models import DenyPattern, PiiRedaction
 from gateway_shim.types import Message
@@ -163,13 +164,23 @@ class Redactor:
                 redacted = self.redact_text(content, kinds)
                 out.append(message if redacted is content else {**message, "content": redacted})
             elif isinstance(content, list):
-                parts = [
-                    {**part, "text": self.redact_text(part["text"], kinds)}
-                    if isinstance(part, dict) and isinstance(part.get("text"), str) else part
-                    for part in content
-                ]
-                out.append({**message, "content": parts})
+                out.append({**message, "content": self._redact_parts(content, kinds)})
             else:
                 out.append(message)
         return out, [f"pii_redacted:{kind}" for kind in sorted(kinds)]
+
+    def _redact_parts(self, parts: list[Any], kinds: set[str]) -> list[Any]:
+        """Text parts (OpenAI) and text blocks (Converse), inside tool results too; images untouched."""
+        out = []
+        for part in parts:
+            if isinstance(part, dict) and isinstance(part.get("text"), str):
+                out.append({**part, "text": self.redact_text(part["text"], kinds)})
+            elif isinstance(part, dict) and isinstance(part.get("toolResult"), dict) and isinstance(
+                    part["toolResult"].get("content"), list):
+                result = part["toolResult"]
+                out.append({**part, "toolResult": {**result,
+                                                   "content": self._redact_parts(result["content"], kinds)}})
+            else:
+                out.append(part)
+        return out
 

@@ -156,7 +156,7 @@ class Simulation:
             key, messages, round(now * 1_000_000), f"{self._ids.getrandbits(128):032x}", model_requested,
             max_tokens, streamed, workflow, app, user, sensitivity, lane, budget_class,
             self._version[stream] or None, retrieval if retrieval >= 0 else None, self.spec.run_id,
-            tokens * 4 + 200, "chat", TEXT_ONLY,
+            tokens * 4 + 200, "chat", TEXT_ONLY, (), None, "openai",
         )
         gateway = self.gateway
         plan = gateway.admit(ctx, now)
