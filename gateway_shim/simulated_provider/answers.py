@@ -61,9 +61,20 @@ def answer(sim: SimResponse, features: Features) -> Answer:
 
 
 def _cached(sim: SimResponse, features: Features) -> int:
-    if not features.caching or sim.input_tokens < CACHE_MIN_TOKENS or sim.digest % 3 == 0:
+    return cached_tokens(sim.input_tokens, sim.digest) if features.caching else 0
+
+
+def cached_tokens(input_tokens: int, digest: int) -> int:
+    """Input tokens served from the prompt cache: none below the minimum or on a miss (one prompt in
+    three), else three quarters of the prompt in whole cache blocks."""
+    if input_tokens < CACHE_MIN_TOKENS or digest % 3 == 0:
         return 0
-    return (sim.input_tokens * 3 // 4) // CACHE_BLOCK * CACHE_BLOCK
+    return (input_tokens * 3 // 4) // CACHE_BLOCK * CACHE_BLOCK
+
+
+def calls_a_tool(digest: int) -> bool:
+    """Whether an agent's turn ends in a tool call (two turns in three) in the simulator."""
+    return digest % 3 != 1
 
 
 def placeholder(schema: object, words: list[str]) -> Any:
