@@ -41,6 +41,16 @@ def _mono() -> float:
     return time.monotonic()
 
 
+def policy_edits(plan: Plan) -> str:
+    """What policy changed in the request before it went upstream, for ``x-aigw-edits``: the output
+    cap it set or lowered (``max_tokens:N``) and the guardrail actions (``pii_redacted:email``,
+    ``degraded``); the event's ``guardrail_actions`` records the same actions."""
+    asked = plan.ctx.max_tokens
+    edits = [] if asked is not None and asked <= plan.max_tokens else [f"max_tokens:{plan.max_tokens}"]
+    edits.extend(plan.guardrail_actions)
+    return ",".join(edits)
+
+
 class Dispatcher:
     def __init__(self, gateway: Gateway, clients: Mapping[str, ProviderClient], metrics: Metrics) -> None:
         self.gateway = gateway
@@ -323,4 +333,7 @@ class Dispatcher:
             headers.append(("x-aigw-model", served.model))
         if event is not None and event.get("estimated_cost_usd") is not None:
             headers.append(("x-aigw-cost-usd", f"{event['estimated_cost_usd']:.8f}"))
+        edits = policy_edits(plan)
+        if edits:
+            headers.append(("x-aigw-edits", edits))
         return headers

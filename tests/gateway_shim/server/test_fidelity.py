@@ -257,6 +257,7 @@ def test_a_tool_round_trip_reaches_an_openai_target_unchanged(
         {**sent, "x_vendor_flag": True}, "model", "max_completion_tokens"
     )
     assert (got["model"], got["max_completion_tokens"]) == ("gpt-4o-mini", 512)  # the lane's cap
+    assert raw.headers["x-aigw-edits"] == "max_tokens:512"
     (call,) = first.choices[0].message.tool_calls or []
     assert first.choices[0].finish_reason == "tool_calls" and call.function.name == "get_weather"
     assert set(json.loads(call.function.arguments)) == {"city", "unit"}
@@ -332,6 +333,32 @@ def test_unknown_fields_are_forwarded_or_refused_per_provider(
             )
         assert refused.value.code == "capability_unavailable"
         assert "unknown field 'vendor_knob'" in refused.value.message
+
+
+def test_policy_edits_reach_tool_results_and_are_announced(
+    gateway: GatewayProcess, recorder: Recorder
+) -> None:
+    messages = [
+        {"role": "user", "content": "Who filed ticket 7?"},
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": "call_1",
+                    "type": "function",
+                    "function": {"name": "lookup", "arguments": '{"ticket": 7}'},
+                }
+            ],
+        },
+        {"role": "tool", "tool_call_id": "call_1", "content": "filed by jane.doe@example.com"},
+    ]
+    with _openai(gateway) as client:
+        raw = client.chat.completions.with_raw_response.create(model="auto", messages=messages, max_tokens=20)
+    got = recorder.last("/chat/completions").json()
+    assert got["messages"][2]["content"] == "filed by [REDACTED:email]"
+    assert got["messages"][1] == messages[1] and got["max_tokens"] == 20
+    assert raw.headers["x-aigw-edits"] == "pii_redacted:email"
 
 
 # ---- OpenAI door, Converse target: translated ---------------------------------------------------------

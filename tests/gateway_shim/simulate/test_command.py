@@ -41,7 +41,8 @@ def test_simulate_writes_schema_v2_events_and_the_policy_snapshot(tmp_path: Path
     agent = [r["tool_calls"] for r in served if r["workflow"] == "refund-agent"]
     assert agent and set(agent) == {0, 1} and 0.5 < sum(agent) / len(agent) < 0.85
     assert {r["tool_calls"] for r in served if r["workflow"] != "refund-agent"} == {0}
-    assert any(r["cache_read_tokens"] for r in served) and all(r["cache_read_tokens"] is not None for r in served)
+    assert any(r["cache_read_tokens"] for r in served)
+    assert all(r["cache_read_tokens"] is not None for r in served)
     assert {(r["operation"], r["schema_version"]) for r in rows} == {("chat", 2)}
 
 
