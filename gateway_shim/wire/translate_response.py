@@ -62,18 +62,27 @@ def converse_usage(usage: object) -> tuple[int, int, int | None, int | None]:
 
 
 def summarize_openai(doc: dict[str, Any]) -> Summary:
+    """Choice 0's text is the answer; every choice's text and tool-call arguments are scanned (``n`` > 1)."""
     choices = doc.get("choices") or []
-    choice = choices[0] if choices else {}
-    message = choice.get("message") or {}
-    text = message.get("content") or ""
+    first = choices[0] if choices else {}
+    text = (first.get("message") or {}).get("content") or ""
     if not isinstance(text, str):
         text = ""
-    calls = message.get("tool_calls") or []
-    arguments = [str((c.get("function") or {}).get("arguments") or "") for c in calls if isinstance(c, dict)]
+    scanned: list[str] = []
+    calls = 0
+    for choice in choices:
+        message = choice.get("message") or {}
+        content = message.get("content")
+        if isinstance(content, str) and content:
+            scanned.append(content)
+        for call in message.get("tool_calls") or ():
+            if isinstance(call, dict):
+                calls += 1
+                scanned.append(str((call.get("function") or {}).get("arguments") or ""))
     input_tokens, output_tokens, cached, reasoning = openai_usage(doc.get("usage"))
-    scan = "\n".join([text, *arguments]) if arguments else text
-    return Summary(text, scan, input_tokens, output_tokens, choice.get("finish_reason") or "stop",
-                   len(calls), cached, None, reasoning)
+    scan = text if len(scanned) <= 1 and calls == 0 else "\n".join(scanned)
+    return Summary(text, scan, input_tokens, output_tokens, first.get("finish_reason") or "stop",
+                   calls, cached, None, reasoning)
 
 
 def summarize_converse(doc: dict[str, Any]) -> Summary:

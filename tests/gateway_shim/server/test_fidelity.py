@@ -105,6 +105,9 @@ def _config(port: int) -> str:
         m: price for m in ("gpt-4o-mini", "anthropic.claude-3-7-sonnet-v1", "amazon.titan-text-express-v1")
     }
     document["gateway"]["max_body_bytes"] = 262144
+    document["guardrails"]["output_validation"] = {
+        "deny_patterns": [{"name": "secret", "regex": "TOPSECRET-[0-9]+"}]
+    }
     return yaml.safe_dump(document, sort_keys=False)
 
 
@@ -359,6 +362,42 @@ def test_policy_edits_reach_tool_results_and_are_announced(
     assert got["messages"][2]["content"] == "filed by [REDACTED:email]"
     assert got["messages"][1] == messages[1] and got["max_tokens"] == 20
     assert raw.headers["x-aigw-edits"] == "pii_redacted:email"
+
+
+LEAK = {
+    "type": "function",
+    "function": {
+        "name": "share_code",
+        "parameters": {
+            "type": "object",
+            "properties": {"code": {"type": "string", "enum": ["TOPSECRET-42"]}},
+            "required": ["code"],
+        },
+    },
+}
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["complete", "streamed"])
+def test_output_deny_patterns_cover_tool_call_arguments(gateway: GatewayProcess, stream: bool) -> None:
+    body = {
+        "model": "auto",
+        "messages": [{"role": "user", "content": "share the code"}],
+        "tools": [LEAK],
+        "tool_choice": "required",
+    }
+    if stream:
+        request = urllib.request.Request(
+            f"{gateway.url}/v1/chat/completions",
+            data=json.dumps({**body, "stream": True}).encode(),
+            headers={"authorization": "Bearer demo-acme", "content-type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=20) as response:
+            text = response.read().decode()
+        assert '"code":"output_blocked"' in text and "TOPSECRET-42" not in text
+        return
+    with _openai(gateway) as client, pytest.raises(openai.PermissionDeniedError) as blocked:
+        client.chat.completions.create(**body)
+    assert blocked.value.code == "output_blocked" and "TOPSECRET-42" not in blocked.value.message
 
 
 # ---- OpenAI door, Converse target: translated ---------------------------------------------------------

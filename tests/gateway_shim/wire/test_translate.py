@@ -256,3 +256,29 @@ def test_streams_translate_both_ways() -> None:
         "metadata",
     ]
     assert openai_chunk(docs[2]).tool_calls == 1
+
+
+def test_every_choice_and_tool_call_is_scanned_by_the_output_guardrails() -> None:
+    doc = {
+        "choices": [
+            {"index": 0, "message": {"role": "assistant", "content": "first"}, "finish_reason": "stop"},
+            {
+                "index": 1,
+                "message": {
+                    "role": "assistant",
+                    "content": None,
+                    "tool_calls": [
+                        {
+                            "id": "c",
+                            "type": "function",
+                            "function": {"name": "f", "arguments": '{"k":"SECRET"}'},
+                        }
+                    ],
+                },
+                "finish_reason": "tool_calls",
+            },
+        ]
+    }
+    summary = summarize_openai(doc)
+    assert summary.text == "first" and summary.tool_calls == 1
+    assert "first" in summary.scan and "SECRET" in summary.scan
