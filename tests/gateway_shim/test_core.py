@@ -589,3 +589,38 @@ def test_event_ids_are_unique_version_4_uuids() -> None:
     assert all(uuid.UUID(value).version == 4 and str(uuid.UUID(value)) == value for value in made)
     seeded = EventIds(uuid.UUID("12345678-1234-4321-8765-123456789abc"))
     assert seeded.next() == "12345678-1234-4321-8765-000000000001"
+
+
+# ---- capability routing ---------------------------------------------------------------------
+
+def test_a_target_without_a_needed_capability_is_skipped_and_the_event_says_capability() -> None:
+    gw, _ = gateway()
+    plan = admitted(gw, request(needs=("vision",), modalities=("image", "text"), sensitivity="public"))
+    assert [t.model for t in plan.targets] == ["mistral-7b-instruct", "gpt-4o-mini"]  # Haiku 3.5: no vision
+    event = serve(gw, plan, [OK])
+    assert (event["fallback_reason"], event["fallback_used"], event["modalities"]) == (
+        "capability", True, ("image", "text"))
+
+
+def test_a_need_no_target_meets_is_a_400_naming_what_each_target_lacks() -> None:
+    gw, _ = gateway()
+    rejection = refused(gw, request(needs=("tools", "converse:guardrailConfig"), sensitivity="public"))
+    assert (rejection.status, rejection.code, rejection.outcome) == (
+        400, "capability_unavailable", "client_error")
+    lacks = "bedrock/anthropic.claude-3-5-haiku-v1 lacks 'guardrailConfig' (only a Bedrock Converse target"
+    assert lacks in rejection.message
+    assert "openai-compat/gpt-4o-mini lacks 'guardrailConfig'" in rejection.message
+    assert gw.reject(request(), rejection, 0.0)["error_type"] == "capability_unavailable"
+
+
+def test_declared_capabilities_override_the_catalog_and_the_context_window_counts() -> None:
+    def mutate(document: dict[str, Any]) -> None:
+        document["routes"]["interactive-chat"]["targets"][0]["capabilities"] = {"vision": True,
+                                                                                "context_window": 50}
+        document["providers"]["selfhosted"]["unknown_fields"] = "refuse"
+    gw, _ = gateway(config_with(mutate))
+    assert admitted(gw, request(needs=("vision",))).targets[0].model == "anthropic.claude-3-5-haiku-v1"
+    long_prompt = [{"role": "user", "content": "word " * 400}]
+    plan = admitted(gw, request(messages=long_prompt, needs=("unknown:x_flag",), sensitivity="public"))
+    assert [t.model for t in plan.targets] == ["gpt-4o-mini"]  # Haiku: window 50; mistral: refuses unknowns
+    assert plan.fallback_reason == "capability"
