@@ -62,7 +62,15 @@ AWS_ENV = {
     "AWS_DEFAULT_REGION": "us-east-1",
     "AWS_EC2_METADATA_DISABLED": "true",
 }
-_CONVERSE_INPUT = get_session().get_service_model("bedrock-runtime").operation_model("Converse").input_shape
+_CONVERSE = get_session().get_service_model("bedrock-runtime").operation_model("Converse")
+_CONVERSE_INPUT = _CONVERSE.input_shape
+
+
+def _valid_converse_answer(response: dict[str, Any]) -> None:
+    """The gateway's Converse answer, checked against botocore's Converse output shape."""
+    answer = {k: v for k, v in response.items() if k != "ResponseMetadata"}
+    report = ParamValidator().validate(answer, _CONVERSE.output_shape)
+    assert not report.has_errors(), report.generate_report()
 
 
 def _config(port: int) -> str:
@@ -573,6 +581,7 @@ def test_converse_reaches_a_bedrock_target_unchanged(bedrock: Any, recorder: Rec
         "requestMetadata": {"workflow": "translated"},
     }
     response = bedrock.converse(**copy.deepcopy(sent))
+    _valid_converse_answer(response)
     got = _validated_converse(recorder.last("/converse"))
     expected = json.loads(
         json.dumps(
@@ -614,6 +623,7 @@ def test_converse_is_translated_for_an_openai_target(bedrock: Any, recorder: Rec
     response = bedrock.converse(
         modelId="auto", messages=messages, toolConfig=CONVERSE_TOOLS, requestMetadata={"workflow": "default"}
     )
+    _valid_converse_answer(response)
     got = recorder.last("/chat/completions").json()
     assert got["tools"] == [
         {
