@@ -659,6 +659,29 @@ def test_converse_is_translated_for_an_openai_target(bedrock: Any, recorder: Rec
     assert got["messages"][2] == {"role": "tool", "tool_call_id": use["toolUseId"], "content": '{"temp_c":9}'}
 
 
+def test_converse_stream_is_translated_from_an_openai_target(bedrock: Any, recorder: Recorder) -> None:
+    stream = bedrock.converse_stream(
+        modelId="auto",
+        messages=[{"role": "user", "content": [{"text": "Weather in Tromso?"}]}],
+        toolConfig=CONVERSE_TOOLS,
+        requestMetadata={"workflow": "default"},
+    )
+    events = list(stream["stream"])
+    got = recorder.last("/chat/completions").json()
+    assert got["stream"] is True and got["stream_options"] == {"include_usage": True}
+    kinds = [next(iter(e)) for e in events]
+    assert kinds[0] == "messageStart" and kinds.count("messageStart") == 1
+    assert kinds[-2:] == ["messageStop", "metadata"] and kinds.count("metadata") == 1
+    start = next(e["contentBlockStart"] for e in events if "contentBlockStart" in e)
+    assert start["start"]["toolUse"]["name"] == "get_weather"
+    arguments = "".join(
+        e["contentBlockDelta"]["delta"]["toolUse"]["input"] for e in events if "contentBlockDelta" in e
+    )
+    assert set(json.loads(arguments)) == {"city", "unit"}
+    assert events[-2]["messageStop"]["stopReason"] == "tool_use"
+    assert events[-1]["metadata"]["usage"]["outputTokens"] > 0
+
+
 def test_converse_with_a_field_openai_cannot_carry_is_refused(bedrock: Any) -> None:
     with pytest.raises(ClientError) as refused:
         bedrock.converse(
