@@ -4,8 +4,10 @@ Run (needs `apt-get install wrk nginx`):
 
     .venv/bin/python benchmarks/gateway_overhead.py [--duration 8] [--loop asyncio]
 
-One run, side by side: for provider delays of 0 and 50 ms and 16 and 64 connections, wrk drives a
-~120-byte chat-completions POST (a) straight to `aigw provider`, (b) through a plain nginx reverse
+One run, side by side: for provider delays of 0 and 50 ms, 16 and 64 connections and two request
+sizes, wrk drives a chat-completions POST (``small``: ~120 bytes of text; ``large``: ~100 KB with ten
+tools, a 94 KB base64 image and 1 KB of text, so the fidelity path (whole body parsed, forwarded and
+answered with a tool call) is measured too) (a) straight to `aigw provider`, (b) through a plain nginx reverse
 proxy (one worker, upstream keep-alive: the floor for a proxy hop), (c) through `aigw serve` with
 policy, routing and telemetry (lake writer) on. The proxy (nginx or the gateway) is pinned to core 1
 with taskset; wrk and the provider share core 0. CPU ms/request is the proxy process's utime+stime
@@ -19,6 +21,7 @@ gateway's figures as ratios to direct and to nginx.
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import os
 import re
@@ -41,6 +44,27 @@ ROOT = Path(__file__).resolve().parent.parent
 BODY_DIRECT = {"model": "anthropic.claude-3-5-haiku-v1", "max_tokens": 16,
                "messages": [{"role": "user", "content": "Summarise the ticket in one line."}]}
 BODY_GATEWAY = {**BODY_DIRECT, "model": "auto"}
+
+
+def large_body(model: str) -> dict[str, object]:
+    """~100 KB: ten tools with JSON-schema parameters, a 94 KB base64 image, 1 KB of text."""
+    tools = [{"type": "function", "function": {
+        "name": f"lookup_{i}", "description": f"Look up record kind {i} in the back office " * 4,
+        "parameters": {"type": "object", "required": ["id", "fields"], "properties": {
+            "id": {"type": "string", "description": "the record id"},
+            "fields": {"type": "array", "items": {"type": "string", "enum": [f"f{j}" for j in range(12)]}},
+            "limit": {"type": "integer", "minimum": 1, "maximum": 100}}}}} for i in range(10)]
+    image = base64.b64encode(bytes(range(256)) * 275).decode()  # 70,400 bytes -> 93,868 base64 chars
+    text = "Find the invoices of the customer in the attached screenshot and summarise them. " * 12
+    return {"model": model, "max_tokens": 16, "tools": tools, "tool_choice": "auto", "messages": [
+        {"role": "system", "content": "You are the back-office assistant."},
+        {"role": "user", "content": [
+            {"type": "text", "text": text},
+            {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{image}"}}]}]}
+
+
+BODIES = {"small": (BODY_DIRECT, BODY_GATEWAY),
+          "large": (large_body("gpt-4o-mini"), large_body("auto"))}
 TICKS = os.sysconf("SC_CLK_TCK")
 PROXY_CORE, LOAD_CORE = "1", "0"
 
@@ -200,6 +224,7 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=8.0, help="seconds of load per cell")
     parser.add_argument("--delays", default="0,50", help="provider delays in ms")
     parser.add_argument("--connections", default="16,64")
+    parser.add_argument("--sizes", default="small,large", help="request bodies: small, large (~100 KB)")
     parser.add_argument("--loop", default="uvloop", choices=["asyncio", "uvloop"], help="aigw serve --loop")
     args = parser.parse_args()
     for tool in ("wrk", "nginx", "taskset"):
@@ -231,24 +256,28 @@ def main() -> int:
             time.sleep(0.5)
             nginx_pids = [nginx.pid, *children(nginx.pid)]
             rows = []
-            for delay in (float(d) for d in args.delays.split(",")):
-                set_delay(provider_url, delay)
-                for connections in (int(c) for c in args.connections.split(",")):
-                    direct = run_wrk(f"{provider_url}/v1/chat/completions", BODY_DIRECT, connections,
-                                     args.duration, folder, None)
-                    proxied = run_wrk(f"http://127.0.0.1:{ports['nginx']}/v1/chat/completions", BODY_DIRECT,
-                                      connections, args.duration, folder, nginx_pids)
-                    gateway_url = f"http://127.0.0.1:{ports['gateway']}"
-                    before = scrape(gateway_url)
-                    ours = run_wrk(f"{gateway_url}/v1/chat/completions", BODY_GATEWAY,
-                                   connections, args.duration, folder, [gateway.pid])
-                    after = scrape(gateway_url)
-                    own_ms = (after[0] - before[0]) / max(1.0, after[1] - before[1])
-                    rows.append((delay, connections, direct, proxied, ours, own_ms, after[2]))
-                    print(f"delay {delay:g} ms, {connections} conns: direct {direct.rps:.0f} rps, "
-                          f"nginx {proxied.rps:.0f} rps, aigw {ours.rps:.0f} rps "
-                          f"({ours.cpu_ms_per_request or 0:.3f} ms CPU/req, errors {ours.errors})",
-                          file=sys.stderr, flush=True)
+            for size in args.sizes.split(","):
+                body_direct, body_gateway = BODIES[size]
+                for delay in (float(d) for d in args.delays.split(",")):
+                    set_delay(provider_url, delay)
+                    for connections in (int(c) for c in args.connections.split(",")):
+                        direct = run_wrk(f"{provider_url}/v1/chat/completions", body_direct, connections,
+                                         args.duration, folder, None)
+                        nginx_url = f"http://127.0.0.1:{ports['nginx']}/v1/chat/completions"
+                        proxied = run_wrk(nginx_url, body_direct, connections, args.duration, folder,
+                                          nginx_pids)
+                        gateway_url = f"http://127.0.0.1:{ports['gateway']}"
+                        before = scrape(gateway_url)
+                        ours = run_wrk(f"{gateway_url}/v1/chat/completions", body_gateway,
+                                       connections, args.duration, folder, [gateway.pid])
+                        after = scrape(gateway_url)
+                        own_ms = (after[0] - before[0]) / max(1.0, after[1] - before[1])
+                        rows.append((size, delay, connections, direct, proxied, ours, own_ms, after[2]))
+                        print(f"{size}, delay {delay:g} ms, {connections} conns: "
+                              f"direct {direct.rps:.0f} rps, "
+                              f"nginx {proxied.rps:.0f} rps, aigw {ours.rps:.0f} rps "
+                              f"({ours.cpu_ms_per_request or 0:.3f} ms CPU/req, errors {ours.errors})",
+                              file=sys.stderr, flush=True)
         finally:
             for process in (gateway, nginx, provider):
                 stop(process)
@@ -257,7 +286,7 @@ def main() -> int:
     return 0
 
 
-Row = tuple[float, int, Result, Result, Result, float, float]
+Row = tuple[str, float, int, Result, Result, Result, float, float]
 
 
 def render(rows: list[Row], args: argparse.Namespace) -> str:
@@ -265,16 +294,17 @@ def render(rows: list[Row], args: argparse.Namespace) -> str:
         f"wrk -t1, {args.duration:g} s per cell, proxy pinned to core {PROXY_CORE}, "
         f"wrk + provider on core {LOAD_CORE}; aigw serve --loop {args.loop}",
         "",
-        "| delay | conns | direct rps | nginx rps | aigw rps | aigw/direct rps | aigw/nginx rps "
+        "| body | delay | conns | direct rps | nginx rps | aigw rps | aigw/direct rps | aigw/nginx rps "
         "| nginx CPU ms/req | aigw CPU ms/req | aigw/nginx CPU | added p50 nginx / aigw (ms) "
         "| added p99 nginx / aigw (ms) | aigw own ms/req | aigw max loop lag (ms) | errors (d/n/a) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for delay, connections, direct, proxied, ours, own_ms, lag_ms in rows:
+    for size, delay, connections, direct, proxied, ours, own_ms, lag_ms in rows:
         nginx_cpu = proxied.cpu_ms_per_request or 0.0
         ours_cpu = ours.cpu_ms_per_request or 0.0
         lines.append(
-            f"| {delay:g} ms | {connections} | {direct.rps:,.0f} | {proxied.rps:,.0f} | {ours.rps:,.0f} "
+            f"| {size} | {delay:g} ms | {connections} | {direct.rps:,.0f} | {proxied.rps:,.0f} "
+            f"| {ours.rps:,.0f} "
             f"| {ours.rps / direct.rps:.2f} | {ours.rps / proxied.rps:.2f} "
             f"| {nginx_cpu:.3f} | {ours_cpu:.3f} "
             f"| {ours_cpu / nginx_cpu if nginx_cpu else float('nan'):.1f}x "

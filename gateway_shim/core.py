@@ -41,12 +41,14 @@ from gateway_shim.policy.guardrails import MAX_DEPTH, DenyList, Redactor, messag
 from gateway_shim.policy.normalize import fold_for_redaction
 from gateway_shim.policy.rate_limit import RateLimiter
 from gateway_shim.policy.tokens import estimate_tokens_from_chars, message_text
+from gateway_shim.routing.capabilities import missing
 from gateway_shim.routing.circuit_breaker import CircuitBreaker
 from gateway_shim.routing.degrade import DEGRADED_ACTION, degraded_chain, under_pressure
 from gateway_shim.routing.lane_queues import LaneGate
 from gateway_shim.routing.routes import RouteSpec, RouteTable
 from gateway_shim.telemetry.event import EventIds, plan_event, rejection_event
 from gateway_shim.types import AttemptResult, Message, Outcome, Plan, Rejection, RequestContext, Target
+from gateway_shim.wire.fates import describe_need
 
 Emit = Callable[[dict[str, Any]], None]
 
@@ -72,6 +74,13 @@ class _Chain:
 
     targets: tuple[Target, ...]
     worst_rates: dict[int, tuple[float, float]]
+    window: int = 1 << 62
+    """The smallest context window among the targets: a prompt below it needs no per-target check."""
+
+    def __post_init__(self) -> None:
+        windows = [t.context_window for t in self.targets if t.context_window is not None]
+        if windows:
+            self.window = min(windows)
 
 
 class Gateway:
@@ -203,6 +212,15 @@ class Gateway:
             return self._refuse(tenant, lane_name, sensitivity, chain.status, chain.code, chain.message,
                                 chain.outcome, chain.error_type, input_tokens=input_tokens,
                                 validation=validation, actions=actions, route=route.name)
+        targets = chain.targets
+        if ctx.needs or input_tokens > chain.window:
+            capable = self._capable(targets, ctx.needs, input_tokens)
+            if isinstance(capable, str):
+                return self._refuse(tenant, lane_name, sensitivity, 400, "capability_unavailable",
+                                    f"no target of route {route.name!r} can serve this request: {capable}",
+                                    "client_error", input_tokens=input_tokens, validation=validation,
+                                    actions=actions, route=route.name)
+            targets = capable
         max_tokens = lane.max_output_tokens
         if ctx.max_tokens is not None and ctx.max_tokens < max_tokens:
             max_tokens = ctx.max_tokens
@@ -229,9 +247,28 @@ class Gateway:
             return self._over_budget(ctx, tenant, lane_name, sensitivity, month, reservation, input_tokens,
                                      validation, actions, route.name)
 
-        return Plan.admitted(ctx, tenant_id, tenant.team, lane_name, sensitivity, route.name, chain.targets,
+        plan = Plan.admitted(ctx, tenant_id, tenant.team, lane_name, sensitivity, route.name, targets,
                              max_tokens, messages, input_tokens, lane.timeout_s, now + lane.timeout_s,
                              lane.priority, reservation, month, actions, validation, degraded)
+        if targets is not chain.targets and targets[0] is not chain.targets[0]:
+            plan.fallback_reason = "capability"
+        return plan
+
+    @staticmethod
+    def _capable(targets: tuple[Target, ...], needs: tuple[str, ...],
+                 input_tokens: int) -> tuple[Target, ...] | str:
+        """The targets that can serve the request's needs, in chain order; when none can, what each
+        lacks (for the 400)."""
+        capable = []
+        lacking = []
+        for target in targets:
+            gaps = missing(target, needs, input_tokens)
+            if gaps:
+                named = ", ".join(describe_need(g) for g in dict.fromkeys(gaps))
+                lacking.append(f"{target.key} lacks {named}")
+            else:
+                capable.append(target)
+        return tuple(capable) if capable else "; ".join(lacking)
 
     def _chain(self, route: RouteSpec, rule: DataClassRule, requested: str,
                degraded: bool) -> _Chain | Rejection:
@@ -418,13 +455,19 @@ class Gateway:
         gateway_overhead_ms: float | None = None,
         streamed: bool | None = None,
         error: Rejection | None = None,
+        cache_read_tokens: int | None = None,
+        cache_write_tokens: int | None = None,
+        reasoning_tokens: int | None = None,
+        tool_calls: int | None = None,
     ) -> dict[str, Any]:
         """Settle the budget to the actual cost, emit and return the event (also for failures).
 
         ``input_tokens``/``output_tokens`` are the provider's usage (``None`` = no usage: the event
         shows the gateway's estimate and nothing is charged). ``error`` says why an admitted request
         failed (``exhausted``, a shed or queue timeout from ``lanes``, ``validate_output``); its
-        outcome and code go into the event. Finishing a plan twice raises ``RuntimeError``.
+        outcome and code go into the event. The usage details (cache read/write and reasoning tokens,
+        the answer's tool calls) go into the event as the provider reported them (``None`` = not
+        reported). Finishing a plan twice raises ``RuntimeError``.
         """
         if plan.finished:
             raise RuntimeError("plan already finished")
@@ -450,7 +493,8 @@ class Gateway:
         event = plan_event(
             plan, self._ids.next(), self.gateway_id, self.policy_version, status_code, outcome, error_type,
             event_in, output_tokens, cost, inference_ms, ttft_ms, total_ms, gateway_overhead_ms,
-            plan.ctx.stream if streamed is None else streamed,
+            plan.ctx.stream if streamed is None else streamed, cache_read_tokens, cache_write_tokens,
+            reasoning_tokens, tool_calls,
         )
         self.emit(event)
         return event

@@ -18,6 +18,8 @@ Message = dict[str, Any]
 """An OpenAI-style chat message: ``{"role": ..., "content": str | list[{"type": "text", "text": ...}]}``."""
 
 FailureReason = Literal["error", "throttle", "timeout", "outage", "connect"]
+TEXT_ONLY: tuple[str, ...] = ("text",)
+"""The modalities of a text-only request (the common case, shared rather than rebuilt)."""
 Outcome = Literal["ok", "blocked", "throttled", "budget_exceeded", "upstream_error", "client_error"]
 
 
@@ -46,6 +48,16 @@ class RequestContext:
     retrieval_ms: float | None = None
     run_id: str | None = None
     body_bytes: int = 0
+    operation: str = "chat"
+    """The OTel ``gen_ai.operation.name`` of the front door (``chat``, ``embeddings``, ...)."""
+    modalities: tuple[str, ...] = TEXT_ONLY
+    """The kinds of content the request carries (``text``, ``image``, ``audio``, ...), sorted."""
+    needs: tuple[str, ...] = ()
+    """What a target must offer to serve it: capabilities, wire-only fields (``wire/fates.py``)."""
+    body: dict[str, Any] | None = None
+    """The client's parsed body, forwarded (same wire) or translated (other wire) by the upstream client."""
+    wire: str = "openai"
+    """The body's wire format: ``openai`` or ``converse``."""
 
     @staticmethod
     def arrived(
@@ -53,6 +65,8 @@ class RequestContext:
         max_tokens: int | None, stream: bool, workflow: str | None, app_id: str | None, user_id: str | None,
         sensitivity: str | None, latency_class: str | None, budget_class: str | None,
         prompt_version: str | None, retrieval_ms: float | None, run_id: str | None, body_bytes: int,
+        operation: str, modalities: tuple[str, ...], needs: tuple[str, ...], body: dict[str, Any] | None,
+        wire: str,
     ) -> RequestContext:
         """Every field, in field order: the simulator builds one per arrival."""
         ctx: RequestContext = _new(RequestContext)
@@ -73,16 +87,30 @@ class RequestContext:
         ctx.retrieval_ms = retrieval_ms
         ctx.run_id = run_id
         ctx.body_bytes = body_bytes
+        ctx.operation = operation
+        ctx.modalities = modalities
+        ctx.needs = needs
+        ctx.body = body
+        ctx.wire = wire
         return ctx
 
 
 @dataclass(slots=True, frozen=True)
 class Target:
-    """One provider/model a route may call; ``timeout_s`` is the provider's own per-call cap."""
+    """One provider/model a route may call; ``timeout_s`` is the provider's own per-call cap.
+
+    ``wire`` is the format its provider speaks; ``capabilities`` what it can serve (``None``: not
+    declared, assumed able), ``context_window`` its input limit in tokens (``None``: unknown),
+    ``forwards_unknown`` whether unknown request fields may go to it (its provider's ``unknown_fields``).
+    """
 
     provider: str
     model: str
     timeout_s: float = 60.0
+    wire: str = "openai"
+    capabilities: frozenset[str] | None = None
+    context_window: int | None = None
+    forwards_unknown: bool = True
     key: str = field(init=False, compare=False, repr=False)
     """``provider/model``: names the circuit breaker and the ``x-aigw-route`` style display."""
 
@@ -218,4 +246,7 @@ class Plan:
 
     @property
     def fallback_used(self) -> bool:
-        return self.served is not None and self.served is not self.targets[0]
+        """Served by another target than the route's first choice (also when that one was skipped
+        at admission for lack of a capability)."""
+        return self.served is not None and (self.served is not self.targets[0]
+                                            or self.fallback_reason == "capability")

@@ -24,12 +24,12 @@ from gateway_shim.telemetry.layout import (
     layout_problem,
 )
 from gateway_shim.telemetry.quarantine import copy_to_quarantine
-from gateway_shim.telemetry.schema import EVENT_SCHEMA, SCHEMA_VERSION, schema_problem
+from gateway_shim.telemetry.schema import EVENT_SCHEMA, READABLE_VERSIONS, schema_problem
 from gateway_shim.telemetry.storage import LakeLocation
 
 
 class UnreadableObject(ValueError):
-    """A lake object that is not a readable schema-v1 event file; the message is the reason."""
+    """A lake object that is not a readable event file (schema v1 or v2); the message is the reason."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,8 +76,9 @@ def changed_days(
 
 def conform(table: pa.Table) -> pa.Table:
     """The table in EVENT_SCHEMA's column order, absent optional columns filled with nulls;
-    ``UnreadableObject`` naming the problem when it is not schema v1 (a missing required column, an
-    extra column, a column of another type: nothing is cast, so "0.5" never becomes 0.5 dollars)."""
+    ``UnreadableObject`` naming the problem when it is not a readable schema version (a missing
+    required column, an extra column, a column of another type: nothing is cast, so "0.5" never
+    becomes 0.5 dollars)."""
     problem = schema_problem(table.schema)
     if problem is not None:
         raise UnreadableObject(problem)
@@ -93,15 +94,15 @@ def conform(table: pa.Table) -> pa.Table:
         if conformed.column(name).null_count:
             raise UnreadableObject(f"column {name} has null values")
     versions = pc.unique(conformed.column("schema_version")).to_pylist()
-    if any(v != SCHEMA_VERSION for v in versions):
-        raise UnreadableObject(f"schema_version {sorted(versions)} is not {SCHEMA_VERSION}")
+    if any(v not in READABLE_VERSIONS for v in versions):
+        raise UnreadableObject(f"schema_version {sorted(versions)} is not one of {list(READABLE_VERSIONS)}")
     return conformed
 
 
 @dataclass(frozen=True, slots=True)
 class Footer:
     rows: int
-    exact: bool  # the columns are exactly schema v1's, in order (no filling or casting needed)
+    exact: bool  # the columns are exactly the current schema's, in order (no filling or casting needed)
 
 
 def check_footer(lake: LakeLocation, obj: LakeObject) -> Footer:
@@ -121,7 +122,7 @@ def check_footer(lake: LakeLocation, obj: LakeObject) -> Footer:
 
 
 def read_event_object(lake: LakeLocation, obj: LakeObject) -> pa.Table:
-    """One object's rows, read whole and conformed to schema v1 (the careful, object-by-object path)."""
+    """One object's rows, read whole and conformed to the current schema (the careful, one-by-one path)."""
     if obj.dt is None:
         raise UnreadableObject(layout_problem(obj.path) or OUTSIDE_LAYOUT)
     data = lake.read_bytes(obj.path)  # an I/O error fails the run: the object may be fine

@@ -84,9 +84,20 @@ class Lane(Strict):
     slo: Slo
 
 
+class Capabilities(Strict):
+    """What a target can serve, where the shipped catalog (``gateway_shim/routing/capabilities.py``)
+    does not know its model or is wrong about it; an unset key keeps the catalog's value."""
+
+    tools: bool | None = None
+    vision: bool | None = None
+    json_schema: bool | None = None
+    context_window: PositiveInt | None = None
+
+
 class Target(Strict):
     provider: str
     model: str
+    capabilities: Capabilities | None = None
 
     @property
     def key(self) -> str:
@@ -146,6 +157,9 @@ class Provider(Strict):
     connect_timeout_s: PositiveFloat = 2
     timeout_s: PositiveFloat = 60
     circuit_breaker: CircuitBreaker = CircuitBreaker()
+    unknown_fields: Literal["forward", "refuse"] = "forward"
+    """Request fields the gateway does not know: forwarded to this provider when it speaks the
+    request's format, or the provider is skipped (400 when no target is left)."""
 
 
 class Price(Strict):

@@ -13,16 +13,29 @@ CHARS_PER_TOKEN = 4
 
 
 def message_text(message: Message) -> str:
-    """The text of one OpenAI-style message (string content or a list of text parts)."""
+    """The text of one message: string content, or a list of text parts (OpenAI) or blocks (Converse,
+    tool results included)."""
     content = message.get("content")
     if isinstance(content, str):
         return content
     if isinstance(content, list):
-        return "\n".join(
-            part["text"] for part in content
-            if isinstance(part, dict) and isinstance(part.get("text"), str)
-        )
+        return "\n".join(_part_texts(content))
     return ""
+
+
+def _part_texts(parts: list[object]) -> list[str]:
+    texts = []
+    for part in parts:
+        if not isinstance(part, dict):
+            continue
+        text = part.get("text")
+        if isinstance(text, str):
+            texts.append(text)
+        elif "toolResult" in part:
+            result = part["toolResult"]
+            if isinstance(result, dict) and isinstance(result.get("content"), list):
+                texts.extend(_part_texts(result["content"]))
+    return texts
 
 
 def estimate_tokens_from_chars(chars: int, messages: int) -> int:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from gateway_shim.config.models import Provider, Route
 from gateway_shim.config.models import Target as TargetConfig
+from gateway_shim.routing.capabilities import make_target as capable_target
 from gateway_shim.types import Target
 
 _MEMO_LIMIT = 4096
@@ -50,7 +51,8 @@ class RouteTable:
         self.targets: dict[str, Target] = {}
 
         def make_target(target: TargetConfig) -> Target:
-            made = Target(target.provider, target.model, providers[target.provider].timeout_s)
+            made = capable_target(target.provider, providers[target.provider], target.model,
+                                  target.capabilities)
             return self.targets.setdefault(made.key, made)
 
         specs = []

@@ -1,9 +1,12 @@
-"""The Bedrock Converse front door: ``POST /model/{modelId}/converse``.
+"""The Bedrock Converse front door: ``POST /model/{modelId}/converse`` (and ``/converse-stream``).
 
-Translates Converse messages (``content: [{"text": ...}]``, a separate ``system`` list,
-``inferenceConfig``) into the OpenAI-style messages the core works on, and the answer back into a
-Converse response, so an unmodified boto3 ``bedrock-runtime`` client can call the gateway.
-The request contract may also come from Converse's own ``requestMetadata`` map.
+The body is parsed once; its messages go to the core in the *policy view* (the ``system`` blocks
+first as a ``system`` entry, then the Converse messages with their content blocks as they are), so
+the guardrails scan and redact text and tool results alike, and the whole body goes upstream:
+unchanged but for the policy edits to a Bedrock target, translated to an OpenAI-compatible one.
+What each field becomes is declared in ``gateway_shim/wire/converse_fields.py``. The request
+contract may also come from Converse's own ``requestMetadata`` map. An unmodified boto3
+``bedrock-runtime`` client can call the gateway.
 """
 
 from __future__ import annotations
@@ -20,7 +23,10 @@ from gateway_shim.server.openai_api import parse_json_object
 from gateway_shim.server.request_contract import bearer_key, contract, trace_id
 from gateway_shim.types import Message, RequestContext
 from gateway_shim.upstream.base import StreamChunk, UpstreamResult
+from gateway_shim.wire.converse_fields import block_needs, request_needs
 from gateway_shim.wire.eventstream import encode_event, encode_exception
+from gateway_shim.wire.translate_response import json_default, openai_to_converse_response
+from gateway_shim.wire.translate_stream import OpenAIToConverse
 
 STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "content_filter": "content_filtered"}
 
@@ -45,8 +51,17 @@ def model_id(path: str) -> tuple[str, bool] | None:
 
 def parse_converse(request: Request, model: str, stream: bool = False) -> ConverseCall:
     body = parse_json_object(request.body)
-    messages: list[Message] = _system(body.get("system"))
-    messages.extend(_messages(body.get("messages")))
+    needs: list[str] = []
+    unknown = request_needs(body, needs)
+    if unknown is not None:
+        raise ApiError(400, "unknown_field",
+                       f"{unknown!r} is not a Converse request field (the bedrock-runtime service model "
+                       f"has no such member)")
+    system = _system(body.get("system"))
+    conversation = _messages(body.get("messages"))
+    modalities = block_needs(conversation, system, needs)
+    messages: list[Message] = [{"role": "system", "content": system}] if system else []
+    messages.extend(conversation)
     max_tokens, extra = _inference_config(body.get("inferenceConfig"))
     ctx = RequestContext(
         api_key=bearer_key(request.headers),
@@ -57,45 +72,44 @@ def parse_converse(request: Request, model: str, stream: bool = False) -> Conver
         max_tokens=max_tokens,
         stream=stream,
         body_bytes=len(request.body),
+        modalities=modalities,
+        needs=tuple(dict.fromkeys(needs)) if needs else (),
+        body=body,
+        wire="converse",
         **contract(request.headers, body.get("requestMetadata")),
     )
     return ConverseCall(ctx, extra)
 
 
-def _text_blocks(value: object, where: str) -> str:
+def _blocks(value: object, where: str) -> list[dict[str, Any]]:
     if not isinstance(value, list) or not value:
         raise ApiError(400, "invalid_messages", f"{where} must be a non-empty array of content blocks")
-    texts: list[str] = []
     for j, block in enumerate(value):
-        if not isinstance(block, dict):
-            raise ApiError(400, "invalid_messages", f"{where}[{j}] must be an object")
+        if not isinstance(block, dict) or not block:
+            raise ApiError(400, "invalid_messages", f"{where}[{j}] must be a non-empty object")
         text = block.get("text")
-        if text is None:
-            continue  # images, documents, tool use: not forwarded by this gateway
-        if not isinstance(text, str):
+        if text is not None and not isinstance(text, str):
             raise ApiError(400, "invalid_messages", f"{where}[{j}].text must be a string")
-        texts.append(text)
-    return "\n".join(texts)
+    return value
 
 
-def _system(value: object) -> list[Message]:
-    if value is None:
+def _system(value: object) -> list[dict[str, Any]]:
+    if value is None or value == []:
         return []
-    return [{"role": "system", "content": _text_blocks(value, "system")}]
+    return _blocks(value, "system")
 
 
 def _messages(value: object) -> list[Message]:
     if not isinstance(value, list) or not value:
         raise ApiError(400, "invalid_messages", "'messages' must be a non-empty array")
-    out: list[Message] = []
     for i, message in enumerate(value):
         if not isinstance(message, dict):
             raise ApiError(400, "invalid_messages", f"messages[{i}] must be an object")
         role = message.get("role")
         if role not in ("user", "assistant"):
             raise ApiError(400, "invalid_messages", f"messages[{i}].role must be 'user' or 'assistant'")
-        out.append({"role": role, "content": _text_blocks(message.get("content"), f"messages[{i}].content")})
-    return out
+        _blocks(message.get("content"), f"messages[{i}].content")
+    return value
 
 
 def _inference_config(value: object) -> tuple[int | None, dict[str, Any] | None]:
@@ -125,6 +139,12 @@ def _inference_config(value: object) -> tuple[int | None, dict[str, Any] | None]
 
 
 def converse_body(result: UpstreamResult, latency_ms: float) -> bytes:
+    """The answer as a Converse response: a Converse provider's own document unchanged, an OpenAI
+    provider's translated, a plain result framed here."""
+    if result.raw is not None:
+        if result.wire == "converse":
+            return orjson.dumps(result.raw, default=json_default)
+        return orjson.dumps(openai_to_converse_response(result.raw, latency_ms))
     return orjson.dumps({
         "output": {"message": {"role": "assistant", "content": [{"text": result.text}]}},
         "stopReason": STOP_REASONS.get(result.finish_reason, result.finish_reason),
@@ -135,41 +155,66 @@ def converse_body(result: UpstreamResult, latency_ms: float) -> bytes:
 
 
 class ConverseStreamEncoder:
-    """ConverseStream events in AWS event-stream framing: messageStart, contentBlockDelta...,
-    contentBlockStop, messageStop, metadata (usage is always sent, as Bedrock does)."""
+    """ConverseStream events in AWS event-stream framing: a Converse provider's own events as they came,
+    an OpenAI provider's chunks translated, plain text chunks framed here (messageStart,
+    contentBlockDelta..., contentBlockStop, messageStop, metadata). Usage is always sent, as Bedrock does."""
 
-    __slots__ = ("stopped",)
+    __slots__ = ("_openai", "opened", "sent_usage", "stopped")
     content_type = "application/vnd.amazon.eventstream"
     always_usage = True
 
     def __init__(self) -> None:
+        self.opened = False
         self.stopped = False
+        self.sent_usage = False
+        self._openai: OpenAIToConverse | None = None
 
     def first(self) -> bytes:
-        return encode_event("messageStart", b'{"role":"assistant"}')
+        """Nothing yet: the provider's first event (or ``delta``) opens the stream."""
+        return b""
 
     def delta(self, chunk: StreamChunk) -> bytes:
+        if chunk.raw is not None and chunk.wire == "converse":
+            kind, payload = next(iter(chunk.raw.items()))
+            return self._event(kind, payload)
+        if chunk.raw is not None and chunk.wire == "openai":
+            if self._openai is None:
+                self._openai = OpenAIToConverse()
+            return b"".join(self._event(kind, payload) for kind, payload in self._openai.events(chunk.raw))
         out = b""
+        if not self.opened:
+            out += self._event("messageStart", {"role": "assistant"})
         if chunk.text:
-            out += encode_event("contentBlockDelta",
-                                orjson.dumps({"contentBlockIndex": 0, "delta": {"text": chunk.text}}))
+            out += self._event("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": chunk.text}})
         if chunk.finish_reason is not None:
             out += self._stop(chunk.finish_reason)
         return out
 
+    def _event(self, kind: str, payload: dict[str, Any]) -> bytes:
+        self.opened = True
+        if kind == "messageStop":
+            if self.stopped:
+                return b""
+            self.stopped = True
+        elif kind == "metadata":
+            self.sent_usage = True
+        return encode_event(kind, orjson.dumps(payload, default=json_default))
+
     def _stop(self, finish_reason: str) -> bytes:
         if self.stopped:
             return b""
-        self.stopped = True
         reason = STOP_REASONS.get(finish_reason, finish_reason)
-        return (encode_event("contentBlockStop", b'{"contentBlockIndex":0}')
-                + encode_event("messageStop", orjson.dumps({"stopReason": reason})))
+        return (self._event("contentBlockStop", {"contentBlockIndex": 0})
+                + self._event("messageStop", {"stopReason": reason}))
 
     def usage(self, input_tokens: int, output_tokens: int, latency_ms: float = 0.0) -> bytes:
-        return self._stop("stop") + encode_event("metadata", orjson.dumps({
+        """messageStop (if the provider sent none) and the metadata event (if it sent none)."""
+        if self.sent_usage:
+            return b""
+        return self._stop("stop") + self._event("metadata", {
             "usage": {"inputTokens": input_tokens, "outputTokens": output_tokens,
                       "totalTokens": input_tokens + output_tokens},
-            "metrics": {"latencyMs": int(latency_ms)}}))
+            "metrics": {"latencyMs": int(latency_ms)}})
 
     @staticmethod
     def error(type_: str, code: str, message: str) -> bytes:

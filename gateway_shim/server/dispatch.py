@@ -26,6 +26,7 @@ from gateway_shim.upstream.base import (
     UpstreamError,
     UpstreamRequest,
     UpstreamResult,
+    UsageDetails,
 )
 
 log = logging.getLogger("aigw.server")
@@ -38,6 +39,16 @@ _Opened = tuple[Target, AsyncIterator[StreamChunk], StreamChunk | None, float]
 
 def _mono() -> float:
     return time.monotonic()
+
+
+def policy_edits(plan: Plan) -> str:
+    """What policy changed in the request before it went upstream, for ``x-aigw-edits``: the output
+    cap it set or lowered (``max_tokens:N``) and the guardrail actions (``pii_redacted:email``,
+    ``degraded``); the event's ``guardrail_actions`` records the same actions."""
+    asked = plan.ctx.max_tokens
+    edits = [] if asked is not None and asked <= plan.max_tokens else [f"max_tokens:{plan.max_tokens}"]
+    edits.extend(plan.guardrail_actions)
+    return ",".join(edits)
 
 
 class Dispatcher:
@@ -110,7 +121,8 @@ class Dispatcher:
         timeout = self.gateway.attempt_timeout(plan, target, _mono())
         return UpstreamRequest(model=target.model, messages=plan.messages, max_tokens=plan.max_tokens,
                                timeout_s=timeout, stream=stream, extra=extra, trace_id=plan.ctx.trace_id,
-                               tenant_id=plan.tenant_id, workflow=plan.ctx.workflow)
+                               tenant_id=plan.tenant_id, workflow=plan.ctx.workflow,
+                               body=plan.ctx.body, wire=plan.ctx.wire)
 
     def _client(self, target: Target) -> ProviderClient:
         client = self.clients.get(target.provider)
@@ -150,7 +162,7 @@ class Dispatcher:
         if result is None:
             self._fail(conn, door, plan, gateway.exhausted(plan), started, waited, upstream_s)
             return
-        blocked = gateway.validate_output(plan, result.text)
+        blocked = gateway.validate_output(plan, result.text if result.scan is None else result.scan)
         now = _mono()
         total_s = now - started
         event = gateway.finish(
@@ -158,7 +170,9 @@ class Dispatcher:
             input_tokens=result.input_tokens, output_tokens=result.output_tokens,
             inference_ms=inference_s * 1000, total_ms=total_s * 1000,
             gateway_overhead_ms=max(0.0, total_s - upstream_s - waited) * 1000,
-            streamed=False, error=blocked)
+            streamed=False, error=blocked, cache_read_tokens=result.cache_read_tokens,
+            cache_write_tokens=result.cache_write_tokens, reasoning_tokens=result.reasoning_tokens,
+            tool_calls=result.tool_calls)
         self.metrics.observe(event)
         headers = self._headers(plan, event)
         if blocked is not None:
@@ -205,12 +219,13 @@ class Dispatcher:
             return
         target, chunks, first, call_start = opened
         ttft_s = _mono() - call_start
-        encoder = door.stream_encoder(plan.ctx.trace_id, target.model)
+        encoder = door.stream_encoder(plan.ctx.trace_id, target.model, include_usage)
         headers = self._headers(plan, None, target)
         conn.start_stream(200, headers, encoder.content_type)
         await conn.write(encoder.first())
         input_tokens: int | None = None
         output_tokens: int | None = None
+        details = UsageDetails()
         text_chars = 0
         tail = ""
         error: Rejection | None = None
@@ -222,9 +237,10 @@ class Dispatcher:
                     input_tokens = chunk.input_tokens
                 if chunk.output_tokens is not None:
                     output_tokens = chunk.output_tokens
-                if chunk.text:
-                    text_chars += len(chunk.text)
-                    scanned = tail + chunk.text
+                details.add(chunk)
+                if chunk.text or chunk.arguments:
+                    text_chars += len(chunk.text) + len(chunk.arguments)
+                    scanned = tail + chunk.text + chunk.arguments
                     error = gateway.validate_output(plan, scanned)
                     if error is not None:
                         await conn.write(encoder.error(error.error_type, error.code, error.message))
@@ -276,7 +292,9 @@ class Dispatcher:
             input_tokens=input_tokens, output_tokens=output_tokens,
             inference_ms=(end - call_start) * 1000, ttft_ms=ttft_s * 1000, total_ms=total_s * 1000,
             gateway_overhead_ms=max(0.0, total_s - upstream_s - waited) * 1000,
-            streamed=True, error=error)
+            streamed=True, error=error, cache_read_tokens=details.cache_read_tokens,
+            cache_write_tokens=details.cache_write_tokens, reasoning_tokens=details.reasoning_tokens,
+            tool_calls=details.tool_calls)
         self.metrics.observe(event)
 
     # ---- helpers ----------------------------------------------------------------------------------------
@@ -309,10 +327,14 @@ class Dispatcher:
         headers: Headers = [
             ("x-aigw-trace-id", plan.ctx.trace_id),
             ("x-aigw-route", plan.route),
-            ("x-aigw-fallback", "true" if served is not None and served != plan.targets[0] else "false"),
+            ("x-aigw-fallback", "true" if served is not None and (
+                served != plan.targets[0] or plan.fallback_reason == "capability") else "false"),
         ]
         if served is not None:
             headers.append(("x-aigw-model", served.model))
         if event is not None and event.get("estimated_cost_usd") is not None:
             headers.append(("x-aigw-cost-usd", f"{event['estimated_cost_usd']:.8f}"))
+        edits = policy_edits(plan)
+        if edits:
+            headers.append(("x-aigw-edits", edits))
         return headers

@@ -41,7 +41,7 @@ class Door(Protocol):
     def success(self, conn: Connection, trace: str, model: str, result: UpstreamResult,
                 inference_ms: float, headers: Headers) -> None: ...
 
-    def stream_encoder(self, trace: str, model: str) -> StreamEncoder: ...
+    def stream_encoder(self, trace: str, model: str, include_usage: bool) -> StreamEncoder: ...
 
 
 class OpenAIDoor:
@@ -53,8 +53,8 @@ class OpenAIDoor:
                 inference_ms: float, headers: Headers) -> None:
         conn.respond(200, headers, completion_body(trace, int(time.time()), model, result))
 
-    def stream_encoder(self, trace: str, model: str) -> StreamEncoder:
-        return SseEncoder(trace, int(time.time()), model)
+    def stream_encoder(self, trace: str, model: str, include_usage: bool) -> StreamEncoder:
+        return SseEncoder(trace, int(time.time()), model, include_usage)
 
 
 class ConverseDoor:
@@ -71,7 +71,7 @@ class ConverseDoor:
                 inference_ms: float, headers: Headers) -> None:
         conn.respond(200, headers, converse_body(result, inference_ms))
 
-    def stream_encoder(self, trace: str, model: str) -> StreamEncoder:
+    def stream_encoder(self, trace: str, model: str, include_usage: bool) -> StreamEncoder:
         return ConverseStreamEncoder()
 
 

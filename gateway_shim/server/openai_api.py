@@ -1,7 +1,9 @@
 """The OpenAI front door: ``POST /v1/chat/completions`` bodies in, chat completions (or SSE chunks) out.
 
-The body is parsed once with orjson and checked field by field; every problem is a 400 naming the
-field. Only the fields the gateway needs are read; known sampling options are forwarded upstream.
+The body is parsed once with orjson; the fields the gateway uses are checked (every problem a 400
+naming the field) and the whole body goes upstream: unchanged but for the policy edits to an
+OpenAI-compatible target, translated to a Converse one. What each field becomes, and what the
+request therefore needs of its target, is declared in ``gateway_shim/wire/openai_fields.py``.
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ from gateway_shim.server.http import Request
 from gateway_shim.server.request_contract import bearer_key, contract, trace_id
 from gateway_shim.types import Message, RequestContext
 from gateway_shim.upstream.base import StreamChunk, UpstreamResult
+from gateway_shim.wire.openai_fields import message_needs, request_needs
+from gateway_shim.wire.translate_response import converse_to_openai_response
+from gateway_shim.wire.translate_stream import ConverseToOpenAI
 
 ROLES = frozenset({"system", "developer", "user", "assistant", "tool"})
 MAX_MESSAGES = 10_000
@@ -72,9 +77,15 @@ def parse_chat(request: Request) -> ChatCall:
     max_tokens = _max_tokens(body)
     extra = _forwarded(body)
     fields = contract(request.headers, body.get("metadata"))
-    user = body.get("user")
-    if "user_id" not in fields and isinstance(user, str) and user:
-        fields["user_id"] = user[:256]  # OpenAI's own end-user field, when the contract names none
+    if "user_id" not in fields:  # OpenAI's own end-user fields, when the contract names none
+        for key in ("user", "safety_identifier"):
+            user = body.get(key)
+            if isinstance(user, str) and user:
+                fields["user_id"] = user[:256]
+                break
+    needs: list[str] = []
+    request_needs(body, needs)
+    modalities = message_needs(messages, needs)
     ctx = RequestContext(
         api_key=bearer_key(request.headers),
         messages=messages,
@@ -84,6 +95,10 @@ def parse_chat(request: Request) -> ChatCall:
         max_tokens=max_tokens,
         stream=stream,
         body_bytes=len(request.body),
+        modalities=modalities,
+        needs=tuple(dict.fromkeys(needs)) if needs else (),
+        body=body,
+        wire="openai",
         **fields,
     )
     return ChatCall(ctx, include_usage, extra)
@@ -143,6 +158,12 @@ def _forwarded(body: dict[str, Any]) -> dict[str, Any] | None:
 # ---- responses ----------------------------------------------------------------------------------------
 
 def completion_body(trace: str, created: int, model: str, result: UpstreamResult) -> bytes:
+    """The answer as a ``chat.completion``: an OpenAI provider's own document unchanged, a Converse
+    provider's translated, a plain result framed here."""
+    if result.raw is not None:
+        if result.wire == "openai":
+            return orjson.dumps(result.raw)
+        return orjson.dumps(converse_to_openai_response(result.raw, f"chatcmpl-{trace}", created, model))
     return orjson.dumps({
         "id": f"chatcmpl-{trace}",
         "object": "chat.completion",
@@ -164,18 +185,24 @@ def _usage(input_tokens: int, output_tokens: int) -> dict[str, int]:
 
 
 class SseEncoder:
-    """``chat.completion.chunk`` SSE frames for one streamed answer."""
+    """``chat.completion.chunk`` SSE frames for one streamed answer: an OpenAI provider's own
+    documents as they came (the usage chunk only when the client asked for it), a Converse provider's
+    events translated, a plain text chunk framed here."""
 
-    __slots__ = ("created", "id", "model")
+    __slots__ = ("_converse", "created", "id", "include_usage", "model", "opened", "sent_usage")
     content_type = "text/event-stream"
     always_usage = False
 
-    def __init__(self, trace: str, created: int, model: str) -> None:
+    def __init__(self, trace: str, created: int, model: str, include_usage: bool = False) -> None:
         self.id = f"chatcmpl-{trace}"
         self.created = created
         self.model = model
+        self.include_usage = include_usage
+        self.opened = False
+        self.sent_usage = False
+        self._converse: ConverseToOpenAI | None = None
 
-    def _frame(self, choices: list[dict[str, Any]], usage: dict[str, int] | None = None) -> bytes:
+    def _frame(self, choices: list[dict[str, Any]], usage: dict[str, Any] | None = None) -> bytes:
         chunk: dict[str, Any] = {"id": self.id, "object": "chat.completion.chunk", "created": self.created,
                                  "model": self.model, "choices": choices}
         if usage is not None:
@@ -183,18 +210,50 @@ class SseEncoder:
         return b"data: " + orjson.dumps(chunk) + b"\n\n"
 
     def first(self) -> bytes:
-        delta = {"role": "assistant", "content": ""}
-        return self._frame([{"index": 0, "delta": delta, "finish_reason": None}])
+        """Nothing yet: the provider's first chunk (or ``delta``) opens the stream."""
+        return b""
 
     def delta(self, chunk: StreamChunk) -> bytes:
+        if chunk.raw is not None and chunk.wire == "openai":
+            return self._passed(chunk.raw)
+        if chunk.raw is not None and chunk.wire == "converse":
+            if self._converse is None:
+                self._converse = ConverseToOpenAI(self.include_usage)
+            out = b""
+            for doc in self._converse.documents(chunk.raw):
+                self.opened = True
+                if "usage" in doc:
+                    self.sent_usage = True
+                    out += self._frame([], doc["usage"])
+                else:
+                    out += self._frame(doc["choices"])
+            return out
         out = b""
+        if not self.opened:
+            self.opened = True
+            out += self._frame([{"index": 0, "delta": {"role": "assistant", "content": ""},
+                                 "finish_reason": None}])
         if chunk.text:
             out += self._frame([{"index": 0, "delta": {"content": chunk.text}, "finish_reason": None}])
         if chunk.finish_reason is not None:
             out += self._frame([{"index": 0, "delta": {}, "finish_reason": chunk.finish_reason}])
         return out
 
+    def _passed(self, doc: dict[str, Any]) -> bytes:
+        self.opened = True
+        if "usage" in doc and doc["usage"] is not None:
+            if not self.include_usage:
+                if not doc.get("choices"):
+                    return b""
+                doc = {k: v for k, v in doc.items() if k != "usage"}
+            else:
+                self.sent_usage = True
+        return b"data: " + orjson.dumps(doc) + b"\n\n"
+
     def usage(self, input_tokens: int, output_tokens: int, latency_ms: float = 0.0) -> bytes:
+        """The usage chunk, unless the provider's own went through already."""
+        if self.sent_usage:
+            return b""
         return self._frame([], _usage(input_tokens, output_tokens))
 
     @staticmethod

@@ -22,10 +22,11 @@ from gateway_shim.routing.lane_queues import QUEUED, RUNNING, Ticket
 from gateway_shim.simulate.incidents import Action, Schedule
 from gateway_shim.simulate.prompts import PromptBook
 from gateway_shim.simulate.traffic import HOUR_S, Arrival, TrafficModel
+from gateway_shim.simulated_provider.answers import cached_tokens, calls_a_tool
 from gateway_shim.simulated_provider.faults import FaultSet
 from gateway_shim.simulated_provider.simulated_model import SimResponse, SimulatedModel
 from gateway_shim.telemetry.event import EventIds
-from gateway_shim.types import AttemptResult, Plan, Rejection, RequestContext, Target
+from gateway_shim.types import TEXT_ONLY, AttemptResult, Plan, Rejection, RequestContext, Target
 
 Emit = Callable[[dict[str, Any]], None]
 Served = Callable[[float, Plan, Target, SimResponse], None]
@@ -54,6 +55,10 @@ class Stats:
     arrivals: int = 0
     events: int = 0
     policy_versions: list[str] = field(default_factory=list)
+
+
+TOOLS = ("tools",)
+"""What an agent stream's requests need of their target."""
 
 
 @dataclass(slots=True, eq=False)
@@ -107,6 +112,7 @@ class Simulation:
             for s in scenario.streams
         ]
         self._source_stream = [s.stream for s in traffic.sources]
+        self._needs: list[tuple[str, ...]] = [TOOLS if s.tools else () for s in scenario.streams]
 
     # -- driving ----------------------------------------------------------------------------------
 
@@ -162,7 +168,7 @@ class Simulation:
             key, messages, round(now * 1_000_000), f"{self._ids.getrandbits(128):032x}", model_requested,
             max_tokens, streamed, workflow, app, user, sensitivity, lane, budget_class,
             self._version[stream] or None, retrieval if retrieval >= 0 else None, self.spec.run_id,
-            tokens * 4 + 200,
+            tokens * 4 + 200, "chat", TEXT_ONLY, self._needs[stream], None, "openai",
         )
         gateway = self.gateway
         plan = gateway.admit(ctx, now)
@@ -224,8 +230,11 @@ class Simulation:
         if response is not None and error is None:
             ttft = total_ms - response.total_ms + response.ttft_ms
             # Positional on the common path (keywords cost ~35 ns each); test_core pins finish's order.
+            agent = bool(request.ctx.needs)
             gateway.finish(request.plan, 200, now, response.input_tokens, response.output_tokens,
-                           response.total_ms, ttft, total_ms, overhead, request.ctx.stream)
+                           response.total_ms, ttft, total_ms, overhead, request.ctx.stream, None,
+                           cached_tokens(response.input_tokens, request.digest), None, None,
+                           int(agent and calls_a_tool(request.digest)))
         else:
             assert error is not None
             gateway.finish(

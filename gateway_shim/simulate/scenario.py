@@ -111,6 +111,9 @@ class Stream(Strict):
     """Share of prompts carrying an e-mail address or phone number (the guardrails redact them)."""
     injection_share: Share = 0.0
     """Share of prompts with a prompt-injection phrase (the guardrails block them)."""
+    tools: bool = False
+    """An agent: every request offers tools (routed to targets that support them) and about two turns
+    in three end in a tool call."""
 
 
 class _Timed(Strict):

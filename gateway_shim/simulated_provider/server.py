@@ -21,6 +21,7 @@ import orjson
 import uvicorn
 
 from gateway_shim.simulated_provider import wire_converse, wire_openai
+from gateway_shim.simulated_provider.answers import Answer, answer
 from gateway_shim.simulated_provider.faults import FaultValidationError, parse_fault
 from gateway_shim.simulated_provider.latency import PROFILES
 from gateway_shim.simulated_provider.simulated_model import (
@@ -109,19 +110,27 @@ class ProviderApp:
                 return await _drop(receive)
             extra = ((b"retry-after", b"1"),) if sim.status == 429 else ()
             return await _json(send, sim.status, wire_openai.error(sim.status, sim.error_message()), extra)
+        reply = answer(sim, request.features)
         if not request.stream:
             await self._delay(sim, sim.total_ms)
-            return await _json(send, 200, wire_openai.completion(sim))
+            return await _json(send, 200, wire_openai.completion(sim, reply))
         await self._delay(sim, sim.ttft_ms)
         await send({"type": "http.response.start", "status": 200, "headers": [
             (b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache")]})
         created = int(time.time())
-        await _more(send, wire_openai.chunk(sim, created, {"role": "assistant"}))
-        async for piece in self._paced(sim):
-            await _more(send, wire_openai.chunk(sim, created, {"content": piece}))
-        tail = wire_openai.chunk(sim, created, {}, sim.finish_reason)
+        await _more(send, wire_openai.chunk(sim, created, {"role": "assistant", "content": ""}))
+        if reply.tool_name is not None:
+            await _more(send, wire_openai.chunk(sim, created, {"tool_calls": [
+                {"index": 0, **wire_openai.tool_call(reply, "")}]}))
+            for piece in _split(reply.tool_arguments or ""):
+                await _more(send, wire_openai.chunk(sim, created, {"tool_calls": [
+                    {"index": 0, "function": {"arguments": piece}}]}))
+        else:
+            async for piece in self._pieces(sim, reply):
+                await _more(send, wire_openai.chunk(sim, created, {"content": piece}))
+        tail = wire_openai.chunk(sim, created, {}, reply.finish_reason)
         if request.include_usage:
-            tail += wire_openai.usage_chunk(sim, created)
+            tail += wire_openai.usage_chunk(sim, reply, created)
         await send({"type": "http.response.body", "body": tail + wire_openai.DONE, "more_body": False})
 
     async def _paced(self, sim: SimResponse) -> AsyncIterator[str]:
@@ -133,6 +142,15 @@ class ProviderApp:
             wait = start + (i + 1) * step_s - time.monotonic()
             if wait > 0.002:
                 await asyncio.sleep(wait)
+            yield piece
+
+    async def _pieces(self, sim: SimResponse, reply: Answer) -> AsyncIterator[str]:
+        """The text answer paced as the model's, or a JSON answer in a few pieces."""
+        if reply.text is sim.text or reply.text == sim.text:
+            async for piece in self._paced(sim):
+                yield piece
+            return
+        for piece in _split(reply.text):
             yield piece
 
     async def _converse(self, model_id: str, receive: Receive, send: Send, *, stream: bool) -> None:
@@ -154,18 +172,24 @@ class ProviderApp:
             if sim.drop_connection:
                 return await _drop(receive)
             return await _aws_error(send, sim.status, sim.error_message())
+        reply = answer(sim, request.features)
         if not stream:
             await self._delay(sim, sim.total_ms)
-            return await _json(send, 200, wire_converse.response(sim, sim.total_ms))
+            return await _json(send, 200, wire_converse.response(sim, reply, request.features, sim.total_ms))
         await self._delay(sim, sim.ttft_ms)
         await send({"type": "http.response.start", "status": 200, "headers": [
             (b"content-type", b"application/vnd.amazon.eventstream")]})
         await _more(send, wire_converse.message_start())
-        async for piece in self._paced(sim):
-            await _more(send, wire_converse.text_delta(piece))
+        if reply.tool_name is not None:
+            await _more(send, wire_converse.tool_start(reply))
+            for piece in _split(reply.tool_arguments or ""):
+                await _more(send, wire_converse.tool_delta(piece))
+        else:
+            async for piece in self._pieces(sim, reply):
+                await _more(send, wire_converse.text_delta(piece))
         elapsed_ms = (time.monotonic() - started) * 1000.0
-        await send({"type": "http.response.body", "body": wire_converse.message_end(sim, elapsed_ms),
-                    "more_body": False})
+        end = wire_converse.message_end(sim, reply, request.features, elapsed_ms)
+        await send({"type": "http.response.body", "body": end, "more_body": False})
 
     async def _stats(self, method: str, send: Send) -> None:
         if method == "GET":
@@ -196,6 +220,11 @@ class ProviderApp:
             return await _json(send, 400, _control_error(str(exc)))
         faults.set(fault)
         await _json(send, 200, orjson.dumps({"fault": fault.to_json(now)}))
+
+
+def _split(text: str, size: int = 24) -> list[str]:
+    """A JSON answer or tool arguments in stream-sized pieces."""
+    return [text[i:i + size] for i in range(0, len(text), size)] or [""]
 
 
 def _control_error(message: str) -> bytes:

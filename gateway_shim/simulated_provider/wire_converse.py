@@ -8,11 +8,18 @@ from typing import Any
 
 import orjson
 
+from gateway_shim.simulated_provider.answers import (
+    CACHE_BLOCK,
+    CACHE_MIN_TOKENS,
+    Answer,
+    Features,
+    converse_features,
+)
 from gateway_shim.simulated_provider.simulated_model import SimResponse
 from gateway_shim.simulated_provider.wire_openai import BadRequest
 from gateway_shim.wire.eventstream import encode_event
 
-STOP_REASONS = {"stop": "end_turn", "length": "max_tokens"}
+STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use"}
 ERROR_TYPES = {400: "ValidationException", 404: "ResourceNotFoundException", 408: "ModelTimeoutException",
                424: "ModelErrorException", 429: "ThrottlingException", 503: "ServiceUnavailableException"}
 
@@ -22,6 +29,7 @@ class ConverseRequest:
     messages: list[dict[str, Any]]
     system: list[dict[str, Any]]
     max_tokens: int | None
+    features: Features
 
 
 def parse_converse(body: bytes) -> ConverseRequest:
@@ -44,19 +52,35 @@ def parse_converse(body: bytes) -> ConverseRequest:
     if max_tokens is not None and (isinstance(max_tokens, bool) or not isinstance(max_tokens, int)
                                    or max_tokens < 1):
         raise BadRequest("inferenceConfig.maxTokens must be a positive integer")
-    return ConverseRequest(messages, system, max_tokens)
+    return ConverseRequest(messages, system, max_tokens, converse_features(doc))
 
 
-def _usage(sim: SimResponse) -> dict[str, int]:
-    return {"inputTokens": sim.input_tokens, "outputTokens": sim.output_tokens,
-            "totalTokens": sim.input_tokens + sim.output_tokens}
+def _usage(sim: SimResponse, answer: Answer, features: Features) -> dict[str, int]:
+    """Converse counts cached input apart: ``inputTokens`` is what was neither read from nor written to
+    the cache. A cachable prompt that missed the cache is written to it."""
+    read = answer.cached_tokens
+    write = 0
+    if features.caching and not read and sim.input_tokens >= CACHE_MIN_TOKENS:
+        write = (sim.input_tokens * 3 // 4) // CACHE_BLOCK * CACHE_BLOCK
+    usage = {"inputTokens": sim.input_tokens - read - write, "outputTokens": answer.output_tokens,
+             "totalTokens": sim.input_tokens + answer.output_tokens}
+    if features.caching:
+        usage["cacheReadInputTokens"] = read
+        usage["cacheWriteInputTokens"] = write
+    return usage
 
 
-def response(sim: SimResponse, latency_ms: float) -> bytes:
+def response(sim: SimResponse, answer: Answer, features: Features, latency_ms: float) -> bytes:
+    if answer.tool_name is not None:
+        use = {"toolUseId": answer.tool_call_id, "name": answer.tool_name,
+               "input": orjson.loads(answer.tool_arguments or "{}")}
+        content: list[dict[str, Any]] = [{"toolUse": use}]
+    else:
+        content = [{"text": answer.text}]
     return orjson.dumps({
-        "output": {"message": {"role": "assistant", "content": [{"text": sim.text}]}},
-        "stopReason": STOP_REASONS.get(sim.finish_reason, "end_turn"),
-        "usage": _usage(sim),
+        "output": {"message": {"role": "assistant", "content": content}},
+        "stopReason": STOP_REASONS.get(answer.finish_reason, "end_turn"),
+        "usage": _usage(sim, answer, features),
         "metrics": {"latencyMs": round(latency_ms)},
     })
 
@@ -69,11 +93,21 @@ def text_delta(text: str) -> bytes:
     return encode_event("contentBlockDelta", orjson.dumps({"contentBlockIndex": 0, "delta": {"text": text}}))
 
 
-def message_end(sim: SimResponse, latency_ms: float) -> bytes:
-    stop = STOP_REASONS.get(sim.finish_reason, "end_turn")
+def tool_start(answer: Answer) -> bytes:
+    return encode_event("contentBlockStart", orjson.dumps({"contentBlockIndex": 0, "start": {"toolUse": {
+        "toolUseId": answer.tool_call_id, "name": answer.tool_name}}}))
+
+
+def tool_delta(fragment: str) -> bytes:
+    return encode_event("contentBlockDelta", orjson.dumps({"contentBlockIndex": 0,
+                                                           "delta": {"toolUse": {"input": fragment}}}))
+
+
+def message_end(sim: SimResponse, answer: Answer, features: Features, latency_ms: float) -> bytes:
+    stop = STOP_REASONS.get(answer.finish_reason, "end_turn")
     return (encode_event("contentBlockStop", b'{"contentBlockIndex":0}')
             + encode_event("messageStop", orjson.dumps({"stopReason": stop}))
-            + encode_event("metadata", orjson.dumps({"usage": _usage(sim),
+            + encode_event("metadata", orjson.dumps({"usage": _usage(sim, answer, features),
                                                      "metrics": {"latencyMs": round(latency_ms)}})))
 
 

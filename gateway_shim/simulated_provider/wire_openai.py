@@ -9,6 +9,7 @@ from typing import Any
 
 import orjson
 
+from gateway_shim.simulated_provider.answers import Answer, Features, openai_features
 from gateway_shim.simulated_provider.simulated_model import SimResponse
 
 
@@ -23,6 +24,7 @@ class ChatRequest:
     max_tokens: int | None
     stream: bool
     include_usage: bool
+    features: Features
 
 
 def parse_chat(body: bytes) -> ChatRequest:
@@ -48,29 +50,42 @@ def parse_chat(body: bytes) -> ChatRequest:
     options = doc.get("stream_options") or {}
     if not isinstance(options, dict):
         raise BadRequest("'stream_options' must be an object")
-    return ChatRequest(model, messages, max_tokens, stream, bool(options.get("include_usage", False)))
+    return ChatRequest(model, messages, max_tokens, stream, bool(options.get("include_usage", False)),
+                       openai_features(doc))
 
 
 def completion_id(sim: SimResponse) -> str:
     return f"chatcmpl-sim{sim.digest:016x}"
 
 
-def usage(sim: SimResponse) -> dict[str, int]:
-    return {"prompt_tokens": sim.input_tokens, "completion_tokens": sim.output_tokens,
-            "total_tokens": sim.input_tokens + sim.output_tokens}
+def usage(sim: SimResponse, answer: Answer) -> dict[str, Any]:
+    return {"prompt_tokens": sim.input_tokens, "completion_tokens": answer.output_tokens,
+            "total_tokens": sim.input_tokens + answer.output_tokens,
+            "prompt_tokens_details": {"cached_tokens": answer.cached_tokens, "audio_tokens": 0},
+            "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0,
+                                          "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0}}
 
 
-def completion(sim: SimResponse) -> bytes:
+def tool_call(answer: Answer, arguments: str | None = None) -> dict[str, Any]:
+    return {"id": answer.tool_call_id, "type": "function",
+            "function": {"name": answer.tool_name,
+                         "arguments": answer.tool_arguments if arguments is None else arguments}}
+
+
+def completion(sim: SimResponse, answer: Answer) -> bytes:
+    message: dict[str, Any] = {"role": "assistant", "content": answer.text or None, "refusal": None}
+    if answer.tool_name is not None:
+        message["tool_calls"] = [tool_call(answer)]
     return orjson.dumps({
         "id": completion_id(sim), "object": "chat.completion", "created": int(time.time()),
-        "model": sim.model,
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": sim.text},
-                     "finish_reason": sim.finish_reason, "logprobs": None}],
-        "usage": usage(sim),
+        "model": sim.model, "system_fingerprint": "fp_aigw_sim",
+        "choices": [{"index": 0, "message": message, "finish_reason": answer.finish_reason,
+                     "logprobs": None}],
+        "usage": usage(sim, answer),
     })
 
 
-def chunk(sim: SimResponse, created: int, delta: dict[str, str], finish_reason: str | None = None) -> bytes:
+def chunk(sim: SimResponse, created: int, delta: dict[str, Any], finish_reason: str | None = None) -> bytes:
     """One SSE event: `data: {...}` and a blank line."""
     body = {"id": completion_id(sim), "object": "chat.completion.chunk", "created": created,
             "model": sim.model,
@@ -78,9 +93,9 @@ def chunk(sim: SimResponse, created: int, delta: dict[str, str], finish_reason: 
     return b"data: " + orjson.dumps(body) + b"\n\n"
 
 
-def usage_chunk(sim: SimResponse, created: int) -> bytes:
+def usage_chunk(sim: SimResponse, answer: Answer, created: int) -> bytes:
     body = {"id": completion_id(sim), "object": "chat.completion.chunk", "created": created,
-            "model": sim.model, "choices": [], "usage": usage(sim)}
+            "model": sim.model, "choices": [], "usage": usage(sim, answer)}
     return b"data: " + orjson.dumps(body) + b"\n\n"
 
 

@@ -20,7 +20,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from gateway_shim.telemetry.layout import EVENTS_PREFIX, day_prefix
-from gateway_shim.telemetry.schema import EVENT_SCHEMA, SCHEMA_VERSION, schema_problem
+from gateway_shim.telemetry.schema import EVENT_SCHEMA, READABLE_VERSIONS, schema_problem
 from gateway_shim.telemetry.spool import SEGMENT_SUFFIX, Spool, read_segment
 from gateway_shim.telemetry.storage import LakeLocation
 
@@ -163,8 +163,8 @@ def _read_file(filesystem: pafs.FileSystem, path: str) -> pa.Table | BadFile:
         if table.column(name).null_count:
             return BadFile(f"column {name} has null values")
     versions = pc.unique(table.column("schema_version")).to_pylist()
-    if any(version != SCHEMA_VERSION for version in versions):
-        return BadFile(f"schema_version {sorted(versions, key=str)} is not {SCHEMA_VERSION}")
+    if any(version not in READABLE_VERSIONS for version in versions):
+        return BadFile(f"schema_version {sorted(versions, key=str)} is not one of {list(READABLE_VERSIONS)}")
     return table.select(list(SPEND_COLUMNS)).cast(_SPEND_SCHEMA)
 
 

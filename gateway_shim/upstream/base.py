@@ -29,6 +29,12 @@ class UpstreamRequest:
     trace_id: str | None = None
     tenant_id: str | None = None
     workflow: str | None = None
+    body: Mapping[str, Any] | None = None
+    """The client's parsed body: sent unchanged (but for the policy edits) to a target of its own
+    ``wire``, translated for the other. ``None``: build the body from the fields above."""
+    wire: str = "openai"
+    """The body's format: ``openai`` (Chat Completions) or ``converse`` (policy-view messages, see
+    ``gateway_shim/wire/translate_request.py``)."""
 
 
 @dataclass(slots=True, frozen=True)
@@ -37,17 +43,57 @@ class UpstreamResult:
     input_tokens: int
     output_tokens: int
     finish_reason: str  # "stop" | "length" | whatever the provider said, in OpenAI words
+    raw: dict[str, Any] | None = None
+    """The provider's whole answer in its ``wire`` format: what the door sends back (translated when
+    the door speaks the other format)."""
+    wire: str = "openai"
+    scan: str | None = None
+    """Text plus tool-call arguments, for the output guardrails (``None``: ``text``)."""
+    tool_calls: int = 0
+    cache_read_tokens: int | None = None
+    cache_write_tokens: int | None = None
+    reasoning_tokens: int | None = None
 
 
 @dataclass(slots=True, frozen=True)
 class StreamChunk:
-    """A piece of a streamed answer. The last chunk of a stream carries `finish_reason` and, when the
-    provider reports it, the usage (`input_tokens`/`output_tokens`), possibly with empty `text`."""
+    """A piece of a streamed answer: one provider event (``raw``) and what the gateway reads of it.
+    A chunk carries `finish_reason` and, when the provider reports it, the usage
+    (`input_tokens`/`output_tokens`, cache and reasoning tokens), possibly with empty `text`."""
 
     text: str
     finish_reason: str | None = None
     input_tokens: int | None = None
     output_tokens: int | None = None
+    raw: Any = None
+    """The provider's event (an OpenAI chunk document or a Converse ``{type: payload}`` event)."""
+    wire: str | None = None
+    arguments: str = ""
+    """Tool-call argument text in this chunk (the output guardrails scan it with ``text``)."""
+    tool_calls: int = 0
+    """Tool calls this chunk starts."""
+    cache_read_tokens: int | None = None
+    cache_write_tokens: int | None = None
+    reasoning_tokens: int | None = None
+
+
+@dataclass(slots=True)
+class UsageDetails:
+    """The usage details of a streamed answer, gathered chunk by chunk for its event."""
+
+    tool_calls: int = 0
+    cache_read_tokens: int | None = None
+    cache_write_tokens: int | None = None
+    reasoning_tokens: int | None = None
+
+    def add(self, chunk: StreamChunk) -> None:
+        self.tool_calls += chunk.tool_calls
+        if chunk.cache_read_tokens is not None:
+            self.cache_read_tokens = chunk.cache_read_tokens
+        if chunk.cache_write_tokens is not None:
+            self.cache_write_tokens = chunk.cache_write_tokens
+        if chunk.reasoning_tokens is not None:
+            self.reasoning_tokens = chunk.reasoning_tokens
 
 
 class UpstreamError(Exception):

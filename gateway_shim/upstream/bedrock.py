@@ -37,10 +37,10 @@ from gateway_shim.upstream.base import (
     reason_for_status,
     started,
 )
+from gateway_shim.wire.translate_request import edited_converse, openai_to_converse
+from gateway_shim.wire.translate_response import summarize_converse
+from gateway_shim.wire.translate_stream import converse_chunk
 
-FINISH_REASONS = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length",
-                  "tool_use": "tool_calls", "content_filtered": "content_filter",
-                  "guardrail_intervened": "content_filter"}
 ERROR_REASONS: dict[str, Reason] = {"ThrottlingException": "throttle",
                                     "ServiceUnavailableException": "outage",
                                     "ModelTimeoutException": "timeout",
@@ -142,12 +142,12 @@ class BedrockClient:
 
     async def complete(self, request: UpstreamRequest) -> UpstreamResult:
         response = await self._call(request, self._converse, request)
-        content = response.get("output", {}).get("message", {}).get("content", [])
-        text = "".join(block.get("text", "") for block in content if isinstance(block, dict))
-        usage = response.get("usage", {})
-        stop = str(response.get("stopReason", "end_turn"))
-        return UpstreamResult(text, int(usage.get("inputTokens", 0)), int(usage.get("outputTokens", 0)),
-                              FINISH_REASONS.get(stop, stop))
+        response.pop("ResponseMetadata", None)
+        summary = summarize_converse(response)
+        return UpstreamResult(summary.text, summary.input_tokens, summary.output_tokens,
+                              summary.finish_reason,
+                              response, "converse", summary.scan, summary.tool_calls,
+                              summary.cache_read_tokens, summary.cache_write_tokens, summary.reasoning_tokens)
 
     async def stream(self, request: UpstreamRequest) -> AsyncIterator[StreamChunk]:
         events = await self._call(request, self._open_stream, request)
@@ -173,6 +173,10 @@ class BedrockClient:
             raise translate_error(exc, self.name) from None
 
     def _arguments(self, request: UpstreamRequest) -> dict[str, Any]:
+        if request.body is not None:
+            if request.wire == "converse":
+                return edited_converse(request.body, request.messages, request.model, request.max_tokens)
+            return openai_to_converse(request.body, request.messages, request.model, request.max_tokens)
         messages, system = to_converse(request.messages)
         arguments: dict[str, Any] = {"modelId": request.model, "messages": messages}
         if system:
@@ -195,8 +199,7 @@ class BedrockClient:
 
     async def _chunks(self, queue: asyncio.Queue[Any], stop: threading.Event,
                       request: UpstreamRequest) -> AsyncIterator[StreamChunk]:
-        finish = "stop"
-        usage: dict[str, Any] = {}
+        """Every ConverseStream event as a chunk (the event kept whole as ``raw``)."""
         timeout = min(request.timeout_s, self.timeout_s)
         try:
             while True:
@@ -208,16 +211,8 @@ class BedrockClient:
                     break
                 if isinstance(event, Exception):
                     raise translate_error(event, self.name)
-                if "contentBlockDelta" in event:
-                    text = event["contentBlockDelta"].get("delta", {}).get("text", "")
-                    if text:
-                        yield StreamChunk(text)
-                elif "messageStop" in event:
-                    reason = event["messageStop"].get("stopReason", "end_turn")
-                    finish = FINISH_REASONS.get(reason, reason)
-                elif "metadata" in event:
-                    usage = event["metadata"].get("usage", {})
-            yield StreamChunk("", finish, usage.get("inputTokens"), usage.get("outputTokens"))
+                if isinstance(event, dict) and event:
+                    yield converse_chunk(event)
         finally:
             stop.set()
 

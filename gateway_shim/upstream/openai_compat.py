@@ -23,6 +23,9 @@ from gateway_shim.upstream.base import (
     started,
 )
 from gateway_shim.upstream.http_client import HttpClient, StreamingResponse, format_headers
+from gateway_shim.wire.translate_request import converse_to_openai, edited_openai
+from gateway_shim.wire.translate_response import summarize_openai
+from gateway_shim.wire.translate_stream import openai_chunk
 
 _TRACE_ID = re.compile(r"^[0-9a-f]{32}$")
 
@@ -49,14 +52,15 @@ class OpenAICompatClient:
             raise _error(response.status, response.body, response.header("retry-after"), self.name)
         try:
             doc = orjson.loads(response.body)
-            choice = doc["choices"][0]
-            text = choice["message"].get("content") or ""
-            finish = choice.get("finish_reason") or "stop"
-        except (orjson.JSONDecodeError, KeyError, IndexError, TypeError, AttributeError) as exc:
+            if not isinstance(doc["choices"][0]["message"], dict):
+                raise TypeError("choices[0].message is not an object")
+            summary = summarize_openai(doc)
+        except (orjson.JSONDecodeError, KeyError, IndexError, TypeError, AttributeError, ValueError) as exc:
             raise UpstreamError("error", 200, f"{self.name}: malformed completion ({exc!r})") from None
-        usage = doc.get("usage") or {}
-        return UpstreamResult(text, int(usage.get("prompt_tokens") or 0),
-                              int(usage.get("completion_tokens") or 0), finish)
+        return UpstreamResult(summary.text, summary.input_tokens, summary.output_tokens,
+                              summary.finish_reason,
+                              doc, "openai", summary.scan, summary.tool_calls, summary.cache_read_tokens,
+                              summary.cache_write_tokens, summary.reasoning_tokens)
 
     async def stream(self, request: UpstreamRequest) -> AsyncIterator[StreamChunk]:
         response = await self.http.stream(self.origin, "POST", self.path, self._headers_for(request),
@@ -77,8 +81,20 @@ class OpenAICompatClient:
             return self._headers + f"traceparent: 00-{request.trace_id}-{os.urandom(8).hex()}-01\r\n".encode()
         return self._headers
 
+    def _body(self, request: UpstreamRequest, *, stream: bool) -> bytes:
+        if request.body is not None:
+            if request.wire == "openai":
+                body = edited_openai(request.body, request.messages, request.model, request.max_tokens,
+                                     stream)
+            else:
+                body = converse_to_openai(request.body, request.messages, request.model, request.max_tokens,
+                                          stream)
+            return orjson.dumps(body)
+        return self._plain_body(request, stream=stream)
+
     @staticmethod
-    def _body(request: UpstreamRequest, *, stream: bool) -> bytes:
+    def _plain_body(request: UpstreamRequest, *, stream: bool) -> bytes:
+        """A body from the request's fields alone (no client body to forward)."""
         body: dict[str, Any] = dict(request.extra) if request.extra else {}
         body["model"] = request.model
         body["messages"] = request.messages
@@ -106,11 +122,8 @@ def _error(status: int, body: bytes, retry_after: str | None, name: str) -> Upst
 
 
 async def _sse_chunks(response: StreamingResponse, name: str) -> AsyncIterator[StreamChunk]:
-    """Text deltas as they come; one last chunk with the finish reason and usage (which OpenAI sends in
-    two separate events) when the stream ends with `[DONE]`."""
+    """Every stream document as a chunk (the document kept whole as ``raw``), until `[DONE]`."""
     buffer = b""
-    finish: str | None = None
-    usage: dict[str, Any] = {}
     try:
         async for data in response.iter_bytes():
             buffer += data
@@ -121,29 +134,20 @@ async def _sse_chunks(response: StreamingResponse, name: str) -> AsyncIterator[S
                         continue
                     payload = line[5:].strip()
                     if payload == b"[DONE]":
-                        yield StreamChunk("", finish or "stop", usage.get("prompt_tokens"),
-                                          usage.get("completion_tokens"))
                         return
-                    text, reason, seen_usage = _parse_event(payload, name)
-                    finish = reason or finish
-                    usage = seen_usage or usage
-                    if text:
-                        yield StreamChunk(text)
+                    yield _parse_event(payload, name)
     finally:
         response.close()
     raise UpstreamError("error", 200, f"{name}: the stream ended without [DONE]")
 
 
-def _parse_event(payload: bytes, name: str) -> tuple[str, str | None, dict[str, Any] | None]:
+def _parse_event(payload: bytes, name: str) -> StreamChunk:
     try:
         doc = orjson.loads(payload)
         if "error" in doc:
             raise UpstreamError("error", 200, f"{name}: error inside the stream: {doc['error']}")
-        choices = doc.get("choices") or []
-        choice = choices[0] if choices else {}
-        text = (choice.get("delta") or {}).get("content") or ""
-        return text, choice.get("finish_reason"), doc.get("usage")
-    except (orjson.JSONDecodeError, AttributeError, TypeError) as exc:
+        return openai_chunk(doc)
+    except (orjson.JSONDecodeError, AttributeError, TypeError, ValueError) as exc:
         raise UpstreamError("error", 200, f"{name}: malformed stream event ({exc!r})") from None
 
 

@@ -245,16 +245,19 @@ def test_finish_puts_each_positional_measure_in_its_own_column() -> None:
     in its own column."""
     assert list(inspect.signature(Gateway.finish).parameters) == [
         "self", "plan", "status_code", "now", "input_tokens", "output_tokens", "inference_ms", "ttft_ms",
-        "total_ms", "gateway_overhead_ms", "streamed", "error"]
+        "total_ms", "gateway_overhead_ms", "streamed", "error", "cache_read_tokens", "cache_write_tokens",
+        "reasoning_tokens", "tool_calls"]
     gw, _ = gateway()
     plan = admitted(gw, request())
     target = gw.next_target(plan, 0.0)
     assert target is not None
     gw.record_attempt(plan, target, OK, 0.0)
-    event = gw.finish(plan, 200, 0.0, 111, 22, 33.0, 4.0, 55.0, 6.0, True)
+    event = gw.finish(plan, 200, 0.0, 111, 22, 33.0, 4.0, 55.0, 6.0, True, None, 7, 8, 9, 2)
     columns = ("status_code", "input_tokens", "output_tokens", "inference_latency_ms", "ttft_ms",
-               "total_latency_ms", "gateway_overhead_ms", "streamed")
-    assert [event[column] for column in columns] == [200, 111, 22, 33.0, 4.0, 55.0, 6.0, True]
+               "total_latency_ms", "gateway_overhead_ms", "streamed", "cache_read_tokens",
+               "cache_write_tokens", "reasoning_tokens", "tool_calls", "operation", "modalities")
+    assert [event[column] for column in columns] == [200, 111, 22, 33.0, 4.0, 55.0, 6.0, True, 7, 8, 9, 2,
+                                                     "chat", ("text",)]
 
 
 def test_the_lane_caps_output_and_sets_the_deadline() -> None:
@@ -608,3 +611,38 @@ def test_a_tenant_that_opts_out_may_name_any_app() -> None:
     config = config_with(lambda d: d["tenants"]["acme"].update(enforce_apps=False))
     gw, _ = gateway(config)
     assert admitted(gw, request(app_id="support-desk")).ctx.app_id == "support-desk"
+
+
+# ---- capability routing ---------------------------------------------------------------------
+
+def test_a_target_without_a_needed_capability_is_skipped_and_the_event_says_capability() -> None:
+    gw, _ = gateway()
+    plan = admitted(gw, request(needs=("vision",), modalities=("image", "text"), sensitivity="public"))
+    assert [t.model for t in plan.targets] == ["mistral-7b-instruct", "gpt-4o-mini"]  # Haiku 3.5: no vision
+    event = serve(gw, plan, [OK])
+    assert (event["fallback_reason"], event["fallback_used"], event["modalities"]) == (
+        "capability", True, ("image", "text"))
+
+
+def test_a_need_no_target_meets_is_a_400_naming_what_each_target_lacks() -> None:
+    gw, _ = gateway()
+    rejection = refused(gw, request(needs=("tools", "converse:guardrailConfig"), sensitivity="public"))
+    assert (rejection.status, rejection.code, rejection.outcome) == (
+        400, "capability_unavailable", "client_error")
+    lacks = "bedrock/anthropic.claude-3-5-haiku-v1 lacks 'guardrailConfig' (only a Bedrock Converse target"
+    assert lacks in rejection.message
+    assert "openai-compat/gpt-4o-mini lacks 'guardrailConfig'" in rejection.message
+    assert gw.reject(request(), rejection, 0.0)["error_type"] == "capability_unavailable"
+
+
+def test_declared_capabilities_override_the_catalog_and_the_context_window_counts() -> None:
+    def mutate(document: dict[str, Any]) -> None:
+        document["routes"]["interactive-chat"]["targets"][0]["capabilities"] = {"vision": True,
+                                                                                "context_window": 50}
+        document["providers"]["selfhosted"]["unknown_fields"] = "refuse"
+    gw, _ = gateway(config_with(mutate))
+    assert admitted(gw, request(needs=("vision",))).targets[0].model == "anthropic.claude-3-5-haiku-v1"
+    long_prompt = [{"role": "user", "content": "word " * 400}]
+    plan = admitted(gw, request(messages=long_prompt, needs=("unknown:x_flag",), sensitivity="public"))
+    assert [t.model for t in plan.targets] == ["gpt-4o-mini"]  # Haiku: window 50; mistral: refuses unknowns
+    assert plan.fallback_reason == "capability"

@@ -51,16 +51,25 @@ def test_conform_fills_missing_optional_columns() -> None:
     assert conformed.column("tenant_id").to_pylist() == [None]
 
 
+def test_conform_reads_both_schema_versions() -> None:
+    v2 = _row(event_id="e2", schema_version=2, operation="embeddings", tool_calls=3, modalities=["text"])
+    conformed = conform(pa.Table.from_pylist([v2, _row()]))  # the first row decides the inferred columns
+    assert conformed.column("schema_version").to_pylist() == [2, 1]
+    assert conformed.column("operation").to_pylist() == ["embeddings", None]
+    assert conformed.column("tool_calls").to_pylist() == [3, None]
+    assert conformed.column("modalities").to_pylist() == [["text"], None]
+
+
 @pytest.mark.parametrize(
     ("table", "reason"),
     [
         (pa.table({"a": [1]}), "missing required column(s) event_id, schema_version, ts"),
-        (_typed(_row(schema_version=2)), "schema_version [2] is not 1"),
+        (_typed(_row(schema_version=3)), "schema_version [3] is not one of [1, 2]"),
         (_typed(_row(event_id=None)), "column event_id has null values"),
         (_typed(_row()).append_column("input_tokens", pa.array(["many"])),
-         "column input_tokens is string, event schema v1 says int32"),
-        (_typed(_row()).append_column("prompt", pa.array(["x"])), "column(s) not in event schema v1: prompt"),
-        (pa.Table.from_pylist([_row()]), "column schema_version is int64, event schema v1 says int16"),
+         "column input_tokens is string, event schema v2 says int32"),
+        (_typed(_row()).append_column("prompt", pa.array(["x"])), "column(s) not in event schema v2: prompt"),
+        (pa.Table.from_pylist([_row()]), "column schema_version is int64, event schema v2 says int16"),
     ],
 )
 def test_conform_names_what_makes_a_file_foreign(table: pa.Table, reason: str) -> None:

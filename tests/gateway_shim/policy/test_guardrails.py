@@ -204,3 +204,21 @@ PHONES = st.one_of(
 def test_phone_numbers_never_leak(phone: str, before: str, after: str) -> None:
     out, kinds = redact(f"{before} {phone} {after}")
     assert phone not in out and kinds == {"phone"}
+
+
+def test_redaction_reaches_converse_text_blocks_and_tool_results() -> None:
+    redactor = Redactor(PiiRedaction())
+    image = {"image": {"format": "png", "source": {"bytes": "AAAA"}}}
+    messages = [
+        {"role": "system",
+         "content": [{"text": "mail ops@example.com"}, {"cachePoint": {"type": "default"}}]},
+        {"role": "user", "content": [image, {"toolResult": {"toolUseId": "t1", "content": [
+            {"text": "owner: jane@example.com"}, {"json": {"email": "kept@example.com"}}]}}]},
+    ]
+    redacted, actions = redactor.redact_messages(messages)
+    assert actions == ["pii_redacted:email"]
+    assert redacted[0]["content"] == [{"text": "mail [REDACTED:email]"}, {"cachePoint": {"type": "default"}}]
+    assert redacted[1]["content"][0] is image
+    assert redacted[1]["content"][1]["toolResult"]["content"] == [
+        {"text": "owner: [REDACTED:email]"}, {"json": {"email": "kept@example.com"}}]
+    assert messages[1]["content"][1]["toolResult"]["content"][0]["text"] == "owner: jane@example.com"

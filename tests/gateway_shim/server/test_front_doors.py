@@ -84,7 +84,7 @@ def test_model_id_from_path() -> None:
     assert model_id("/model/x/invoke") is None
 
 
-def test_converse_body_becomes_openai_style_messages() -> None:
+def test_converse_body_becomes_the_policy_view_and_keeps_the_body() -> None:
     request = _request({
         "system": [{"text": "be brief"}],
         "messages": [{"role": "user", "content": [{"text": "a"}, {"text": "b"}]}],
@@ -92,9 +92,11 @@ def test_converse_body_becomes_openai_style_messages() -> None:
         "requestMetadata": {"workflow": "ai-search"},
     })
     call = parse_converse(request, "amazon.nova-lite-v1")
-    assert call.ctx.messages == [{"role": "system", "content": "be brief"},
-                                 {"role": "user", "content": "a\nb"}]
+    assert call.ctx.messages == [{"role": "system", "content": [{"text": "be brief"}]},
+                                 {"role": "user", "content": [{"text": "a"}, {"text": "b"}]}]
     assert (call.ctx.max_tokens, call.ctx.workflow) == (30, "ai-search")
+    assert (call.ctx.wire, call.ctx.needs, call.ctx.modalities) == ("converse", (), ("text",))
+    assert call.ctx.body is not None and call.ctx.body["requestMetadata"] == {"workflow": "ai-search"}
     assert call.extra == {"temperature": 0.1, "stop": ["\n"]}
 
 

@@ -20,7 +20,7 @@ def read_lake(root: Path) -> Any:
     return dataset.to_table(columns=list(EVENT_SCHEMA.names))
 
 
-def test_simulate_writes_schema_v1_events_and_the_policy_snapshot(tmp_path: Path) -> None:
+def test_simulate_writes_schema_v2_events_and_the_policy_snapshot(tmp_path: Path) -> None:
     lake = tmp_path / "lake"
     args = ["simulate", "--days", "1", "--start", "2026-11-14", "--scale", "0.02", "--seed", "3",
             "--lake", str(lake)]
@@ -35,6 +35,15 @@ def test_simulate_writes_schema_v1_events_and_the_policy_snapshot(tmp_path: Path
     assert {v + ".json" for v in table.column("policy_version").unique().to_pylist()} == names
     files = list((lake / "events" / "v1").rglob("*.parquet"))
     assert files and all(f.name.startswith("sim-2026") for f in files)
+    rows = table.select(["workflow", "outcome", "tool_calls", "cache_read_tokens", "operation",
+                         "schema_version"]).to_pylist()
+    served = [r for r in rows if r["outcome"] == "ok"]
+    agent = [r["tool_calls"] for r in served if r["workflow"] == "refund-agent"]
+    assert agent and set(agent) == {0, 1} and 0.5 < sum(agent) / len(agent) < 0.85
+    assert {r["tool_calls"] for r in served if r["workflow"] != "refund-agent"} == {0}
+    assert any(r["cache_read_tokens"] for r in served)
+    assert all(r["cache_read_tokens"] is not None for r in served)
+    assert {(r["operation"], r["schema_version"]) for r in rows} == {("chat", 2)}
 
 
 def test_a_bad_scenario_is_an_error_with_the_line_not_a_traceback(tmp_path: Path) -> None:

@@ -67,8 +67,10 @@ def test_converse_and_converse_stream(provider: BackgroundProvider, call: Any) -
     chunks = call(provider.url, _collect)
     assert result.text and 0 < result.output_tokens <= 50 and result.finish_reason in ("stop", "length")
     assert "".join(c.text for c in chunks) == result.text
-    last = chunks[-1]
-    assert (last.finish_reason, last.output_tokens) == (result.finish_reason, result.output_tokens)
+    finish = [c.finish_reason for c in chunks if c.finish_reason is not None]
+    usage = [c.output_tokens for c in chunks if c.output_tokens is not None]
+    assert (finish, usage) == ([result.finish_reason], [result.output_tokens])
+    assert all(c.wire == "converse" and c.raw is not None for c in chunks)
 
 
 @pytest.mark.parametrize(("fault", "reason"), [

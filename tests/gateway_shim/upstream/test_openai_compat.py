@@ -46,9 +46,10 @@ def test_complete_and_stream_agree(provider: BackgroundProvider) -> None:
     chunks: list[StreamChunk] = _with_client(provider.url, lambda c: _collect(c, REQUEST))
     assert result.text and result.input_tokens > 5 and 0 < result.output_tokens <= 60
     assert "".join(c.text for c in chunks) == result.text
-    last = chunks[-1]
-    assert (last.finish_reason, last.input_tokens, last.output_tokens) == (
-        result.finish_reason, result.input_tokens, result.output_tokens)
+    finish = [c.finish_reason for c in chunks if c.finish_reason is not None]
+    usage = [(c.input_tokens, c.output_tokens) for c in chunks if c.output_tokens is not None]
+    assert (finish, usage) == ([result.finish_reason], [(result.input_tokens, result.output_tokens)])
+    assert all(c.wire == "openai" and c.raw is not None for c in chunks)
 
 
 def test_a_v1_base_url_works_too(provider: BackgroundProvider) -> None:
