@@ -39,7 +39,7 @@ def _row(**overrides: object) -> dict[str, object]:
 
 
 def _typed(row: dict) -> pa.Table:
-    """One row with schema v1's types for the columns it has (the others absent)."""
+    """One row with the event schema's types for the columns it has (the others absent)."""
     return pa.Table.from_pylist([row], schema=pa.schema([EVENT_SCHEMA.field(name) for name in row]))
 
 
@@ -52,12 +52,16 @@ def test_conform_fills_missing_optional_columns() -> None:
 
 
 def test_conform_reads_both_schema_versions() -> None:
-    v2 = _row(event_id="e2", schema_version=2, operation="embeddings", tool_calls=3, modalities=["text"])
-    conformed = conform(pa.Table.from_pylist([v2, _row()]))  # the first row decides the inferred columns
-    assert conformed.column("schema_version").to_pylist() == [2, 1]
-    assert conformed.column("operation").to_pylist() == ["embeddings", None]
-    assert conformed.column("tool_calls").to_pylist() == [3, None]
-    assert conformed.column("modalities").to_pylist() == [["text"], None]
+    v2 = _typed(_row(event_id="e2", schema_version=2, operation="embeddings", tool_calls=3,
+                     modalities=["text"]))
+    conformed = conform(v2)
+    assert conformed.column("schema_version").to_pylist() == [2]
+    assert (conformed.column("operation").to_pylist(), conformed.column("tool_calls").to_pylist()) == (
+        ["embeddings"], [3])
+    assert conformed.column("modalities").to_pylist() == [["text"]]
+    v1 = conform(_typed(_row()))  # a v1 file has none of v2's columns: they read as nulls
+    assert v1.column("schema_version").to_pylist() == [1]
+    assert (v1.column("operation").to_pylist(), v1.column("modalities").to_pylist()) == ([None], [None])
 
 
 @pytest.mark.parametrize(

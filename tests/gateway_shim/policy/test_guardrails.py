@@ -213,12 +213,12 @@ def test_redaction_reaches_converse_text_blocks_and_tool_results() -> None:
         {"role": "system",
          "content": [{"text": "mail ops@example.com"}, {"cachePoint": {"type": "default"}}]},
         {"role": "user", "content": [image, {"toolResult": {"toolUseId": "t1", "content": [
-            {"text": "owner: jane@example.com"}, {"json": {"email": "kept@example.com"}}]}}]},
+            {"text": "owner: jane@example.com"}, {"json": {"email": "ann@example.com"}}]}}]},
     ]
     redacted, actions = redactor.redact_messages(messages)
     assert actions == ["pii_redacted:email"]
     assert redacted[0]["content"] == [{"text": "mail [REDACTED:email]"}, {"cachePoint": {"type": "default"}}]
     assert redacted[1]["content"][0] is image
     assert redacted[1]["content"][1]["toolResult"]["content"] == [
-        {"text": "owner: [REDACTED:email]"}, {"json": {"email": "kept@example.com"}}]
+        {"text": "owner: [REDACTED:email]"}, {"json": {"email": "[REDACTED:email]"}}]  # JSON results too
     assert messages[1]["content"][1]["toolResult"]["content"][0]["text"] == "owner: jane@example.com"

@@ -102,10 +102,10 @@ def test_locations_follow_the_layout_and_athena_projects_partitions() -> None:
 
 
 def test_a_new_schema_column_appears_in_the_ddl(monkeypatch: pytest.MonkeyPatch) -> None:
-    grown = EVENT_SCHEMA.append(pa.field("cache_read_tokens", pa.int32()))
+    grown = EVENT_SCHEMA.append(pa.field("future_tokens", pa.int32()))
     monkeypatch.setattr(lake_ddl, "EVENT_SCHEMA", grown)
     schema, _ = parsed("trino", events_ddl("trino", LAKE))
-    assert schema.names[-1] == "cache_read_tokens" and schema.field("cache_read_tokens").type == pa.int32()
+    assert schema.names[-1] == "future_tokens" and schema.field("future_tokens").type == pa.int32()
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [

@@ -89,9 +89,9 @@ def _one_event(**overrides: object) -> pa.Table:
 
 @pytest.mark.parametrize(("table", "reason"), [
     (_one_event(estimated_cost_usd=pa.array(["100.0"])), "column estimated_cost_usd is string"),
-    (_one_event(schema_version=pa.array([2], pa.int16())), "schema_version [2] is not 1"),
+    (_one_event(schema_version=pa.array([3], pa.int16())), "schema_version [3] is not one of [1, 2]"),
     (_one_event(event_id=pa.array([None], pa.string())), "column event_id has null values"),
-    (_one_event().append_column("prompt", pa.array(["x"])), "column(s) not in event schema v1: prompt"),
+    (_one_event().append_column("prompt", pa.array(["x"])), "column(s) not in event schema v2: prompt"),
 ])
 def test_a_bad_file_is_skipped_with_its_reason_and_the_rest_still_counts(
         tmp_path: Path, table: pa.Table, reason: str) -> None:
