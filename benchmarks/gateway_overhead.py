@@ -14,6 +14,10 @@ events' gateway_overhead_ms (wall time in the gateway minus upstream and queue t
 lag" how late its event loop ran a 100 ms tick at worst: both from /metrics, they tell the gateway's
 own time apart from time lost to a busy machine. Printed as a Markdown table with the
 gateway's figures as ratios to direct and to nginx.
+
+``--baseline-ref REF`` also runs `aigw serve` from a copy of REF (`git archive`; same venv and config)
+in every cell and prints a second table of added latency, current against REF: how a change on the
+request path (the durable acknowledgement's group commit, say) moves p50 and p99, in one run.
 """
 
 from __future__ import annotations
@@ -201,6 +205,8 @@ def main() -> int:
     parser.add_argument("--delays", default="0,50", help="provider delays in ms")
     parser.add_argument("--connections", default="16,64")
     parser.add_argument("--loop", default="uvloop", choices=["asyncio", "uvloop"], help="aigw serve --loop")
+    parser.add_argument("--baseline-ref", default=None,
+                        help="also run aigw serve from this git ref (a temporary worktree), side by side")
     args = parser.parse_args()
     for tool in ("wrk", "nginx", "taskset"):
         if shutil.which(tool) is None:
@@ -218,19 +224,36 @@ def main() -> int:
                                   str(nginx_conf(folder, ports["nginx"], ports["provider"])),
                                   "-p", str(folder)], stdout=log, stderr=subprocess.STDOUT)
         env = {**os.environ, "AIGW_SPOOL": str(folder / "spool")}
+        config = gateway_config(folder, ports["provider"])
         gateway = subprocess.Popen(
             ["taskset", "-c", PROXY_CORE, *aigw, "serve", "--config",
-             str(gateway_config(folder, ports["provider"])), "--port", str(ports["gateway"]),
+             str(config), "--port", str(ports["gateway"]),
              "--lake", str(folder / "lake"), "--gateway-id", "bench", "--loop", args.loop],
             stdout=log, stderr=subprocess.STDOUT, env=env)
+        baseline = None
+        if args.baseline_ref:
+            ports["baseline"] = free_port()
+            source = folder / "baseline-src"
+            source.mkdir()
+            archive = subprocess.run(["git", "-C", str(ROOT), "archive", args.baseline_ref],
+                                     check=True, capture_output=True).stdout
+            subprocess.run(["tar", "-x", "-C", str(source)], input=archive, check=True)
+            baseline = subprocess.Popen(  # `python -m` from the worktree imports its code, not ours
+                ["taskset", "-c", PROXY_CORE, *aigw, "serve", "--config", str(config),
+                 "--port", str(ports["baseline"]), "--lake", str(folder / "lake-baseline"),
+                 "--gateway-id", "bench-baseline", "--loop", args.loop],
+                stdout=log, stderr=subprocess.STDOUT, env=env, cwd=source)
         try:
             provider_url = f"http://127.0.0.1:{ports['provider']}"
             wait_http(f"{provider_url}/healthz")
             wait_http(f"http://127.0.0.1:{ports['nginx']}/healthz")
             wait_http(f"http://127.0.0.1:{ports['gateway']}/healthz")
+            if baseline is not None:
+                wait_http(f"http://127.0.0.1:{ports['baseline']}/healthz")
             time.sleep(0.5)
             nginx_pids = [nginx.pid, *children(nginx.pid)]
             rows = []
+            compared: list[tuple[float, int, Result, Result, Result]] = []
             for delay in (float(d) for d in args.delays.split(",")):
                 set_delay(provider_url, delay)
                 for connections in (int(c) for c in args.connections.split(",")):
@@ -245,15 +268,22 @@ def main() -> int:
                     after = scrape(gateway_url)
                     own_ms = (after[0] - before[0]) / max(1.0, after[1] - before[1])
                     rows.append((delay, connections, direct, proxied, ours, own_ms, after[2]))
+                    if baseline is not None:
+                        before_ref = run_wrk(f"http://127.0.0.1:{ports['baseline']}/v1/chat/completions",
+                                             BODY_GATEWAY, connections, args.duration, folder, [baseline.pid])
+                        compared.append((delay, connections, direct, before_ref, ours))
                     print(f"delay {delay:g} ms, {connections} conns: direct {direct.rps:.0f} rps, "
                           f"nginx {proxied.rps:.0f} rps, aigw {ours.rps:.0f} rps "
                           f"({ours.cpu_ms_per_request or 0:.3f} ms CPU/req, errors {ours.errors})",
                           file=sys.stderr, flush=True)
         finally:
-            for process in (gateway, nginx, provider):
+            for process in (gateway, nginx, provider, *([baseline] if baseline else [])):
                 stop(process)
             log.close()
     print(render(rows, args))
+    if compared:
+        print()
+        print(render_baseline(compared, args.baseline_ref))
     return 0
 
 
@@ -281,6 +311,23 @@ def render(rows: list[Row], args: argparse.Namespace) -> str:
             f"| {proxied.p50_ms - direct.p50_ms:+.2f} / {ours.p50_ms - direct.p50_ms:+.2f} "
             f"| {proxied.p99_ms - direct.p99_ms:+.2f} / {ours.p99_ms - direct.p99_ms:+.2f} "
             f"| {own_ms:.3f} | {lag_ms:.0f} | {direct.errors}/{proxied.errors}/{ours.errors} |")
+    return "\n".join(lines)
+
+
+def render_baseline(rows: list[tuple[float, int, Result, Result, Result]], ref: str) -> str:
+    lines = [
+        f"aigw serve (this checkout) against aigw serve at {ref}, same run, added over direct:",
+        "",
+        f"| delay | conns | {ref} rps | aigw rps | added p50 {ref} / aigw (ms) "
+        f"| added p99 {ref} / aigw (ms) | errors ({ref}/aigw) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for delay, connections, direct, before, ours in rows:
+        lines.append(
+            f"| {delay:g} ms | {connections} | {before.rps:,.0f} | {ours.rps:,.0f} "
+            f"| {before.p50_ms - direct.p50_ms:+.2f} / {ours.p50_ms - direct.p50_ms:+.2f} "
+            f"| {before.p99_ms - direct.p99_ms:+.2f} / {ours.p99_ms - direct.p99_ms:+.2f} "
+            f"| {before.errors}/{ours.errors} |")
     return "\n".join(lines)
 
 

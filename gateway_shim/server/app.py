@@ -17,6 +17,7 @@ from gateway_shim.core import Gateway
 from gateway_shim.server.converse_api import model_id, parse_converse
 from gateway_shim.server.dispatch import Dispatcher
 from gateway_shim.server.doors import CONVERSE_DOOR, OPENAI_DOOR, Door
+from gateway_shim.server.durable_acks import DurableAcks
 from gateway_shim.server.errors import ApiError, error_json
 from gateway_shim.server.http import Connection, Request
 from gateway_shim.server.metrics import Metrics
@@ -34,12 +35,17 @@ class GatewayApp:
     """Routes requests; owns nothing but references (the core, clients, metrics)."""
 
     def __init__(self, config: Config, gateway: Gateway, clients: Mapping[str, ProviderClient],
-                 *, gateway_id: str, telemetry_stats: Callable[[], Mapping[str, Any]] | None = None) -> None:
+                 *, gateway_id: str, telemetry_stats: Callable[[], Mapping[str, Any]] | None = None,
+                 acks: DurableAcks | None = None) -> None:
         self.config = config
         self.gateway = gateway
         self.gateway_id = gateway_id
         self.metrics = Metrics()
-        self.dispatcher = Dispatcher(gateway, clients, self.metrics)
+        if acks is None:
+            self.dispatcher = Dispatcher(gateway, clients, self.metrics)
+        else:
+            self.dispatcher = Dispatcher(gateway, clients, self.metrics, durable=acks.confirm,
+                                         spool_failing=lambda: acks.spool_failing)
         self.telemetry_stats = telemetry_stats or (lambda: {})
         self.draining = False
         self.loop_lag: Callable[[], tuple[float, int]] = lambda: (0.0, 0)
@@ -145,7 +151,7 @@ class GatewayApp:
         gauges["aigw_event_loop_lag_max_ms"] = [({}, round(lag_s * 1000, 3))]
         gauges["aigw_event_loop_lags_over_10ms"] = [({}, float(over_10ms))]
         stats = self.telemetry_stats()
-        for key in ("backlog", "dropped", "accepted", "written", "files_written"):
+        for key in ("backlog", "dropped", "accepted", "written", "files_written", "unconfirmed"):
             value = stats.get(key)
             if isinstance(value, int | float):
                 gauges[f"aigw_telemetry_{key}"] = [({}, float(value))]

@@ -66,6 +66,7 @@ def serve(config_path: Path | None, host: str, port: int, lake_url: str | None, 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     from gateway_shim.server.runtime import ServeOptions, serve_until_signalled
+    from gateway_shim.telemetry.spool import SpoolLocked
     from gateway_shim.telemetry.storage import default_lake_url
 
     options = ServeOptions(
@@ -76,6 +77,9 @@ def serve(config_path: Path | None, host: str, port: int, lake_url: str | None, 
     )
     try:
         code = run_loop(serve_until_signalled(config, options), loop_kind)
+    except SpoolLocked as exc:
+        raise click.ClickException(f"{exc} (another aigw serve with the same --gateway-id or "
+                                   f"AIGW_SPOOL is running)") from None
     except OSError as exc:
         raise click.ClickException(f"cannot serve on {host}:{port}: {exc.strerror or exc}") from None
     except ValueError as exc:

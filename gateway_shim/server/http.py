@@ -283,15 +283,21 @@ class Connection(asyncio.Protocol):
         must not hold its lane slot for ever."""
         if self.closed or self.transport is None or not data:
             return
-        if self.streaming_chunked:
-            self.transport.write(b"%x\r\n%s\r\n" % (len(data), data))
-        else:
-            self.transport.write(data)
+        self.send(data)
         if not self.write_ready.is_set():
             try:
                 await asyncio.wait_for(self.write_ready.wait(), self.server.limits.body_timeout_s)
             except TimeoutError:
                 self.close()
+
+    def send(self, data: bytes) -> None:
+        """One piece of a streamed body, without waiting for the client (the last frames at shutdown)."""
+        if self.closed or self.transport is None or not data:
+            return
+        if self.streaming_chunked:
+            self.transport.write(b"%x\r\n%s\r\n" % (len(data), data))
+        else:
+            self.transport.write(data)
 
     def end_stream(self) -> None:
         if self.streaming_chunked and not self.closed and self.transport is not None:

@@ -1,7 +1,8 @@
 """Assemble and run one gateway replica: config → core + provider clients + lake writer → HTTP listeners.
 
 Shutdown (SIGTERM or SIGINT): stop accepting, let in-flight requests finish (bounded by
-``drain_timeout_s``), close upstream clients, flush telemetry to the lake, exit 0.
+``drain_timeout_s``), close upstream clients, flush telemetry to the lake, exit 0. SIGHUP is logged
+and ignored (a config reload is not implemented yet; it must not kill the process undrained).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from gateway_shim.config.models import Config
 from gateway_shim.core import Gateway
 from gateway_shim.server.app import GatewayApp
 from gateway_shim.server.budget_seed import read_seed, seed_ledger
+from gateway_shim.server.durable_acks import DurableAcks
 from gateway_shim.server.http import HttpServer, Limits
 from gateway_shim.telemetry.lake_writer import LakeWriter, default_spool_dir
 from gateway_shim.telemetry.storage import LakeLocation
@@ -63,11 +65,12 @@ async def serve_until_signalled(config: Config, options: ServeOptions) -> int:
     seed = await read_seed(lake, spool_dir, dt.datetime.now(dt.UTC), options.budget_seed_timeout_s)
     print(seed.describe(), file=sys.stderr, flush=True)
     writer = LakeWriter(lake, options.gateway_id, spool_dir=spool_dir).start()
-    gateway = Gateway(config, gateway_id=options.gateway_id, emit=writer.emit)
+    acks = DurableAcks(writer, config.gateway.on_spool_full)
+    gateway = Gateway(config, gateway_id=options.gateway_id, emit=acks.emit)
     seed_ledger(gateway.budget, config.tenants, seed)
     clients = build_clients(config)
     app = GatewayApp(config, gateway, clients, gateway_id=options.gateway_id,
-                     telemetry_stats=lambda: dict(writer.stats()))
+                     telemetry_stats=lambda: {**writer.stats(), "unconfirmed": acks.unconfirmed}, acks=acks)
     limits = Limits(max_body_bytes=config.gateway.max_body_bytes)
     server = HttpServer(app, limits, on_wire_error=app.wire_error, on_handler_error=app.handler_error)
 
@@ -83,6 +86,7 @@ async def serve_until_signalled(config: Config, options: ServeOptions) -> int:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, _ignore_sighup)
     try:
         port = await server.listen(options.host, options.port)
         where = [f"http://{options.host}:{port}"]
@@ -110,6 +114,11 @@ async def serve_until_signalled(config: Config, options: ServeOptions) -> int:
               f"dropped {stats['dropped']}{'' if flushed else ' (rest kept in the spool)'}",
               file=sys.stderr, flush=True)
     return 0
+
+
+def _ignore_sighup() -> None:
+    print("aigw serve: SIGHUP ignored (config reload is not implemented; restart to change the "
+          "config)", file=sys.stderr, flush=True)
 
 
 def _snapshot_policy(lake: LakeLocation, config: Config) -> None:
