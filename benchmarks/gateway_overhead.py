@@ -215,7 +215,7 @@ def main() -> int:
     aigw = [sys.executable, "-m", "aigw"]
     with tempfile.TemporaryDirectory(prefix="aigw-bench-") as tmp:
         folder = Path(tmp)
-        ports = {name: free_port() for name in ("provider", "nginx", "gateway")}
+        ports = {name: free_port() for name in ("provider", "nginx", "gateway", "admin")}
         log = open(folder / "processes.log", "wb")  # noqa: SIM115 - closed at the end
         provider = subprocess.Popen(
             ["taskset", "-c", LOAD_CORE, *aigw, "provider", "--port", str(ports["provider"]),
@@ -227,7 +227,7 @@ def main() -> int:
         config = gateway_config(folder, ports["provider"])
         gateway = subprocess.Popen(
             ["taskset", "-c", PROXY_CORE, *aigw, "serve", "--config",
-             str(config), "--port", str(ports["gateway"]),
+             str(config), "--port", str(ports["gateway"]), "--admin-port", str(ports["admin"]),
              "--lake", str(folder / "lake"), "--gateway-id", "bench", "--loop", args.loop],
             stdout=log, stderr=subprocess.STDOUT, env=env)
         baseline = None
@@ -262,10 +262,11 @@ def main() -> int:
                     proxied = run_wrk(f"http://127.0.0.1:{ports['nginx']}/v1/chat/completions", BODY_DIRECT,
                                       connections, args.duration, folder, nginx_pids)
                     gateway_url = f"http://127.0.0.1:{ports['gateway']}"
-                    before = scrape(gateway_url)
+                    admin_url = f"http://127.0.0.1:{ports['admin']}"
+                    before = scrape(admin_url)
                     ours = run_wrk(f"{gateway_url}/v1/chat/completions", BODY_GATEWAY,
                                    connections, args.duration, folder, [gateway.pid])
-                    after = scrape(gateway_url)
+                    after = scrape(admin_url)
                     own_ms = (after[0] - before[0]) / max(1.0, after[1] - before[1])
                     rows.append((delay, connections, direct, proxied, ours, own_ms, after[2]))
                     if baseline is not None:

@@ -120,9 +120,9 @@ def main() -> int:
             for round_no in range(args.rounds):
                 port = free_port()
                 gateway = subprocess.Popen(
-                    [*aigw, "serve", "--config", str(config), "--port", str(port), "--lake",
-                     str(folder / "lake"), "--gateway-id", "kill9"], stdout=log, stderr=subprocess.STDOUT,
-                    env=env)
+                    [*aigw, "serve", "--config", str(config), "--port", str(port), "--admin-port", "0",
+                     "--lake", str(folder / "lake"), "--gateway-id", "kill9"],
+                    stdout=log, stderr=subprocess.STDOUT, env=env)
                 wait_http(f"http://127.0.0.1:{port}/healthz", gateway)
                 url = f"http://127.0.0.1:{port}/v1/chat/completions"
                 started = time.monotonic()

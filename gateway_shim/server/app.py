@@ -1,6 +1,10 @@
-"""The gateway's request router: which path goes to which front door, plus health and metrics.
+"""The gateway's request routers: the API port's front doors, and the admin port's health and metrics.
 
-Every answer is JSON (or SSE, or Prometheus text); every refusal is the OpenAI-style error shape.
+The API port (``__call__``) answers the LLM endpoints, ``/v1/models`` and a bare liveness
+``/healthz`` (``{"status"}`` only, for load balancers). Everything about operations — per-tenant
+metrics, gateway id, policy version, telemetry — is on the admin port (``admin``), which
+``aigw serve`` binds to loopback by default (docs/security.md). Every answer is JSON (or SSE, or
+Prometheus text); every refusal is the OpenAI-style error shape.
 """
 
 from __future__ import annotations
@@ -71,6 +75,15 @@ class GatewayApp:
                 return self._not_allowed(conn, "GET")
             return self._models(request, conn)
         if path == "/healthz":
+            return self._liveness(conn)
+        return self._not_found(conn, path)
+
+    async def admin(self, request: Request, conn: Connection) -> None:
+        """The admin listener: ``/healthz`` with the gateway's identity, ``/metrics``."""
+        path = request.path
+        if request.method != "GET":
+            return self._not_allowed(conn, "GET")
+        if path == "/healthz":
             return self._health(conn)
         if path == "/metrics":
             return conn.respond(200, [], self.metrics.render(self._gauges),
@@ -129,6 +142,13 @@ class GatewayApp:
             return
         data = [{"id": model, "object": "model", "created": 0, "owned_by": "aigw"} for model in models]
         conn.respond(200, [], orjson.dumps({"object": "list", "data": data}))
+
+    def _liveness(self, conn: Connection) -> None:
+        """The API port's health: up or draining, nothing else."""
+        if self.draining:
+            conn.respond(503, [], b'{"status":"draining"}')
+        else:
+            conn.respond(200, [], b'{"status":"ok"}')
 
     def _health(self, conn: Connection) -> None:
         status = 503 if self.draining else 200

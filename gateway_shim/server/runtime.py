@@ -36,6 +36,8 @@ class ServeOptions:
     port: int
     lake_url: str
     gateway_id: str
+    admin_host: str = "127.0.0.1"
+    admin_port: int = 9464
     tls_port: int | None = None
     tls_cert: Path | None = None
     tls_key: Path | None = None
@@ -73,6 +75,9 @@ async def serve_until_signalled(config: Config, options: ServeOptions) -> int:
                      telemetry_stats=lambda: {**writer.stats(), "unconfirmed": acks.unconfirmed}, acks=acks)
     limits = Limits(max_body_bytes=config.gateway.max_body_bytes)
     server = HttpServer(app, limits, on_wire_error=app.wire_error, on_handler_error=app.handler_error)
+    admin = HttpServer(app.admin, Limits(max_body_bytes=1024, max_connections=64),
+                       on_wire_error=lambda status, code, message, request: None,
+                       on_handler_error=app.handler_error)
 
     def loop_lag() -> tuple[float, int]:
         lag, server.loop_lag_max_s = server.loop_lag_max_s, 0.0
@@ -89,13 +94,19 @@ async def serve_until_signalled(config: Config, options: ServeOptions) -> int:
     loop.add_signal_handler(signal.SIGHUP, _ignore_sighup)
     try:
         port = await server.listen(options.host, options.port)
+        try:
+            admin_port = await admin.listen(options.admin_host, options.admin_port)
+        except OSError as exc:
+            raise OSError(exc.errno, f"admin listener {options.admin_host}:{options.admin_port}: "
+                                     f"{exc.strerror or exc} (choose another with --admin-port)") from None
         where = [f"http://{options.host}:{port}"]
         if options.tls_port is not None and options.tls_cert and options.tls_key:
             tls_port = await server.listen(options.host, options.tls_port,
                                            tls=tls_context(options.tls_cert, options.tls_key))
             where.append(f"https://{options.host}:{tls_port}")
         print(f"aigw serve: listening on {' and '.join(where)} (gateway {options.gateway_id}, "
-              f"policy {config.policy_version}, lake {lake.url})", file=sys.stderr, flush=True)
+              f"policy {config.policy_version}, lake {lake.url}); admin (/healthz, /metrics) on "
+              f"http://{options.admin_host}:{admin_port}", file=sys.stderr, flush=True)
         await stop.wait()
         print("aigw serve: draining", file=sys.stderr, flush=True)
         app.draining = True
@@ -103,6 +114,7 @@ async def serve_until_signalled(config: Config, options: ServeOptions) -> int:
         if not drained:
             log.warning("drain timeout: %d requests still in flight were cut off", server.in_flight)
     finally:
+        await admin.drain(1.0)
         for client in clients.values():
             try:
                 await client.aclose()

@@ -31,6 +31,10 @@ from gateway_shim.telemetry.schema import EVENT_SCHEMA
 log = logging.getLogger("aigw.lake")
 
 SEGMENT_SUFFIX = ".arrows"
+KEEP_IN_MEMORY_BYTES = 4 * 2**20
+"""A segment keeps its rows in memory for the uploader only up to this many Arrow bytes; a bigger one
+is read back from disk at upload. Group commits append many small batches, whose per-batch overhead
+would otherwise make memory grow by ~2 KB per event until the segment is sealed."""
 _IPC_OPTIONS = pa.ipc.IpcWriteOptions(compression="lz4")
 
 
@@ -64,6 +68,8 @@ class OpenSegment:
         self.rows = 0
         self.synced_rows = 0
         self._pieces: list[pa.Table] = []
+        self._kept_bytes = 0
+        """Arrow bytes in ``_pieces``; -1 once over ``KEEP_IN_MEMORY_BYTES`` (nothing kept)."""
         self._file: IO[bytes] = open(path, "wb")  # noqa: SIM115 - closed by seal()
         try:
             self._sink = pa.PythonFile(self._file, mode="w")
@@ -81,8 +87,13 @@ class OpenSegment:
         table = rows if isinstance(rows, pa.Table) else pa.Table.from_batches([rows])
         table = table.combine_chunks()  # one IPC batch per append: fewer, larger buffers to compress
         self._ipc.write_table(table)
-        self._pieces.append(table)
         self.rows += table.num_rows
+        if self._kept_bytes >= 0:
+            self._kept_bytes += table.nbytes
+            if self._kept_bytes > KEEP_IN_MEMORY_BYTES:
+                self._pieces, self._kept_bytes = [], -1  # from now on the uploader reads the file
+            else:
+                self._pieces.append(table)
 
     def sync(self, fsync: bool = True) -> int:
         """Push appended batches to the OS (and the disk); returns how many rows became durable."""

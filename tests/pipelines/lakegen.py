@@ -39,6 +39,8 @@ LATE_DAY = dt.date(2026, 10, 25)
 CORRUPT_PATH = "events/v1/dt=2026-11-03/hour=07/gw-x-20261103T070000Z-corrupt.parquet"
 FOREIGN_PATH = "events/v1/dt=2026-11-04/hour=07/gw-x-20261104T070000Z-foreign.parquet"
 BAD_SUMMARY_PATH = "loadtests/run-broken/summary.json"
+LOAD_TEST_RUN = "lt-fallback-20261114T070000Z-abc123"
+"""A load test run against the real gateway: in raw.events, never in the cost marts."""
 HOURS = (1, 7, 13, 19)
 WORKFLOWS = ("support-summary", "knowledge-bot", "ai-search", "analytics-assistant", None)
 
@@ -273,6 +275,10 @@ def build_lake(location: LakeLocation, folder: Path) -> Lake:
     outage = generator.outage()
     write_events(location, outage, "gw-a", "outage")
     events += outage
+    moment = dt.datetime(2026, 11, 14, 7, 0, tzinfo=dt.UTC)
+    load_test = [generator.event(moment + dt.timedelta(seconds=i), run_id=LOAD_TEST_RUN) for i in range(25)]
+    write_events(location, load_test, "gw-a", "loadtest")
+    events += load_test
     duplicated = [e for e in events if e["ts"].date() == DUPLICATE_DAY and e["ts"].hour == 7][:40]
     write_events(location, duplicated, "gw-b", "retry")
     location.write_bytes(CORRUPT_PATH, b"PAR1 this is not a parquet file at all")

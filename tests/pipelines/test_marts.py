@@ -18,6 +18,7 @@ from tests.pipelines.lakegen import (
     EMPTY_DAY,
     FOREIGN_PATH,
     LATE_DAY,
+    LOAD_TEST_RUN,
     MISPRICED_DAY,
     MISPRICED_MODEL,
     POLICY_CHANGE_AT,
@@ -208,3 +209,15 @@ def test_bad_objects_are_quarantined_with_reasons_and_the_checks_fail(built: Bui
     assert len(reconciliation) == 1
     assert MISPRICED_DAY.isoformat() in reconciliation[0] and MISPRICED_MODEL in reconciliation[0]
     assert "anthropic" not in reconciliation[0]
+
+
+def test_load_test_traffic_stays_out_of_the_cost_marts(built: Built) -> None:
+    """Issue 13: a load test run against the real gateway lands in raw.events, not in tenant spend."""
+    raw = built.frame(f"SELECT count(*) AS n, sum(estimated_cost_usd) AS usd FROM raw.events "
+                      f"WHERE run_id = '{LOAD_TEST_RUN}'")
+    assert raw.item(0, "n") == 25 and raw.item(0, "usd") > 0
+    total = built.frame("SELECT sum(estimated_cost_usd) AS usd FROM raw.events "
+                        "WHERE NOT starts_with(coalesce(run_id, ''), 'lt-')").item()
+    marts = built.frame("SELECT sum(estimated_cost_usd) AS usd FROM marts.cost_daily").item()
+    showback = built.frame("SELECT sum(estimated_cost_usd) AS usd FROM marts.showback_monthly").item()
+    assert marts == pytest.approx(total, rel=1e-9) and showback == pytest.approx(total, rel=1e-9)

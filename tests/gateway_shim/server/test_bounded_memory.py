@@ -100,6 +100,8 @@ def test_hostile_input_adds_no_label_values_and_bounded_memory(tmp_path: Path,
     finally:
         assert gateway.stop() == 0
     grown_mib = (max(during, after) - before) / 1024
+    print(f"{MALFORMED} malformed + {PIPELINED} x4 unread pipelined: RSS {before / 1024:.1f} MiB -> "
+          f"{during / 1024:.1f} (during) -> {after / 1024:.1f} (after close)")
     assert grown_mib <= 30 / SCALE * 2 + 5, f"RSS grew {grown_mib:.1f} MiB"
     assert _label_values(metrics, "lane") <= LANES | {"invalid", ""}
     events = gateway.events()

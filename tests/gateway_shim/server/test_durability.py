@@ -85,7 +85,7 @@ def test_a_second_gateway_on_a_locked_spool_says_so_in_one_line(tmp_path: Path,
     try:
         second = subprocess.run(
             [sys.executable, "-m", "aigw", "serve", "--config", str(tmp_path / "first" / "aigw.yaml"),
-             "--port", "0", "--lake", first.lake_url, "--gateway-id", "locked-gw"],
+             "--port", "0", "--admin-port", "0", "--lake", first.lake_url, "--gateway-id", "locked-gw"],
             capture_output=True, text=True, timeout=60, check=False,
             env={**os.environ, "AIGW_SPOOL": str(tmp_path / "first" / "spool")})
     finally:
