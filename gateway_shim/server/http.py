@@ -286,13 +286,9 @@ class Connection(asyncio.Protocol):
 
     async def _run(self, request: Request) -> None:
         try:
-            if not self.write_ready.is_set():  # answers the client has not read yet: wait for it
-                await asyncio.wait_for(self.write_ready.wait(), self.server.limits.body_timeout_s)
-            if self.closed:
+            if not self.write_ready.is_set() and not await self._client_read_up():
                 return
             await self.server.handler(request, self)
-        except TimeoutError:
-            self.close()
         except asyncio.CancelledError:  # cut off by shutdown after the drain timeout
             if not self.responded:
                 self.keep_alive = False
@@ -321,6 +317,15 @@ class Connection(asyncio.Protocol):
                 if self.transport is not None and not self.closed:
                     self.transport.resume_reading()
                 self._arm(self.server.limits.keepalive_timeout_s)
+
+    async def _client_read_up(self) -> bool:
+        """Wait until the client has read our earlier answers (below the high-water mark); False if it
+        did not within the body timeout (the connection is closed then)."""
+        try:
+            await asyncio.wait_for(self.write_ready.wait(), self.server.limits.body_timeout_s)
+        except TimeoutError:
+            self.close()
+        return not self.closed
 
     # ---- responses --------------------------------------------------------------------------------
     def respond(self, status: int, headers: list[tuple[str, str]], body: bytes,

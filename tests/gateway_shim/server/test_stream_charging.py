@@ -32,11 +32,12 @@ ATTACK_CONFIG = (TEST_CONFIG.read_text()
                  .replace("monthly_budget_usd: 1.0", f"monthly_budget_usd: {BUDGET}"))
 
 
-def _open_stream(port: int, key: str, body: dict[str, object]) -> tuple[socket.socket, bytes]:
+def _open_stream(port: int, key: str, body: dict[str, object],
+                 path: str = "/v1/chat/completions") -> tuple[socket.socket, bytes]:
     """Send a streaming request; return the socket and what arrived up to the first body bytes."""
     data = orjson.dumps(body)
     sock = socket.create_connection((LOCALHOST, port), timeout=20)
-    head = b"POST /v1/chat/completions HTTP/1.1\r\nhost: gw\r\ncontent-type: application/json\r\n"
+    head = b"POST %s HTTP/1.1\r\nhost: gw\r\ncontent-type: application/json\r\n" % path.encode()
     sock.sendall(head + b"authorization: Bearer %s\r\ncontent-length: %d\r\n\r\n%s"
                  % (key.encode(), len(data), data))
     received = b""
@@ -91,15 +92,24 @@ def _read_until_closed(sock: socket.socket, deadline: float) -> bytes:
     return received
 
 
+OPENAI_STREAM = ("/v1/chat/completions", {
+    "model": "auto", "stream": True, "max_tokens": 512,
+    "messages": [{"role": "user", "content": "a long answer please " * 50}]}, b'"code":"gateway_shutdown"')
+CONVERSE_STREAM = ("/model/anthropic.claude-3-5-haiku-v1/converse-stream", {
+    "messages": [{"role": "user", "content": [{"text": "a long answer please " * 50}]}],
+    "inferenceConfig": {"maxTokens": 512}}, b"modelStreamErrorException")
+
+
 @pytest.mark.slow
-def test_streams_cut_by_the_drain_end_with_an_error_frame_and_are_charged(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("path", "body", "error_frame"), [OPENAI_STREAM, CONVERSE_STREAM],
+                         ids=["openai-sse", "converse-stream"])
+def test_streams_cut_by_the_drain_end_with_an_error_frame_and_are_charged(
+        tmp_path: Path, path: str, body: dict[str, object], error_frame: bytes) -> None:
     (tmp_path / "provider").mkdir()
     real_time = start_provider(tmp_path / "provider", time_scale=1.0)  # streams last seconds
     gateway = start_gateway(tmp_path, real_time, gateway_id="drain-cut-gw", drain_timeout_s=0.5)
-    body = {"model": "auto", "stream": True, "max_tokens": 512,
-            "messages": [{"role": "user", "content": "a long answer please " * 50}]}
     try:
-        sock, head = _open_stream(gateway.port, KEYS["acme"], body)
+        sock, head = _open_stream(gateway.port, KEYS["acme"], body, path)
         assert head.startswith(b"HTTP/1.1 200"), head[:200]
         gateway.process.send_signal(signal.SIGTERM)
         rest = _read_until_closed(sock, time.monotonic() + 15)
@@ -109,7 +119,7 @@ def test_streams_cut_by_the_drain_end_with_an_error_frame_and_are_charged(tmp_pa
         gateway.stop()
         real_time.stop()
     text = head + rest
-    assert b'"code":"gateway_shutdown"' in text, text[-500:]
+    assert error_frame in text and b"gateway_shutdown" in text, text[-500:]
     assert text.endswith(b"0\r\n\r\n"), "the chunked body must be closed properly"
     event = next(e for e in gateway.events() if e["tenant_id"] == "acme")
     assert event["error_type"] == "gateway_shutdown"
