@@ -76,7 +76,7 @@ class GapRecorder:
         if self._gap is None:
             return
         now = time.monotonic()
-        if now < self._retry_at:
+        if now < self._retry_at and not final:  # a flush or close always tries once more
             return
         if final:
             self._end_gap()
