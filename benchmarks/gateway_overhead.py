@@ -16,6 +16,10 @@ events' gateway_overhead_ms (wall time in the gateway minus upstream and queue t
 lag" how late its event loop ran a 100 ms tick at worst: both from /metrics, they tell the gateway's
 own time apart from time lost to a busy machine. Printed as a Markdown table with the
 gateway's figures as ratios to direct and to nginx.
+
+``--baseline-ref REF`` also runs `aigw serve` from a copy of REF (`git archive`; same venv and config)
+in every cell and prints a second table of added latency, current against REF: how a change on the
+request path (the durable acknowledgement's group commit, say) moves p50 and p99, in one run.
 """
 
 from __future__ import annotations
@@ -226,6 +230,8 @@ def main() -> int:
     parser.add_argument("--connections", default="16,64")
     parser.add_argument("--sizes", default="small,large", help="request bodies: small, large (~100 KB)")
     parser.add_argument("--loop", default="uvloop", choices=["asyncio", "uvloop"], help="aigw serve --loop")
+    parser.add_argument("--baseline-ref", default=None,
+                        help="also run aigw serve from this git ref (a temporary worktree), side by side")
     args = parser.parse_args()
     for tool in ("wrk", "nginx", "taskset"):
         if shutil.which(tool) is None:
@@ -234,7 +240,7 @@ def main() -> int:
     aigw = [sys.executable, "-m", "aigw"]
     with tempfile.TemporaryDirectory(prefix="aigw-bench-") as tmp:
         folder = Path(tmp)
-        ports = {name: free_port() for name in ("provider", "nginx", "gateway")}
+        ports = {name: free_port() for name in ("provider", "nginx", "gateway", "admin")}
         log = open(folder / "processes.log", "wb")  # noqa: SIM115 - closed at the end
         provider = subprocess.Popen(
             ["taskset", "-c", LOAD_CORE, *aigw, "provider", "--port", str(ports["provider"]),
@@ -243,19 +249,36 @@ def main() -> int:
                                   str(nginx_conf(folder, ports["nginx"], ports["provider"])),
                                   "-p", str(folder)], stdout=log, stderr=subprocess.STDOUT)
         env = {**os.environ, "AIGW_SPOOL": str(folder / "spool")}
+        config = gateway_config(folder, ports["provider"])
         gateway = subprocess.Popen(
             ["taskset", "-c", PROXY_CORE, *aigw, "serve", "--config",
-             str(gateway_config(folder, ports["provider"])), "--port", str(ports["gateway"]),
+             str(config), "--port", str(ports["gateway"]), "--admin-port", str(ports["admin"]),
              "--lake", str(folder / "lake"), "--gateway-id", "bench", "--loop", args.loop],
             stdout=log, stderr=subprocess.STDOUT, env=env)
+        baseline = None
+        if args.baseline_ref:
+            ports["baseline"] = free_port()
+            source = folder / "baseline-src"
+            source.mkdir()
+            archive = subprocess.run(["git", "-C", str(ROOT), "archive", args.baseline_ref],
+                                     check=True, capture_output=True).stdout
+            subprocess.run(["tar", "-x", "-C", str(source)], input=archive, check=True)
+            baseline = subprocess.Popen(  # `python -m` from the worktree imports its code, not ours
+                ["taskset", "-c", PROXY_CORE, *aigw, "serve", "--config", str(config),
+                 "--port", str(ports["baseline"]), "--lake", str(folder / "lake-baseline"),
+                 "--gateway-id", "bench-baseline", "--loop", args.loop],
+                stdout=log, stderr=subprocess.STDOUT, env=env, cwd=source)
         try:
             provider_url = f"http://127.0.0.1:{ports['provider']}"
             wait_http(f"{provider_url}/healthz")
             wait_http(f"http://127.0.0.1:{ports['nginx']}/healthz")
             wait_http(f"http://127.0.0.1:{ports['gateway']}/healthz")
+            if baseline is not None:
+                wait_http(f"http://127.0.0.1:{ports['baseline']}/healthz")
             time.sleep(0.5)
             nginx_pids = [nginx.pid, *children(nginx.pid)]
             rows = []
+            compared: list[tuple[float, int, Result, Result, Result]] = []
             for size in args.sizes.split(","):
                 body_direct, body_gateway = BODIES[size]
                 for delay in (float(d) for d in args.delays.split(",")):
@@ -267,22 +290,31 @@ def main() -> int:
                         proxied = run_wrk(nginx_url, body_direct, connections, args.duration, folder,
                                           nginx_pids)
                         gateway_url = f"http://127.0.0.1:{ports['gateway']}"
-                        before = scrape(gateway_url)
+                        admin_url = f"http://127.0.0.1:{ports['admin']}"
+                        before = scrape(admin_url)
                         ours = run_wrk(f"{gateway_url}/v1/chat/completions", body_gateway,
                                        connections, args.duration, folder, [gateway.pid])
-                        after = scrape(gateway_url)
+                        after = scrape(admin_url)
                         own_ms = (after[0] - before[0]) / max(1.0, after[1] - before[1])
                         rows.append((size, delay, connections, direct, proxied, ours, own_ms, after[2]))
+                        if baseline is not None and size == "small":
+                            before_ref = run_wrk(
+                                f"http://127.0.0.1:{ports['baseline']}/v1/chat/completions", body_gateway,
+                                connections, args.duration, folder, [baseline.pid])
+                            compared.append((delay, connections, direct, before_ref, ours))
                         print(f"{size}, delay {delay:g} ms, {connections} conns: "
                               f"direct {direct.rps:.0f} rps, "
                               f"nginx {proxied.rps:.0f} rps, aigw {ours.rps:.0f} rps "
                               f"({ours.cpu_ms_per_request or 0:.3f} ms CPU/req, errors {ours.errors})",
                               file=sys.stderr, flush=True)
         finally:
-            for process in (gateway, nginx, provider):
+            for process in (gateway, nginx, provider, *([baseline] if baseline else [])):
                 stop(process)
             log.close()
     print(render(rows, args))
+    if compared:
+        print()
+        print(render_baseline(compared, args.baseline_ref))
     return 0
 
 
@@ -311,6 +343,23 @@ def render(rows: list[Row], args: argparse.Namespace) -> str:
             f"| {proxied.p50_ms - direct.p50_ms:+.2f} / {ours.p50_ms - direct.p50_ms:+.2f} "
             f"| {proxied.p99_ms - direct.p99_ms:+.2f} / {ours.p99_ms - direct.p99_ms:+.2f} "
             f"| {own_ms:.3f} | {lag_ms:.0f} | {direct.errors}/{proxied.errors}/{ours.errors} |")
+    return "\n".join(lines)
+
+
+def render_baseline(rows: list[tuple[float, int, Result, Result, Result]], ref: str) -> str:
+    lines = [
+        f"aigw serve (this checkout) against aigw serve at {ref}, same run, added over direct:",
+        "",
+        f"| delay | conns | {ref} rps | aigw rps | added p50 {ref} / aigw (ms) "
+        f"| added p99 {ref} / aigw (ms) | errors ({ref}/aigw) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for delay, connections, direct, before, ours in rows:
+        lines.append(
+            f"| {delay:g} ms | {connections} | {before.rps:,.0f} | {ours.rps:,.0f} "
+            f"| {before.p50_ms - direct.p50_ms:+.2f} / {ours.p50_ms - direct.p50_ms:+.2f} "
+            f"| {before.p99_ms - direct.p99_ms:+.2f} / {ours.p99_ms - direct.p99_ms:+.2f} "
+            f"| {before.errors}/{ours.errors} |")
     return "\n".join(lines)
 
 

@@ -37,6 +37,7 @@ from gateway_shim.policy.authentication import Authenticator
 from gateway_shim.policy.budget_ledger import BudgetLedger
 from gateway_shim.policy.callers import AuthFailure, Caller
 from gateway_shim.policy.cost import MICROS_PER_DAY, PriceBook, month_end_us, month_key
+from gateway_shim.policy.dimensions import Dimensions
 from gateway_shim.policy.guardrails import MAX_DEPTH, DenyList, Redactor, message_strings
 from gateway_shim.policy.normalize import fold_for_redaction
 from gateway_shim.policy.rate_limit import RateLimiter
@@ -118,6 +119,7 @@ class Gateway:
         self._deny = DenyList(guardrails.deny_patterns)
         self._output_deny = DenyList(guardrails.output_validation.deny_patterns)
         self._redactor = Redactor(guardrails.pii_redaction)
+        self._dimensions = Dimensions(config)
         self._default_lane = config.gateway.default_lane
         self._default_sensitivity = config.gateway.default_sensitivity
         self._chains: dict[tuple[str, str, str, bool], _Chain | Rejection] = {}
@@ -356,7 +358,9 @@ class Gateway:
 
     def reject(self, ctx: RequestContext, rejection: Rejection, now: float, *,
                total_ms: float | None = None) -> dict[str, Any]:
-        """Emit and return the event of a request refused before any upstream call."""
+        """Emit and return the event of a request refused before any upstream call (its dimensions
+        bounded to the config's values, ``policy/dimensions.py``)."""
+        ctx, rejection = self._dimensions.bound(ctx, rejection)
         event = rejection_event(ctx, rejection, event_id=self._ids.next(), gateway_id=self.gateway_id,
                                 policy_version=self.policy_version, total_ms=total_ms)
         self.emit(event)

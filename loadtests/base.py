@@ -34,6 +34,7 @@ from loadtests.records import (
     write_provider_samples,
 )
 from loadtests.request_profiles import CHAT_PATH, Profile, body, headers
+from loadtests.run_ids import load_test_run_id, new_web_run_id
 
 log = logging.getLogger("aigw.loadtest")
 
@@ -53,6 +54,9 @@ class RunState:
 
     def __init__(self) -> None:
         self.run_id = ""
+        self.given_run_id = ""
+        """``--aigw-run-id`` (the harness's); empty: every test start (Locust's web UI too) gets a new id."""
+        self.given_out = ""
         self.provider_url = ""
         self.run_time_s = 0.0
         self.started = 0.0
@@ -65,13 +69,23 @@ class RunState:
     def configure(self, environment: Environment) -> None:
         """From the command line, at ``init`` (a load shape ticks before ``test_start``)."""
         options = environment.parsed_options
-        self.run_id = getattr(options, "aigw_run_id", "") or f"lt-{int(time.time())}"
+        self.given_run_id = load_test_run_id(getattr(options, "aigw_run_id", "") or "")
+        self.given_out = getattr(options, "aigw_out", "") or ""
         self.provider_url = getattr(options, "aigw_provider_url", "http://127.0.0.1:9000")
         self.run_time_s = float(getattr(options, "run_time", None) or 60)
-        self.out = Path(getattr(options, "aigw_out", "") or f".aigw/loadtest-out/{self.run_id}")
+        self._name_run()
+
+    def _name_run(self) -> None:
+        """This run's id and output folder: the given ones, or new ones for each run."""
+        self.run_id = self.given_run_id or new_web_run_id()
+        self.out = Path(self.given_out or f".aigw/loadtest-out/{self.run_id}")
         self.out.mkdir(parents=True, exist_ok=True)
 
     def open(self) -> None:
+        """A test starts (from the command line, or the web UI's start button, maybe again and again)."""
+        if self.started and not self.given_run_id:  # a second run in one Locust process: a new id
+            self._name_run()
+        self.phases, self.provider_samples = [], []
         assert self.out is not None, "configure() runs at init"
         self.started = time.time()
         self._handle = open(self.out / REQUEST_LOG, "w", newline="")  # noqa: SIM115 - closed at test_stop

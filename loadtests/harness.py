@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import socket
 import subprocess
 import sys
@@ -41,6 +40,7 @@ from loadtests.records import (
     read_provider_samples,
     read_request_log,
 )
+from loadtests.run_ids import new_run_id
 from loadtests.summary import build_summary
 from loadtests.telemetry import read_run_events, wait_for_run_events
 from loadtests.verdicts import Criterion, RunData, judge
@@ -78,10 +78,6 @@ class RunResult:
     summary_path: str
     workdir: Path
     logs: dict[str, Path] = field(default_factory=dict)
-
-
-def new_run_id(name: str) -> str:
-    return f"{name}-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{secrets.token_hex(3)}"
 
 
 def free_port() -> int:
@@ -205,7 +201,8 @@ def launch_local(stack: ExitStack, options: RunOptions, run_id: str, lake: LakeL
         logs["provider"], env))
     gateway = stack.enter_context(_process(
         [*AIGW, "serve", "--config", str(config_path), "--host", HOST, "--port", str(gateway_port),
-         "--lake", run_lake.url, "--gateway-id", f"loadtest-{run_id}", "--drain-timeout", "10"],
+         "--lake", run_lake.url, "--gateway-id", f"loadtest-{run_id}", "--drain-timeout", "10",
+         "--admin-port", "0"],
         logs["gateway"], env))
     ready = [f"{provider_url}/_control/faults", f"{host}/healthz"]
     locust = stack.enter_context(_process(

@@ -39,6 +39,24 @@ def between(items: Iterable[T], start: float, end: float) -> list[T]:
     return [item for item in items if start <= item.t < end]
 
 
+class Answered(Protocol):
+    @property
+    def t(self) -> float: ...
+
+    @property
+    def done(self) -> float: ...
+
+
+AnsweredT = TypeVar("AnsweredT", bound=Answered)
+
+
+def inside(items: Iterable[AnsweredT], start: float, end: float) -> list[AnsweredT]:
+    """Items sent at or after ``start`` and answered by ``end``: wholly inside one fault phase, so
+    a request that straddles a fault change (sent before it was live, or answered after the next
+    change may have been) is judged by neither phase."""
+    return [item for item in items if start <= item.t and item.done <= end]
+
+
 def histogram_gap(left: Counter[tuple[str, int]], right: Counter[tuple[str, int]]) -> float:
     """How far two (lane, status) histograms disagree: summed absolute differences over the larger total."""
     total = max(sum(left.values()), sum(right.values()))

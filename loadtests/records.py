@@ -38,6 +38,11 @@ class ClientRecord:
     def ok(self) -> bool:
         return 200 <= self.status < 300
 
+    @property
+    def done(self) -> float:
+        """When the answer had arrived (epoch seconds)."""
+        return self.t + self.ms / 1000.0
+
 
 @dataclass(frozen=True, slots=True)
 class TelemetryRow:
@@ -62,6 +67,11 @@ class TelemetryRow:
     @property
     def ok(self) -> bool:
         return self.outcome == "ok"
+
+    @property
+    def done(self) -> float:
+        """When the gateway had finished the request (epoch seconds)."""
+        return self.t + self.total_ms / 1000.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from gateway_shim.config.models import CircuitBreaker, Config
-from loadtests.measures import between, histogram_gap, percentile, settle_time, share
+from loadtests.measures import between, histogram_gap, inside, percentile, settle_time, share
 from loadtests.records import ClientRecord, Phase, ProviderSample, TelemetryRow
 from loadtests.request_profiles import BUDGET_SPENDER
 
@@ -228,8 +228,10 @@ def judge_fallback(run: RunData) -> list[Criterion]:
         return [Criterion("faults_injected", "outage, errors and clear phases", "missing", False, "locust")]
     breaker = _breaker_settings(run.config, primary)
     lane_slo = run.config.lanes["interactive"].slo
-    down_client = [r for r in between(run.client, outage.t, errors.t) if r.ok]
-    down_events = [r for r in between(run.telemetry, outage.t, errors.t) if r.ok]
+    # The outage is live from its mark (the provider confirmed it) until the next change was sent:
+    # only requests sent and answered inside that span must have fallen back.
+    down_client = [r for r in inside(run.client, outage.t, _sent(errors)) if r.ok]
+    down_events = [r for r in inside(run.telemetry, outage.t, _sent(errors)) if r.ok]
     after_clear = [r for r in between(run.telemetry, clear.t, run.end) if r.ok]
     closed_after = settle_time(after_clear, clear.t, run.end, lambda r: r.fallback_used)
     interactive = [r for r in run.client if r.lane == "interactive"]
@@ -267,9 +269,11 @@ def _sent(phase: Phase) -> float:
     return float(sent) if isinstance(sent, int | float) else phase.t
 
 
-def _windows(run: RunData) -> list[tuple[float, float]]:
+def _windows(run: RunData) -> list[tuple[float, float, float]]:
+    """(outage confirmed, recovery sent, recovery confirmed) per outage: the primary is surely down
+    from the first to the second; between the second and the third it may already be back."""
     downs, ups = run.all_phases("down"), run.all_phases("up")
-    return [(d.t, u.t) for d, u in zip(downs, ups, strict=False)]
+    return [(d.t, min(_sent(u), u.t), u.t) for d, u in zip(downs, ups, strict=False)]
 
 
 def judge_circuit(run: RunData) -> list[Criterion]:
@@ -282,15 +286,16 @@ def judge_circuit(run: RunData) -> list[Criterion]:
     provider_seen: int | None = 0
     provider_bound = 0
     closes: list[float | None] = []
-    for index, (down, up) in enumerate(windows):
+    for index, (down, up_sent, up) in enumerate(windows):
         # The provider's side, independent of the gateway's events: a breaker window into the outage
         # the breaker must be open, so the primary receives at most the probes (and calls in flight).
-        should_be_open = min(down + breaker.window_s, up)
-        received = provider_calls(run, primary, should_be_open, up)
+        # Judged until the recovery was sent: after it the primary may answer and close the breaker.
+        should_be_open = min(down + breaker.window_s, up_sent)
+        received = provider_calls(run, primary, should_be_open, up_sent)
         provider_seen = None if received is None or provider_seen is None else provider_seen + received
-        open_cycles = int((up - should_be_open) // breaker.open_s) + 1
+        open_cycles = int((up_sent - should_be_open) // breaker.open_s) + 1
         provider_bound += run.users + breaker.half_open_probes * open_cycles
-        rows = between(run.telemetry, down, up)
+        rows = between(run.telemetry, down, up_sent)
         skips = [r.t for r in rows if _skipped_primary(r)]
         opened += bool(skips)
         # Once open (or once it should have been, a breaker window into the outage), the failing model
@@ -299,7 +304,7 @@ def judge_circuit(run: RunData) -> list[Criterion]:
         called = [r.t for r in rows if r.t >= since and called_primary(r, primary)]
         calls += len(called)
         probes += sum(1 for t in called if t >= since + breaker.open_s)
-        cycles = int(max(0.0, up - since) // breaker.open_s) + 1
+        cycles = int(max(0.0, up_sent - since) // breaker.open_s) + 1
         bound += run.users + breaker.half_open_probes * cycles
         # Recovery is judged until the next outage was requested (a request just before its mark may
         # already meet it and fall back).

@@ -2,6 +2,8 @@
 -- cost_usd is recomputed from ref.pricing at the price in force on the event's day (an ASOF join on
 -- effective_from); estimated_cost_usd is the sum of the gateway's own per-request estimates.
 -- A model with tokens but no price gets a NULL cost_usd, so it stands out instead of costing 0.
+-- Load-test events (run_id starting with 'lt-', telemetry/layout.py LOAD_TEST_RUN_PREFIX) are left out,
+-- so cost_daily, showback_monthly and budget_status hold tenant spend only; they stay in raw.events.
 CREATE OR REPLACE TEMP MACRO cost_daily_rows(days) AS TABLE
 WITH usage AS (
     SELECT
@@ -12,7 +14,8 @@ WITH usage AS (
         coalesce(sum(output_tokens), 0)::BIGINT AS output_tokens,
         coalesce(usd_sum(estimated_cost_usd), 0) AS estimated_cost_usd
     FROM raw.events
-    WHERE days IS NULL OR list_contains(days, dt)
+    WHERE (days IS NULL OR list_contains(days, dt))
+        AND NOT starts_with(coalesce(run_id, ''), 'lt-')  -- load-test traffic is not tenant spend
     GROUP BY ALL
 )
 SELECT

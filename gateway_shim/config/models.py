@@ -211,6 +211,9 @@ class GatewaySettings(Strict):
     max_body_bytes: PositiveInt = 1_048_576
     default_lane: str = "standard"
     default_sensitivity: str = "internal"
+    on_spool_full: Literal["serve", "refuse"] = "serve"
+    """When events cannot be made durable (spool disk full or failing): ``serve`` answers anyway
+    (losses counted and recorded in a gap record), ``refuse`` answers 503."""
 
 
 class State(Strict):

@@ -1,6 +1,10 @@
-"""The gateway's request router: which path goes to which front door, plus health and metrics.
+"""The gateway's request routers: the API port's front doors, and the admin port's health and metrics.
 
-Every answer is JSON (or SSE, or Prometheus text); every refusal is the OpenAI-style error shape.
+The API port (``__call__``) answers the LLM endpoints, ``/v1/models`` and a bare liveness
+``/healthz`` (``{"status"}`` only, for load balancers). Everything about operations — per-tenant
+metrics, gateway id, policy version, telemetry — is on the admin port (``admin``), which
+``aigw serve`` binds to loopback by default (docs/security.md). Every answer is JSON (or SSE, or
+Prometheus text); every refusal is the OpenAI-style error shape.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from gateway_shim.core import Gateway
 from gateway_shim.server.converse_api import model_id, parse_converse
 from gateway_shim.server.dispatch import Dispatcher
 from gateway_shim.server.doors import CONVERSE_DOOR, OPENAI_DOOR, Door
+from gateway_shim.server.durable_acks import DurableAcks
 from gateway_shim.server.errors import ApiError, error_json
 from gateway_shim.server.http import Connection, Request
 from gateway_shim.server.metrics import Metrics
@@ -37,12 +42,17 @@ class GatewayApp:
     """Routes requests; owns nothing but references (the core, clients, metrics)."""
 
     def __init__(self, config: Config, gateway: Gateway, clients: Mapping[str, ProviderClient],
-                 *, gateway_id: str, telemetry_stats: Callable[[], Mapping[str, Any]] | None = None) -> None:
+                 *, gateway_id: str, telemetry_stats: Callable[[], Mapping[str, Any]] | None = None,
+                 acks: DurableAcks | None = None) -> None:
         self.config = config
         self.gateway = gateway
         self.gateway_id = gateway_id
         self.metrics = Metrics()
-        self.dispatcher = Dispatcher(gateway, clients, self.metrics)
+        if acks is None:
+            self.dispatcher = Dispatcher(gateway, clients, self.metrics)
+        else:
+            self.dispatcher = Dispatcher(gateway, clients, self.metrics, durable=acks.confirm,
+                                         spool_failing=lambda: acks.spool_failing)
         self.telemetry_stats = telemetry_stats or (lambda: {})
         self.draining = False
         self.loop_lag: Callable[[], tuple[float, int]] = lambda: (0.0, 0)
@@ -69,6 +79,15 @@ class GatewayApp:
             if method != "GET":
                 return self._not_allowed(conn, "GET")
             return self._models(request, conn)
+        if path == "/healthz":
+            return self._liveness(conn)
+        return self._not_found(conn, path)
+
+    async def admin(self, request: Request, conn: Connection) -> None:
+        """The admin listener: ``/healthz`` with the gateway's identity, ``/metrics``."""
+        path = request.path
+        if request.method != "GET":
+            return self._not_allowed(conn, "GET")
         if path == "/healthz":
             return self._health(conn)
         if path == "/metrics":
@@ -133,6 +152,13 @@ class GatewayApp:
         data = [{"id": model, "object": "model", "created": 0, "owned_by": "aigw"} for model in models]
         conn.respond(200, [], orjson.dumps({"object": "list", "data": data}))
 
+    def _liveness(self, conn: Connection) -> None:
+        """The API port's health: up or draining, nothing else."""
+        if self.draining:
+            conn.respond(503, [], b'{"status":"draining"}')
+        else:
+            conn.respond(200, [], b'{"status":"ok"}')
+
     def _health(self, conn: Connection) -> None:
         status = 503 if self.draining else 200
         conn.respond(status, [], orjson.dumps({
@@ -154,7 +180,7 @@ class GatewayApp:
         gauges["aigw_event_loop_lag_max_ms"] = [({}, round(lag_s * 1000, 3))]
         gauges["aigw_event_loop_lags_over_10ms"] = [({}, float(over_10ms))]
         stats = self.telemetry_stats()
-        for key in ("backlog", "dropped", "accepted", "written", "files_written"):
+        for key in ("backlog", "dropped", "accepted", "written", "files_written", "unconfirmed"):
             value = stats.get(key)
             if isinstance(value, int | float):
                 gauges[f"aigw_telemetry_{key}"] = [({}, float(value))]

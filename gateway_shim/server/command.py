@@ -36,6 +36,10 @@ def run_loop(main: Coroutine[Any, Any, int], kind: str) -> int:
               help="Policy YAML. Default: $AIGW_CONFIG, ./aigw.yaml, else the demo config.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535), help="Port to bind.")
+@click.option("--admin-host", default="127.0.0.1", show_default=True,
+              help="Interface of the admin listener (/healthz with identity, /metrics). Keep it private.")
+@click.option("--admin-port", default=9464, show_default=True, type=click.IntRange(0, 65535),
+              help="Port of the admin listener (0: any free port, printed at start).")
 @click.option("--lake", "lake_url", default=None,
               help="Lake folder or s3://bucket/prefix. Default: $AIGW_LAKE or ./.aigw/lake.")
 @click.option("--gateway-id", default=None,
@@ -53,7 +57,8 @@ def run_loop(main: Coroutine[Any, Any, int], kind: str) -> int:
 @click.option("--budget-seed-timeout", default=60.0, show_default=True, type=click.FloatRange(min=0),
               envvar="AIGW_BUDGET_SEED_TIMEOUT",
               help="Seconds to retry reading the month's spend from the lake before serving unseeded.")
-def serve(config_path: Path | None, host: str, port: int, lake_url: str | None, gateway_id: str | None,
+def serve(config_path: Path | None, host: str, port: int, admin_host: str, admin_port: int,
+          lake_url: str | None, gateway_id: str | None,
           tls_port: int | None, tls_cert: Path | None, tls_key: Path | None, loop_kind: str,
           drain_timeout: float, budget_seed_timeout: float) -> None:
     """Run the gateway until SIGTERM/SIGINT, then drain, flush telemetry and exit 0."""
@@ -66,16 +71,21 @@ def serve(config_path: Path | None, host: str, port: int, lake_url: str | None, 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     from gateway_shim.server.runtime import ServeOptions, serve_until_signalled
+    from gateway_shim.telemetry.spool import SpoolLocked
     from gateway_shim.telemetry.storage import default_lake_url
 
     options = ServeOptions(
-        host=host, port=port, lake_url=lake_url or default_lake_url(),
+        host=host, port=port, admin_host=admin_host, admin_port=admin_port,
+        lake_url=lake_url or default_lake_url(),
         gateway_id=gateway_id or default_gateway_id(),
         tls_port=tls_port, tls_cert=tls_cert, tls_key=tls_key, drain_timeout_s=drain_timeout,
         budget_seed_timeout_s=budget_seed_timeout,
     )
     try:
         code = run_loop(serve_until_signalled(config, options), loop_kind)
+    except SpoolLocked as exc:
+        raise click.ClickException(f"{exc} (another aigw serve with the same --gateway-id or "
+                                   f"AIGW_SPOOL is running)") from None
     except OSError as exc:
         raise click.ClickException(f"cannot serve on {host}:{port}: {exc.strerror or exc}") from None
     except ValueError as exc:

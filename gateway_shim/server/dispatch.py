@@ -1,7 +1,8 @@
 """One LLM request from admission to its event: admit → lane slot → attempts with fallback → finish.
 
 Every path ends in exactly one ``Gateway.reject`` or ``Gateway.finish`` call (each emits the event),
-and every path answers the client. Provider calls are bounded by the core's attempt timeouts, the
+and every path answers the client. A success is answered only once its event is durable
+(``durable_acks.py``). Provider calls are bounded by the core's attempt timeouts, the
 lane wait by its queue timeout, so nothing here can hang.
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
 from gateway_shim.core import Gateway
@@ -51,12 +52,33 @@ def policy_edits(plan: Plan) -> str:
     return ",".join(edits)
 
 
+async def _always_durable() -> bool:
+    return True
+
+
+def _never_failing() -> bool:
+    return False
+
+
+SHUTDOWN_CUT = Rejection(503, "gateway_shutdown", "the gateway shut down mid-stream; retry",
+                         "upstream_error", "server_error", retry_after=1.0)
+SPOOL_FAILING = Rejection(503, "telemetry_unavailable", "the gateway cannot record requests right now "
+                          "(its telemetry spool is full); retry later", "upstream_error", "server_error",
+                          retry_after=5.0)
+
+
 class Dispatcher:
-    def __init__(self, gateway: Gateway, clients: Mapping[str, ProviderClient], metrics: Metrics) -> None:
+    def __init__(self, gateway: Gateway, clients: Mapping[str, ProviderClient], metrics: Metrics, *,
+                 durable: Callable[[], Awaitable[bool]] = _always_durable,
+                 spool_failing: Callable[[], bool] = _never_failing) -> None:
         self.gateway = gateway
         self.clients = clients
         self.metrics = metrics
         self.lanes = AsyncLanes(gateway.lanes)
+        self.durable = durable
+        """Waits until the event just emitted is durable; False: answer 503 instead of the 2xx."""
+        self.spool_failing = spool_failing
+        """True while events cannot be recorded and the config says to refuse (``on_spool_full``)."""
 
     # ---- refusals -------------------------------------------------------------------------------------
     def refuse(self, conn: Connection, door: Door, ctx: RequestContext, rejection: Rejection,
@@ -85,7 +107,7 @@ class Dispatcher:
     async def run(self, conn: Connection, door: Door, ctx: RequestContext, started: float,
                   extra: dict[str, Any] | None = None, include_usage: bool = False) -> None:
         gateway = self.gateway
-        decision = gateway.admit(ctx, _mono())
+        decision = SPOOL_FAILING if self.spool_failing() else gateway.admit(ctx, _mono())
         if isinstance(decision, Rejection):
             self.refuse(conn, door, ctx, decision, started)
             return
@@ -178,6 +200,10 @@ class Dispatcher:
         if blocked is not None:
             door.error(conn, blocked.status, blocked.error_type, blocked.code, blocked.message, headers)
             return
+        if not await self.durable():
+            door.error(conn, SPOOL_FAILING.status, SPOOL_FAILING.error_type, SPOOL_FAILING.code,
+                       SPOOL_FAILING.message, [*headers, *retry_after_header(SPOOL_FAILING.retry_after)])
+            return
         model = plan.served.model if plan.served else ""
         door.success(conn, plan.ctx.trace_id, model, result, inference_s * 1000, headers)
 
@@ -229,6 +255,7 @@ class Dispatcher:
         text_chars = 0
         tail = ""
         error: Rejection | None = None
+        cut: Rejection | None = None
         attempt = AttemptResult.success()
         chunk = first
         try:
@@ -261,6 +288,9 @@ class Dispatcher:
                               error_type="upstream_error",
                               message=f"the upstream stream broke: {exc.message}")
             await conn.write(encoder.error(error.error_type, error.code, error.message))
+        except asyncio.CancelledError:  # cut by the drain timeout: tell the client, charge, re-raise
+            error = cut = SHUTDOWN_CUT
+            conn.send(encoder.error(error.error_type, error.code, error.message))
         except Exception:
             log.exception("stream from %s failed unexpectedly", target.provider)
             self.metrics.handler_errors += 1
@@ -278,13 +308,13 @@ class Dispatcher:
         end = _mono()
         upstream_s += end - call_start
         gateway.record_attempt(plan, target, attempt, end)
-        if output_tokens is None:  # no usage from the provider: estimate, as the core does for input
-            output_tokens = max(1, text_chars // 4) if text_chars else 0
-        if (include_usage or encoder.always_usage) and error is None:
-            shown = plan.input_tokens if input_tokens is None else input_tokens
-            await conn.write(encoder.usage(shown, output_tokens, (end - call_start) * 1000))
-        await conn.write(encoder.done())
-        conn.end_stream()
+        # No usage from the provider (the stream ended before its usage frame: the client hung up, the
+        # drain cut it, the upstream broke): the prompt was consumed all the same, so charge the
+        # admission's input estimate and the output produced so far, both within the reservation.
+        if input_tokens is None:
+            input_tokens = plan.input_tokens
+        if output_tokens is None:
+            output_tokens = min(plan.max_tokens, max(1, text_chars // 4)) if text_chars else 0
         now = _mono()
         total_s = now - started
         event = gateway.finish(
@@ -296,6 +326,18 @@ class Dispatcher:
             cache_write_tokens=details.cache_write_tokens, reasoning_tokens=details.reasoning_tokens,
             tool_calls=details.tool_calls)
         self.metrics.observe(event)
+        if cut is not None:
+            conn.send(encoder.done())
+            conn.end_stream()
+            raise asyncio.CancelledError
+        if error is None and not await self.durable():  # the end of the stream is its acknowledgement
+            error = SPOOL_FAILING
+            await conn.write(encoder.error(error.error_type, error.code, error.message))
+        if (include_usage or encoder.always_usage) and error is None:
+            shown = plan.input_tokens if input_tokens is None else input_tokens
+            await conn.write(encoder.usage(shown, output_tokens, (end - call_start) * 1000))
+        await conn.write(encoder.done())
+        conn.end_stream()
 
     # ---- helpers ----------------------------------------------------------------------------------------
     def _cut_off(self, plan: Plan) -> None:

@@ -2,8 +2,15 @@
 
 Why not uvicorn: its ASGI plumbing costs more CPU per request than the whole gateway budget allows
 (docs/performance.md), and it has no header/body read timeouts. This module owns only the wire:
-parsing, limits (header size, body size), slow-client timeouts, keep-alive, pipelining, chunked
-streaming and graceful draining. What a request means is the handler's business.
+parsing, limits (header lines and bytes, body size, chunk framing, pipelined requests, bytes held
+per server, connections), slow-client timeouts, keep-alive, pipelining, chunked streaming and
+graceful draining. What a request means is the handler's business.
+
+Memory is bounded by construction: a connection holds at most ``MAX_PIPELINED`` parsed requests,
+stops reading while one is being answered, and does not start the next one while the client leaves
+more than the write buffer's high-water mark of answers unread; the whole server holds at most
+``Limits.max_buffered_bytes`` of request bodies and ``Limits.max_connections`` connections
+(docs/security.md, "HTTP edge and memory bounds").
 """
 
 from __future__ import annotations
@@ -24,7 +31,15 @@ from gateway_shim.server.errors import ApiError, error_json, error_type
 
 MAX_HEADER_BYTES = 64 * 1024
 MAX_HEADERS = 100
+"""Header lines, repeated names included."""
+MAX_CHUNK_FRAMING_BYTES = 64 * 1024
+"""Bytes of chunked framing (sizes, extensions, trailers) allowed beyond a request's body bytes."""
+FEED_SLICE_BYTES = 16 * 1024
+MAX_PIPELINED = 16
+"""Parsed requests a connection may hold beyond the one being answered."""
+WRITE_HIGH_WATER = 256 * 1024
 SWEEP_INTERVAL_S = 0.1
+HTTP_VERSIONS = frozenset({"1.0", "1.1"})
 
 _REASONS = {s.value: s.phrase.encode() for s in HTTPStatus}
 
@@ -37,6 +52,10 @@ class Limits:
     header_timeout_s: float = 10.0
     body_timeout_s: float = 30.0
     keepalive_timeout_s: float = 30.0
+    max_buffered_bytes: int = 64 * 1_048_576
+    """Request bodies held by the whole server (received, not yet answered); beyond: 503."""
+    max_connections: int = 10_000
+    """Open connections; one more is answered 503 and closed."""
 
 
 @dataclass(slots=True)
@@ -63,6 +82,10 @@ class _Pending:
     body: list[bytes] = field(default_factory=list)
     body_len: int = 0
     header_bytes: int = 0
+    header_lines: int = 0
+    in_body: bool = False
+    body_wire_bytes: int = 0
+    """Bytes read since the headers ended: body plus chunk framing."""
     started_mono: float = 0.0
     started_us: int = 0
 
@@ -102,20 +125,28 @@ class Connection(asyncio.Protocol):
         One sweep per server checks every connection (cheaper than a timer per request phase)."""
         self.write_ready = asyncio.Event()
         self.write_ready.set()
+        self.held_bytes = 0
+        """Request bodies this connection holds (counted in the server's ``buffered_bytes``)."""
+        self.deferred_error: tuple[int, str, str] | None = None
+        """A wire error met while a request was being answered: sent after it, then close."""
 
     # ---- asyncio.Protocol -------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's transports are not subclasses
         transport = self.transport
-        transport.set_write_buffer_limits(high=256 * 1024)
+        transport.set_write_buffer_limits(high=WRITE_HIGH_WATER)
         self.server.connections.add(self)
         self._arm(self.server.limits.keepalive_timeout_s)
+        if len(self.server.connections) > self.server.limits.max_connections:
+            self._fail(503, "too_many_connections", "the gateway has too many open connections; retry")
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         self._disarm()
         self.write_ready.set()
         self.server.connections.discard(self)
+        self.queue.clear()
+        self._release(self.held_bytes)
 
     def pause_writing(self) -> None:
         self.write_ready.clear()
@@ -127,7 +158,13 @@ class Connection(asyncio.Protocol):
         if self.closed or self.discarding:
             return
         try:
-            self.parser.feed_data(data)
+            if len(data) <= FEED_SLICE_BYTES:
+                self._feed(data)
+            else:  # in slices, so chunk framing is measured at most one slice late
+                for offset in range(0, len(data), FEED_SLICE_BYTES):
+                    self._feed(data[offset : offset + FEED_SLICE_BYTES])
+                    if self.closed or self.discarding:
+                        break
         except httptools.HttpParserUpgrade:
             self._fail(400, "upgrade_not_supported", "protocol upgrades are not supported")
         except ApiError as exc:
@@ -138,6 +175,17 @@ class Connection(asyncio.Protocol):
                 self._fail(cause.status, cause.code, cause.message)
             else:
                 self._fail(400, "malformed_http", f"malformed HTTP request: {exc}")
+
+    def _feed(self, data: bytes) -> None:
+        """Parse ``data``; bytes that arrive in a body beyond its body bytes are chunk framing, bounded."""
+        pending = self.pending
+        counting = pending.in_body
+        self.parser.feed_data(data)
+        if counting and self.pending is pending:
+            pending.body_wire_bytes += len(data)
+            if pending.body_wire_bytes - pending.body_len > MAX_CHUNK_FRAMING_BYTES:
+                raise ApiError(400, "chunk_framing_too_large",
+                               f"chunk sizes, extensions and trailers over {MAX_CHUNK_FRAMING_BYTES} bytes")
 
     # ---- httptools callbacks ----------------------------------------------------------------------
     def on_message_begin(self) -> None:
@@ -150,22 +198,38 @@ class Connection(asyncio.Protocol):
         self._count_header_bytes(len(url))
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self._count_header_bytes(len(name) + len(value))
-        headers = self.pending.headers
-        if len(headers) >= MAX_HEADERS:
-            raise ApiError(431, "headers_too_large", f"more than {MAX_HEADERS} headers")
+        self._count_header_bytes(len(name) + len(value) + 4)  # ": " and CRLF: empty lines count too
+        pending = self.pending
+        pending.header_lines += 1
+        if pending.header_lines > MAX_HEADERS:
+            raise ApiError(431, "headers_too_large", f"more than {MAX_HEADERS} header lines")
+        headers = pending.headers
         key = name.decode("latin-1").lower()
         text = value.decode("latin-1")
         headers[key] = f"{headers[key]},{text}" if key in headers else text
 
     def on_headers_complete(self) -> None:
         headers = self.pending.headers
+        version = self.parser.get_http_version()
+        if version not in HTTP_VERSIONS:
+            raise ApiError(505, "http_version_not_supported",
+                           f"HTTP/{version} is not supported; use HTTP/1.1 or HTTP/1.0")
+        if self.parser.get_method() == b"CONNECT":
+            raise ApiError(405, "method_not_allowed", "CONNECT is not supported: this is not a proxy")
+        if "upgrade" in headers:
+            raise ApiError(400, "upgrade_not_supported",
+                           f"protocol upgrades ({headers['upgrade'][:40]!r}) are not supported")
+        coding = headers.get("transfer-encoding")
+        if coding is not None and coding.strip().lower() != "chunked":
+            raise ApiError(501, "unsupported_transfer_encoding",
+                           f"transfer coding {coding[:60]!r} is not supported; only 'chunked' is")
         declared = headers.get("content-length")
         limit = self.server.limits.max_body_bytes
         if declared is not None and declared.strip().isdigit() and int(declared) > limit:
             raise ApiError(413, "request_too_large", f"request body over the {limit}-byte limit")
         if headers.get("expect", "").lower() == "100-continue" and self.transport is not None:
             self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        self.pending.in_body = True
         if not self.busy:
             self._arm(self.server.limits.body_timeout_s)
 
@@ -175,10 +239,18 @@ class Connection(asyncio.Protocol):
         limit = self.server.limits.max_body_bytes
         if pending.body_len > limit:
             raise ApiError(413, "request_too_large", f"request body over the {limit}-byte limit")
+        server = self.server
+        if server.buffered_bytes + len(body) > server.limits.max_buffered_bytes:
+            raise ApiError(503, "server_busy", "the gateway holds too many request bodies; retry")
+        server.buffered_bytes += len(body)
+        self.held_bytes += len(body)
         pending.body.append(body)
 
     def on_message_complete(self) -> None:
         pending = self.pending
+        if len(self.queue) >= MAX_PIPELINED:
+            raise ApiError(429, "too_many_pipelined",
+                           f"more than {MAX_PIPELINED} pipelined requests waiting on one connection")
         url = pending.url.decode("latin-1")
         path, _, query = url.partition("?")
         request = Request(
@@ -214,6 +286,8 @@ class Connection(asyncio.Protocol):
 
     async def _run(self, request: Request) -> None:
         try:
+            if not self.write_ready.is_set() and not await self._client_read_up():
+                return
             await self.server.handler(request, self)
         except asyncio.CancelledError:  # cut off by shutdown after the drain timeout
             if not self.responded:
@@ -227,8 +301,14 @@ class Connection(asyncio.Protocol):
         finally:
             if self.streaming_chunked:
                 self.end_stream()
+            self._release(len(request.body))
             self.server.in_flight -= 1
             self.busy = False
+            if self.deferred_error is not None and not self.queue:
+                status, code, message = self.deferred_error
+                self.keep_alive = False
+                self.responded = False
+                self.respond(status, [], error_json(error_type(status), code, message))
             if not self.keep_alive or (self.server.draining and not self.queue):
                 self.close()
             elif self.queue:
@@ -237,6 +317,15 @@ class Connection(asyncio.Protocol):
                 if self.transport is not None and not self.closed:
                     self.transport.resume_reading()
                 self._arm(self.server.limits.keepalive_timeout_s)
+
+    async def _client_read_up(self) -> bool:
+        """Wait until the client has read our earlier answers (below the high-water mark); False if it
+        did not within the body timeout (the connection is closed then)."""
+        try:
+            await asyncio.wait_for(self.write_ready.wait(), self.server.limits.body_timeout_s)
+        except TimeoutError:
+            self.close()
+        return not self.closed
 
     # ---- responses --------------------------------------------------------------------------------
     def respond(self, status: int, headers: list[tuple[str, str]], body: bytes,
@@ -283,15 +372,21 @@ class Connection(asyncio.Protocol):
         must not hold its lane slot for ever."""
         if self.closed or self.transport is None or not data:
             return
-        if self.streaming_chunked:
-            self.transport.write(b"%x\r\n%s\r\n" % (len(data), data))
-        else:
-            self.transport.write(data)
+        self.send(data)
         if not self.write_ready.is_set():
             try:
                 await asyncio.wait_for(self.write_ready.wait(), self.server.limits.body_timeout_s)
             except TimeoutError:
                 self.close()
+
+    def send(self, data: bytes) -> None:
+        """One piece of a streamed body, without waiting for the client (the last frames at shutdown)."""
+        if self.closed or self.transport is None or not data:
+            return
+        if self.streaming_chunked:
+            self.transport.write(b"%x\r\n%s\r\n" % (len(data), data))
+        else:
+            self.transport.write(data)
 
     def end_stream(self) -> None:
         if self.streaming_chunked and not self.closed and self.transport is not None:
@@ -314,8 +409,12 @@ class Connection(asyncio.Protocol):
             self.server.on_wire_error(status, code, message, self._partial_request())
         else:
             self.server.on_wire_error(status, code, message, None)
-        if self.busy or self.transport is None:
-            self.close()
+        if self.transport is None:
+            return
+        if self.busy:  # answer what is running and queued first, then this error, then close
+            self.deferred_error = (status, code, message)
+            self.discarding = True
+            self.transport.pause_reading()
             return
         self.keep_alive = False
         self.responded = False
@@ -360,6 +459,11 @@ class Connection(asyncio.Protocol):
             self._disarm()
             self.transport.close()
 
+    def _release(self, held: int) -> None:
+        held = min(held, self.held_bytes)
+        self.held_bytes -= held
+        self.server.buffered_bytes -= held
+
     @property
     def idle(self) -> bool:
         return not self.busy and not self.queue
@@ -378,6 +482,8 @@ class HttpServer:
         self.listeners: list[asyncio.Server] = []
         self.draining = False
         self.in_flight = 0
+        self.buffered_bytes = 0
+        """Request bodies held by all connections (bounded by ``limits.max_buffered_bytes``)."""
         self.tasks: set[asyncio.Task[None]] = set()
         self._sweep_due = time.monotonic() + SWEEP_INTERVAL_S
         self._sweeper = self.loop.call_at(self.loop.time() + SWEEP_INTERVAL_S, self._sweep)

@@ -1,7 +1,8 @@
 """Assemble and run one gateway replica: config → core + provider clients + lake writer → HTTP listeners.
 
 Shutdown (SIGTERM or SIGINT): stop accepting, let in-flight requests finish (bounded by
-``drain_timeout_s``), close upstream clients, flush telemetry to the lake, exit 0.
+``drain_timeout_s``), close upstream clients, flush telemetry to the lake, exit 0. SIGHUP is logged
+and ignored (a config reload is not implemented yet; it must not kill the process undrained).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from gateway_shim.config.models import Config
 from gateway_shim.core import Gateway
 from gateway_shim.server.app import GatewayApp
 from gateway_shim.server.budget_seed import read_seed, seed_ledger
+from gateway_shim.server.durable_acks import DurableAcks
 from gateway_shim.server.http import HttpServer, Limits
 from gateway_shim.telemetry.lake_writer import LakeWriter, default_spool_dir
 from gateway_shim.telemetry.otel_settings import export_settings
@@ -40,6 +42,8 @@ class ServeOptions:
     port: int
     lake_url: str
     gateway_id: str
+    admin_host: str = "127.0.0.1"
+    admin_port: int = 9464
     tls_port: int | None = None
     tls_cert: Path | None = None
     tls_key: Path | None = None
@@ -70,14 +74,18 @@ async def serve_until_signalled(config: Config, options: ServeOptions) -> int:
     print(seed.describe(), file=sys.stderr, flush=True)
     exporter = start_otel_exporter(config, options.gateway_id)
     writer = LakeWriter(lake, options.gateway_id, spool_dir=spool_dir).start()
-    emit = tee(writer.emit, exporter.emit) if exporter is not None else writer.emit
+    acks = DurableAcks(writer, config.gateway.on_spool_full)
+    emit = tee(acks.emit, exporter.emit) if exporter is not None else acks.emit
     gateway = Gateway(config, gateway_id=options.gateway_id, emit=emit)
     seed_ledger(gateway.budget, config.tenants, seed)
     clients = build_clients(config)
     app = GatewayApp(config, gateway, clients, gateway_id=options.gateway_id,
-                     telemetry_stats=lambda: dict(writer.stats()))
+                     telemetry_stats=lambda: {**writer.stats(), "unconfirmed": acks.unconfirmed}, acks=acks)
     limits = Limits(max_body_bytes=config.gateway.max_body_bytes)
     server = HttpServer(app, limits, on_wire_error=app.wire_error, on_handler_error=app.handler_error)
+    admin = HttpServer(app.admin, Limits(max_body_bytes=1024, max_connections=64),
+                       on_wire_error=lambda status, code, message, request: None,
+                       on_handler_error=app.handler_error)
 
     def loop_lag() -> tuple[float, int]:
         lag, server.loop_lag_max_s = server.loop_lag_max_s, 0.0
@@ -99,15 +107,22 @@ async def serve_until_signalled(config: Config, options: ServeOptions) -> int:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, _ignore_sighup)
     try:
         port = await server.listen(options.host, options.port)
+        try:
+            admin_port = await admin.listen(options.admin_host, options.admin_port)
+        except OSError as exc:
+            raise OSError(exc.errno, f"admin listener {options.admin_host}:{options.admin_port}: "
+                                     f"{exc.strerror or exc} (choose another with --admin-port)") from None
         where = [f"http://{options.host}:{port}"]
         if options.tls_port is not None and options.tls_cert and options.tls_key:
             tls_port = await server.listen(options.host, options.tls_port,
                                            tls=tls_context(options.tls_cert, options.tls_key))
             where.append(f"https://{options.host}:{tls_port}")
         print(f"aigw serve: listening on {' and '.join(where)} (gateway {options.gateway_id}, "
-              f"policy {config.policy_version}, lake {lake.url})", file=sys.stderr, flush=True)
+              f"policy {config.policy_version}, lake {lake.url}); admin (/healthz, /metrics) on "
+              f"http://{options.admin_host}:{admin_port}", file=sys.stderr, flush=True)
         await stop.wait()
         print("aigw serve: draining", file=sys.stderr, flush=True)
         app.draining = True
@@ -115,6 +130,7 @@ async def serve_until_signalled(config: Config, options: ServeOptions) -> int:
         if not drained:
             log.warning("drain timeout: %d requests still in flight were cut off", server.in_flight)
     finally:
+        await admin.drain(1.0)
         if app.signing_keys is not None:
             await app.signing_keys.aclose()
         for client in clients.values():
@@ -149,6 +165,11 @@ def start_otel_exporter(config: Config, gateway_id: str) -> OtelExporter | None:
     print(f"aigw serve: exporting OpenTelemetry spans and metrics ({settings.source})",
           file=sys.stderr, flush=True)
     return exporter
+
+
+def _ignore_sighup() -> None:
+    print("aigw serve: SIGHUP ignored (config reload is not implemented; restart to change the "
+          "config)", file=sys.stderr, flush=True)
 
 
 def _snapshot_policy(lake: LakeLocation, config: Config) -> None:

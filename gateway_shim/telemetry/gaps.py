@@ -2,7 +2,8 @@
 
 When the spool is full (or the disk fails) events are dropped rather than blocking or killing the
 gateway. Each run of drops becomes one ``gaps/<gateway_id>-<start>-<id>.json`` object with the
-count and the first/last event time, so the loss is visible to the pipelines and to people.
+count, the first/last event time and the events' summed estimated cost, so the loss is visible
+to the pipelines and to people.
 """
 
 from __future__ import annotations
@@ -26,12 +27,15 @@ class Gap:
     started_us: int = field(default_factory=lambda: time.time_ns() // 1000)
     gap_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     dropped: int = 0
+    estimated_cost_usd: float = 0.0
     first_ts_us: int | None = None
     last_ts_us: int | None = None
     ended_us: int | None = None
 
-    def add(self, count: int, first_ts_us: int | None, last_ts_us: int | None, reason: str) -> None:
+    def add(self, count: int, first_ts_us: int | None, last_ts_us: int | None, reason: str,
+            cost_usd: float = 0.0) -> None:
         self.dropped += count
+        self.estimated_cost_usd += cost_usd
         if reason not in self.reason.split(","):
             self.reason = f"{self.reason},{reason}"
         if first_ts_us is not None:
@@ -49,6 +53,7 @@ class Gap:
             "gateway_id": self.gateway_id,
             "reason": self.reason,
             "dropped_events": self.dropped,
+            "estimated_cost_usd": round(self.estimated_cost_usd, 8),
             "first_ts": iso(self.first_ts_us) if self.first_ts_us is not None else None,
             "last_ts": iso(self.last_ts_us) if self.last_ts_us is not None else None,
             "detected_at": iso(self.started_us),

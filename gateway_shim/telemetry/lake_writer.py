@@ -3,9 +3,10 @@
 ``LakeWriter`` is the front the server wires: ``emit`` only appends to the inbox (``inbox.py``)
 under a lock. Two background threads do the rest:
 
-* the spooler (``spooler.py``), every ``sync_interval_s``, appends the new events to the open spool
-  segment and fsyncs it (from then on they are *durable*: a kill -9 cannot lose them), and seals the
-  segment when it is big or old enough;
+* the spooler (``spooler.py``), every ``sync_interval_s`` or as soon as a caller waits for a commit
+  (``commit_soon``), appends the new events to the open spool segment and fsyncs it (from then on
+  they are *durable*: a kill -9 cannot lose them), reports each event's sequence number as durable
+  or lost to ``commits`` (``commits.py``), and seals the segment when it is big or old enough;
 * the uploader (``uploader.py``) writes each sealed segment to the lake as one Parquet file per
   ``dt``/``hour`` (``parquet_encoding.py``), retrying with backoff (``backoff.py``) while the lake is
   unreachable, and deletes the segment only once every file is written.
@@ -30,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway_shim.telemetry.columnar import Event, to_record_batch
+from gateway_shim.telemetry.commits import CommitLog
 from gateway_shim.telemetry.inbox import Inbox
 from gateway_shim.telemetry.spool import Spool
 from gateway_shim.telemetry.spooler import Spooler
@@ -53,8 +55,9 @@ def default_spool_dir(gateway_id: str) -> Path:
 class LakeWriter:
     """Thread-safe, non-blocking event sink for the lake (see the module docstring)."""
 
-    emit: Callable[[Event], None]
-    """Take one event (the writer owns the dict from now on). O(1); never touches disk or network.
+    emit: Callable[[Event], int]
+    """Take one event (the writer owns the dict from now on); its sequence number (0: refused, only
+    counted). O(1); never touches disk or network.
 
     The inbox's own ``put``, bound at construction: a request pays no extra call for the front."""
 
@@ -76,7 +79,11 @@ class LakeWriter:
         self._inbox = Inbox(self.settings.max_pending)
         self.emit = self._inbox.put
         self._progress = WriterProgress(gateway_id)
-        self._spooler = Spooler(self.settings, self._spool, self._inbox, self._progress)
+        self.commits = CommitLog()
+        """Which sequence numbers are durable or lost; subscribe to wait for them."""
+        self._spooler = Spooler(self.settings, self._spool, self._inbox, self._progress, self.commits)
+        self.commit_soon = self._spooler.wake
+        """Ask for a commit now (within ``commit_interval_s``) rather than at the next interval."""
         uploader = Uploader(gateway_id, self.settings, self.lake, self._spool, self._progress)
         self._spooler_thread = threading.Thread(
             target=self._spooler.run, name=f"lake-spool-{gateway_id}", daemon=True

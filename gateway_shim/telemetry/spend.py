@@ -19,12 +19,12 @@ import pyarrow.compute as pc
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from gateway_shim.telemetry.layout import EVENTS_PREFIX, day_prefix
+from gateway_shim.telemetry.layout import EVENTS_PREFIX, LOAD_TEST_RUN_PREFIX, day_prefix
 from gateway_shim.telemetry.schema import EVENT_SCHEMA, READABLE_VERSIONS, schema_problem
 from gateway_shim.telemetry.spool import SEGMENT_SUFFIX, Spool, read_segment
 from gateway_shim.telemetry.storage import LakeLocation
 
-SPEND_COLUMNS = ("event_id", "tenant_id", "estimated_cost_usd", "ts")
+SPEND_COLUMNS = ("event_id", "tenant_id", "estimated_cost_usd", "ts", "run_id")
 _SPEND_SCHEMA = pa.schema([EVENT_SCHEMA.field(name) for name in SPEND_COLUMNS])
 READ_THREADS = 8
 
@@ -99,14 +99,17 @@ def tally(tables: Sequence[pa.Table], first: dt.date, end: dt.date) -> tuple[dic
     """USD per tenant over the distinct ``event_id`` in ``tables`` with ``first <= ts < end`` (UTC days),
     and the number of those events.
 
-    Pure. Events without a tenant (an unknown API key) and without a cost count as nothing.
+    Pure. Events without a tenant (an unknown API key) and without a cost count as nothing, and so do
+    load-test events (``run_id`` starting with ``LOAD_TEST_RUN_PREFIX``): they are not tenant spend.
     """
     table = pa.concat_tables([t.select(list(SPEND_COLUMNS)).cast(_SPEND_SCHEMA) for t in tables]
                              or [_SPEND_SCHEMA.empty_table()])
     table = table.filter(_between(first, end)).combine_chunks()
     distinct = table.group_by("event_id").aggregate(
-        [("tenant_id", "one"), ("estimated_cost_usd", "one")])
-    charged = distinct.filter(pc.is_valid(distinct["tenant_id_one"]))
+        [("tenant_id", "one"), ("estimated_cost_usd", "one"), ("run_id", "one")])
+    charged = distinct.filter(pc.and_(pc.is_valid(distinct["tenant_id_one"]),
+                                      pc.invert(pc.fill_null(pc.starts_with(distinct["run_id_one"],
+                                                                            LOAD_TEST_RUN_PREFIX), False))))
     sums = charged.group_by("tenant_id_one").aggregate(
         [("estimated_cost_usd_one", "sum", pc.ScalarAggregateOptions(min_count=0))])
     by_tenant = dict(zip(sums["tenant_id_one"].to_pylist(), sums["estimated_cost_usd_one_sum"].to_pylist(),

@@ -1,10 +1,11 @@
 """The lake writer's local spool: append-only Arrow IPC segments that survive kill -9.
 
-Events are appended to the open segment as record batches and flushed to disk (fsync) every few
-tens of milliseconds; a segment is sealed when it is big or old enough and stays on disk until its
-events are in the lake. On the next start every segment found is replayed. A segment cut short by
-a crash is read up to its last complete batch: the lost tail was never acknowledged, because the
-writer only counts events as durable after the flush that covers them.
+Events are appended to the open segment as record batches and flushed to disk (fsync) at every
+spooler cycle (a group commit, see ``spooler.py``); a segment is sealed when it is big or old
+enough and stays on disk until its events are in the lake. On the next start every segment found
+is replayed. A segment cut short by a crash is read up to its last complete batch: the lost tail
+was never acknowledged, because the writer only counts events as durable after the flush that
+covers them.
 
 Small side objects for the lake (gap records, quarantined events) wait in ``outbox/`` under the
 lake path they will get.
@@ -30,6 +31,10 @@ from gateway_shim.telemetry.schema import EVENT_SCHEMA, upgrade
 log = logging.getLogger("aigw.lake")
 
 SEGMENT_SUFFIX = ".arrows"
+KEEP_IN_MEMORY_BYTES = 4 * 2**20
+"""A segment keeps its rows in memory for the uploader only up to this many Arrow bytes; a bigger one
+is read back from disk at upload. Group commits append many small batches, whose per-batch overhead
+would otherwise make memory grow by ~2 KB per event until the segment is sealed."""
 _IPC_OPTIONS = pa.ipc.IpcWriteOptions(compression="lz4")
 
 
@@ -63,9 +68,16 @@ class OpenSegment:
         self.rows = 0
         self.synced_rows = 0
         self._pieces: list[pa.Table] = []
+        self._kept_bytes = 0
+        """Arrow bytes in ``_pieces``; -1 once over ``KEEP_IN_MEMORY_BYTES`` (nothing kept)."""
         self._file: IO[bytes] = open(path, "wb")  # noqa: SIM115 - closed by seal()
-        self._sink = pa.PythonFile(self._file, mode="w")
-        self._ipc = pa.ipc.new_stream(self._sink, EVENT_SCHEMA, options=_IPC_OPTIONS)
+        try:
+            self._sink = pa.PythonFile(self._file, mode="w")
+            self._ipc = pa.ipc.new_stream(self._sink, EVENT_SCHEMA, options=_IPC_OPTIONS)
+        except BaseException:  # a full disk: leave no empty segment behind
+            self._file.close()
+            path.unlink(missing_ok=True)
+            raise
 
     @property
     def size(self) -> int:
@@ -75,8 +87,13 @@ class OpenSegment:
         table = rows if isinstance(rows, pa.Table) else pa.Table.from_batches([rows])
         table = table.combine_chunks()  # one IPC batch per append: fewer, larger buffers to compress
         self._ipc.write_table(table)
-        self._pieces.append(table)
         self.rows += table.num_rows
+        if self._kept_bytes >= 0:
+            self._kept_bytes += table.nbytes
+            if self._kept_bytes > KEEP_IN_MEMORY_BYTES:
+                self._pieces, self._kept_bytes = [], -1  # from now on the uploader reads the file
+            else:
+                self._pieces.append(table)
 
     def sync(self, fsync: bool = True) -> int:
         """Push appended batches to the OS (and the disk); returns how many rows became durable."""
@@ -152,12 +169,16 @@ class Spool:
         target = self.outbox_dir / lake_relative_path
         target.parent.mkdir(parents=True, exist_ok=True)
         temp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
-        with open(temp, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        with self._outbox_lock:
-            os.replace(temp, target)
+        try:
+            with open(temp, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            with self._outbox_lock:
+                os.replace(temp, target)
+        except BaseException:  # a full disk: no temp file may outlive the attempt
+            temp.unlink(missing_ok=True)
+            raise
 
     def upload_outbox_file(self, relative: str, path: Path, write: Callable[[str, bytes], None]) -> None:
         """``write`` one outbox file to the lake, then delete it unless it was replaced meanwhile."""

@@ -1,11 +1,13 @@
 """The lake writer's spooler thread: events from the inbox into the spool on disk, sealed into segments.
 
-Every ``sync_interval_s`` (or when woken by a flush) it converts the new events to Arrow record
-batches, appends them to the open spool segment and fsyncs it: from then on the events are
-*durable* (a kill -9 cannot lose them). It seals the segment when it reaches ``max_rows``,
-``max_bytes`` or ``max_age_s``, or for a flush, and queues it for the uploader. Events that do not
-fit the schema go to the outbox for ``quarantine/writer/``; events beyond the spool's cap are
-dropped and recorded as a gap.
+Every ``sync_interval_s``, or as soon as a caller waits for a commit (``commit_soon``; at most one
+commit per ``commit_interval_s``), it converts the new events to Arrow record batches, appends them
+to the open spool segment and fsyncs it: from then on the events are *durable* (a kill -9 cannot
+lose them), and it reports so to the commit log (``commits.py``), which wakes the waiting
+responses. Events arriving during one fsync wait for the next: a group commit. It seals the segment
+when it reaches ``max_rows``, ``max_bytes`` or ``max_age_s``, or for a flush, and queues it for the
+uploader. Events that do not fit the schema go to the outbox for ``quarantine/writer/``; events
+beyond the spool's cap or lost to a disk error are dropped, reported as lost, and recorded in a gap.
 """
 
 from __future__ import annotations
@@ -13,10 +15,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Sequence
 
 import orjson
+import pyarrow as pa
 
 from gateway_shim.telemetry.columnar import Event, to_table
+from gateway_shim.telemetry.commits import CommitLog
 from gateway_shim.telemetry.gap_recorder import GapRecorder
 from gateway_shim.telemetry.inbox import Inbox
 from gateway_shim.telemetry.layout import writer_quarantine_path
@@ -31,27 +36,42 @@ class Spooler:
     """The spooler thread's work for one writer (see the module docstring); ``run`` is the thread."""
 
     def __init__(
-        self, settings: WriterSettings, spool: Spool, inbox: Inbox, progress: WriterProgress
+        self,
+        settings: WriterSettings,
+        spool: Spool,
+        inbox: Inbox,
+        progress: WriterProgress,
+        commits: CommitLog | None = None,
     ) -> None:
         self.gateway_id = progress.gateway_id
         self.settings = settings
         self.spool = spool
         self.inbox = inbox
         self.progress = progress
-        self.gaps = GapRecorder(self.gateway_id, spool, progress)
+        self.commits = commits or CommitLog()
+        self.gaps = GapRecorder(self.gateway_id, spool, progress, self.commits)
         """Only this thread drops events, so the gap records are its own."""
         self._wake = threading.Event()
+        self._unsynced: list[tuple[pa.Table, Sequence[int]]] = []
+        """Rows appended to the open segment but not yet fsynced, with their sequence numbers."""
+        self._lost: list[int] = []
+        """Sequence numbers dropped in the current cycle."""
 
     def wake(self) -> None:
-        """Run a cycle now rather than at the next interval (a flush or close is waiting)."""
+        """Run a cycle now rather than at the next interval (a flush, a close or a response waits)."""
         self._wake.set()
 
     def run(self) -> None:
         """Spool every ``sync_interval_s`` (or when woken) until told to stop."""
         segment: OpenSegment | None = None
+        last_cycle = 0.0
         while True:
-            self._wake.wait(self.settings.sync_interval_s)
+            if self._wake.wait(self.settings.sync_interval_s):
+                pause = last_cycle + self.settings.commit_interval_s - time.monotonic()
+                if pause > 0:  # let more events join this commit
+                    time.sleep(pause)
             self._wake.clear()
+            last_cycle = time.monotonic()
             try:
                 segment = self._once(segment)
             except Exception as exc:  # a bug here must not silently stop the spooling
@@ -65,13 +85,16 @@ class Spooler:
     def _once(self, segment: OpenSegment | None) -> OpenSegment | None:
         """One spooler cycle: take new events, append and sync them, seal and answer flushes."""
         ticket, stopping = self.progress.flush_request()
-        events, refusals = self.inbox.take()
+        events, last_seq, refusals = self.inbox.take()
+        self._lost = []
         if refusals is not None:
-            self.gaps.drop(refusals.count, refusals.first_ts, refusals.last_ts, refusals.reasons)
+            self.gaps.drop(refusals.count, refusals.first_ts, refusals.last_ts, refusals.reasons,
+                           refusals.cost_usd)
         if events:
-            segment = self._append(events, segment)
+            segment = self._append(events, last_seq - len(events) + 1, segment)
         if segment is not None:
             segment = self._sync(segment)
+        self.commits.report(last_seq, tuple(self._lost))
         flush = self.progress.flush_unanswered(ticket)
         seal = flush or stopping
         if segment is not None and (seal or self._segment_full(segment)):
@@ -91,20 +114,24 @@ class Spooler:
             or time.monotonic() - segment.opened_at >= self.settings.max_age_s
         )
 
-    def _append(self, events: list[Event], segment: OpenSegment | None) -> OpenSegment | None:
+    def _append(self, events: list[Event], first_seq: int, segment: OpenSegment | None) -> OpenSegment | None:
         table, bad = to_table(events, self.gateway_id)
+        seqs: Sequence[int] = range(first_seq, first_seq + len(events))
         if bad:
-            self._quarantine(bad)
+            rejected = {id(event) for event, _ in bad}
+            if not self._quarantine(bad):
+                self._lost.extend(s for s, event in zip(seqs, events, strict=True) if id(event) in rejected)
+            seqs = [seq for seq, event in zip(seqs, events, strict=True) if id(event) not in rejected]
         if table.num_rows == 0:
             return segment
         spool_bytes = self.progress.spool_bytes(segment.size if segment else 0)
         row_bytes = max(1, table.nbytes // table.num_rows)
         fits = max(0, (self.settings.spool_max_bytes - spool_bytes) // row_bytes)
         if fits < table.num_rows:
-            self.gaps.drop_rows(table.slice(fits), "spool_full")
+            self._drop(table.slice(fits), seqs[fits:], "spool_full")
             if fits == 0:
                 return segment
-            table = table.slice(0, fits)
+            table, seqs = table.slice(0, fits), seqs[:fits]
         offset = 0
         while offset < table.num_rows:
             try:
@@ -114,10 +141,11 @@ class Spooler:
                 segment.append(piece)
             except OSError as exc:
                 self.progress.record_error(exc)
-                self.gaps.drop_rows(table.slice(offset), "spool_error")
+                self._drop(table.slice(offset), seqs[offset:], "spool_error")
                 if segment is not None:
                     self._abandon(segment)
                 return None
+            self._unsynced.append((piece, seqs[offset : offset + piece.num_rows]))
             offset += piece.num_rows
             self.progress.grow_open_segment(segment.rows, piece.num_rows * row_bytes)
             if self._segment_full(segment):
@@ -141,6 +169,8 @@ class Spooler:
             self.progress.record_error(exc)
             self._abandon(segment)
             return None
+        self._unsynced = []
+        self.commits.recovered()
         self.progress.add_durable(newly)
         return segment
 
@@ -153,16 +183,31 @@ class Spooler:
             self.progress.record_error(exc)
             self._abandon(segment)
             return
+        self._unsynced = []
+        self.commits.recovered()
         self.progress.add_durable(unsynced)
         self.progress.enqueue(sealed)
 
+    def _drop(self, rows: pa.Table, seqs: Sequence[int], reason: str) -> None:
+        """Rows that will not be durable: counted into the gap, their callers told they are lost."""
+        self.gaps.drop_rows(rows, reason)
+        self._lost.extend(seqs)
+
     def _abandon(self, segment: OpenSegment) -> None:
-        """A segment the disk failed on: queue what of it is readable (its synced rows)."""
+        """A segment the disk failed on: its unsynced rows are lost; queue what of it is readable (its
+        synced rows), or delete it if nothing is (no empty files left behind on a full disk)."""
         segment.close()
+        for rows, seqs in self._unsynced:
+            self._drop(rows, seqs, "spool_error")
+        self._unsynced = []
+        if segment.synced_rows == 0:
+            segment.path.unlink(missing_ok=True)
+            return
         size = segment.path.stat().st_size if segment.path.exists() else 0
         self.progress.enqueue(Segment(segment.path, segment.seq, segment.synced_rows, size))
 
-    def _quarantine(self, bad: list[tuple[Event, str]]) -> None:
+    def _quarantine(self, bad: list[tuple[Event, str]]) -> bool:
+        """Keep events that do not fit the schema for ``quarantine/writer/``; False if that failed."""
         now_us = time.time_ns() // 1000
         lines = b"".join(
             orjson.dumps({"reason": reason, "event": event}, default=str) + b"\n" for event, reason in bad
@@ -178,5 +223,6 @@ class Spooler:
         except OSError as exc:
             self.progress.record_error(exc)
             self.gaps.drop_events([event for event, _ in bad], "quarantine_error")
-            return
+            return False
         self.progress.quarantined(len(bad))
+        return True

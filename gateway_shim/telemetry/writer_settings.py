@@ -16,7 +16,10 @@ class WriterSettings:
     max_age_s: float = 60.0
     """... or this long after its first event: how stale the lake may be at low traffic."""
     sync_interval_s: float = 0.05
-    """How often new events are appended to the spool and flushed to disk (kill -9 window)."""
+    """How often new events are appended to the spool and flushed to disk when nobody waits."""
+    commit_interval_s: float = 0.001
+    """The shortest time between two commits when callers wait for one (``commit_soon``): events
+    arriving meanwhile share the next fsync (a group commit)."""
     fsync: bool = True
     """fsync the spool too (survives power loss, not only process death)."""
     spool_max_bytes: int = 2 * 2**30

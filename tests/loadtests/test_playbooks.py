@@ -155,3 +155,32 @@ def test_unknown_playbook_and_remote_hosts_are_refused(tmp_path: Path) -> None:
     code, output = run(["steady", "--host", "http://example.com:8080", "--lake", str(tmp_path),
                         "--workdir", str(tmp_path / "w")])
     assert code == 1 and "only talks to loopback" in output
+
+
+NO_FALLBACK = Path(__file__).resolve().parents[2] / "loadtests" / "configs" / "no-fallback"
+
+
+def test_fault_playbooks_fail_on_a_gateway_with_fallback_disabled(tmp_path: Path) -> None:
+    """Issue 13: the configs the repeated-run command uses (docs/loadtests.md) make each fault
+    playbook fail; both run at once as ``aigw loadtest`` processes."""
+    started = {}
+    try:
+        for name in ("fallback", "circuit"):
+            folder = tmp_path / name
+            folder.mkdir()
+            args = [*AIGW, "loadtest", name, "--duration", "10",
+                    "--config", str(NO_FALLBACK / f"{name}.yaml"),
+                    "--lake", str(folder / "lake"), "--workdir", str(folder / "w")]
+            with open(folder / "output.txt", "wb") as out:
+                started[name] = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT,
+                                                 stdin=subprocess.DEVNULL)
+        for name, process in started.items():
+            assert process.wait(timeout=BROKEN_TIMEOUT_S) == 1, (tmp_path / name / "output.txt").read_text()
+            output = (tmp_path / name / "output.txt").read_text()
+            assert "success_rate" in next(line for line in output.splitlines() if line.startswith("failed: "))
+            assert summary_of(output, tmp_path / name / "lake")["run_id"].startswith("lt-")
+    finally:
+        for process in started.values():
+            if process.poll() is None:
+                process.kill()
+                process.wait(timeout=10)

@@ -308,3 +308,47 @@ def test_the_telemetry_cross_check_is_not_masked_by_the_stats_check() -> None:
     lying = replace(run, telemetry=mirrored(run.client, status=500, outcome="upstream_error"),
                     locust_totals=(len(run.client), 0))
     assert "telemetry_matches_client" in failed(judge(lying))
+
+
+# ---- issue 13: a harness that never cries wolf ----------------------------------------------------
+
+def test_fallback_judges_requests_by_send_and_answer_time_not_by_the_mark() -> None:
+    """The 50% error phase was sent to the provider at 19.99 s and marked at 20.0 s; a request sent
+    0.7 ms after it went live met a healthy primary. It is not an outage request: the run passes."""
+    run = fallback_run()
+    phases = [replace(p, detail={**p.detail, "sent": p.t - 0.01}) if p.name in ("errors", "clear") else p
+              for p in run.phases]
+    lucky = ClientRecord(19.9907, "interactive", "acme", 200, 5.0, fallback=False, model=PRIMARY)
+    client = sorted([*run.client, lucky], key=lambda r: r.t)
+    rows = sorted([*run.telemetry, *mirrored([lucky])], key=lambda r: r.t)
+    judged = replace(run, phases=phases, client=client, telemetry=rows, provider=provider_counts(rows))
+    criteria = judge(judged)
+    assert verdict(criteria) == "pass", [c for c in criteria if not c.passed]
+    assert "fallback_header_during_outage" in failed(judge(replace(judged, phases=run.phases))), \
+        "judged against the mark, the same request cries wolf"
+
+
+def test_fallback_still_fails_when_a_request_wholly_inside_the_outage_did_not_fall_back() -> None:
+    run = fallback_run()
+    unlucky = ClientRecord(15.0001, "interactive", "acme", 200, 5.0, fallback=False, model=PRIMARY)
+    client = sorted([*run.client, unlucky], key=lambda r: r.t)
+    rows = sorted([*run.telemetry, *mirrored([unlucky])], key=lambda r: r.t)
+    judged = replace(run, client=client, telemetry=rows, provider=provider_counts(rows))
+    assert {"fallback_header_during_outage", "fallback_used_during_outage"} <= failed(judge(judged))
+
+
+def test_circuit_calls_after_the_recovery_was_sent_are_not_calls_while_open() -> None:
+    """The provider took the recovery at 19.5 s (marked at 20 s): the primary answering the requests
+    sent in between is recovery, not a breaker that failed to stay open."""
+    run = circuit_run()
+    phases = [replace(p, detail={**p.detail, "sent": p.t - 0.5}) if p.name == "up" else p for p in run.phases]
+    recovered = [TelemetryRow(19.5 + i * 0.01, "interactive", "acme", 200, "ok", model=PRIMARY, attempts=1)
+                 for i in range(40)]
+    rows = sorted([*run.telemetry, *recovered], key=lambda r: r.t)
+    client = [ClientRecord(r.t, r.lane, r.tenant, r.status, 700, fallback=r.fallback_used, model=r.model)
+              for r in rows]
+    judged = replace(run, phases=phases, client=client, telemetry=rows, provider=provider_counts(rows))
+    criteria = judge(judged)
+    assert verdict(criteria) == "pass", [c for c in criteria if not c.passed]
+    assert failed(judge(replace(judged, phases=run.phases))) & {
+        "primary_calls_while_open", "primary_calls_while_open_at_provider"}, "judged against the mark"

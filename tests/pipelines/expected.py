@@ -60,7 +60,9 @@ def events_frame(events: list[dict[str, Any]], config: Config) -> pl.DataFrame:
 
 
 def cost_daily(ev: pl.DataFrame) -> pl.DataFrame:
-    return ev.group_by(COST_KEYS).agg(
+    """Tenant spend: load-test runs (``lt-…`` run ids) are left out."""
+    tenant_traffic = ev.filter(~pl.col("run_id").fill_null("").str.starts_with("lt-"))
+    return tenant_traffic.group_by(COST_KEYS).agg(
         requests=pl.len(),
         ok_requests=pl.col("is_ok").sum(),
         input_tokens=pl.col("input_tokens").cast(pl.Int64).sum(),

@@ -46,6 +46,8 @@ HAIKU = "anthropic.claude-3-5-haiku-v1"  # $1.00 per million input tokens from 2
 EDGE_BUDGET_USD = 2.0
 EDGE_REQUESTS_OF_125K_TOKENS = {"edge-under": 15, "edge-at": 16, "edge-over": 17}  # $0.125 each, exact
 EDGE_STATUS = {"edge-under": "at_risk", "edge-at": "exhausted", "edge-over": "over_budget"}
+LOAD_TEST_RUN = "lt-fallback-20261114T070000Z-abc123"
+"""A load test run against the real gateway: in raw.events, never in the cost marts."""
 HOURS = (1, 7, 13, 19)
 WORKFLOWS = ("support-summary", "knowledge-bot", "ai-search", "analytics-assistant", None)
 
@@ -323,6 +325,10 @@ def build_lake(location: LakeLocation, folder: Path) -> Lake:
     boundaries = Generator(v1, v2, random.Random(11)).boundaries()
     write_events(location, boundaries, "gw-a", "boundaries")
     events += boundaries
+    moment = dt.datetime(2026, 11, 14, 7, 0, tzinfo=dt.UTC)
+    load_test = [generator.event(moment + dt.timedelta(seconds=i), run_id=LOAD_TEST_RUN) for i in range(25)]
+    write_events(location, load_test, "gw-a", "loadtest")
+    events += load_test
     duplicated = [e for e in events if e["ts"].date() == DUPLICATE_DAY and e["ts"].hour == 7][:40]
     write_events(location, duplicated, "gw-b", "retry")
     location.write_bytes(CORRUPT_PATH, b"PAR1 this is not a parquet file at all")

@@ -19,6 +19,7 @@ from tests.pipelines.lakegen import (
     EMPTY_DAY,
     FOREIGN_PATH,
     LATE_DAY,
+    LOAD_TEST_RUN,
     MISPRICED_DAY,
     MISPRICED_MODEL,
     POLICY_CHANGE_AT,
@@ -230,3 +231,15 @@ def test_rows_on_the_thresholds_count_on_their_documented_side(built: Built) -> 
     assert edges.rows() == [(499, "client_error", False, False, True)] * 2 + [
         (500, "throttled", True, False, False)
     ] * 2
+
+
+def test_load_test_traffic_stays_out_of_the_cost_marts(built: Built) -> None:
+    """Issue 13: a load test run against the real gateway lands in raw.events, not in tenant spend."""
+    raw = built.frame(f"SELECT count(*) AS n, sum(estimated_cost_usd) AS usd FROM raw.events "
+                      f"WHERE run_id = '{LOAD_TEST_RUN}'")
+    assert raw.item(0, "n") == 25 and raw.item(0, "usd") > 0
+    total = built.frame("SELECT sum(estimated_cost_usd) AS usd FROM raw.events "
+                        "WHERE NOT starts_with(coalesce(run_id, ''), 'lt-')").item()
+    marts = built.frame("SELECT sum(estimated_cost_usd) AS usd FROM marts.cost_daily").item()
+    showback = built.frame("SELECT sum(estimated_cost_usd) AS usd FROM marts.showback_monthly").item()
+    assert marts == pytest.approx(total, rel=1e-9) and showback == pytest.approx(total, rel=1e-9)

@@ -138,10 +138,16 @@ class GatewayProcess:
     process: subprocess.Popen[bytes]
     log: Path
     env: dict[str, str]
+    admin_port: int = 0
 
     @property
     def url(self) -> str:
         return f"http://{LOCALHOST}:{self.port}"
+
+    @property
+    def admin_url(self) -> str:
+        """The admin listener: ``/healthz`` with identity, ``/metrics``."""
+        return f"http://{LOCALHOST}:{self.admin_port}"
 
     @property
     def tls_url(self) -> str:
@@ -152,7 +158,7 @@ class GatewayProcess:
         return _stop(self.process, timeout)
 
     def metrics(self) -> str:
-        with urllib.request.urlopen(f"{self.url}/metrics", timeout=5) as response:
+        with urllib.request.urlopen(f"{self.admin_url}/metrics", timeout=5) as response:
             text: str = response.read().decode()
             return text
 
@@ -185,7 +191,7 @@ def start_gateway(tmp: Path, provider: ProviderProcess, *, gateway_id: str = "te
     config = tmp / "aigw.yaml"
     config.write_text(text.replace("__PROVIDER_PORT__", str(provider.port)))
     cert, key = write_certificate(tmp)
-    port, tls_port = free_port(), free_port()
+    port, tls_port, admin_port = free_port(), free_port(), free_port()
     lake = lake_url or str(tmp / "lake")
     log = tmp / f"{gateway_id}.log"
     extra = dict(env or {})
@@ -196,9 +202,10 @@ def start_gateway(tmp: Path, provider: ProviderProcess, *, gateway_id: str = "te
             [sys.executable, "-m", "aigw", "serve", "--config", str(config), "--port", str(port),
              "--lake", lake, "--gateway-id", gateway_id, "--tls-port", str(tls_port),
              "--tls-cert", str(cert), "--tls-key", str(key), "--drain-timeout", str(drain_timeout_s),
+             "--admin-port", str(admin_port),
              "--loop", os.environ.get("AIGW_TEST_LOOP", "uvloop")],
             stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=full_env, cwd=tmp)
-    gateway = GatewayProcess(port, tls_port, cert, lake, process, log, extra)
+    gateway = GatewayProcess(port, tls_port, cert, lake, process, log, extra, admin_port)
     _wait_healthy(gateway.url, process, log)
     return gateway
 

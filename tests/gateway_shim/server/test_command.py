@@ -19,7 +19,8 @@ pytestmark = pytest.mark.slow
 
 def _serve(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "AIGW_SPOOL": str(tmp_path / "spool")}
-    return subprocess.run([sys.executable, "-m", "aigw", "serve", "--lake", str(tmp_path / "lake"), *args],
+    return subprocess.run([sys.executable, "-m", "aigw", "serve", "--lake", str(tmp_path / "lake"),
+                           "--admin-port", "0", *args],
                           capture_output=True, text=True, timeout=60, env=env)
 
 

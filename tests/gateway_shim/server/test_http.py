@@ -261,3 +261,84 @@ def test_a_client_that_stops_reading_a_stream_is_cut_off() -> None:
         return finished
 
     assert asyncio.run(scenario())
+
+
+# ---- issue 13: edge cases of the wire and bounds on what one client can make the server hold ----
+
+def _exchange(running: Running, raw: bytes) -> tuple[int, bytes]:
+    with _connect(running.port) as sock:
+        sock.sendall(raw)
+        status, _, body = _read_response(sock)
+    return status, body
+
+
+def _code(body: bytes) -> str:
+    code: str = orjson.loads(body)["error"]["code"]
+    return code
+
+
+def test_repeated_header_lines_count_against_the_limit(running: Running) -> None:
+    status, body = _exchange(running, b"GET / HTTP/1.1\r\nHost: a\r\n" + b"X-Same: 1\r\n" * 150 + b"\r\n")
+    assert (status, _code(body)) == (431, "headers_too_large")
+
+
+def test_many_empty_header_lines_count_against_the_size_limit(running: Running) -> None:
+    lines = b"".join(b"X-%d:\r\n" % (i % 90) for i in range(20_000))
+    status, body = _exchange(running, b"GET / HTTP/1.1\r\nHost: a\r\n" + lines + b"\r\n")
+    assert (status, _code(body)) == (431, "headers_too_large")
+
+
+def test_a_huge_chunk_extension_is_refused(running: Running) -> None:
+    raw = (b"POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+           b"2;ext=" + b"e" * 200_000 + b"\r\nhi\r\n0\r\n\r\n")
+    status, body = _exchange(running, raw)
+    assert (status, _code(body)) == (400, "chunk_framing_too_large")
+
+
+@pytest.mark.parametrize("coding", [b"gzip, chunked", b"gzip", b"identity", b"deflate"])
+def test_transfer_codings_other_than_chunked_get_501(running: Running, coding: bytes) -> None:
+    raw = b"POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: %s\r\n\r\n2\r\nhi\r\n0\r\n\r\n" % coding
+    status, body = _exchange(running, raw)
+    assert (status, _code(body)) == (501, "unsupported_transfer_encoding")
+
+
+@pytest.mark.parametrize("version", [b"2.0", b"0.9"])
+def test_http_versions_other_than_1_0_and_1_1_get_505(running: Running, version: bytes) -> None:
+    status, body = _exchange(running, b"GET /echo HTTP/%s\r\nHost: a\r\n\r\n" % version)
+    assert (status, _code(body)) == (505, "http_version_not_supported")
+
+
+@pytest.mark.parametrize("line", [b"GET /echo HTTP/1.2", b"GET /echo HTTP/3.0",
+                                  b"GET /echo HTTP/1.1\r\nTransfer-Encoding: chunked, chunked"])
+def test_what_the_parser_cannot_read_is_refused_not_served(running: Running, line: bytes) -> None:
+    status, body = _exchange(running, line + b"\r\nHost: a\r\n\r\n")
+    assert (status, _code(body)) == (400, "malformed_http")
+
+
+def test_upgrade_is_answered_with_an_error_not_a_dropped_connection(running: Running) -> None:
+    status, body = _exchange(running, b"GET /echo HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\n"
+                                      b"Upgrade: websocket\r\n\r\n")
+    assert (status, _code(body)) == (400, "upgrade_not_supported")
+
+
+def test_connect_is_answered_with_an_error_not_a_dropped_connection(running: Running) -> None:
+    status, body = _exchange(running, b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n")
+    assert (status, _code(body)) == (405, "method_not_allowed")
+
+
+def test_pipelining_beyond_the_cap_answers_the_queue_then_429_and_close(running: Running) -> None:
+    requests = b"GET /slow HTTP/1.1\r\nHost: a\r\n\r\n" + b"GET /p HTTP/1.1\r\nHost: a\r\n\r\n" * 40
+    with _connect(running.port) as sock:
+        sock.sendall(requests)
+        leftover = bytearray()
+        statuses = []
+        for _ in range(41):
+            try:
+                status, headers, _ = _read_response(sock, leftover)
+            except (IndexError, ValueError):
+                break
+            statuses.append(status)
+            if headers.get("connection") == "close":
+                break
+    assert statuses[:17] == [200] * 17
+    assert statuses[-1] == 429 and len(statuses) == 18

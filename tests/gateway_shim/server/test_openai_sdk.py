@@ -106,10 +106,18 @@ def test_rate_limit_is_429_with_retry_after(gateway: GatewayProcess) -> None:
 
 def test_health_and_metrics(gateway: GatewayProcess) -> None:
     assert call(f"{gateway.url}/v1/chat/completions", chat(max_tokens=4)).status == 200
-    health = call(f"{gateway.url}/healthz").json()
+    health = call(f"{gateway.admin_url}/healthz").json()
     assert health["status"] == "ok" and health["gateway_id"] == "test-gw"
     text = gateway.metrics()
     assert 'aigw_requests_total{tenant="acme"' in text
     assert "aigw_request_duration_ms_bucket" in text and "aigw_gateway_overhead_ms_count" in text
     assert "aigw_telemetry_backlog" in text and "aigw_telemetry_dropped" in text
     assert "aigw_event_loop_lag_max_ms" in text and "aigw_circuit_open{" in text
+
+
+def test_the_api_port_shows_no_operations_data(gateway: GatewayProcess) -> None:
+    """Issue 13: per-tenant metrics and the gateway's identity are on the admin listener only."""
+    assert call(f"{gateway.url}/healthz", key=None).json() == {"status": "ok"}
+    metrics = call(f"{gateway.url}/metrics", key=None)
+    assert metrics.status == 404 and b"aigw_" not in metrics.body
+    assert call(f"{gateway.admin_url}/metrics", key=None).status == 200

@@ -104,3 +104,13 @@ def test_a_bad_file_is_skipped_with_its_reason_and_the_rest_still_counts(
     spend = read_month_spend(location, NOVEMBER)
     assert spend.by_tenant == {"acme": 0.875, "globex": 0.75}
     assert list(spend.skipped) == [bad] and reason in spend.skipped[bad]
+
+
+def test_load_test_traffic_is_not_tenant_spend(tmp_path: Path) -> None:
+    """Issue 13: a load test against a real gateway (run id ``lt-…``) must not seed tenants' budgets."""
+    location = LakeLocation.parse(str(tmp_path / "lake"))
+    batches = spend_events(NOVEMBER, "acme", "globex")
+    load = [{**event, "event_id": f"lt-{event['event_id']}", "run_id": "lt-fallback-20261118T100000Z-abc123"}
+            for batch in batches for event in batch]
+    write_lake(location, tmp_path / "spool", [*batches, load])
+    assert read_month_spend(location, NOVEMBER).by_tenant == {"acme": 0.875, "globex": 0.75}

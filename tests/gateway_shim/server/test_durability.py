@@ -1,0 +1,124 @@
+"""Acknowledged means durable: a kill -9 right after a burst loses no request that got its 200.
+
+The full 20 rounds of 400 requests is ``benchmarks/kill9_durability.py`` (figure in docs/lake.md);
+this test runs a few rounds so it fits the suite.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pyarrow.dataset as ds
+import pytest
+
+from gateway_shim.telemetry.spool import SEGMENT_SUFFIX, read_segment
+from tests.gateway_shim.server.stack import (
+    TEST_CONFIG,
+    ProviderProcess,
+    call,
+    chat,
+    start_gateway,
+    traceparent,
+)
+from tests.gateway_shim.telemetry.tiny_disk import fill, temp_files, tiny_disk
+
+ROUNDS = 3
+BURST = 400
+
+
+def _recorded_traces(lake: Path, spool: Path) -> set[str]:
+    """Every trace id in the spool's segments (what a restart replays) and in the lake's files."""
+    traces: set[str] = set()
+    for segment in spool.rglob(f"*{SEGMENT_SUFFIX}"):
+        traces.update(read_segment(segment).column("trace_id").to_pylist())
+    events = lake / "events" / "v1"
+    if events.exists():
+        table = ds.dataset(str(events), format="parquet", partitioning="hive").to_table(columns=["trace_id"])
+        traces.update(table.column("trace_id").to_pylist())
+    return traces
+
+
+@pytest.mark.slow
+def test_kill_9_after_a_burst_loses_no_acknowledged_request(tmp_path: Path,
+                                                            provider: ProviderProcess) -> None:
+    acknowledged: set[str] = set()
+    for round_no in range(ROUNDS):
+        gateway = start_gateway(tmp_path, provider, gateway_id="durable-gw")
+
+        def send(_: int, url: str = gateway.url) -> str | None:
+            trace = uuid.uuid4().hex
+            answer = call(f"{url}/v1/chat/completions", chat("durable?"), headers=traceparent(trace))
+            return trace if answer.status == 200 else None
+
+        with ThreadPoolExecutor(max_workers=32) as pool:
+            traces = [t for t in pool.map(send, range(BURST)) if t is not None]
+        os.kill(gateway.process.pid, signal.SIGKILL)
+        gateway.process.wait(timeout=10)
+        assert len(traces) == BURST, f"round {round_no}: only {len(traces)} of {BURST} answered 200"
+        acknowledged.update(traces)
+    missing = acknowledged - _recorded_traces(tmp_path / "lake", tmp_path / "spool")
+    assert not missing, f"{len(missing)} of {len(acknowledged)} acknowledged requests lost by kill -9"
+
+
+def test_sighup_is_logged_and_ignored(tmp_path: Path, provider: ProviderProcess) -> None:
+    gateway = start_gateway(tmp_path, provider, gateway_id="hup-gw")
+    try:
+        gateway.process.send_signal(signal.SIGHUP)
+        time.sleep(0.5)
+        assert gateway.process.poll() is None, "SIGHUP must not kill the gateway"
+        assert call(f"{gateway.url}/v1/chat/completions", chat("still there?")).status == 200
+    finally:
+        assert gateway.stop() == 0
+    assert "SIGHUP ignored" in gateway.log.read_text()
+
+
+def test_a_second_gateway_on_a_locked_spool_says_so_in_one_line(tmp_path: Path,
+                                                                 provider: ProviderProcess) -> None:
+    first = start_gateway(tmp_path / "first", provider, gateway_id="locked-gw")
+    try:
+        second = subprocess.run(
+            [sys.executable, "-m", "aigw", "serve", "--config", str(tmp_path / "first" / "aigw.yaml"),
+             "--port", "0", "--admin-port", "0", "--lake", first.lake_url, "--gateway-id", "locked-gw"],
+            capture_output=True, text=True, timeout=60, check=False,
+            env={**os.environ, "AIGW_SPOOL": str(tmp_path / "first" / "spool")})
+    finally:
+        first.stop()
+    assert second.returncode != 0
+    assert "Traceback" not in second.stderr
+    errors = [line for line in second.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and "in use by another lake writer" in errors[0], second.stderr
+
+
+REFUSE_CONFIG = TEST_CONFIG.read_text().replace("  default_sensitivity: internal\n",
+                                                "  default_sensitivity: internal\n  on_spool_full: refuse\n")
+
+
+def test_a_full_spool_disk_with_refuse_answers_503_never_a_silent_200(tmp_path: Path,
+                                                                      provider: ProviderProcess) -> None:
+    with tiny_disk(tmp_path / "disk") as disk:
+        gateway = start_gateway(tmp_path, provider, gateway_id="refuse-gw", config_text=REFUSE_CONFIG,
+                                env={"AIGW_SPOOL": str(disk)})
+        try:
+            url = f"{gateway.url}/v1/chat/completions"
+            assert call(url, chat("before")).status == 200
+            filler = fill(disk)
+            full = [call(url, chat(f"full {i}")) for i in range(5)]
+            assert [a.status for a in full] == [503] * 5
+            assert all(a.json()["error"]["code"] == "telemetry_unavailable" for a in full)
+            filler.unlink()
+            deadline = time.monotonic() + 10
+            answer = call(url, chat("space is back"))
+            while answer.status != 200 and time.monotonic() < deadline:
+                time.sleep(0.2)
+                answer = call(url, chat("space is back"))
+            assert answer.status == 200
+            assert temp_files(disk) == []
+        finally:
+            gateway.stop()
