@@ -11,6 +11,7 @@ unexport PYTHONDONTWRITEBYTECODE
 .PHONY: install demo test lint pytest browser bench screenshot clean
 
 install: $(STAMP)
+	@echo "aigw is installed in $(VENV): run 'source $(VENV)/bin/activate' to put aigw on the PATH (or call $(BIN)/aigw)"
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

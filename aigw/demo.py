@@ -153,6 +153,18 @@ def _start_dashboard(warehouse: Path, port: int, missing: list[str]) -> subproce
     return process
 
 
+def try_next(port: int) -> list[str]:
+    """The commands the demo suggests, exactly as printed (a test runs each of them)."""
+    commented = [
+        ("dagster dev -m pipelines", "the Dagster UI on http://127.0.0.1:3000"),
+        (f"aigw dashboard --port {port}", "the review dashboard"),
+        ("aigw loadtest fallback", "a Locust playbook against a local gateway and provider"),
+        ("aigw simulate --days 7 --seed 7", "another week, into the same lake"),
+    ]
+    return [*(f'aigw sql "{query}"' for query in SQL_EXAMPLES),
+            *(f"{command:<36}# {note}" for command, note in commented)]
+
+
 def _next_steps(lake: str, warehouse: Path, port: int, missing: list[str], *, dashboard: bool) -> None:
     lines = [
         "",
@@ -162,15 +174,8 @@ def _next_steps(lake: str, warehouse: Path, port: int, missing: list[str], *, da
     ]
     if dashboard:
         lines.append(f"  dashboard  http://{DASHBOARD_HOST}:{port}")
-    lines += [
-        "",
-        "What to try:",
-        *(f"  aigw sql \"{query}\"" for query in SQL_EXAMPLES),
-        "  dagster dev -m pipelines            # the Dagster UI on http://127.0.0.1:3000",
-        f"  {f'aigw dashboard --port {port}':<36}# the review dashboard",
-        "  aigw loadtest fallback              # a Locust playbook against a local gateway and provider",
-        "  aigw simulate --days 30 --seed 7    # another month, into the same lake",
-    ]
+    lines += ["", "What to try (after `source .venv/bin/activate`):"]
+    lines += [f"  {hint}" for hint in try_next(port)]
     if missing:
         lines += ["", "Not available yet:"] + [f"  - {item}" for item in missing]
     click.echo("\n".join(lines))

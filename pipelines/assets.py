@@ -36,6 +36,7 @@ from pipelines.reference import (
     with_current,
 )
 from pipelines.resources import LakeResource, WarehouseResource
+from pipelines.workflow_latency import latency_by_workflow
 
 
 class RawEventsConfig(dg.Config):
@@ -239,6 +240,7 @@ MARTS = [
     slo_alerts,
     policy_drift,
     loadtest_runs,
+    latency_by_workflow,
 ]
 
 
