@@ -5,7 +5,9 @@ from __future__ import annotations
 import sys
 
 import click
+import duckdb
 
+from analytics.locks import describe_lock_conflict
 from analytics.output import FORMATS, render_text, write_parquet
 from analytics.query import QueryError, run_query
 from analytics.warehouse import WarehouseMissing
@@ -47,6 +49,9 @@ def sql(
         result = run_query(query, path=warehouse, timeout_s=timeout, max_rows=max_rows)
     except (WarehouseMissing, QueryError) as exc:
         raise click.ClickException(str(exc)) from exc
+    except duckdb.Error as exc:  # opening the file failed: most often another process's lock
+        message = str(exc)
+        raise click.ClickException(describe_lock_conflict(message) or message.splitlines()[0]) from exc
     if fmt == "parquet":
         assert output is not None
         write_parquet(result.table, output)
@@ -57,6 +62,8 @@ def sql(
                 handle.write(text)
         else:
             click.echo(text, nl=False)
+    if result.table.num_rows == 0 and fmt != "table":
+        click.echo("0 rows", err=True)
     if result.truncated:
         click.echo(f"note: output capped at {max_rows} rows (--max-rows)", err=True)
     if output:

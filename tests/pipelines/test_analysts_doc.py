@@ -14,8 +14,8 @@ DOC = Path(__file__).resolve().parents[2] / "docs" / "analysts.md"
 QUERIES = re.findall(r"```sql\n(.*?)```", DOC.read_text(), re.S)
 
 
-def test_the_doc_has_ten_questions_and_a_bonus() -> None:
-    assert len(QUERIES) == 11
+def test_the_doc_has_eleven_questions_and_a_bonus() -> None:
+    assert len(QUERIES) == 12
 
 
 @pytest.mark.parametrize("query", QUERIES, ids=[f"query{i + 1}" for i in range(len(QUERIES))])
