@@ -24,7 +24,7 @@ def test_latency_by_workflow_has_exact_percentiles_per_month_workflow_and_lane(b
             ok=pl.col("is_ok").sum(),
             errors=pl.col("is_error").sum(),
             within=(pl.col("is_ok") & (pl.col("latency") <= pl.col("target_ms"))).sum(),
-            **{f"p{int(q * 100)}_ms": ok_latency.quantile(q, interpolation="linear") for q in (0.5, 0.95, 0.99)},
+            **{f"p{int(q * 100)}_ms": ok_latency.quantile(q, interpolation="linear") for q in expected.PCTS},
         )
         .with_columns(
             within_latency_pct=pl.when(pl.col("ok") > 0).then(100 * pl.col("within") / pl.col("ok")),
