@@ -6,7 +6,7 @@ from typing import Any
 
 import streamlit as st
 
-from dashboards import charts, data, figures, widgets
+from dashboards import charts, data, tables, widgets
 from dashboards import formatting as fmt
 
 
@@ -23,8 +23,8 @@ snap = widgets.current_snapshot()
 month = widgets.selected_month()
 slo = data.slo_daily(snap, month)
 alerts = data.slo_alerts(snap, month)
-routes = figures.route_slo(slo)
-lanes = figures.lane_slo(slo)
+routes = tables.route_slo(slo)
+lanes = tables.lane_slo(slo)
 colors = charts.lane_colors(list(slo["latency_class"].unique()))
 
 st.title(f"SLO · {fmt.month_label(month)}")
