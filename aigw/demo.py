@@ -1,4 +1,9 @@
-"""``aigw demo``: simulate the last weeks, build the warehouse, open the dashboard, say what to try next.
+"""``aigw demo``: simulate recent months, build the warehouse, open the dashboard, say what to try next.
+
+What it simulates depends on today's date only through the calendar's months, never through where in
+a month today falls: a quiet baseline month, then the last complete month (with the scenario's
+incidents) and the current month so far. The dashboard lands on the last complete month, which
+therefore always has a whole month before it to compare with.
 
 Runs on the embedded defaults (the demo config, ``./.aigw/lake``, ``./.aigw/warehouse.duckdb``; the
 ``AIGW_LAKE``/``AIGW_WAREHOUSE`` overrides apply). Re-running is safe: the demo first removes its own
@@ -8,6 +13,7 @@ and the pipeline then reloads exactly the days that changed. A missing later pie
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 import subprocess
@@ -15,6 +21,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import click
@@ -34,6 +41,29 @@ SQL_EXAMPLES = (
 _DEMO_FILE = re.compile(rf"^{re.escape(DEMO_GATEWAY)}-\d{{8}}T")
 
 
+@dataclass(frozen=True)
+class DemoWindow:
+    """The demo's days: ``baseline`` (a month of normal traffic), then ``main`` from the first day of
+    the last complete month through yesterday, with the scenario's incidents."""
+
+    baseline_start: dt.date
+    baseline_days: int
+    main_start: dt.date
+    main_days: int
+
+    @property
+    def landing_month(self) -> str:
+        return f"{self.main_start:%Y-%m}"
+
+
+def demo_window(today: dt.date) -> DemoWindow:
+    """The window for ``today`` (UTC): whole calendar months, plus the current month's whole days."""
+    main_start = (today.replace(day=1) - dt.timedelta(days=1)).replace(day=1)
+    baseline_start = (main_start - dt.timedelta(days=1)).replace(day=1)
+    baseline_days, main_days = (main_start - baseline_start).days, (today - main_start).days
+    return DemoWindow(baseline_start, baseline_days, main_start, main_days)
+
+
 def warehouse_file() -> Path:
     return Path(os.environ.get("AIGW_WAREHOUSE") or ".aigw/warehouse.duckdb")
 
@@ -49,16 +79,18 @@ def remove_previous_run(lake: LakeLocation) -> int:
 
 
 @click.command()
-@click.option("--days", type=click.IntRange(1, 120), default=35, show_default=True,
-              help="Simulate the last DAYS whole days before today.")
+@click.option("--today", type=click.DateTime(["%Y-%m-%d"]), default=None,
+              help="Simulate as if today were this UTC date, YYYY-MM-DD. Default: today.")
 @click.option("--scale", type=click.FloatRange(0, 10, min_open=True), default=1.0, show_default=True,
               help="Traffic scale (1 = about 50k requests/day).")
-@click.option("--seed", type=int, default=42, show_default=True)
+@click.option("--seed", type=int, default=42, show_default=True,
+              help="Random seed: the same seed and dates give the same events.")
 @click.option("--no-dashboard", is_flag=True, help="Stop once the warehouse is built (for CI).")
 @click.option("--port", type=click.IntRange(1, 65535), default=8501, show_default=True,
               help="Dashboard port on 127.0.0.1.")
-def demo(days: int, scale: float, seed: int, no_dashboard: bool, port: int) -> None:
-    """Everything end to end on the embedded defaults: simulate, build the warehouse, open the dashboard."""
+def demo(today: dt.datetime | None, scale: float, seed: int, no_dashboard: bool, port: int) -> None:
+    """Everything end to end on the embedded defaults: simulate a quiet month, the last complete month
+    and this month so far, build the warehouse, open the dashboard on the last complete month."""
     from gateway_shim.simulate.command import simulate_with_report
     from gateway_shim.simulate.run import Options
 
@@ -72,11 +104,17 @@ def demo(days: int, scale: float, seed: int, no_dashboard: bool, port: int) -> N
     if removed:
         click.echo(f"  replaced the previous demo run ({removed} event files of gateway {DEMO_GATEWAY})")
 
-    click.echo("\n[1/3] simulate")
-    options = Options(days=days, seed=seed, scale=scale, config=DEMO_CONFIG, lake=lake_url,
-                      gateway_id=DEMO_GATEWAY)
-    if simulate_with_report(options) is None:
-        raise SystemExit(1)
+    window = demo_window(today.date() if today else dt.datetime.now(dt.UTC).date())
+    landing = f"{window.main_start:%B}"
+    click.echo(f"\n[1/3] simulate: {window.baseline_start:%B} (baseline, no incidents), then {landing} and "
+               f"this month so far (the review opens on {landing} {window.main_start:%Y})")
+    main = Options(days=window.main_days, start=window.main_start, seed=seed, scale=scale, config=DEMO_CONFIG,
+                   lake=lake_url, gateway_id=DEMO_GATEWAY)
+    baseline = replace(main, days=window.baseline_days, start=window.baseline_start, incidents=False)
+    runs = [baseline, main]
+    for options in runs:
+        if simulate_with_report(options) is None:
+            raise SystemExit(1)
 
     click.echo("\n[2/3] pipelines: lake -> raw.events -> marts")
     missing: list[str] = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from aigw.cli import main
+from aigw.demo import demo_window
 
 pytestmark = pytest.mark.slow
 
@@ -29,8 +31,19 @@ def count_events(folder: Path) -> tuple[int, int]:
     return int(row[0]), int(row[1])
 
 
+def test_the_window_is_whole_months_whatever_the_day() -> None:
+    window = demo_window(dt.date(2026, 12, 7))
+    assert (window.baseline_start, window.baseline_days) == (dt.date(2026, 10, 1), 31)
+    assert (window.main_start, window.main_days) == (dt.date(2026, 11, 1), 36)
+    assert window.landing_month == "2026-11"
+    first = demo_window(dt.date(2027, 1, 1))  # nothing of January yet: all of December
+    assert (first.baseline_start, first.baseline_days) == (dt.date(2026, 11, 1), 30)
+    assert (first.main_start, first.main_days) == (dt.date(2026, 12, 1), 31)
+    assert demo_window(dt.date(2026, 4, 30)).baseline_days == 28  # February before March
+
+
 def test_demo_builds_the_warehouse_and_reruns_without_doubling(empty_folder: Path) -> None:
-    args = ["demo", "--no-dashboard", "--days", "2", "--scale", "0.03"]
+    args = ["demo", "--no-dashboard", "--today", "2026-12-07", "--scale", "0.01"]
     first = CliRunner().invoke(main, args)
     assert first.exit_code == 0, first.output
     assert (empty_folder / ".aigw" / "lake" / "events" / "v1").is_dir()
@@ -44,14 +57,20 @@ def test_demo_builds_the_warehouse_and_reruns_without_doubling(empty_folder: Pat
     assert count_events(empty_folder) == (rows, distinct)
     with duckdb.connect(str(empty_folder / ".aigw" / "warehouse.duckdb"), read_only=True) as connection:
         tenants = connection.execute("SELECT DISTINCT tenant_id FROM marts.cost_daily ORDER BY 1").fetchall()
+        days = connection.execute("SELECT min(dt), max(dt), count(DISTINCT dt) FROM raw.events").fetchone()
+        drift = dict(connection.execute(
+            "SELECT strftime(day, '%Y-%m'), count(*) FILTER (WHERE kind = 'policy_change') "
+            "FROM marts.policy_drift GROUP BY ALL").fetchall())
     assert [t[0] for t in tenants] == ["acme", "globex", "initech"]
+    assert days == (dt.date(2026, 10, 1), dt.date(2026, 12, 6), 67)
+    assert drift.get("2026-11", 0) >= 1 and drift.get("2026-10", 0) == 0  # incidents land in the review month
 
 
 def test_demo_names_a_missing_piece_and_still_succeeds(
     empty_folder: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setitem(sys.modules, "pipelines.run", None)  # import fails as if not installed yet
-    result = CliRunner().invoke(main, ["demo", "--days", "1", "--scale", "0.01"])
+    result = CliRunner().invoke(main, ["demo", "--today", "2026-12-02", "--scale", "0.005"])
     assert result.exit_code == 0, result.output
     assert "missing: pipelines" in result.output and "Not available yet:" in result.output
     assert not (empty_folder / ".aigw" / "warehouse.duckdb").exists()
