@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -55,7 +56,7 @@ def simulate_with_report(options: Options, echo: Callable[[str], None] = click.e
         when = note.when.strftime("%Y-%m-%d %H:%M") if note.when else "-"
         echo(f"  {when:16}  {note.label}: {note.detail}")
     try:
-        with _progress(prepared) as progress:
+        with _progress(prepared, echo) as progress:
             result = run(prepared, progress)
     except (OSError, RuntimeError, ValueError) as exc:
         click.echo(f"error: {exc}", err=True)
@@ -66,11 +67,38 @@ def simulate_with_report(options: Options, echo: Callable[[str], None] = click.e
     return result
 
 
+PROGRESS_EVERY_S = 5.0
+"""Without a terminal, a progress line this often (a log file, CI, `make demo > log`)."""
+
+
+def progress_lines(prepared: Prepared, echo: Callable[[str], None],
+                   clock: Callable[[], float] = time.monotonic) -> Progress:
+    """A ``Progress`` that prints one line every ``PROGRESS_EVERY_S`` seconds with the virtual day,
+    the share done, the events so far and the rate (and a last line at 100 %)."""
+    hours = prepared.spec.days * 24
+    origin = dt.datetime.combine(prepared.spec.start, dt.time())
+    started = clock()
+    last = started
+
+    def advance(done: int, events: int) -> None:
+        nonlocal last
+        now = clock()
+        if now - last < PROGRESS_EVERY_S and done < hours:
+            return
+        last = now
+        rate = events / max(now - started, 1e-9)
+        day = origin + dt.timedelta(hours=done)
+        echo(f"  simulate {day:%Y-%m-%d %H}h  {100 * done / hours:3.0f}%  {events:,} events  "
+             f"{rate:,.0f} events/s")
+
+    return advance
+
+
 @contextmanager
-def _progress(prepared: Prepared) -> Iterator[Progress | None]:
-    """A rich progress bar over virtual hours on a terminal; nothing otherwise (quiet logs)."""
+def _progress(prepared: Prepared, echo: Callable[[str], None]) -> Iterator[Progress | None]:
+    """A rich progress bar over virtual hours on a terminal; otherwise a line every few seconds."""
     if not sys.stderr.isatty():
-        yield None
+        yield progress_lines(prepared, echo)
         return
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
