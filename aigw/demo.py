@@ -26,6 +26,7 @@ from pathlib import Path
 
 import click
 
+from aigw.signals import interrupt_on_stop_signals
 from gateway_shim.config.loader import DEMO_CONFIG
 from gateway_shim.telemetry.storage import LakeLocation, default_lake_url
 
@@ -91,6 +92,15 @@ def remove_previous_run(lake: LakeLocation) -> int:
 def demo(today: dt.datetime | None, scale: float, seed: int, no_dashboard: bool, port: int) -> None:
     """Everything end to end on the embedded defaults: simulate a quiet month, the last complete month
     and this month so far, build the warehouse, open the dashboard on the last complete month."""
+    interrupt_on_stop_signals()
+    try:
+        _demo(today, scale, seed, no_dashboard, port)
+    except KeyboardInterrupt:
+        click.echo("\naigw demo: stopped (the lake keeps what was written; re-run to start afresh)", err=True)
+        raise SystemExit(130) from None
+
+
+def _demo(today: dt.datetime | None, scale: float, seed: int, no_dashboard: bool, port: int) -> None:
     from gateway_shim.simulate.command import simulate_with_report
     from gateway_shim.simulate.run import Options
 
@@ -133,7 +143,7 @@ def demo(today: dt.datetime | None, scale: float, seed: int, no_dashboard: bool,
     click.echo("Press Ctrl-C to stop the dashboard.")
     try:
         process.wait()
-    except KeyboardInterrupt:
+    finally:  # Ctrl-C or SIGTERM: stop the dashboard too
         process.terminate()
         try:
             process.wait(timeout=10)

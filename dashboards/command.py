@@ -8,6 +8,8 @@ from pathlib import Path
 
 import click
 
+from aigw.signals import default_stop_signals
+
 APP = Path(__file__).with_name("app.py")
 
 
@@ -53,4 +55,5 @@ def dashboard(port: int, host: str, warehouse: Path | None) -> None:
         click.echo(f"  no warehouse at {target} yet: run `aigw demo` or `aigw pipeline`", err=True)
     sys.stdout.flush()
     sys.stderr.flush()
+    default_stop_signals()
     os.execve(sys.executable, streamlit_argv(host, port), env)
