@@ -35,7 +35,7 @@ def loadtest(name: str, duration: float | None, host: str | None, provider_url: 
     from gateway_shim.telemetry.storage import default_lake_url
     from loadtests.harness import HarnessError, RunOptions, run_playbook
     from loadtests.playbooks import playbook
-    from loadtests.summary import render_table
+    from loadtests.summary import render_table, verdict_line
 
     book = playbook(name)
     if duration is not None and duration < book.min_duration_s:
@@ -54,9 +54,7 @@ def loadtest(name: str, duration: float | None, host: str | None, provider_url: 
         raise click.ClickException(str(exc)) from None
     summary = result.summary
     click.echo(render_table(result.criteria))
-    click.echo(f"\n{name}: {summary['verdict'].upper()}  run {result.run_id}  {summary['requests']} "
-               f"requests, {summary['rps']} req/s, p95 {summary['p95_ms']} ms, "
-               f"error rate {summary['error_rate']:.2%}")
+    click.echo(f"\n{verdict_line(summary)}\nrun {result.run_id}")
     failed = [c.name for c in result.criteria if not c.passed]
     if failed:
         click.echo(f"failed: {', '.join(failed)}")
