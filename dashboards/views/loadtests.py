@@ -10,13 +10,23 @@ import streamlit as st
 
 from dashboards import charts, data, review_data, widgets
 from dashboards import formatting as fmt
-from gateway_shim.telemetry.storage import default_lake_url
+from gateway_shim.telemetry.storage import LakeLocation, default_lake_url
 
 
 def lake_url() -> str:
     """Where the reports are: the lake URL as given (s3://...), or a local lake as an absolute path."""
     url = default_lake_url()
     return url if "://" in url else str(Path(url).resolve())
+
+
+@st.cache_data(ttl=600, show_spinner=False)
+def locust_report(summary_path: str) -> bytes | None:
+    """Locust's HTML report kept beside the run's summary.json in the lake, if there is one."""
+    try:
+        return LakeLocation.parse(default_lake_url()).read_bytes(
+            summary_path.removesuffix("summary.json") + "report.html")
+    except (OSError, ValueError):
+        return None
 
 
 snap = widgets.current_snapshot()
@@ -79,6 +89,12 @@ st.subheader("Criteria of one run")
 run_id = st.selectbox("Run", table["run_id"], key="criteria_run")
 chosen = table[table["run_id"] == run_id].iloc[0]
 st.caption(f"Report: `{chosen['report']}`")
+html = locust_report(str(chosen["source_path"]))
+if html is None:
+    st.caption("No Locust HTML report for this run (runs before reports were kept have none).")
+else:
+    st.download_button("Locust's HTML report", html, file_name=f"{run_id}-locust.html", mime="text/html",
+                       icon=":material/download:", key="locust_html")
 try:
     criteria = pd.DataFrame(json.loads(chosen["details"] or "[]"))
 except (TypeError, ValueError):
