@@ -204,7 +204,7 @@ def _start_dashboard(warehouse: Path, port: int, missing: list[str]) -> subproce
 def try_next(port: int) -> list[str]:
     """The commands the demo suggests, exactly as printed (a test runs each of them)."""
     commented = [
-        ("dagster dev -m pipelines", "the Dagster UI on http://127.0.0.1:3000"),
+        ("DAGSTER_HOME=$PWD/.aigw/dagster dg dev", "the Dagster UI on http://127.0.0.1:3000"),
         (f"aigw dashboard --port {port}", "the review dashboard"),
         ("aigw loadtest fallback", "a Locust playbook against a local gateway and provider"),
         ("aigw simulate --days 7 --seed 7", "another week, into the same lake"),
