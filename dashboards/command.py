@@ -26,6 +26,7 @@ def streamlit_argv(host: str, port: int) -> list[str]:
         "--global.developmentMode", "false",
         "--client.toolbarMode", "minimal",
         "--theme.base", "light",
+        "--theme.primaryColor", "#2F6FB3",  # Streamlit's default red would make healthy bars look alarming
     ]  # fmt: skip
 
 

@@ -47,8 +47,9 @@ runs = every_run.assign(
     report=[f"{lake.rstrip('/')}/{path}" for path in every_run["source_path"]],
 )
 this_month = review_data.runs_in(runs, month)
-cols = st.columns(4)
-cols[0].metric(f"Runs in {fmt.month_label(month)}", len(this_month), border=True)
+cols = st.columns([1, 1, 1, 2])  # the latest run's name and verdict need the room
+cols[0].metric("Runs", len(this_month), border=True, delta=fmt.month_label(month), delta_color="off",
+               delta_arrow="off")
 cols[1].metric("Passed", int((this_month["verdict"] == "pass").sum()), border=True)
 cols[2].metric("Failed", int((this_month["verdict"] == "fail").sum()), border=True)
 latest = runs.sort_values("started_at").iloc[-1]
@@ -78,7 +79,10 @@ st.dataframe(
         "requests": st.column_config.NumberColumn("Requests", format="localized"),
         "rps": st.column_config.NumberColumn("req/s", format="%.1f"),
         "p95_ms": st.column_config.NumberColumn("p95", format="%d ms"),
-        "error_rate": st.column_config.NumberColumn("Errors", format="percent"),
+        "error_rate": st.column_config.NumberColumn(
+            "Non-2xx", format="percent",
+            help="All non-2xx answers, including those a playbook provokes by design (saturation's sheds, "
+                 "budget's stops); the criteria say which were expected."),
         "fallback_rate": st.column_config.NumberColumn("Fallbacks", format="percent"),
         "report": st.column_config.TextColumn("Report in the lake", width="large"),
     },

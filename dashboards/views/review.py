@@ -32,7 +32,7 @@ download.download_button(
 widgets.coverage_caption(partial)
 
 missed = [str(lane) for lane in review.lanes.loc[~review.lanes["slo_met"].astype(bool), "latency_class"]]
-cols = st.columns(6)
+cols = [*st.columns(3), *st.columns(3)]  # two rows of three: values and deltas stay whole at 1280 px
 cols[0].metric(
     "Spend",
     fmt.money(head.spend_usd),

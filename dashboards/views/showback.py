@@ -34,7 +34,7 @@ if chosen:
     budgets = budgets[budgets["tenant_id"].isin(chosen)]
 total = tables.unit_costs(cost.assign(scope="all"), ["scope"])
 
-cols = st.columns(5)
+cols = [*st.columns(3), *st.columns(3)]  # two rows: labels and values stay whole at 1280 px
 cols[0].metric("Spend", fmt.money(float(cost["cost_usd"].sum())), border=True)
 cols[1].metric("Forecast to month end", fmt.money(float(budgets["forecast_usd"].sum())), border=True)
 cols[2].metric("Budget", fmt.money(float(budgets["budget_usd"].sum())), border=True)
@@ -124,6 +124,8 @@ with right:
 
 st.subheader("Unit costs by model")
 by_model = tables.unit_costs(cost, ["model_provider", "model_name"])
+refused = (by_model["model_provider"] == data.UNTAGGED) & (by_model["model_name"] == data.UNTAGGED)
+by_model.loc[refused, ["model_provider", "model_name"]] = ["refused", "no model called (policy or limits)"]
 st.dataframe(
     by_model,
     hide_index=True,

@@ -220,7 +220,8 @@ def test_drift_and_loadtest_figures_equal_the_marts(
     versions = next(frame.value for frame in at.dataframe if "policy_version" in frame.value.columns)
     assert len(versions) == 1  # the test lake changes policy once, on 10 Nov
     at.switch_page("views/loadtests.py").run()
-    assert _metrics(at)["Runs in November 2026"] == "2"
+    runs = next(metric for metric in at.metric if metric.label == "Runs")
+    assert (runs.value, runs.delta) == ("2", "November 2026")
     runs = next(frame.value for frame in at.dataframe if "report" in frame.value.columns)
     assert all(report.endswith("/summary.json") for report in runs["report"])
     assert not at.exception
