@@ -83,9 +83,9 @@ def remove_previous_run(lake: LakeLocation) -> int:
 @click.option("--today", type=click.DateTime(["%Y-%m-%d"]), default=None,
               help="Simulate as if today were this UTC date, YYYY-MM-DD. Default: today.")
 @click.option("--scale", type=click.FloatRange(0, 10, min_open=True), default=1.0, show_default=True,
-              help="Traffic scale (1 = about 50k requests/day).")
+              help="Traffic scale: multiplies the scenario's normal traffic (1 = about 50k requests/day).")
 @click.option("--seed", type=int, default=42, show_default=True,
-              help="Random seed: the same seed and dates give the same events.")
+              help="Same seed, same events (ids too).")
 @click.option("--no-dashboard", is_flag=True, help="Stop once the warehouse is built (for CI).")
 @click.option("--port", type=click.IntRange(1, 65535), default=8501, show_default=True,
               help="Dashboard port on 127.0.0.1.")

@@ -15,7 +15,8 @@ from analytics.warehouse import WarehouseMissing
 
 @click.command()
 @click.argument("query")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
+              help="table (NULL shown as NULL), csv, json (records) or parquet (needs --output).")
 @click.option(
     "--output",
     "output",
@@ -38,7 +39,8 @@ from analytics.warehouse import WarehouseMissing
     show_default=True,
     help="Return at most this many rows.",
 )
-@click.option("--warehouse", "warehouse", default=None, help="Warehouse file. Default: $AIGW_WAREHOUSE.")
+@click.option("--warehouse", "warehouse", type=click.Path(dir_okay=False), default=None,
+              help="Warehouse file. Default: $AIGW_WAREHOUSE or ./.aigw/warehouse.duckdb.")
 def sql(
     query: str, fmt: str, output: str | None, timeout: float, max_rows: int, warehouse: str | None
 ) -> None:

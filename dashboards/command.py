@@ -32,14 +32,14 @@ def streamlit_argv(host: str, port: int) -> list[str]:
 
 @click.command()
 @click.option(
-    "--port", type=click.IntRange(1, 65535), default=8501, show_default=True, help="Port to listen on."
+    "--port", type=click.IntRange(1, 65535), default=8501, show_default=True, help="Port to bind."
 )
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
 @click.option(
     "--warehouse",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="Warehouse file to read (default: $AIGW_WAREHOUSE or ./.aigw/warehouse.duckdb).",
+    help="Warehouse file. Default: $AIGW_WAREHOUSE or ./.aigw/warehouse.duckdb.",
 )
 def dashboard(port: int, host: str, warehouse: Path | None) -> None:
     """Run the Streamlit review dashboard: monthly review, showback, SLO, policy drift, load tests.

@@ -23,7 +23,7 @@ from loadtests.playbooks import PLAYBOOKS
                    "the gateway's config (default: loadtests/configs/NAME.yaml); with --host: the config "
                    "that gateway runs.")
 @click.option("--lake", "lake_url", default=None,
-              help="Lake folder or s3://bucket/prefix for the report. Default: $AIGW_LAKE or ./.aigw/lake.")
+              help="Lake folder or s3://bucket/prefix. Default: $AIGW_LAKE or ./.aigw/lake.")
 @click.option("--users", type=click.IntRange(min=1), default=None,
               help="Locust users (default: the playbook's).")
 @click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), default=None,

@@ -22,13 +22,13 @@ from gateway_shim.simulate.scenario import ScenarioError
               help="First day (UTC, YYYY-MM-DD). Default: the last DAYS whole days before today.")
 @click.option("--seed", type=int, default=42, show_default=True, help="Same seed, same events (ids too).")
 @click.option("--scale", type=click.FloatRange(0, 100, min_open=True), default=1.0, show_default=True,
-              help="Multiplies the scenario's normal traffic (1 = about 50k requests/day by default).")
+              help="Traffic scale: multiplies the scenario's normal traffic (1 = about 50k requests/day).")
 @click.option("--scenario", type=click.Path(dir_okay=False), default=None,
               help="Scenario YAML (docs/simulate.md). Default: the shipped default scenario.")
 @click.option("--lake", default=None,
               help="Lake folder or s3://bucket/prefix. Default: $AIGW_LAKE or ./.aigw/lake.")
 @click.option("--config", type=click.Path(dir_okay=False), default=None,
-              help="Policy config. Default: $AIGW_CONFIG, ./aigw.yaml, then the demo config.")
+              help="Policy YAML. Default: $AIGW_CONFIG, ./aigw.yaml, else the demo config.")
 @click.option("--prompt-text", type=click.Choice(["compact", "full"]), default=None,
               help="Override the scenario's prompt_text (full = true-size prompts, slower).")
 def simulate(days: int, start: dt.datetime | None, seed: int, scale: float, scenario: str | None,
