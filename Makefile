@@ -34,7 +34,16 @@ browser:
 pytest: install browser
 	$(BIN)/pytest
 
-test: lint pytest
+# `make test` leaves the checkout as it found it: whatever the suite writes goes to temporary or ignored
+# folders (.aigw/, test-artifacts/). Any file it adds, changes or removes fails the target, named.
+test: lint
+	@before=$$(git status --porcelain --untracked-files=all 2>/dev/null); \
+	$(MAKE) --no-print-directory pytest || exit $$?; \
+	after=$$(git status --porcelain --untracked-files=all 2>/dev/null); \
+	if [ "$$before" != "$$after" ]; then \
+		echo "make test changed the checkout (git status before -> after):"; \
+		diff <(echo "$$before") <(echo "$$after"); exit 1; \
+	fi
 
 bench: install
 	$(BIN)/python benchmarks/sink.py
