@@ -209,8 +209,9 @@ def try_next(port: int) -> list[str]:
         ("aigw loadtest fallback", "a Locust playbook against a local gateway and provider"),
         ("aigw simulate --days 7 --seed 7", "another week, into the same lake"),
     ]
+    width = max(len(command) for command, _ in commented) + 2
     return [*(f'aigw sql "{query}"' for query in SQL_EXAMPLES),
-            *(f"{command:<36}# {note}" for command, note in commented)]
+            *(f"{command:<{width}}# {note}" for command, note in commented)]
 
 
 def _next_steps(lake: str, warehouse: Path, port: int, missing: list[str], *, dashboard: bool) -> None:

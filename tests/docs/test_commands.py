@@ -19,7 +19,7 @@ import pytest
 
 from aigw.demo import try_next
 from tests.docs.commands import Block, Command, blocks_in
-from tests.docs.shell import Namespace
+from tests.docs.shell import Finished, Namespace
 
 pytestmark = pytest.mark.slow
 
@@ -119,6 +119,9 @@ def test_block_runs_as_printed(block: Block, sandbox: Path, namespace: Namespace
             assert namespace.wait_for_port(port, SERVER_READY), f"{command.source}: {log.read_text()}"
         elif command.port is not None or command.long_running or block.mode == "long-running":
             check_long_running(command, namespace, sandbox, log)
+        elif command.text.startswith("make "):  # may install packages: outside the offline namespace
+            done = run_outside(command.text, sandbox)
+            assert done.returncode == 0, f"{command.source}: {command.text}\n{done.output}"
         else:
             done = namespace.run(command.text, sandbox, RUN_TIMEOUT)
             if command.expected_output is not None:
@@ -132,6 +135,14 @@ def test_block_runs_as_printed(block: Block, sandbox: Path, namespace: Namespace
     for process, log in list(namespace.started):
         assert namespace.stop(process), f"{block.source}: a background server ignored SIGTERM"
         assert "Traceback" not in log.read_text(), f"{block.source}: {log.read_text()}"
+
+
+def run_outside(text: str, sandbox: Path) -> Finished:
+    """A make target as printed, in the sandbox, with the network a reader has (``make install``)."""
+    done = subprocess.run(["bash", "-c", f"source .venv/bin/activate && {text}"], cwd=sandbox,
+                          env=reader_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          timeout=RUN_TIMEOUT, check=False)
+    return Finished(done.returncode, done.stdout)
 
 
 def check_long_running(command: Command, namespace: Namespace, sandbox: Path, log: Path) -> None:
