@@ -69,7 +69,7 @@ def loadtest(name: str, duration: float | None, host: str | None, provider_url: 
     click.echo(f"aigw loadtest {name}: {options.duration_s:g}s "
                f"{'against ' + host if host else 'on a fresh provider and gateway'}", err=True)
     try:
-        result = run_playbook(options)
+        result = run_playbook(options, progress=lambda line: click.echo(line, err=True))
     except (HarnessError, ConfigError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
     except KeyboardInterrupt:

@@ -17,7 +17,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -128,6 +128,14 @@ def _wait_http(url: str, process: subprocess.Popen[bytes], log: Path, timeout_s:
     raise HarnessError(f"{url}: not ready after {timeout_s:.0f}s; log {log}:\n{_tail(log)}")
 
 
+def _count_lines(path: Path) -> int:
+    try:
+        with path.open("rb") as handle:
+            return sum(1 for _ in handle)
+    except OSError:
+        return 0
+
+
 def _tail(path: Path, lines: int = 20) -> str:
     try:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
@@ -176,12 +184,27 @@ def locust_args(playbook: Playbook, *, host: str, provider_url: str, run_id: str
     return args
 
 
-def wait_locust(process: subprocess.Popen[bytes], log: Path, duration_s: float) -> None:
+PROGRESS_EVERY_S = 10.0
+
+
+def wait_locust(process: subprocess.Popen[bytes], log: Path, duration_s: float,
+                progress: Callable[[str], None] = lambda line: None,
+                requests_log: Path | None = None) -> None:
+    """Wait for Locust to finish, reporting every ``PROGRESS_EVERY_S`` seconds the time run and the
+    requests logged so far (``requests_log``: one line per request after its header)."""
     limit = READY_TIMEOUT_S + duration_s + LOCUST_GRACE_S
-    try:
-        code = process.wait(timeout=limit)
-    except subprocess.TimeoutExpired:
-        raise HarnessError(f"locust did not finish within {limit:.0f}s; log {log}") from None
+    started = time.monotonic()
+    while True:
+        try:
+            code = process.wait(timeout=PROGRESS_EVERY_S)
+            break
+        except subprocess.TimeoutExpired:
+            elapsed = time.monotonic() - started
+            if elapsed > limit:
+                raise HarnessError(f"locust did not finish within {limit:.0f}s; log {log}") from None
+            sent = _count_lines(requests_log) - 1 if requests_log is not None else -1
+            counted = f", {sent:,} requests" if sent >= 0 else ""
+            progress(f"  {elapsed:4.0f} s of about {duration_s:g} s{counted}")
     if code != 0:
         raise HarnessError(f"locust exited with {code}; log {log}:\n{_tail(log)}")
 
@@ -227,7 +250,7 @@ def launch_local(stack: ExitStack, options: RunOptions, run_id: str, lake: LakeL
     return Launched(host, provider_url, config, run_lake, gateway), locust
 
 
-def run_playbook(options: RunOptions) -> RunResult:
+def run_playbook(options: RunOptions, progress: Callable[[str], None] = lambda line: None) -> RunResult:
     """Run, judge and report one playbook; the summary and Locust's CSVs go to the lake."""
     playbook = options.playbook
     if options.host is not None:
@@ -251,7 +274,7 @@ def run_playbook(options: RunOptions) -> RunResult:
                             duration_s=options.duration_s, out=out, users=options.users, wait_for=[]),
                 logs["locust"], env))
         started = time.time()
-        wait_locust(locust, logs["locust"], options.duration_s)
+        wait_locust(locust, logs["locust"], options.duration_s, progress, out / REQUEST_LOG)
         duration = time.time() - started
         client = read_request_log(out / REQUEST_LOG)
         if launched.gateway is not None:

@@ -58,6 +58,7 @@ def test_playbook_passes_on_its_config(name: str, duration: int, tmp_path: Path)
     assert verdict.endswith(f"unexpected errors {summary['unexpected_errors']}")
     if name == "saturation":  # its sheds are by design, and said so
         assert "shed under overload" in verdict and summary["refused_as_designed_rate"] > 0
+    assert " s of about " in output and " requests" in output  # progress lines while Locust runs
     locust_log = (tmp_path / "w" / "locust" / "locust.log").read_text()
     assert "will be ignored" not in locust_log and "have no impact" not in locust_log, locust_log
 
