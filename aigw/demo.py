@@ -92,9 +92,9 @@ def remove_previous_run(lake: LakeLocation) -> int:
 def demo(today: dt.datetime | None, scale: float, seed: int, no_dashboard: bool, port: int) -> None:
     """Everything end to end on the embedded defaults: simulate a quiet month, the last complete month
     and this month so far, build the warehouse, open the dashboard on the last complete month."""
-    interrupt_on_stop_signals()
     try:
-        _demo(today, scale, seed, no_dashboard, port)
+        with interrupt_on_stop_signals():
+            _demo(today, scale, seed, no_dashboard, port)
     except KeyboardInterrupt:
         click.echo("\naigw demo: stopped (the lake keeps what was written; re-run to start afresh)", err=True)
         raise SystemExit(130) from None

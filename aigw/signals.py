@@ -7,6 +7,8 @@ default SIGTERM ends the process at once, leaving its children (a dashboard, a L
 from __future__ import annotations
 
 import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import FrameType
 
 
@@ -14,10 +16,18 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
-def interrupt_on_stop_signals() -> None:
-    """SIGTERM and SIGINT both raise ``KeyboardInterrupt``, so ``finally`` blocks stop what was started."""
-    signal.signal(signal.SIGTERM, _interrupt)
-    signal.signal(signal.SIGINT, _interrupt)
+@contextmanager
+def interrupt_on_stop_signals() -> Iterator[None]:
+    """Within: SIGTERM and SIGINT both raise ``KeyboardInterrupt``, so ``finally`` blocks stop what was
+    started. The previous handlers come back afterwards (a command run in-process by a test)."""
+    previous = {number: signal.getsignal(number) for number in (signal.SIGTERM, signal.SIGINT)}
+    for number in previous:
+        signal.signal(number, _interrupt)
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 def default_stop_signals() -> None:

@@ -55,12 +55,12 @@ def loadtest(name: str, duration: float | None, host: str | None, provider_url: 
                          lake_url=lake_url or default_lake_url(), host=host, provider_url=provider_url,
                          config_path=config_path, users=users, workdir=workdir,
                          web_port=web_port if web else None)
-    interrupt_on_stop_signals()  # SIGTERM too stops Locust, the gateway and the provider this run started
     if web:
         from loadtests.web import run_web
 
         try:
-            run_web(options, click.echo)
+            with interrupt_on_stop_signals():  # SIGTERM too stops Locust, the gateway and the provider
+                run_web(options, click.echo)
         except (HarnessError, ConfigError, ValueError) as exc:
             raise click.ClickException(str(exc)) from None
         except KeyboardInterrupt:
@@ -69,7 +69,8 @@ def loadtest(name: str, duration: float | None, host: str | None, provider_url: 
     click.echo(f"aigw loadtest {name}: {options.duration_s:g}s "
                f"{'against ' + host if host else 'on a fresh provider and gateway'}", err=True)
     try:
-        result = run_playbook(options, progress=lambda line: click.echo(line, err=True))
+        with interrupt_on_stop_signals():  # SIGTERM too stops Locust, the gateway and the provider
+            result = run_playbook(options, progress=lambda line: click.echo(line, err=True))
     except (HarnessError, ConfigError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
     except KeyboardInterrupt:
