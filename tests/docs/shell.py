@@ -34,6 +34,11 @@ sys.exit(1)
 """
 
 
+STOP_TIMEOUT_S = 45.0
+"""A stopped server's processes must all be gone by then (dg dev stops a webserver, a daemon and a code
+server one after another: seconds when idle, tens of seconds on a busy machine)."""
+
+
 @dataclass
 class Finished:
     returncode: int
@@ -101,7 +106,7 @@ class Namespace:
                 sys.executable, "-c", _WAIT_FOR_PORT, str(port), str(timeout)]
         return subprocess.run(argv, env=self.env, check=False, timeout=timeout + 10).returncode == 0
 
-    def stop(self, process: subprocess.Popen[bytes], timeout: float = 20.0) -> bool:
+    def stop(self, process: subprocess.Popen[bytes], timeout: float = STOP_TIMEOUT_S) -> bool:
         """SIGTERM the command's process group; True when every process of it exited within ``timeout``."""
         self.started = [(p, log) for p, log in self.started if p is not process]
         return _stop_group(process, timeout)
@@ -115,7 +120,9 @@ def _group_alive(pgid: int) -> bool:
     return True
 
 
-def _stop_group(process: subprocess.Popen[bytes] | subprocess.Popen[str], timeout: float = 20.0) -> bool:
+def _stop_group(
+    process: subprocess.Popen[bytes] | subprocess.Popen[str], timeout: float = STOP_TIMEOUT_S
+) -> bool:
     pgid = process.pid
     try:
         os.killpg(pgid, signal.SIGTERM)

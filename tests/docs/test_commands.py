@@ -19,7 +19,7 @@ import pytest
 
 from aigw.demo import try_next
 from tests.docs.commands import Block, Command, blocks_in
-from tests.docs.shell import Finished, Namespace
+from tests.docs.shell import STOP_TIMEOUT_S, Finished, Namespace
 
 pytestmark = pytest.mark.slow
 
@@ -153,7 +153,7 @@ def check_long_running(command: Command, namespace: Namespace, sandbox: Path, lo
         with contextlib.suppress(subprocess.TimeoutExpired):
             process.wait(timeout=LONG_JOB_SLICE)
     assert process.poll() in (None, 0), f"{command.source}: exited {process.returncode}\n{log.read_text()}"
-    assert namespace.stop(process), f"{command.source}: still running 20 s after SIGTERM"
+    assert namespace.stop(process), f"{command.source}: still running {STOP_TIMEOUT_S:g} s after SIGTERM"
     output = log.read_text()
     assert "Traceback" not in output, f"{command.source}: {output}"
 
