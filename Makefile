@@ -13,6 +13,7 @@ unexport PYTHONDONTWRITEBYTECODE
 .PHONY: install demo test lint pytest browser redis bench screenshot clean
 
 install: $(STAMP) $(FOCUS_STAMP)
+	@echo "aigw is installed in $(VENV): run 'source $(VENV)/bin/activate' to put aigw on the PATH (or call $(BIN)/aigw)"
 
 # The FinOps Foundation's focus-validator (FOCUS 1.0 on Python 3.11) pins numpy<2 and pandas<3 through
 # pandera 0.17: in the project's venv it would downgrade both for everything else. It gets its own
@@ -54,7 +55,16 @@ pytest: install browser redis
 	@$(BIN)/coverage report > test-artifacts/coverage.txt
 	@echo "coverage: $$($(BIN)/coverage report --format=total)% of lines in aigw, gateway_shim, pipelines, analytics, dashboards, loadtests (all processes; per file: test-artifacts/coverage.txt)"
 
-test: lint pytest
+# `make test` leaves the checkout as it found it: whatever the suite writes goes to temporary or ignored
+# folders (.aigw/, test-artifacts/). Any file it adds, changes or removes fails the target, named.
+test: lint
+	@before=$$(git status --porcelain --untracked-files=all 2>/dev/null); \
+	$(MAKE) --no-print-directory pytest || exit $$?; \
+	after=$$(git status --porcelain --untracked-files=all 2>/dev/null); \
+	if [ "$$before" != "$$after" ]; then \
+		echo "make test changed the checkout (git status before -> after):"; \
+		diff <(echo "$$before") <(echo "$$after"); exit 1; \
+	fi
 
 bench: install
 	$(BIN)/python benchmarks/sink.py

@@ -1,4 +1,9 @@
-"""``aigw demo``: simulate the last weeks, build the warehouse, open the dashboard, say what to try next.
+"""``aigw demo``: simulate recent months, build the warehouse, open the dashboard, say what to try next.
+
+What it simulates depends on today's date only through the calendar's months, never through where in
+a month today falls: a quiet baseline month, then the last complete month (with the scenario's
+incidents) and the current month so far. The dashboard lands on the last complete month, which
+therefore always has a whole month before it to compare with.
 
 Runs on the embedded defaults (the demo config, ``./.aigw/lake``, ``./.aigw/warehouse.duckdb``; the
 ``AIGW_LAKE``/``AIGW_WAREHOUSE`` overrides apply). Re-running is safe: the demo first removes its own
@@ -8,6 +13,7 @@ and the pipeline then reloads exactly the days that changed. A missing later pie
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 import subprocess
@@ -15,10 +21,12 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import click
 
+from aigw.signals import interrupt_on_stop_signals
 from analytics.warehouse import warehouse_path
 from gateway_shim.config.loader import DEMO_CONFIG
 from gateway_shim.telemetry.layout import EVENTS_LAYOUT, EVENTS_PREFIX, POLICIES_PREFIX
@@ -41,6 +49,29 @@ PROVIDER_RECORDS = "provider"  # where the demo config keeps the simulated provi
 _DEMO_FILE = re.compile(rf"^{re.escape(DEMO_GATEWAY)}-\d{{8}}T")
 
 
+@dataclass(frozen=True)
+class DemoWindow:
+    """The demo's days: ``baseline`` (a month of normal traffic), then ``main`` from the first day of
+    the last complete month through yesterday, with the scenario's incidents."""
+
+    baseline_start: dt.date
+    baseline_days: int
+    main_start: dt.date
+    main_days: int
+
+    @property
+    def landing_month(self) -> str:
+        return f"{self.main_start:%Y-%m}"
+
+
+def demo_window(today: dt.date) -> DemoWindow:
+    """The window for ``today`` (UTC): whole calendar months, plus the current month's whole days."""
+    main_start = (today.replace(day=1) - dt.timedelta(days=1)).replace(day=1)
+    baseline_start = (main_start - dt.timedelta(days=1)).replace(day=1)
+    baseline_days, main_days = (main_start - baseline_start).days, (today - main_start).days
+    return DemoWindow(baseline_start, baseline_days, main_start, main_days)
+
+
 def remove_previous_run(lake: LakeLocation) -> int:
     """Delete the event files an earlier ``aigw demo`` wrote (only the demo gateway's), and the simulated
     provider's invocation logs and bill for them; returns how many event files."""
@@ -56,16 +87,27 @@ def remove_previous_run(lake: LakeLocation) -> int:
 
 
 @click.command()
-@click.option("--days", type=click.IntRange(1, 120), default=35, show_default=True,
-              help="Simulate the last DAYS whole days before today.")
+@click.option("--today", type=click.DateTime(["%Y-%m-%d"]), default=None,
+              help="Simulate as if today were this UTC date, YYYY-MM-DD. Default: today.")
 @click.option("--scale", type=click.FloatRange(0, 10, min_open=True), default=1.0, show_default=True,
-              help="Traffic scale (1 = about 50k requests/day).")
-@click.option("--seed", type=int, default=42, show_default=True)
+              help="Traffic scale: multiplies the scenario's normal traffic (1 = about 50k requests/day).")
+@click.option("--seed", type=int, default=42, show_default=True,
+              help="Same seed, same events (ids too).")
 @click.option("--no-dashboard", is_flag=True, help="Stop once the warehouse is built (for CI).")
 @click.option("--port", type=click.IntRange(1, 65535), default=8501, show_default=True,
               help="Dashboard port on 127.0.0.1.")
-def demo(days: int, scale: float, seed: int, no_dashboard: bool, port: int) -> None:
-    """Everything end to end on the embedded defaults: simulate, build the warehouse, open the dashboard."""
+def demo(today: dt.datetime | None, scale: float, seed: int, no_dashboard: bool, port: int) -> None:
+    """Everything end to end on the embedded defaults: simulate a quiet month, the last complete month
+    and this month so far, build the warehouse, open the dashboard on the last complete month."""
+    try:
+        with interrupt_on_stop_signals():
+            _demo(today, scale, seed, no_dashboard, port)
+    except KeyboardInterrupt:
+        click.echo("\naigw demo: stopped (the lake keeps what was written; re-run to start afresh)", err=True)
+        raise SystemExit(130) from None
+
+
+def _demo(today: dt.datetime | None, scale: float, seed: int, no_dashboard: bool, port: int) -> None:
     from gateway_shim.simulate.command import simulate_with_report
     from gateway_shim.simulate.run import Options
 
@@ -79,11 +121,17 @@ def demo(days: int, scale: float, seed: int, no_dashboard: bool, port: int) -> N
     if removed:
         click.echo(f"  replaced the previous demo run ({removed} event files of gateway {DEMO_GATEWAY})")
 
-    click.echo("\n[1/3] simulate")
-    options = Options(days=days, seed=seed, scale=scale, config=DEMO_CONFIG, lake=lake_url,
-                      gateway_id=DEMO_GATEWAY)
-    if simulate_with_report(options) is None:
-        raise SystemExit(1)
+    window = demo_window(today.date() if today else dt.datetime.now(dt.UTC).date())
+    landing = f"{window.main_start:%B}"
+    click.echo(f"\n[1/3] simulate: {window.baseline_start:%B} (baseline, no incidents), then {landing} and "
+               f"this month so far (the review opens on {landing} {window.main_start:%Y})")
+    main = Options(days=window.main_days, start=window.main_start, seed=seed, scale=scale, config=DEMO_CONFIG,
+                   lake=lake_url, gateway_id=DEMO_GATEWAY)
+    baseline = replace(main, days=window.baseline_days, start=window.baseline_start, incidents=False)
+    runs = [baseline, main]
+    for options in runs:
+        if simulate_with_report(options) is None:
+            raise SystemExit(1)
 
     click.echo("\n[2/3] pipelines: lake -> raw.events -> marts")
     missing: list[str] = []
@@ -102,7 +150,7 @@ def demo(days: int, scale: float, seed: int, no_dashboard: bool, port: int) -> N
     click.echo("Press Ctrl-C to stop the dashboard.")
     try:
         process.wait()
-    except KeyboardInterrupt:
+    finally:  # Ctrl-C or SIGTERM: stop the dashboard too
         process.terminate()
         try:
             process.wait(timeout=10)
@@ -160,6 +208,19 @@ def _start_dashboard(warehouse: Path, port: int, missing: list[str]) -> subproce
     return process
 
 
+def try_next(port: int) -> list[str]:
+    """The commands the demo suggests, exactly as printed (a test runs each of them)."""
+    commented = [
+        ("DAGSTER_HOME=$PWD/.aigw/dagster dg dev", "the Dagster UI on http://127.0.0.1:3000"),
+        (f"aigw dashboard --port {port}", "the review dashboard"),
+        ("aigw loadtest fallback", "a Locust playbook against a local gateway and provider"),
+        ("aigw simulate --days 7 --seed 7", "another week, into the same lake"),
+    ]
+    width = max(len(command) for command, _ in commented) + 2
+    return [*(f'aigw sql "{query}"' for query in SQL_EXAMPLES),
+            *(f"{command:<{width}}# {note}" for command, note in commented)]
+
+
 def _next_steps(lake: str, warehouse: Path, port: int, missing: list[str], *, dashboard: bool) -> None:
     lines = [
         "",
@@ -169,15 +230,8 @@ def _next_steps(lake: str, warehouse: Path, port: int, missing: list[str], *, da
     ]
     if dashboard:
         lines.append(f"  dashboard  http://{DASHBOARD_HOST}:{port}")
-    lines += [
-        "",
-        "What to try:",
-        *(f"  aigw sql \"{query}\"" for query in SQL_EXAMPLES),
-        "  dagster dev -m pipelines            # the Dagster UI on http://127.0.0.1:3000",
-        f"  {f'aigw dashboard --port {port}':<36}# the review dashboard",
-        "  aigw loadtest fallback              # a Locust playbook against a local gateway and provider",
-        "  aigw simulate --days 30 --seed 7    # another month, into the same lake",
-    ]
+    lines += ["", "What to try (after `source .venv/bin/activate`):"]
+    lines += [f"  {hint}" for hint in try_next(port)]
     if missing:
         lines += ["", "Not available yet:"] + [f"  - {item}" for item in missing]
     click.echo("\n".join(lines))

@@ -5,7 +5,9 @@ from __future__ import annotations
 import sys
 
 import click
+import duckdb
 
+from analytics.locks import describe_lock_conflict
 from analytics.output import FORMATS, render_text, write_parquet
 from analytics.query import QueryError, run_query
 from analytics.warehouse import WarehouseMissing
@@ -13,7 +15,8 @@ from analytics.warehouse import WarehouseMissing
 
 @click.command()
 @click.argument("query")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
+              help="table (NULL shown as NULL), csv, json (records) or parquet (needs --output).")
 @click.option(
     "--output",
     "output",
@@ -36,7 +39,8 @@ from analytics.warehouse import WarehouseMissing
     show_default=True,
     help="Return at most this many rows.",
 )
-@click.option("--warehouse", "warehouse", default=None, help="Warehouse file. Default: $AIGW_WAREHOUSE.")
+@click.option("--warehouse", "warehouse", type=click.Path(dir_okay=False), default=None,
+              help="Warehouse file. Default: $AIGW_WAREHOUSE or ./.aigw/warehouse.duckdb.")
 def sql(
     query: str, fmt: str, output: str | None, timeout: float, max_rows: int, warehouse: str | None
 ) -> None:
@@ -47,6 +51,9 @@ def sql(
         result = run_query(query, path=warehouse, timeout_s=timeout, max_rows=max_rows)
     except (WarehouseMissing, QueryError) as exc:
         raise click.ClickException(str(exc)) from exc
+    except duckdb.Error as exc:  # opening the file failed: most often another process's lock
+        message = str(exc)
+        raise click.ClickException(describe_lock_conflict(message) or message.splitlines()[0]) from exc
     if fmt == "parquet":
         assert output is not None
         write_parquet(result.table, output)
@@ -57,6 +64,8 @@ def sql(
                 handle.write(text)
         else:
             click.echo(text, nl=False)
+    if result.table.num_rows == 0 and fmt != "table":
+        click.echo("0 rows", err=True)
     if result.truncated:
         click.echo(f"note: output capped at {max_rows} rows (--max-rows)", err=True)
     if output:

@@ -29,7 +29,7 @@ def write_parquet(table: pa.Table, path: str) -> None:
 
 def _cell(value: Any) -> str:
     if value is None:
-        return ""
+        return "NULL"
     if isinstance(value, float):
         return f"{value:.6g}"
     return str(value)
@@ -44,6 +44,8 @@ def _table(table: pa.Table) -> str:
         "  ".join("-" * w for w in widths),
     ]
     lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    if not rows:
+        lines.append("(0 rows)")
     return "\n".join(lines) + "\n"
 
 

@@ -18,15 +18,16 @@ TENANT_PALETTE = (
     "#F58518",
     "#54A24B",
     "#B279A2",
-    "#E45756",
+    "#1B9E77",
     "#72B7B2",
     "#EECA3B",
     "#9D755D",
-    "#FF9DA6",
+    "#A6761D",
     "#BAB0AC",
 )
-LANE_COLORS = {"interactive": "#E45756", "standard": "#4C78A8", "batch": "#54A24B"}
-OTHER_LANE_COLORS = ("#B279A2", "#72B7B2", "#9D755D")
+# No lane is red: red means "failing" or "over" everywhere (movers up, failed runs, high severity).
+LANE_COLORS = {"interactive": "#B279A2", "standard": "#4C78A8", "batch": "#54A24B"}
+OTHER_LANE_COLORS = ("#72B7B2", "#9D755D", "#EECA3B")
 SEVERITY_COLORS = {"high": "#D62728", "warning": "#FF7F0E", "info": "#7F7F7F"}
 TARGET_COLOR = "#444444"
 MONEY_HOVER = "$,.2f"
@@ -349,4 +350,5 @@ def loadtest_panels(runs: pd.DataFrame) -> go.Figure:
             )
         fig.update_yaxes(tickformat=tickformat, rangemode="tozero", row=row + 1, col=col + 1)
     fig.update_xaxes(title_text="Started (UTC)", row=2)
+    fig.update_xaxes(tickformat="%d %b\n%H:%M", hoverformat="%d %b %H:%M")  # not 04:27:21.9995
     return _style(fig, height=560, legend_title="Scenario (verdict)")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from aigw.signals import default_stop_signals
 from analytics.warehouse import warehouse_path
 
 APP = Path(__file__).with_name("app.py")
@@ -26,19 +27,20 @@ def streamlit_argv(host: str, port: int) -> list[str]:
         "--global.developmentMode", "false",
         "--client.toolbarMode", "minimal",
         "--theme.base", "light",
+        "--theme.primaryColor", "#2F6FB3",  # Streamlit's default red would make healthy bars look alarming
     ]  # fmt: skip
 
 
 @click.command()
 @click.option(
-    "--port", type=click.IntRange(1, 65535), default=8501, show_default=True, help="Port to listen on."
+    "--port", type=click.IntRange(1, 65535), default=8501, show_default=True, help="Port to bind."
 )
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
 @click.option(
     "--warehouse",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="Warehouse file to read (default: $AIGW_WAREHOUSE or ./.aigw/warehouse.duckdb).",
+    help="Warehouse file. Default: $AIGW_WAREHOUSE or ./.aigw/warehouse.duckdb.",
 )
 def dashboard(port: int, host: str, warehouse: Path | None) -> None:
     """Run the Streamlit review dashboard: monthly review, showback, SLO, policy drift, load tests.
@@ -55,4 +57,5 @@ def dashboard(port: int, host: str, warehouse: Path | None) -> None:
         click.echo(f"  no warehouse at {target} yet: run `aigw demo` or `aigw pipeline`", err=True)
     sys.stdout.flush()
     sys.stderr.flush()
+    default_stop_signals()
     os.execve(sys.executable, streamlit_argv(host, port), env)

@@ -31,7 +31,7 @@ REQUIRED_MARTS = (
 )
 RESULT_TTL_S = 300
 CONNECTION_TTL_S = 600
-BUILD_COMMANDS = "`aigw demo` (everything end to end) or `aigw simulate --days 35` then `aigw pipeline`"
+BUILD_COMMANDS = "`aigw demo` (everything end to end) or `aigw simulate --days 60` then `aigw pipeline`"
 
 
 class Snapshot(NamedTuple):

@@ -46,8 +46,25 @@ def last_complete(months: Iterable[str], latest_day: date) -> str | None:
     return complete[-1] if complete else ordered[-1]
 
 
+def same_days_before(month: str, through: date) -> tuple[date, date] | None:
+    """For a month whose data stops at ``through`` before its end: the same days of the month before
+    (1 to ``through``'s day, at most that month's length), so a month in progress is compared like
+    for like. None when ``through`` is the month's last day (a complete month: compare whole months)."""
+    if through >= last_day(month):
+        return None
+    before = previous(month)
+    return first_day(before), first_day(before).replace(day=min(through.day, days_in(before)))
+
+
+def span_label(first: date, last: date) -> str:
+    """'1–6 Nov 2026'."""
+    if first.month == last.month:
+        return f"{first:%-d}–{last:%-d %b %Y}"
+    return f"{first:%-d %b}–{last:%-d %b %Y}"
+
+
 def partial_coverage(month: str, first: date, last: date) -> str | None:
     """'21–31 Oct 2026' when the data covers only part of ``month``; None when it covers all of it."""
     if first <= first_day(month) and last >= last_day(month):
         return None
-    return f"{first:%-d %b}–{last:%-d %b %Y}"
+    return span_label(first, last)

@@ -6,13 +6,14 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from dashboards import data, figures, months, reconciliation, review_pack
+from dashboards import data, months, reconciliation, review_pack, tables
+from dashboards import formatting as fmt
 
 
 @dataclass(frozen=True)
 class Review:
     month: str
-    headline: figures.Headline
+    headline: tables.Headline
     tenants: pd.DataFrame
     budgets: pd.DataFrame
     lanes: pd.DataFrame
@@ -22,6 +23,8 @@ class Review:
     drift: pd.DataFrame
     loadtests: pd.DataFrame
     trend: pd.DataFrame
+    compared_with: str  # "October 2026", or "1–6 Nov 2026" when the month is in progress
+    in_progress: bool  # compared with the same days of the month before
     reconciliation: reconciliation.ReconciliationReview | None = None
 
     def pack(self, coverage: str | None = None, previous_coverage: str | None = None) -> str:
@@ -37,6 +40,7 @@ class Review:
             self.loadtests,
             coverage,
             previous_coverage,
+            self.compared_with if self.in_progress else None,
         ) + reconciliation.markdown(self.reconciliation)
 
 
@@ -55,22 +59,28 @@ def gather(snap: data.Snapshot, month: str) -> Review:
     previous_month = months.previous(month)
     current_showback = data.showback(snap, month)
     previous_showback = data.showback(snap, previous_month)
-    tenants = figures.tenant_spend(current_showback, previous_showback)
+    current_cost, previous_cost = data.cost_daily(snap, month), data.cost_daily(snap, previous_month)
+    compared_with = fmt.month_label(previous_month)
+    through = current_cost["day"].max() if not current_cost.empty else None
+    same_days = months.same_days_before(month, through) if through is not None else None
+    if same_days is not None:  # a month in progress: against the same days of the month before
+        previous_cost = previous_cost[previous_cost["day"] <= same_days[1]]
+        previous_showback = previous_cost if not previous_cost.empty else previous_showback.iloc[0:0]
+        compared_with = months.span_label(*same_days)
+    tenants = tables.tenant_spend(current_showback, previous_showback)
     slo = data.slo_daily(snap, month)
-    lanes = figures.lane_slo(slo)
-    routes = figures.route_slo(slo)
-    burned = figures.burned_error_budget(routes, data.slo_alerts(snap, month))
-    movers = figures.cost_movers(
-        data.cost_daily(snap, month), data.cost_daily(snap, previous_month), ["tenant_id", "app_id"]
-    )
+    lanes = tables.lane_slo(slo)
+    routes = tables.route_slo(slo)
+    burned = tables.burned_error_budget(routes, data.slo_alerts(snap, month))
+    movers = tables.cost_movers(current_cost, previous_cost, ["tenant_id", "app_id"])
     drift = data.policy_drift(snap, month)
     loadtests = runs_in(data.loadtest_runs(snap), month)
-    head = figures.headline(month, tenants, not previous_showback.empty, lanes, drift, loadtests)
+    head = tables.headline(month, tenants, not previous_showback.empty, lanes, drift, loadtests)
     return Review(
         month=month,
         headline=head,
         tenants=tenants,
-        budgets=figures.budgets(data.budget_status(snap, month)),
+        budgets=tables.budgets(data.budget_status(snap, month)),
         lanes=lanes,
         routes=routes,
         burned=burned,
@@ -78,5 +88,7 @@ def gather(snap: data.Snapshot, month: str) -> Review:
         drift=drift,
         loadtests=loadtests,
         trend=data.showback_trend(snap, month),
+        compared_with=compared_with,
+        in_progress=same_days is not None,
         reconciliation=reconciliation.gather(snap, month),
     )

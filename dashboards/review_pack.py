@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 
 from dashboards import formatting as fmt
-from dashboards.figures import Headline, drift_summary, severity_counts
+from dashboards.tables import Headline, drift_summary, severity_counts
 
 
 def _table(frame: pd.DataFrame, columns: Sequence[tuple[str, str, Callable[[Any], str]]]) -> str:
@@ -71,11 +71,15 @@ def _high_severity(drift: pd.DataFrame, limit: int = 10) -> list[str]:
     return ["High severity:", "", *lines, *more, ""]
 
 
-def headline_lines(head: Headline, previous_coverage: str | None = None) -> list[str]:
-    """The headline as bullet points (also used for the page's summary sentence)."""
+def headline_lines(
+    head: Headline, previous_coverage: str | None = None, same_days: str | None = None
+) -> list[str]:
+    """The headline as bullet points (also used for the page's summary sentence). ``same_days``: the
+    days of the previous month a month in progress is compared with."""
     partly = f", which the warehouse covers {previous_coverage} only" if previous_coverage else ""
+    against = f"the same days of the previous month, {same_days}" if same_days else "previous month"
     change = (
-        f"{fmt.percent_delta(head.change_pct)} vs previous month ({fmt.money(head.prev_spend_usd)}{partly})"
+        f"{fmt.percent_delta(head.change_pct)} vs {against} ({fmt.money(head.prev_spend_usd)}{partly})"
         if head.prev_spend_usd is not None
         else "no previous month in the warehouse"
     )
@@ -100,6 +104,7 @@ def build(
     loadtests: pd.DataFrame,
     coverage: str | None = None,
     previous_coverage: str | None = None,
+    same_days: str | None = None,
 ) -> str:
     """The whole review pack for ``head.month`` (``coverage``: the days covered, if only part of it)."""
     severities = ", ".join(f"{count} {name}" for name, count in severity_counts(drift).items() if count)
@@ -111,7 +116,7 @@ def build(
             if coverage
             else []
         ),
-        *headline_lines(head, previous_coverage),
+        *headline_lines(head, previous_coverage, same_days),
         "",
         "## Spend and budgets by tenant",
         _table(

@@ -71,6 +71,19 @@ def fit_to_content(page: Page, width: int, attempts: int = 3) -> None:
         )
 
 
+CLIPPED = """() => [...document.querySelectorAll(
+    '[data-testid="stMetricValue"], [data-testid="stMetricLabel"], [data-testid="stMetricDelta"]')]
+  .filter(box => [box, ...box.querySelectorAll('*')].some(e => e.scrollWidth > e.clientWidth + 1))
+  .map(box => box.innerText.trim())"""
+"""Metric values, labels and deltas whose text does not fit their box (cut off or shown with '…')."""
+
+
+def clipped_metrics(page: Page) -> list[str]:
+    """The full text of every metric value, label or delta the page shows only in part."""
+    clipped: list[str] = page.evaluate(CLIPPED)
+    return clipped
+
+
 def first_exception(page: Page) -> str | None:
     """The text of the first Streamlit exception element on the page, if any."""
     exceptions = page.locator('[data-testid="stException"]')

@@ -72,7 +72,7 @@ def warehouse_notice(message: str) -> None:
     st.code(
         "aigw demo            # simulate traffic, build the warehouse, open this dashboard\n"
         "# or, step by step:\n"
-        "aigw simulate --days 35\n"
+        "aigw simulate --days 60\n"
         "aigw pipeline",
         language="bash",
     )

@@ -23,19 +23,25 @@ from loadtests.playbooks import PLAYBOOKS
                    "the gateway's config (default: loadtests/configs/NAME.yaml); with --host: the config "
                    "that gateway runs.")
 @click.option("--lake", "lake_url", default=None,
-              help="Lake folder or s3://bucket/prefix for the report. Default: $AIGW_LAKE or ./.aigw/lake.")
+              help="Lake folder or s3://bucket/prefix. Default: $AIGW_LAKE or ./.aigw/lake.")
 @click.option("--users", type=click.IntRange(min=1), default=None,
               help="Locust users (default: the playbook's).")
 @click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Keep logs and Locust's files here (default: a new temporary folder).")
+              help="Keep logs and Locust's files here (default: a temporary folder, removed after a pass).")
+@click.option("--web", is_flag=True,
+              help="Open Locust's own web UI on the playbook (provider and gateway started as usual; "
+                   "no verdict).")
+@click.option("--web-port", type=click.IntRange(1, 65535), default=8089, show_default=True,
+              help="With --web: the UI's port on 127.0.0.1.")
 def loadtest(name: str, duration: float | None, host: str | None, provider_url: str, config_path: Path | None,
-             lake_url: str | None, users: int | None, workdir: Path | None) -> None:
+             lake_url: str | None, users: int | None, workdir: Path | None, web: bool, web_port: int) -> None:
     """Run the Locust playbook NAME and judge it from Locust's stats and the gateway's telemetry."""
+    from aigw.signals import interrupt_on_stop_signals
     from gateway_shim.config.loader import ConfigError
     from gateway_shim.telemetry.storage import default_lake_url
     from loadtests.harness import HarnessError, RunOptions, run_playbook
     from loadtests.playbooks import playbook
-    from loadtests.summary import render_table
+    from loadtests.summary import render_table, verdict_line
 
     book = playbook(name)
     if duration is not None and duration < book.min_duration_s:
@@ -43,22 +49,41 @@ def loadtest(name: str, duration: float | None, host: str | None, provider_url: 
                                  param_hint="--duration")
     if users is not None and book.users is None:
         raise click.BadParameter(f"{name}'s load shape sets the users", param_hint="--users")
+    if web and host is not None:
+        raise click.BadParameter("--web starts its own provider and gateway", param_hint="--host")
     options = RunOptions(playbook=book, duration_s=duration or book.duration_s,
                          lake_url=lake_url or default_lake_url(), host=host, provider_url=provider_url,
-                         config_path=config_path, users=users, workdir=workdir)
+                         config_path=config_path, users=users, workdir=workdir,
+                         web_port=web_port if web else None)
+    if web:
+        from loadtests.web import run_web
+
+        try:
+            with interrupt_on_stop_signals():  # SIGTERM too stops Locust, the gateway and the provider
+                run_web(options, click.echo)
+        except (HarnessError, ConfigError, ValueError) as exc:
+            raise click.ClickException(str(exc)) from None
+        except KeyboardInterrupt:
+            click.echo("aigw loadtest: stopped", err=True)
+        return
     click.echo(f"aigw loadtest {name}: {options.duration_s:g}s "
                f"{'against ' + host if host else 'on a fresh provider and gateway'}", err=True)
     try:
-        result = run_playbook(options)
+        with interrupt_on_stop_signals():  # SIGTERM too stops Locust, the gateway and the provider
+            result = run_playbook(options, progress=lambda line: click.echo(line, err=True))
     except (HarnessError, ConfigError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
+    except KeyboardInterrupt:
+        click.echo(f"aigw loadtest {name}: stopped before a verdict", err=True)
+        raise SystemExit(130) from None
     summary = result.summary
     click.echo(render_table(result.criteria))
-    click.echo(f"\n{name}: {summary['verdict'].upper()}  run {result.run_id}  {summary['requests']} "
-               f"requests, {summary['rps']} req/s, p95 {summary['p95_ms']} ms, "
-               f"error rate {summary['error_rate']:.2%}")
+    click.echo(f"\n{verdict_line(summary)}\nrun {result.run_id}")
     failed = [c.name for c in result.criteria if not c.passed]
     if failed:
         click.echo(f"failed: {', '.join(failed)}")
-    click.echo(f"report: {result.summary_path}\nlogs: {result.workdir}")
+    report = result.summary_path.removesuffix("summary.json")
+    click.echo(f"report: {result.summary_path} (Locust's HTML report: {report}report.html)")
+    if result.workdir is not None:
+        click.echo(f"logs: {result.workdir}")
     raise SystemExit(0 if summary["verdict"] == "pass" else 1)

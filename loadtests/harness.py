@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +47,8 @@ from loadtests.telemetry import read_run_events, wait_for_run_events
 from loadtests.verdicts import Criterion, RunData, judge
 
 HOST = "127.0.0.1"
+REPORT_HTML = "report.html"
+"""Locust's own HTML report of the run, kept beside the CSVs in ``loadtests/<run_id>/``."""
 AIGW = [sys.executable, "-c", "from aigw.cli import main; main()"]
 READY_TIMEOUT_S = 30.0
 LOCUST_GRACE_S = 60.0
@@ -68,6 +71,8 @@ class RunOptions:
     config_path: Path | None = None
     users: int | None = None
     workdir: Path | None = None
+    web_port: int | None = None
+    """Locust's own web UI on this port instead of a headless run (no verdict)."""
 
 
 @dataclass
@@ -76,7 +81,8 @@ class RunResult:
     criteria: list[Criterion]
     summary: dict[str, Any]
     summary_path: str
-    workdir: Path
+    workdir: Path | None
+    """Where the processes' logs are; None once removed (a passing run in a temporary folder)."""
     logs: dict[str, Path] = field(default_factory=dict)
 
 
@@ -119,6 +125,14 @@ def _wait_http(url: str, process: subprocess.Popen[bytes], log: Path, timeout_s:
     raise HarnessError(f"{url}: not ready after {timeout_s:.0f}s; log {log}:\n{_tail(log)}")
 
 
+def _count_lines(path: Path) -> int:
+    try:
+        with path.open("rb") as handle:
+            return sum(1 for _ in handle)
+    except OSError:
+        return 0
+
+
 def _tail(path: Path, lines: int = 20) -> str:
     try:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
@@ -149,11 +163,15 @@ def stop_process(process: subprocess.Popen[bytes]) -> None:
 
 
 def locust_args(playbook: Playbook, *, host: str, provider_url: str, run_id: str, duration_s: float,
-                out: Path, users: int | None, wait_for: list[str]) -> list[str]:
-    """Locust headless as a subprocess; it waits for ``wait_for`` URLs before its clock starts."""
-    args = [sys.executable, "-m", "locust", "-f", str(playbook.locustfile), "--headless", "--host", host,
+                out: Path, users: int | None, wait_for: list[str], web_port: int | None = None) -> list[str]:
+    """Locust as a subprocess, headless (or with its web UI on ``web_port``, the playbook's users and
+    run time filled in); it waits for ``wait_for`` URLs before its clock starts."""
+    web = ["--web-host", HOST, "--web-port", str(web_port)]
+    mode = ["--headless", "--only-summary"] if web_port is None else web
+    args = [sys.executable, "-m", "locust", "-f", str(playbook.locustfile), *mode, "--host", host,
             "-t", f"{max(1, round(duration_s))}s", "--csv", str(out / "locust"), "--exit-code-on-error", "0",
-            "--only-summary", "--stop-timeout", "10", "--loglevel", "WARNING",
+            "--html", str(out / REPORT_HTML),
+            "--stop-timeout", "10", "--loglevel", "WARNING",
             "--aigw-run-id", run_id, "--aigw-provider-url", provider_url, "--aigw-out", str(out)]
     for url in wait_for:
         args += ["--aigw-wait-for", url]
@@ -163,12 +181,27 @@ def locust_args(playbook: Playbook, *, host: str, provider_url: str, run_id: str
     return args
 
 
-def wait_locust(process: subprocess.Popen[bytes], log: Path, duration_s: float) -> None:
+PROGRESS_EVERY_S = 10.0
+
+
+def wait_locust(process: subprocess.Popen[bytes], log: Path, duration_s: float,
+                progress: Callable[[str], None] = lambda line: None,
+                requests_log: Path | None = None) -> None:
+    """Wait for Locust to finish, reporting every ``PROGRESS_EVERY_S`` seconds the time run and the
+    requests logged so far (``requests_log``: one line per request after its header)."""
     limit = READY_TIMEOUT_S + duration_s + LOCUST_GRACE_S
-    try:
-        code = process.wait(timeout=limit)
-    except subprocess.TimeoutExpired:
-        raise HarnessError(f"locust did not finish within {limit:.0f}s; log {log}") from None
+    started = time.monotonic()
+    while True:
+        try:
+            code = process.wait(timeout=PROGRESS_EVERY_S)
+            break
+        except subprocess.TimeoutExpired:
+            elapsed = time.monotonic() - started
+            if elapsed > limit:
+                raise HarnessError(f"locust did not finish within {limit:.0f}s; log {log}") from None
+            sent = _count_lines(requests_log) - 1 if requests_log is not None else -1
+            counted = f", {sent:,} requests" if sent >= 0 else ""
+            progress(f"  {elapsed:4.0f} s of about {duration_s:g} s{counted}")
     if code != 0:
         raise HarnessError(f"locust exited with {code}; log {log}:\n{_tail(log)}")
 
@@ -208,14 +241,14 @@ def launch_local(stack: ExitStack, options: RunOptions, run_id: str, lake: LakeL
     locust = stack.enter_context(_process(
         locust_args(playbook, host=host, provider_url=provider_url, run_id=run_id,
                     duration_s=options.duration_s, out=workdir / "locust", users=options.users,
-                    wait_for=ready),
+                    wait_for=ready, web_port=options.web_port),
         logs["locust"], env))
     _wait_http(ready[0], provider, logs["provider"], READY_TIMEOUT_S)
     _wait_http(ready[1], gateway, logs["gateway"], READY_TIMEOUT_S)
     return Launched(host, provider_url, config, run_lake, gateway), locust
 
 
-def run_playbook(options: RunOptions) -> RunResult:
+def run_playbook(options: RunOptions, progress: Callable[[str], None] = lambda line: None) -> RunResult:
     """Run, judge and report one playbook; the summary and Locust's CSVs go to the lake."""
     playbook = options.playbook
     if options.host is not None:
@@ -239,7 +272,7 @@ def run_playbook(options: RunOptions) -> RunResult:
                             duration_s=options.duration_s, out=out, users=options.users, wait_for=[]),
                 logs["locust"], env))
         started = time.time()
-        wait_locust(locust, logs["locust"], options.duration_s)
+        wait_locust(locust, logs["locust"], options.duration_s, progress, out / REQUEST_LOG)
         duration = time.time() - started
         client = read_request_log(out / REQUEST_LOG)
         if launched.gateway is not None:
@@ -261,17 +294,21 @@ def run_playbook(options: RunOptions) -> RunResult:
     summary = build_summary(run_id, run, criteria, started, duration, uploaded)
     summary_path = loadtest_summary_path(run_id)
     lake.write_bytes(summary_path, json.dumps(summary, indent=2).encode())
-    return RunResult(run_id, criteria, summary, lake.path(summary_path), workdir, logs)
+    kept: Path | None = workdir
+    if options.workdir is None and summary["verdict"] == "pass":  # everything worth keeping is in the lake
+        shutil.rmtree(workdir, ignore_errors=True)
+        kept = None
+    return RunResult(run_id, criteria, summary, lake.path(summary_path), kept, logs)
 
 
 def _upload_artifacts(lake: LakeLocation, run_id: str, out: Path) -> list[str]:
-    """Locust's CSV stats plus the request log and phases into ``loadtests/<run_id>/``."""
+    """Locust's CSV stats plus its HTML report, the request log and phases into ``loadtests/<run_id>/``."""
     uploaded = []
     for path in sorted(out.glob("locust_*.csv")):
         relative = f"{loadtest_run_prefix(run_id)}/{path.name}"
         lake.write_bytes(relative, path.read_bytes())
         uploaded.append(relative)
-    for name in (REQUEST_LOG, PHASES_FILE, PROVIDER_STATS_FILE):
+    for name in (REPORT_HTML, REQUEST_LOG, PHASES_FILE, PROVIDER_STATS_FILE):
         if (out / name).exists():
             lake.write_bytes(f"{loadtest_run_prefix(run_id)}/{name}", (out / name).read_bytes())
     return uploaded

@@ -51,6 +51,8 @@ class SaturationUser(PlaybookUser):
 class SteppedLoad(LoadTestShape):
     """Steps through ``STAGES`` over the run time given with ``-t``; marks each stage as a phase."""
 
+    use_common_options = True  # it reads --run-time (Locust would otherwise warn that it is ignored)
+
     def __init__(self) -> None:
         super().__init__()
         self._stage = -1

@@ -50,10 +50,12 @@ class Criterion:
     measured: float | int | str | None
     passed: bool
     source: Source
+    unit: str = ""
+    """Of ``measured``: "ratio" (a share, shown as a percentage), "ms", "s", "requests", "req/s", "USD"..."""
 
     def as_dict(self) -> dict[str, object]:
         return {"name": self.name, "threshold": self.threshold, "measured": self.measured,
-                "passed": self.passed, "source": self.source}
+                "passed": self.passed, "source": self.source, "unit": self.unit}
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,14 +90,47 @@ def _round(value: float | None, digits: int = 4) -> float | None:
     return None if value is None else round(value, digits)
 
 
+def _unit_word(suffix: str) -> str:
+    """" ms" -> "ms"; " requests skipping the primary" -> "requests"; "" -> ""."""
+    words = suffix.split()
+    return words[0] if words and not words[0].startswith("(") else ""
+
+
 def at_most(name: str, measured: float | None, limit: float, source: Source, unit: str = "") -> Criterion:
     passed = measured is not None and measured <= limit
-    return Criterion(name, f"<= {limit:g}{unit}", _round(measured), passed, source)
+    return Criterion(name, f"<= {limit:g}{unit}", _round(measured), passed, source, _unit_word(unit))
 
 
 def at_least(name: str, measured: float | None, limit: float, source: Source, unit: str = "") -> Criterion:
     passed = measured is not None and measured >= limit
-    return Criterion(name, f">= {limit:g}{unit}", _round(measured), passed, source)
+    return Criterion(name, f">= {limit:g}{unit}", _round(measured), passed, source, _unit_word(unit))
+
+
+def percent(ratio: float) -> str:
+    """0.995 -> "99.5 %"."""
+    return f"{100 * ratio:.4g} %"
+
+
+def share_at_most(name: str, measured: float | None, limit: float, source: Source) -> Criterion:
+    """A share (0..1) that must not exceed ``limit``; the threshold reads as a percentage."""
+    passed = measured is not None and measured <= limit
+    return Criterion(name, f"<= {percent(limit)}", _round(measured, 6), passed, source, "ratio")
+
+
+def share_at_least(name: str, measured: float | None, limit: float, source: Source) -> Criterion:
+    """A share (0..1) that must reach ``limit`` (1 = every one of them)."""
+    passed = measured is not None and measured >= limit
+    return Criterion(name, f">= {percent(limit)}", _round(measured, 6), passed, source, "ratio")
+
+
+def refused_as_designed(scenario: str, record: ClientRecord) -> bool:
+    """A non-2xx answer the playbook provokes on purpose: saturation's sheds (with ``Retry-After``) and
+    the budget playbook's stops. Any other failure is unexpected."""
+    if scenario == "saturation":
+        return _shed(record) and bool(record.retry_after)
+    if scenario == "budget":
+        return record.code == "budget_exceeded" and record.status == 429
+    return False
 
 
 def verdict(criteria: list[Criterion]) -> Literal["pass", "fail"]:
@@ -131,8 +166,8 @@ def cross_checks(run: RunData) -> list[Criterion]:
                               "locust", " requests"))
     return [
         *checks,
-        at_least("telemetry_complete", complete, TELEMETRY_COMPLETENESS, "telemetry"),
-        at_most("telemetry_matches_client", gap, TELEMETRY_AGREEMENT, "telemetry"),
+        share_at_least("telemetry_complete", complete, TELEMETRY_COMPLETENESS, "telemetry"),
+        share_at_most("telemetry_matches_client", gap, TELEMETRY_AGREEMENT, "telemetry"),
     ]
 
 
@@ -153,7 +188,7 @@ def judge_steady(run: RunData) -> list[Criterion]:
         slo = run.config.lanes[lane].slo
         records = [r for r in run.client if r.lane == lane]
         errors = share(records, lambda r: not r.ok)
-        criteria.append(at_most(f"{lane}_error_rate", errors, round(1 - slo.availability, 6), "locust"))
+        criteria.append(share_at_most(f"{lane}_error_rate", errors, round(1 - slo.availability, 6), "locust"))
         criteria.append(at_most(f"{lane}_p{slo.percentile:g}_ms", _ok_p(records, slo.percentile),
                                 slo.latency_ms, "locust", " ms"))
     if not criteria:
@@ -245,10 +280,10 @@ def judge_fallback(run: RunData) -> list[Criterion]:
         span_start, span_end, reached = window
         skipped_at_provider = len(between(run.client, span_start, span_end)) - reached
     return [
-        at_least("success_rate", share(run.client, lambda r: r.ok), MIN_SUCCESS, "locust"),
-        at_least("fallback_header_during_outage",
+        share_at_least("success_rate", share(run.client, lambda r: r.ok), MIN_SUCCESS, "locust"),
+        share_at_least("fallback_header_during_outage",
                  share(down_client, lambda r: r.fallback and r.model != primary), 1.0, "locust"),
-        at_least("fallback_used_during_outage",
+        share_at_least("fallback_used_during_outage",
                  share(down_events, lambda r: r.fallback_used and r.model != primary), 1.0, "telemetry"),
         at_least("breaker_opened", skips, 1, "telemetry", " requests skipping the primary"),
         at_most("breaker_closed_after_clear_s", closed_after, breaker.open_s + CLOSE_ALLOWANCE_S, "telemetry",
@@ -314,8 +349,8 @@ def judge_circuit(run: RunData) -> list[Criterion]:
     known = [c for c in closes if c is not None]
     slowest_close = max(known) if known and len(known) == len(closes) else None
     return [
-        at_least("success_rate", share(run.client, lambda r: r.ok), MIN_SUCCESS, "locust"),
-        at_least("breaker_opened_windows", opened / len(windows), 1.0, "telemetry"),
+        share_at_least("success_rate", share(run.client, lambda r: r.ok), MIN_SUCCESS, "locust"),
+        share_at_least("breaker_opened_windows", opened / len(windows), 1.0, "telemetry"),
         at_least("half_open_probes", probes, 1, "telemetry", " calls to the primary after open_s"),
         at_most("primary_calls_while_open", calls, bound, "telemetry", " (in flight + probes)"),
         at_most("primary_calls_while_open_at_provider", provider_seen, provider_bound, "provider",
@@ -378,17 +413,17 @@ def judge_saturation(run: RunData) -> list[Criterion]:
     gateway_sheds = [r for r in run.telemetry if r.status in (429, 503)]
     return [
         at_least("sheds_observed", len(sheds), 1, "locust", " requests"),
-        at_least("sheds_with_retry_after", share(sheds, lambda r: bool(r.retry_after)), 1.0, "locust"),
+        share_at_least("sheds_with_retry_after", share(sheds, lambda r: bool(r.retry_after)), 1.0, "locust"),
         at_most("unexpected_errors", unexpected, 0, "locust", " (5xx or 4xx that is not a shed)"),
         Criterion("shed_order", "batch > 0 and batch >= standard >= interactive", order, order_ok, "locust"),
-        at_most("interactive_shed_rate", rates["interactive"], INTERACTIVE_SHED_MAX, "locust"),
+        share_at_most("interactive_shed_rate", rates["interactive"], INTERACTIVE_SHED_MAX, "locust"),
         at_most(f"interactive_admitted_p{slo.percentile:g}_ms", _ok_p(interactive, slo.percentile),
                 slo.latency_ms, "locust", " ms"),
         at_most("recovery_s", recovery, RECOVERY_S, "locust", " s"),
         Criterion("knee_rps", "highest stage rate meeting every lane's SLO (reported)", _round(rate, 2),
-                  rate is not None, "locust"),
-        at_least("sheds_logged_as_throttled", share(gateway_sheds, lambda r: r.outcome == "throttled"), 1.0,
-                 "telemetry"),
+                  rate is not None, "locust", "req/s"),
+        share_at_least("sheds_logged_as_throttled", share(gateway_sheds, lambda r: r.outcome == "throttled"),
+                       1.0, "telemetry"),
     ]
 
 
@@ -419,11 +454,11 @@ def judge_budget(run: RunData) -> list[Criterion]:
     within = budget - in_flight <= spend <= budget + in_flight
     criteria = [
         at_least("budget_stop_observed", len(stops), 1, "locust", " budget_exceeded answers"),
-        at_least("budget_stop_retry_after",
+        share_at_least("budget_stop_retry_after",
                  share(stops, lambda r: r.status == 429 and bool(r.retry_after)), 1.0, "locust"),
-        Criterion("spend_stops_at_budget_usd", f"{budget:g} ± {in_flight:.4f} in flight", round(spend, 6),
-                  within, "telemetry"),
-        at_least("bystander_success_rate", share(others, lambda r: r.ok), MIN_SUCCESS, "locust"),
+        Criterion("spend_stops_at_budget_usd", f"{budget:g} ± {in_flight:.4f} USD in flight", round(spend, 6),
+                  within, "telemetry", "USD"),
+        share_at_least("bystander_success_rate", share(others, lambda r: r.ok), MIN_SUCCESS, "locust"),
     ]
     if tenant.degrade_at_budget_pct is not None:
         first_degrade = min((r.t for r in mine if r.degraded), default=None)

@@ -1,4 +1,4 @@
-"""Dagster pipelines: lake → raw.events → marts. ``dagster dev -m pipelines`` finds ``defs`` here."""
+"""Dagster pipelines: lake → raw.events → marts. ``dg dev`` finds ``defs`` here."""
 
 from pipelines.definitions import defs
 

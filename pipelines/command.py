@@ -37,10 +37,13 @@ def _parse_days(text: str | None) -> list[dt.date]:
     metavar="DAY[..DAY]",
     help="Reload these days even if unchanged. Default: the days with new lake data.",
 )
-@click.option("--lake", "lake", default="", help="Lake folder or s3://bucket/prefix. Default: $AIGW_LAKE.")
-@click.option("--warehouse", "warehouse", default="", help="Warehouse file. Default: $AIGW_WAREHOUSE.")
+@click.option("--lake", "lake", default="",
+              help="Lake folder or s3://bucket/prefix. Default: $AIGW_LAKE or ./.aigw/lake.")
+@click.option("--warehouse", "warehouse", type=click.Path(dir_okay=False), default="",
+              help="Warehouse file. Default: $AIGW_WAREHOUSE or ./.aigw/warehouse.duckdb.")
 @click.option(
-    "--config", "config", default="", help="Policy config (pricing, budgets, SLOs). Default: $AIGW_CONFIG."
+    "--config", "config", type=click.Path(dir_okay=False), default="",
+    help="Policy YAML (pricing, budgets, SLOs). Default: $AIGW_CONFIG, ./aigw.yaml, else the demo config."
 )
 @click.option(
     "--allow-empty",

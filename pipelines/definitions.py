@@ -1,4 +1,4 @@
-"""The Dagster code location: ``dagster dev -m pipelines`` loads ``defs`` from here."""
+"""The Dagster code location: ``dg dev`` loads ``defs`` from here (``[tool.dg]`` in pyproject.toml)."""
 
 from __future__ import annotations
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -13,6 +12,7 @@ import dagster as dg
 
 from gateway_shim.telemetry.storage import LakeLocation, default_lake_url
 from pipelines.definitions import build_definitions
+from pipelines.instance import persistent_instance
 from pipelines.lake_events import changed_days, list_event_objects
 from pipelines.loading import loaded_manifest, refuse_wrong_lake
 from pipelines.partitions import in_window, range_tags
@@ -111,7 +111,7 @@ def execute(
     """One in-process run of ``keys`` (also how benchmarks/pipeline.py times Dagster's own cost)."""
     run_id = str(uuid.uuid4())
     job = definitions.resolve_implicit_global_asset_job_def()
-    with _instance() as instance:
+    with persistent_instance() as instance:
         instance.add_event_listener(run_id, _listener(outcome, progress))
         result = job.execute_in_process(
             run_config=run_config,
@@ -123,11 +123,6 @@ def execute(
         )
     outcome.success = result.success and not outcome.failures
     return outcome
-
-
-def _instance() -> dg.DagsterInstance:
-    """``$DAGSTER_HOME``'s instance (run history kept) if set, else a throwaway one."""
-    return dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
 
 
 def _listener(outcome: RunOutcome, progress: Callable[[str], None]) -> Callable[[Any], None]:

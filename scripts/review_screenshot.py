@@ -2,11 +2,12 @@
 
     .venv/bin/python scripts/review_screenshot.py [--out docs/img/review.png] [--width 1500] [--keep]
 
-In a new temporary folder: `aigw demo --no-dashboard` (35 simulated days), each load-test playbook once
-briefly with its report into that lake, `aigw pipeline` (fills `marts.loadtest_runs`), `aigw dashboard`
-on a free loopback port, then a screenshot of the review page for the month of the load tests. Every
-process it starts is stopped again. A playbook that fails is reported, not hidden: the screenshot is
-still saved (it shows the failed verdict) and the exit status is 1.
+In a new temporary folder: `aigw demo --no-dashboard` (a baseline month, last month, this month so far),
+each load-test playbook once briefly with its report into that lake, `aigw pipeline` (fills
+`marts.loadtest_runs`), `aigw dashboard` on a free loopback port, then a screenshot of the review page
+for the month of the load tests. Every process it starts is stopped again. A playbook that fails is
+reported, not hidden: the screenshot is still saved (it shows the failed verdict) and the exit status
+is 1.
 """
 
 from __future__ import annotations

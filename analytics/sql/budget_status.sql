@@ -43,6 +43,7 @@ SELECT
         WHEN daily_run_rate_usd * days_in_month > budget_usd THEN 'at_risk'
         ELSE 'ok'
     END AS status,
-    month = (SELECT max(month) FROM months) AS is_current_month
+    month = (SELECT max(month) FROM months) AS is_current_month,
+    strftime(month, '%Y-%m') AS year_month  -- 'YYYY-MM', as the dashboard's ?month= links
 FROM rates
 ORDER BY month, tenant_id;

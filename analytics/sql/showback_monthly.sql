@@ -24,7 +24,8 @@ SELECT
     t.tenant_cost_usd,
     100 * t.tenant_cost_usd / b.monthly_budget_usd AS tenant_budget_used_pct,
     prev.cost_usd AS prev_month_cost_usd,
-    100 * (m.cost_usd - prev.cost_usd) / nullif(prev.cost_usd, 0) AS change_pct
+    100 * (m.cost_usd - prev.cost_usd) / nullif(prev.cost_usd, 0) AS change_pct,
+    strftime(m.month, '%Y-%m') AS year_month  -- 'YYYY-MM', as the dashboard's ?month= links
 FROM monthly AS m
 JOIN tenant_month AS t ON t.month = m.month AND t.tenant_id IS NOT DISTINCT FROM m.tenant_id
 LEFT JOIN ref.budgets AS b ON b.tenant_id = m.tenant_id

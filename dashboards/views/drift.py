@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboards import charts, data, figures, months, widgets
+from dashboards import charts, data, months, tables, widgets
 from dashboards import formatting as fmt
 
 ORDER = ["day", "severity", "kind", "tenant_id", "subject", "detail", "observed", "expected"]
@@ -26,7 +26,7 @@ changes = data.policy_changes(snap, month)
 
 st.title(f"Policy drift · {fmt.month_label(month)}")
 widgets.coverage_caption(widgets.coverage(snap, month))
-counts = figures.severity_counts(drift)
+counts = tables.severity_counts(drift)
 cols = st.columns(1 + len(counts))
 cols[0].metric("Findings", len(drift), border=True)
 for col, (severity, count) in zip(cols[1:], counts.items(), strict=True):

@@ -10,13 +10,23 @@ import streamlit as st
 
 from dashboards import charts, data, review_data, widgets
 from dashboards import formatting as fmt
-from gateway_shim.telemetry.storage import default_lake_url
+from gateway_shim.telemetry.storage import LakeLocation, default_lake_url
 
 
 def lake_url() -> str:
     """Where the reports are: the lake URL as given (s3://...), or a local lake as an absolute path."""
     url = default_lake_url()
     return url if "://" in url else str(Path(url).resolve())
+
+
+@st.cache_data(ttl=600, show_spinner=False)
+def locust_report(summary_path: str) -> bytes | None:
+    """Locust's HTML report kept beside the run's summary.json in the lake, if there is one."""
+    try:
+        return LakeLocation.parse(default_lake_url()).read_bytes(
+            summary_path.removesuffix("summary.json") + "report.html")
+    except (OSError, ValueError):
+        return None
 
 
 snap = widgets.current_snapshot()
@@ -37,8 +47,9 @@ runs = every_run.assign(
     report=[f"{lake.rstrip('/')}/{path}" for path in every_run["source_path"]],
 )
 this_month = review_data.runs_in(runs, month)
-cols = st.columns(4)
-cols[0].metric(f"Runs in {fmt.month_label(month)}", len(this_month), border=True)
+cols = st.columns([1, 1, 1, 2])  # the latest run's name and verdict need the room
+cols[0].metric("Runs", len(this_month), border=True, delta=fmt.month_label(month), delta_color="off",
+               delta_arrow="off")
 cols[1].metric("Passed", int((this_month["verdict"] == "pass").sum()), border=True)
 cols[2].metric("Failed", int((this_month["verdict"] == "fail").sum()), border=True)
 latest = runs.sort_values("started_at").iloc[-1]
@@ -68,7 +79,10 @@ st.dataframe(
         "requests": st.column_config.NumberColumn("Requests", format="localized"),
         "rps": st.column_config.NumberColumn("req/s", format="%.1f"),
         "p95_ms": st.column_config.NumberColumn("p95", format="%d ms"),
-        "error_rate": st.column_config.NumberColumn("Errors", format="percent"),
+        "error_rate": st.column_config.NumberColumn(
+            "Non-2xx", format="percent",
+            help="All non-2xx answers, including those a playbook provokes by design (saturation's sheds, "
+                 "budget's stops); the criteria say which were expected."),
         "fallback_rate": st.column_config.NumberColumn("Fallbacks", format="percent"),
         "report": st.column_config.TextColumn("Report in the lake", width="large"),
     },
@@ -79,6 +93,12 @@ st.subheader("Criteria of one run")
 run_id = st.selectbox("Run", table["run_id"], key="criteria_run")
 chosen = table[table["run_id"] == run_id].iloc[0]
 st.caption(f"Report: `{chosen['report']}`")
+html = locust_report(str(chosen["source_path"]))
+if html is None:
+    st.caption("No Locust HTML report for this run (runs before reports were kept have none).")
+else:
+    st.download_button("Locust's HTML report", html, file_name=f"{run_id}-locust.html", mime="text/html",
+                       icon=":material/download:", key="locust_html")
 try:
     criteria = pd.DataFrame(json.loads(chosen["details"] or "[]"))
 except (TypeError, ValueError):

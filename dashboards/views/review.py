@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboards import charts, data, figures, months, reconciliation_section, review_data, widgets
+from dashboards import charts, data, months, reconciliation_section, review_data, tables, widgets
 from dashboards import formatting as fmt
 
 snap = widgets.current_snapshot()
@@ -32,7 +32,7 @@ download.download_button(
 widgets.coverage_caption(partial)
 
 missed = [str(lane) for lane in review.lanes.loc[~review.lanes["slo_met"].astype(bool), "latency_class"]]
-cols = st.columns(6)
+cols = [*st.columns(3), *st.columns(3)]  # two rows of three: values and deltas stay whole at 1280 px
 cols[0].metric(
     "Spend",
     fmt.money(head.spend_usd),
@@ -42,8 +42,9 @@ cols[0].metric(
     delta_arrow="off",
     help="Sum of cost_usd in marts.showback_monthly: every request priced at its day's rate.",
 )
+in_progress = review.in_progress
 cols[1].metric(
-    "vs last month",
+    "vs same days last month" if in_progress else "vs last month",
     fmt.percent_delta(head.change_pct, digits=0 if abs(head.change_pct or 0) >= 1 else 1),
     border=True,
     delta="no earlier data"
@@ -51,7 +52,13 @@ cols[1].metric(
     else fmt.money_delta(head.spend_usd - head.prev_spend_usd),
     delta_color="off" if head.prev_spend_usd is None else "inverse",
     delta_arrow="off" if head.prev_spend_usd is None else "auto",
-    help=f"The previous month is covered {previous_partial} only." if previous_partial else None,
+    help=(
+        f"{partial} compared with {review.compared_with}: the same days of the month before."
+        if in_progress
+        else f"The previous month is covered {previous_partial} only: the change overstates growth."
+        if previous_partial
+        else f"Compared with {review.compared_with}."
+    ),
 )
 cols[2].metric(
     "Budget use",
@@ -99,7 +106,7 @@ with left:
     st.subheader("Spend against budget by tenant")
     st.plotly_chart(charts.budget_vs_actual(review.budgets, tenant_colors), width="stretch")
 with right:
-    st.subheader("Top cost movers vs previous month")
+    st.subheader(f"Top cost movers vs {review.compared_with}")
     if head.prev_spend_usd is None:
         st.info("The warehouse has no earlier month to compare with.")
     elif review.movers.empty:
@@ -171,7 +178,7 @@ with left:
         st.success("No drift findings this month.")
     else:
         st.dataframe(
-            figures.drift_summary(review.drift),
+            tables.drift_summary(review.drift),
             hide_index=True,
             width="stretch",
             column_config={

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboards import charts, data, figures, widgets
+from dashboards import charts, data, tables, widgets
 from dashboards import formatting as fmt
 
 HIERARCHY = {
@@ -29,12 +29,12 @@ chosen = st.multiselect("Tenants", sorted(cost["tenant_id"].dropna().unique()), 
 if chosen:
     cost = cost[cost["tenant_id"].isin(chosen)]
 
-budgets = figures.budgets(data.budget_status(snap, month))
+budgets = tables.budgets(data.budget_status(snap, month))
 if chosen:
     budgets = budgets[budgets["tenant_id"].isin(chosen)]
-total = figures.unit_costs(cost.assign(scope="all"), ["scope"])
+total = tables.unit_costs(cost.assign(scope="all"), ["scope"])
 
-cols = st.columns(5)
+cols = [*st.columns(3), *st.columns(3)]  # two rows: labels and values stay whole at 1280 px
 cols[0].metric("Spend", fmt.money(float(cost["cost_usd"].sum())), border=True)
 cols[1].metric("Forecast to month end", fmt.money(float(budgets["forecast_usd"].sum())), border=True)
 cols[2].metric("Budget", fmt.money(float(budgets["budget_usd"].sum())), border=True)
@@ -102,7 +102,7 @@ with left:
         width="stretch",
     )
 with right:
-    breakdown = figures.unit_costs(cost, levels)
+    breakdown = tables.unit_costs(cost, levels)
     breakdown["share"] = breakdown["cost_usd"] / breakdown["cost_usd"].sum()
     st.dataframe(
         breakdown[
@@ -123,7 +123,9 @@ with right:
     widgets.csv_download(breakdown, f"aigw-showback-{month}.csv", "breakdown_csv")
 
 st.subheader("Unit costs by model")
-by_model = figures.unit_costs(cost, ["model_provider", "model_name"])
+by_model = tables.unit_costs(cost, ["model_provider", "model_name"])
+refused = (by_model["model_provider"] == data.UNTAGGED) & (by_model["model_name"] == data.UNTAGGED)
+by_model.loc[refused, ["model_provider", "model_name"]] = ["refused", "no model called (policy or limits)"]
 st.dataframe(
     by_model,
     hide_index=True,

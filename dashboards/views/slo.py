@@ -6,7 +6,7 @@ from typing import Any
 
 import streamlit as st
 
-from dashboards import charts, data, figures, widgets
+from dashboards import charts, data, tables, widgets
 from dashboards import formatting as fmt
 
 
@@ -23,8 +23,8 @@ snap = widgets.current_snapshot()
 month = widgets.selected_month()
 slo = data.slo_daily(snap, month)
 alerts = data.slo_alerts(snap, month)
-routes = figures.route_slo(slo)
-lanes = figures.lane_slo(slo)
+routes = tables.route_slo(slo)
+lanes = tables.lane_slo(slo)
 colors = charts.lane_colors(list(slo["latency_class"].unique()))
 
 st.title(f"SLO · {fmt.month_label(month)}")
@@ -71,7 +71,26 @@ else:
         "Multi-window burn-rate alerts (SRE Workbook): an alert fires when both the long and the short "
         "window burn faster than the threshold."
     )
-    st.dataframe(alerts, hide_index=True, width="stretch")
+    st.dataframe(
+        alerts,
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "day": st.column_config.DateColumn("Day", format="D MMM YYYY"),
+            "latency_class": "Lane",
+            "model_route": "Route",
+            "severity": "Severity",
+            "long_window": "Long window",
+            "short_window": "Short window",
+            "burn_rate_threshold": st.column_config.NumberColumn("Burn-rate threshold", format="%.1f×"),
+            "availability_target": st.column_config.NumberColumn("Availability target", format="percent"),
+            "fired_at": st.column_config.DatetimeColumn("Fired (UTC)", format="D MMM HH:mm"),
+            "last_firing_at": st.column_config.DatetimeColumn("Last firing (UTC)", format="D MMM HH:mm"),
+            "evaluations": st.column_config.NumberColumn("Evaluations", format="localized"),
+            "peak_long_burn_rate": st.column_config.NumberColumn("Peak burn (long)", format="%.1f×"),
+            "peak_short_burn_rate": st.column_config.NumberColumn("Peak burn (short)", format="%.1f×"),
+        },
+    )
     widgets.csv_download(alerts, f"aigw-slo-alerts-{month}.csv", "alerts_csv")
 
 st.subheader("Per lane and route this month")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -21,13 +22,13 @@ from gateway_shim.simulate.scenario import ScenarioError
               help="First day (UTC, YYYY-MM-DD). Default: the last DAYS whole days before today.")
 @click.option("--seed", type=int, default=42, show_default=True, help="Same seed, same events (ids too).")
 @click.option("--scale", type=click.FloatRange(0, 100, min_open=True), default=1.0, show_default=True,
-              help="Multiplies the scenario's normal traffic (1 = about 50k requests/day by default).")
+              help="Traffic scale: multiplies the scenario's normal traffic (1 = about 50k requests/day).")
 @click.option("--scenario", type=click.Path(dir_okay=False), default=None,
               help="Scenario YAML (docs/simulate.md). Default: the shipped default scenario.")
 @click.option("--lake", default=None,
               help="Lake folder or s3://bucket/prefix. Default: $AIGW_LAKE or ./.aigw/lake.")
 @click.option("--config", type=click.Path(dir_okay=False), default=None,
-              help="Policy config. Default: $AIGW_CONFIG, ./aigw.yaml, then the demo config.")
+              help="Policy YAML. Default: $AIGW_CONFIG, ./aigw.yaml, else the demo config.")
 @click.option("--prompt-text", type=click.Choice(["compact", "full"]), default=None,
               help="Override the scenario's prompt_text (full = true-size prompts, slower).")
 def simulate(days: int, start: dt.datetime | None, seed: int, scale: float, scenario: str | None,
@@ -55,7 +56,7 @@ def simulate_with_report(options: Options, echo: Callable[[str], None] = click.e
         when = note.when.strftime("%Y-%m-%d %H:%M") if note.when else "-"
         echo(f"  {when:16}  {note.label}: {note.detail}")
     try:
-        with _progress(prepared) as progress:
+        with _progress(prepared, echo) as progress:
             result = run(prepared, progress)
     except (OSError, RuntimeError, ValueError) as exc:
         click.echo(f"error: {exc}", err=True)
@@ -71,11 +72,38 @@ def simulate_with_report(options: Options, echo: Callable[[str], None] = click.e
     return result
 
 
+PROGRESS_EVERY_S = 5.0
+"""Without a terminal, a progress line this often (a log file, CI, `make demo > log`)."""
+
+
+def progress_lines(prepared: Prepared, echo: Callable[[str], None],
+                   clock: Callable[[], float] = time.monotonic) -> Progress:
+    """A ``Progress`` that prints one line every ``PROGRESS_EVERY_S`` seconds with the virtual day,
+    the share done, the events so far and the rate (and a last line at 100 %)."""
+    hours = prepared.spec.days * 24
+    origin = dt.datetime.combine(prepared.spec.start, dt.time())
+    started = clock()
+    last = started
+
+    def advance(done: int, events: int) -> None:
+        nonlocal last
+        now = clock()
+        if now - last < PROGRESS_EVERY_S and done < hours:
+            return
+        last = now
+        rate = events / max(now - started, 1e-9)
+        day = origin + dt.timedelta(hours=done)
+        echo(f"  simulate {day:%Y-%m-%d %H}h  {100 * done / hours:3.0f}%  {events:,} events  "
+             f"{rate:,.0f} events/s")
+
+    return advance
+
+
 @contextmanager
-def _progress(prepared: Prepared) -> Iterator[Progress | None]:
-    """A rich progress bar over virtual hours on a terminal; nothing otherwise (quiet logs)."""
+def _progress(prepared: Prepared, echo: Callable[[str], None]) -> Iterator[Progress | None]:
+    """A rich progress bar over virtual hours on a terminal; otherwise a line every few seconds."""
     if not sys.stderr.isatty():
-        yield None
+        yield progress_lines(prepared, echo)
         return
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn

@@ -41,6 +41,8 @@ class Options:
     lake: str | None = None
     gateway_id: str = "sim"
     prompt_text: str | None = None
+    incidents: bool = True
+    """False: the scenario's normal traffic only (the demo's baseline month before its incidents)."""
 
 
 @dataclass(slots=True)
@@ -93,6 +95,9 @@ def default_start(days: int, today: dt.date | None = None) -> dt.date:
 def prepare(options: Options) -> Prepared:
     config = load_config(options.config)
     loaded = load_scenario(options.scenario)
+    if not options.incidents:
+        quiet = loaded.scenario.model_copy(update={"incidents": [], "name": f"{loaded.scenario.name}-quiet"})
+        loaded = LoadedScenario(quiet, loaded.source, loaded.root)
     check_against(loaded, config)
     api_keys = tenant_keys(loaded, config)
     start = options.start or default_start(options.days)

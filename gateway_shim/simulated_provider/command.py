@@ -3,6 +3,8 @@ fault-injection control API. See docs/provider.md."""
 
 from __future__ import annotations
 
+import socket
+
 import click
 import uvicorn
 
@@ -30,6 +32,14 @@ def provider(host: str, port: int, seed: int, time_scale: float | None) -> None:
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     app = ProviderApp(SimulatedModel(seed=seed), time_scale=scale)
+    listener = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:  # bind before announcing: a busy port is one line, not uvicorn's error after our banner
+        listener.bind((host, port))
+    except OSError as exc:
+        listener.close()
+        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror} "
+                                   "(another provider running? choose another --port)") from None
     click.echo(f"aigw provider: http://{host}:{port} (seed {seed}, time scale {scale:g}); "
                f"faults: POST/GET/DELETE /_control/faults", err=True)
-    uvicorn.Server(uvicorn_config(app, host, port)).run()
+    uvicorn.Server(uvicorn_config(app, host, port)).run(sockets=[listener])

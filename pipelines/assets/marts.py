@@ -124,6 +124,12 @@ def loadtest_runs(lake: LakeResource, warehouse: WarehouseResource) -> dg.Materi
     return dg.MaterializeResult(metadata={"runs": len(rows), "unreadable": dg.MetadataValue.json(unreadable)})
 
 
+@dg.asset(key=["marts", "latency_by_workflow"], deps=[RAW, REF], group_name="marts", kinds={"duckdb"})
+def latency_by_workflow(warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """marts.latency_by_workflow: exact p50/p95/p99 and availability per month, workflow and lane."""
+    return _rebuild(warehouse, "latency_by_workflow")
+
+
 MARTS = [
     cost_daily,
     showback_monthly,
@@ -133,4 +139,5 @@ MARTS = [
     slo_alerts,
     policy_drift,
     loadtest_runs,
+    latency_by_workflow,
 ]

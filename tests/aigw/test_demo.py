@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+import subprocess
 import sys
 from pathlib import Path
 
+import dagster as dg
 import duckdb
 import pytest
 from click.testing import CliRunner
 
 from aigw.cli import main
+from aigw.demo import demo_window
 
 pytestmark = pytest.mark.slow
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -37,12 +43,24 @@ def count_logged(folder: Path) -> tuple[int, int]:
     return int(row[0]), int(row[1])
 
 
+def test_the_window_is_whole_months_whatever_the_day() -> None:
+    window = demo_window(dt.date(2026, 12, 7))
+    assert (window.baseline_start, window.baseline_days) == (dt.date(2026, 10, 1), 31)
+    assert (window.main_start, window.main_days) == (dt.date(2026, 11, 1), 36)
+    assert window.landing_month == "2026-11"
+    first = demo_window(dt.date(2027, 1, 1))  # nothing of January yet: all of December
+    assert (first.baseline_start, first.baseline_days) == (dt.date(2026, 11, 1), 30)
+    assert (first.main_start, first.main_days) == (dt.date(2026, 12, 1), 31)
+    assert demo_window(dt.date(2026, 4, 30)).baseline_days == 28  # February before March
+
+
+@pytest.mark.timeout(900)  # two demo runs and the Dagster project loaded: minutes on a busy machine
 def test_demo_builds_the_warehouse_and_reruns_without_doubling(empty_folder: Path) -> None:
-    args = ["demo", "--no-dashboard", "--days", "2", "--scale", "0.03"]
+    args = ["demo", "--no-dashboard", "--today", "2026-12-07", "--scale", "0.01"]
     first = CliRunner().invoke(main, args)
     assert first.exit_code == 0, first.output
     assert (empty_folder / ".aigw" / "lake" / "events" / "v1").is_dir()
-    assert "warehouse built" in first.output and "aigw sql" in first.output and "dagster dev" in first.output
+    assert "warehouse built" in first.output and "aigw sql" in first.output and "dg dev" in first.output
     rows, distinct = count_events(empty_folder)
     assert rows == distinct > 1000
     logged = count_logged(empty_folder)
@@ -55,14 +73,42 @@ def test_demo_builds_the_warehouse_and_reruns_without_doubling(empty_folder: Pat
     assert count_logged(empty_folder) == logged
     with duckdb.connect(str(empty_folder / ".aigw" / "warehouse.duckdb"), read_only=True) as connection:
         tenants = connection.execute("SELECT DISTINCT tenant_id FROM marts.cost_daily ORDER BY 1").fetchall()
+        days = connection.execute("SELECT min(dt), max(dt), count(DISTINCT dt) FROM raw.events").fetchone()
+        drift = dict(connection.execute(
+            "SELECT strftime(day, '%Y-%m'), count(*) FILTER (WHERE kind = 'policy_change') "
+            "FROM marts.policy_drift GROUP BY ALL").fetchall())
     assert [t[0] for t in tenants] == ["acme", "globex", "initech"]
+    assert days == (dt.date(2026, 10, 1), dt.date(2026, 12, 6), 67)
+    assert drift.get("2026-11", 0) >= 1 and drift.get("2026-10", 0) == 0  # incidents land in the review month
+    assert_the_dagster_ui_sees_the_runs(empty_folder / ".aigw" / "dagster")
+
+
+def assert_the_dagster_ui_sees_the_runs(home: Path) -> None:
+    """The definitions as `dg dev` loads them (the project's [tool.dg] settings) and, in the instance the
+    demo recorded into (the default ./.aigw/dagster), a materialisation of every asset, check results
+    and successful runs: what the UI's asset and run pages show."""
+    listed = subprocess.run([str(Path(sys.executable).with_name("dg")), "list", "defs", "--json"], cwd=REPO,
+                            capture_output=True, text=True, timeout=300, check=False)
+    assert listed.returncode == 0, listed.stderr
+    keys = [dg.AssetKey(asset["asset_key_parts"]) for asset in json.loads(listed.stdout)["assets"]]
+    assert dg.AssetKey(["marts", "latency_by_workflow"]) in keys
+    assert "telemetry:\n  enabled: false" in (home / "dagster.yaml").read_text()
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        never = [key.to_user_string() for key in keys
+                 if instance.get_latest_materialization_event(key) is None]
+        assert not never, f"never materialised in {home}: {never}"
+        runs = instance.get_runs()
+        assert runs and all(run.status == dg.DagsterRunStatus.SUCCESS for run in runs)
+        check = instance.event_log_storage.get_latest_asset_check_execution_by_key(
+            [dg.AssetCheckKey(dg.AssetKey(["raw", "events"]), "unique_event_ids")])
+        assert check, "no asset check result recorded"
 
 
 def test_demo_names_a_missing_piece_and_still_succeeds(
     empty_folder: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setitem(sys.modules, "pipelines.run", None)  # import fails as if not installed yet
-    result = CliRunner().invoke(main, ["demo", "--days", "1", "--scale", "0.01"])
+    result = CliRunner().invoke(main, ["demo", "--today", "2026-12-02", "--scale", "0.005"])
     assert result.exit_code == 0, result.output
     assert "missing: pipelines" in result.output and "Not available yet:" in result.output
     assert not (empty_folder / ".aigw" / "warehouse.duckdb").exists()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pyarrow as pa
@@ -130,3 +132,39 @@ def test_the_lake_can_still_be_read(warehouse: Path, tmp_path: Path, monkeypatch
                          "--warehouse", str(warehouse), "--format", "csv")
     assert code == 0, err
     assert out.splitlines() == ["n", "6"]
+
+
+def test_null_is_visible_and_an_empty_result_says_so(warehouse: Path) -> None:
+    code, table, _ = sql("SELECT NULL AS missing, 1 AS one", "--warehouse", str(warehouse))
+    assert code == 0 and table.splitlines()[2].split() == ["NULL", "1"]
+    code, table, _ = sql("SELECT * FROM marts.cost_daily WHERE false", "--warehouse", str(warehouse))
+    assert code == 0 and table.splitlines()[-1] == "(0 rows)"
+    code, text, err = sql("SELECT * FROM marts.cost_daily WHERE false", "--warehouse", str(warehouse),
+                          "--format", "csv")
+    assert code == 0 and text.strip() == "day,tenant_id,cost_usd" and "0 rows" in err
+
+
+HOLD_READ_WRITE = """
+import sys, duckdb
+connection = duckdb.connect(sys.argv[1])  # read-write, as notebooks open it by default
+print("holding", flush=True)
+sys.stdin.read()
+"""
+
+
+def test_a_lock_held_by_another_process_gives_one_line_naming_it(warehouse: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "locked.duckdb"
+    copy.write_bytes(warehouse.read_bytes())
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_READ_WRITE, str(copy)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "holding"
+        code, _, err = sql("SELECT 1", "--warehouse", str(copy))
+    finally:
+        assert holder.stdin is not None
+        holder.stdin.close()
+        holder.wait(timeout=10)
+        holder.stdout.close()
+    lines = err.strip().splitlines()
+    assert code == 1 and len(lines) == 1, err
+    assert f"PID {holder.pid}" in lines[0] and "read_only=True" in lines[0] and "Traceback" not in err

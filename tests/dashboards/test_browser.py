@@ -16,7 +16,15 @@ import pytest
 from playwright.sync_api import Browser, Page
 
 from dashboards import formatting as fmt
-from dashboards.screenshot import ChromiumMissing, chromium, first_exception, save_screenshot, settle
+from dashboards.screenshot import (
+    ChromiumMissing,
+    chromium,
+    clipped_metrics,
+    first_exception,
+    fit_to_content,
+    save_screenshot,
+    settle,
+)
 from tests.helpers import LOCALHOST, free_port, wait_for_port
 
 pytestmark = pytest.mark.slow
@@ -85,6 +93,33 @@ def test_every_page_loads_in_chromium_without_exception(
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     app_page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
     assert first_exception(app_page) is None
+
+
+@pytest.mark.parametrize("width", [1280, 1600])
+def test_no_metric_is_clipped_at_common_widths(dashboard_url: str, browser: Browser, width: int) -> None:
+    """Each page at the full height of its content: every metric's value, label and delta fits its box
+    (a value cut to '$790…' would have a scroll width larger than its box); screenshots kept."""
+    page = browser.new_page(viewport={"width": width, "height": 1000})
+    clipped: dict[str, list[str]] = {}
+    try:
+        # the check can fail: a metric value made too long for its box is reported
+        page.goto(dashboard_url, wait_until="domcontentloaded")
+        settle(page, TITLES["review"])
+        page.locator('[data-testid="stMetricValue"] div').first.evaluate(
+            "value => { value.textContent = '$1,234,567,890,123.45 and more' }")
+        assert "$1,234,567,890,123.45 and more" in clipped_metrics(page)
+        for name, path in PAGES.items():
+            page.goto(f"{dashboard_url}{path}", wait_until="domcontentloaded")
+            settle(page, TITLES[name])
+            fit_to_content(page, width)
+            settle(page, TITLES[name])
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / f"{name}-{width}.png"), full_page=True)
+            if cut := clipped_metrics(page):
+                clipped[name] = cut
+    finally:
+        page.close()
+    assert not clipped, f"clipped at {width} px: {clipped}"
 
 
 def test_review_in_the_browser_shows_the_marts_spend(

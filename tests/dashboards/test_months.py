@@ -24,5 +24,13 @@ def test_a_single_partial_month_is_still_shown() -> None:
 
 
 def test_partial_coverage_names_the_days() -> None:
-    assert months.partial_coverage("2026-10", date(2026, 10, 21), date(2026, 10, 31)) == "21 Oct–31 Oct 2026"
+    assert months.partial_coverage("2026-10", date(2026, 10, 21), date(2026, 10, 31)) == "21–31 Oct 2026"
     assert months.partial_coverage("2026-10", date(2026, 10, 1), date(2026, 10, 31)) is None
+
+
+def test_a_month_in_progress_is_compared_with_the_same_days_before() -> None:
+    assert months.same_days_before("2026-12", date(2026, 12, 6)) == (date(2026, 11, 1), date(2026, 11, 6))
+    assert months.same_days_before("2026-03", date(2026, 3, 30)) == (date(2026, 2, 1), date(2026, 2, 28))
+    assert months.same_days_before("2026-11", date(2026, 11, 30)) is None
+    assert months.span_label(date(2026, 11, 1), date(2026, 11, 6)) == "1–6 Nov 2026"
+    assert months.span_label(date(2026, 10, 21), date(2026, 11, 6)) == "21 Oct–6 Nov 2026"

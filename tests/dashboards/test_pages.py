@@ -10,8 +10,8 @@ import duckdb
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dashboards import figures
 from dashboards import formatting as fmt
+from dashboards import tables
 from tests.dashboards.conftest import APP, PAGES
 
 LAST_COMPLETE = "2026-10"  # the lake covers 20 Oct – 20 Nov 2026
@@ -70,7 +70,11 @@ def test_review_headline_equals_the_marts(open_app: Callable[[Path], AppTest], m
     at = _pick(open_app(marts_warehouse), CURRENT)
     figures = _metrics(at)
     spend = _month_spend(marts_warehouse, CURRENT)
-    previous = _month_spend(marts_warehouse, LAST_COMPLETE)
+    # November is in progress (the lake ends on 20 Nov): it is compared with 1-20 Oct, not all October.
+    previous = _scalar(
+        marts_warehouse,
+        "SELECT sum(cost_usd) FROM marts.cost_daily WHERE day BETWEEN '2026-10-01' AND '2026-10-20'",
+    )
     budget = _scalar(
         marts_warehouse,
         "SELECT sum(budget_usd) FROM marts.budget_status WHERE strftime(month, '%Y-%m') = ?",
@@ -91,16 +95,19 @@ def test_review_headline_equals_the_marts(open_app: Callable[[Path], AppTest], m
     )
     assert figures["Spend"] == fmt.money(spend)
     change = (spend - previous) / previous
-    assert figures["vs last month"] == fmt.percent_delta(change, digits=0 if abs(change) >= 1 else 1)
+    digits = 0 if abs(change) >= 1 else 1
+    assert figures["vs same days last month"] == fmt.percent_delta(change, digits=digits)
     assert figures["Budget use"] == fmt.percent(spend / budget)
     assert figures["Drift findings"] == str(int(findings))
     assert figures["Load tests passed"] == "1 of 2"  # run-1 passed, run-2 failed
     by_label = {metric.label: metric for metric in at.metric}
+    assert by_label["vs same days last month"].help.startswith("1–20 Nov 2026 compared with 1–20 Oct 2026")
     assert by_label["SLO met (lanes)"].help == f"Overall availability {fmt.availability(availability)}."
     assert by_label["Drift findings"].delta == f"{int(high)} high severity"
     pack = at.expander[0].markdown[0].value
     assert pack.startswith("# AI gateway monthly review — November 2026")
-    assert "covers 1 Nov–20 Nov 2026 of this month" in pack  # the lake ends on 20 Nov
+    assert "covers 1–20 Nov 2026 of this month" in pack  # the lake ends on 20 Nov
+    assert "vs the same days of the previous month, 1–20 Oct 2026" in pack
     assert fmt.money(spend) in pack and "run-2" in pack
 
 
@@ -213,7 +220,8 @@ def test_drift_and_loadtest_figures_equal_the_marts(
     versions = next(frame.value for frame in at.dataframe if "policy_version" in frame.value.columns)
     assert len(versions) == 1  # the test lake changes policy once, on 10 Nov
     at.switch_page("views/loadtests.py").run()
-    assert _metrics(at)["Runs in November 2026"] == "2"
+    runs = next(metric for metric in at.metric if metric.label == "Runs")
+    assert (runs.value, runs.delta) == ("2", "November 2026")
     runs = next(frame.value for frame in at.dataframe if "report" in frame.value.columns)
     assert all(report.endswith("/summary.json") for report in runs["report"])
     assert not at.exception
@@ -237,7 +245,7 @@ def test_month_error_budget_equals_the_marts_month_to_date_figure(marts_warehous
             "FROM marts.slo_daily WHERE strftime(day, '%Y-%m') = ? AND ok + errors > 0 GROUP BY ALL",
             [CURRENT],
         ).fetchall()
-    routes = figures.route_slo(slo).set_index(["latency_class", "model_route"])
+    routes = tables.route_slo(slo).set_index(["latency_class", "model_route"])
     assert last
     for lane, route, remaining_pct in last:
         assert routes.loc[(lane, route), "error_budget_remaining"] * 100 == pytest.approx(remaining_pct)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from dashboards import figures, review_pack
+from dashboards import review_pack, tables
 
 
 def _review() -> dict[str, pd.DataFrame]:
@@ -16,12 +16,12 @@ def _review() -> dict[str, pd.DataFrame]:
          "errors": [10], "within_latency_pct": [97.0], "availability_target": [0.995],
          "latency_target_ms": [3000.0], "p95_ms": [2500.0]}
     )  # fmt: skip
-    routes = figures.route_slo(slo)
+    routes = tables.route_slo(slo)
     return {
-        "tenants": figures.tenant_spend(showback, previous),
-        "lanes": figures.lane_slo(slo),
-        "burned": figures.burned_error_budget(routes, pd.DataFrame(columns=["latency_class", "model_route"])),
-        "movers": figures.cost_movers(showback, previous, ["tenant_id", "app_id"]),
+        "tenants": tables.tenant_spend(showback, previous),
+        "lanes": tables.lane_slo(slo),
+        "burned": tables.burned_error_budget(routes, pd.DataFrame(columns=["latency_class", "model_route"])),
+        "movers": tables.cost_movers(showback, previous, ["tenant_id", "app_id"]),
         "drift": pd.DataFrame(
             {
                 "day": ["2026-10-08"],
@@ -48,7 +48,7 @@ def _review() -> dict[str, pd.DataFrame]:
 
 def test_the_pack_carries_the_headline_and_every_section() -> None:
     parts = _review()
-    head = figures.headline(
+    head = tables.headline(
         "2026-10", parts["tenants"], True, parts["lanes"], parts["drift"], parts["loadtests"]
     )
     pack = review_pack.build(
@@ -76,7 +76,7 @@ def test_the_pack_carries_the_headline_and_every_section() -> None:
 
 def test_an_empty_month_still_reads_well() -> None:
     empty = {name: frame.iloc[0:0] for name, frame in _review().items()}
-    head = figures.headline(
+    head = tables.headline(
         "2026-10", empty["tenants"], False, empty["lanes"], empty["drift"], empty["loadtests"]
     )
     pack = review_pack.build(head, **empty)

@@ -34,7 +34,7 @@ def run(args: list[str]) -> tuple[int, str]:
 
 
 def summary_of(output: str, lake: Path) -> dict[str, Any]:
-    run_id = next(line.split()[3] for line in output.splitlines() if " run " in line and ": " in line)
+    run_id = next(line.split()[1] for line in output.splitlines() if line.startswith("run "))
     return dict(json.loads((lake / "loadtests" / run_id / "summary.json").read_text()))
 
 
@@ -52,6 +52,15 @@ def test_playbook_passes_on_its_config(name: str, duration: int, tmp_path: Path)
     assert {c["source"] for c in summary["criteria"]} == (with_provider or {"locust", "telemetry"})
     for relative in summary["locust_csv"]:
         assert (lake / relative).stat().st_size > 0
+    report = lake / "loadtests" / summary["run_id"] / "report.html"
+    assert report.read_text().lstrip().lower().startswith("<!doctype html"), "Locust's HTML report is kept"
+    verdict = next(line for line in output.splitlines() if line.startswith(f"{name}: PASS"))
+    assert verdict.endswith(f"unexpected errors {summary['unexpected_errors']}")
+    if name == "saturation":  # its sheds are by design, and said so
+        assert "shed under overload" in verdict and summary["refused_as_designed_rate"] > 0
+    assert " s of about " in output and " requests" in output  # progress lines while Locust runs
+    locust_log = (tmp_path / "w" / "locust" / "locust.log").read_text()
+    assert "will be ignored" not in locust_log and "have no impact" not in locust_log, locust_log
 
 
 def test_steady_passes_with_its_report_on_s3(tmp_path: Path, s3_server: MotoS3Server,
@@ -59,8 +68,9 @@ def test_steady_passes_with_its_report_on_s3(tmp_path: Path, s3_server: MotoS3Se
     for key, value in s3_server.env.items():
         monkeypatch.setenv(key, value)
     bucket = s3_server.make_bucket("loadtest-reports")
-    code, output = run(["steady", "--duration", "10", "--lake", f"{bucket}/lake", "--workdir", str(tmp_path)])
+    code, output = run(["steady", "--duration", "10", "--lake", f"{bucket}/lake"])
     assert code == 0, output
+    assert "logs:" not in output  # a pass in a temporary work folder leaves nothing behind
     import pyarrow.fs as pafs
 
     s3 = pafs.S3FileSystem(access_key="testing", secret_key="testing", region="us-east-1",

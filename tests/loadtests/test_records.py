@@ -16,11 +16,12 @@ from loadtests.records import (
     read_request_log,
     write_phases,
 )
-from loadtests.summary import build_summary, render_table
-from loadtests.verdicts import Criterion, RunData
+from loadtests.summary import build_summary, render_table, verdict_line
+from loadtests.verdicts import Criterion, RunData, at_most, share_at_least
 
 SUMMARY_KEYS = {"run_id", "scenario", "started_at", "duration_s", "verdict", "requests", "rps", "p95_ms",
-                "error_rate", "fallback_rate", "criteria", "locust_csv"}
+                "error_rate", "fallback_rate", "criteria", "locust_csv", "refused_as_designed_rate",
+                "unexpected_errors"}
 
 
 def test_request_log_round_trip(tmp_path: Path) -> None:
@@ -55,17 +56,30 @@ def test_summary_has_exactly_the_agreed_keys_and_is_json() -> None:
     assert summary["fallback_rate"] == 0.125
     assert summary["p95_ms"] == 800.0
     assert summary["criteria"][1] == {"name": "b", "threshold": ">= 1", "measured": None, "passed": False,
-                                      "source": "telemetry"}
+                                      "source": "telemetry", "unit": ""}
+    # steady refuses nothing by design: both 503s are unexpected
+    assert (summary["refused_as_designed_rate"], summary["unexpected_errors"]) == (0.0, 2)
     json.dumps(summary)
 
 
-def test_verdict_table_lists_every_criterion_with_result_and_source() -> None:
-    table = render_table([Criterion("interactive_p95_ms", "<= 3000 ms", 812.5, True, "locust"),
-                          Criterion("breaker_opened", ">= 1", 0, False, "telemetry")])
+def test_verdict_table_lists_every_criterion_with_its_unit_result_and_source() -> None:
+    table = render_table([at_most("interactive_p95_ms", 812.5, 3000, "locust", " ms"),
+                          Criterion("breaker_opened", ">= 1", 0, False, "telemetry"),
+                          share_at_least("sheds_with_retry_after", 1.0, 1.0, "locust")])
     lines = table.splitlines()
     assert lines[0].split() == ["criterion", "threshold", "measured", "result", "source"]
-    assert "PASS" in lines[2] and "locust" in lines[2]
+    assert "PASS" in lines[2] and "locust" in lines[2] and "<= 3000 ms" in lines[2] and "812.5 ms" in lines[2]
     assert "FAIL" in lines[3] and "telemetry" in lines[3] and "breaker_opened" in lines[3]
+    assert lines[4].split()[1:5] == [">=", "100", "%", "100"]  # a share reads as a percentage, both sides
+
+
+def test_the_verdict_line_says_what_was_refused_by_design_and_what_failed() -> None:
+    summary = {"scenario": "saturation", "verdict": "pass", "requests": 1234, "rps": 11.9, "p95_ms": 812.4,
+               "refused_as_designed_rate": 0.5044, "unexpected_errors": 0}
+    assert verdict_line(summary) == ("saturation: PASS  1,234 requests at 11.9 req/s, p95 812 ms; "
+                                     "shed under overload 50.44 % as designed, unexpected errors 0")
+    steady = summary | {"scenario": "steady", "refused_as_designed_rate": 0.0, "unexpected_errors": 3}
+    assert verdict_line(steady).endswith("p95 812 ms, unexpected errors 3")
 
 
 def test_locust_totals_come_from_the_aggregated_row(tmp_path: Path) -> None:

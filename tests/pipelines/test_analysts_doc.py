@@ -14,8 +14,8 @@ DOC = Path(__file__).resolve().parents[2] / "docs" / "analysts.md"
 QUERIES = re.findall(r"```sql\n(.*?)```", DOC.read_text(), re.S)
 
 
-def test_the_doc_has_ten_questions_a_bonus_and_four_on_reconciliation() -> None:
-    assert len(QUERIES) == 15
+def test_the_doc_has_eleven_questions_a_bonus_and_four_on_reconciliation() -> None:
+    assert len(QUERIES) == 16
 
 
 @pytest.mark.parametrize("query", QUERIES, ids=[f"query{i + 1}" for i in range(len(QUERIES))])

@@ -1,4 +1,4 @@
-"""The code location loads (what ``dagster dev -m pipelines`` does) with every asset, check and job."""
+"""The code location loads (what ``dg dev`` does) with every asset, check and job."""
 
 from __future__ import annotations
 

@@ -27,6 +27,9 @@ def test_simulate_writes_schema_v2_events_and_the_policy_snapshot(tmp_path: Path
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
     assert "events in" in result.output and "run_id sim-default-20261114-1d-seed3-x0.02" in result.output
+    # not a terminal: progress as lines (at least the last one), with the count and the rate
+    assert any(line.startswith("  simulate 2026-11-15 00h  100%") and line.endswith("events/s")
+               for line in result.output.splitlines()), result.output
     table = read_lake(lake)
     assert table.schema.equals(EVENT_SCHEMA, check_metadata=False)
     assert table.num_rows > 500

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 import urllib.request
@@ -30,3 +31,14 @@ def test_aigw_provider_serves_until_terminated() -> None:
 def test_a_bad_time_scale_in_the_environment_is_a_usage_error() -> None:
     result = CliRunner().invoke(provider, [], env={"AIGW_PROVIDER_TIME_SCALE": "fast"})
     assert result.exit_code == 2 and "AIGW_PROVIDER_TIME_SCALE" in result.output
+
+
+def test_a_busy_port_is_one_clear_line() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(provider, ["--port", str(port)])
+    assert result.exit_code == 1
+    assert result.output.strip() == (f"Error: cannot listen on 127.0.0.1:{port}: Address already in use "
+                                     "(another provider running? choose another --port)")

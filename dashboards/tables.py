@@ -1,4 +1,4 @@
-"""The review's numbers, computed from mart slices: pure functions of DataFrames, tested without Streamlit.
+"""The review's tables, computed from mart slices: pure functions of DataFrames, tested without Streamlit.
 
 Every figure on screen and in the review pack comes from here, so the two can never disagree.
 """

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from dashboards import figures
+from dashboards import tables
 
 
 def _showback(rows: list[tuple[str, str, int, float, float]]) -> pd.DataFrame:
@@ -15,7 +15,7 @@ def _showback(rows: list[tuple[str, str, int, float, float]]) -> pd.DataFrame:
 def test_tenant_spend_counts_a_tenant_budget_once_and_compares_with_last_month() -> None:
     current = _showback([("acme", "a", 10, 300.0, 1000.0), ("acme", "b", 5, 200.0, 1000.0)])
     previous = _showback([("acme", "a", 8, 400.0, 1000.0)])
-    row = figures.tenant_spend(current, previous).iloc[0]
+    row = tables.tenant_spend(current, previous).iloc[0]
     assert row["cost_usd"] == 500.0
     assert row["budget_usd"] == 1000.0
     assert row["budget_used"] == pytest.approx(0.5)
@@ -36,7 +36,7 @@ def _slo(rows: list[tuple[str, str, int, int, float]]) -> pd.DataFrame:
 
 def test_lane_slo_sums_days_like_the_mart() -> None:
     slo = _slo([("interactive", "r", 1000, 5, 99.0), ("interactive", "r", 9000, 45, 94.0)])
-    lane = figures.lane_slo(slo).iloc[0]
+    lane = tables.lane_slo(slo).iloc[0]
     assert lane["availability"] == pytest.approx(10_000 / 10_050)
     assert lane["within_latency_pct"] == pytest.approx(94.5)
     assert bool(lane["availability_met"]) and not bool(lane["latency_met"]) and not bool(lane["slo_met"])
@@ -44,7 +44,7 @@ def test_lane_slo_sums_days_like_the_mart() -> None:
 
 
 def test_burned_error_budget_keeps_big_burners_and_alerted_routes() -> None:
-    routes = figures.route_slo(
+    routes = tables.route_slo(
         _slo(
             [
                 ("batch", "quiet", 1000, 0, 99.0),
@@ -54,7 +54,7 @@ def test_burned_error_budget_keeps_big_burners_and_alerted_routes() -> None:
         )
     )
     alerts = pd.DataFrame({"latency_class": ["batch"], "model_route": ["alerted"]})
-    burned = figures.burned_error_budget(routes, alerts)
+    burned = tables.burned_error_budget(routes, alerts)
     assert burned["model_route"].tolist() == ["hot", "alerted"]
     assert burned["alerts"].tolist() == [0, 1]
 
@@ -62,7 +62,7 @@ def test_burned_error_budget_keeps_big_burners_and_alerted_routes() -> None:
 def test_cost_movers_rank_by_absolute_dollar_change() -> None:
     current = pd.DataFrame({"app_id": ["a", "b", "c"], "cost_usd": [100.0, 10.0, 50.0]})
     previous = pd.DataFrame({"app_id": ["a", "b", "d"], "cost_usd": [90.0, 60.0, 5.0]})
-    movers = figures.cost_movers(current, previous, ["app_id"], top=3)
+    movers = tables.cost_movers(current, previous, ["app_id"], top=3)
     assert movers["app_id"].tolist() == ["b", "c", "a"]
     assert movers["change_usd"].tolist() == [-50.0, 50.0, 10.0]
     assert pd.isna(movers.loc[1, "change_pct"])
@@ -78,20 +78,20 @@ def test_unit_costs_per_request_and_per_thousand_tokens() -> None:
             "cost_usd": [1.0, 1.0],
         }
     )
-    row = figures.unit_costs(cost, ["model_name"]).iloc[0]
+    row = tables.unit_costs(cost, ["model_name"]).iloc[0]
     assert row["cost_per_request_usd"] == pytest.approx(0.05)
     assert row["cost_per_1k_tokens_usd"] == pytest.approx(0.1)
 
 
 def test_headline_folds_the_month() -> None:
-    tenants = figures.tenant_spend(
+    tenants = tables.tenant_spend(
         _showback([("acme", "a", 10, 1200.0, 1000.0), ("globex", "b", 10, 300.0, 1000.0)]),
         _showback([("acme", "a", 10, 1000.0, 1000.0), ("globex", "b", 10, 500.0, 1000.0)]),
     )
-    lanes = figures.lane_slo(_slo([("batch", "r", 1000, 1, 99.0), ("interactive", "r", 1000, 50, 99.0)]))
+    lanes = tables.lane_slo(_slo([("batch", "r", 1000, 1, 99.0), ("interactive", "r", 1000, 50, 99.0)]))
     drift = pd.DataFrame({"severity": ["high", "warning", "high"]})
     runs = pd.DataFrame({"verdict": ["pass", "fail", "pass"]})
-    head = figures.headline("2026-10", tenants, True, lanes, drift, runs)
+    head = tables.headline("2026-10", tenants, True, lanes, drift, runs)
     assert (head.spend_usd, head.prev_spend_usd, head.change_pct) == (1500.0, 1500.0, 0.0)
     assert head.budget_used == pytest.approx(0.75)
     assert head.tenants_over_budget == 1
@@ -99,7 +99,7 @@ def test_headline_folds_the_month() -> None:
     assert head.availability == pytest.approx(2000 / 2051)
     assert (head.drift_findings, head.drift_high) == (3, 2)
     assert (head.loadtests_passed, head.loadtests_failed) == (2, 1)
-    assert figures.severity_counts(drift) == {"high": 2, "warning": 1, "info": 0}
+    assert tables.severity_counts(drift) == {"high": 2, "warning": 1, "info": 0}
 
 
 def test_drift_summary_puts_the_worst_kinds_first() -> None:
@@ -111,7 +111,7 @@ def test_drift_summary_puts_the_worst_kinds_first() -> None:
             "severity": ["warning", "warning", "high", "info"],
         }
     )
-    summary = figures.drift_summary(drift)
+    summary = tables.drift_summary(drift)
     assert summary["kind"].tolist() == ["budget_overrun", "untagged_spend", "policy_change"]
     assert summary.loc[1, "findings"] == 2 and summary.loc[1, "tenants"] == "acme, initech"
     assert summary.loc[1, "last_day"] == "2026-10-02"
