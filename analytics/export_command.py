@@ -25,7 +25,8 @@ def export() -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Output file: .parquet or .csv.",
 )
-@click.option("--warehouse", default=None, help="Warehouse file. Default: $AIGW_WAREHOUSE.")
+@click.option("--warehouse", type=click.Path(dir_okay=False), default=None,
+              help="Warehouse file. Default: $AIGW_WAREHOUSE or ./.aigw/warehouse.duckdb.")
 @click.option(
     "--config", default=None, help="Policy config (provider names, regions). Default: $AIGW_CONFIG."
 )

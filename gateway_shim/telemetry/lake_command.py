@@ -18,7 +18,7 @@ def lake() -> None:
 @lake.command("ddl")
 @click.option("--engine", type=click.Choice(ENGINES), required=True, help="Query engine to write DDL for.")
 @click.option("--lake", "lake_url", default=None,
-              help="Lake URL (s3://bucket/prefix for Athena and Trino). Default: $AIGW_LAKE or ./.aigw/lake.")
+              help="Lake folder or s3://bucket/prefix. Default: $AIGW_LAKE or ./.aigw/lake.")
 @click.option("--table", default="events", show_default=True, help="Table name.")
 @click.option("--schema", "schema_name", default="aigw", show_default=True,
               help="Database (Athena, Spark) or schema of the hive catalog (Trino).")
