@@ -397,13 +397,19 @@ class Gateway:
         gateway_overhead_ms: float | None = None,
         streamed: bool | None = None,
         error: Rejection | None = None,
+        cache_read_tokens: int | None = None,
+        cache_write_tokens: int | None = None,
+        reasoning_tokens: int | None = None,
+        tool_calls: int | None = None,
     ) -> dict[str, Any]:
         """Settle the budget to the actual cost, emit and return the event (also for failures).
 
         ``input_tokens``/``output_tokens`` are the provider's usage (``None`` = no usage: the event
         shows the gateway's estimate and nothing is charged). ``error`` says why an admitted request
         failed (``exhausted``, a shed or queue timeout from ``lanes``, ``validate_output``); its
-        outcome and code go into the event. Finishing a plan twice raises ``RuntimeError``.
+        outcome and code go into the event. The usage details (cache read/write and reasoning tokens,
+        the answer's tool calls) go into the event as the provider reported them (``None`` = not
+        reported). Finishing a plan twice raises ``RuntimeError``.
         """
         if plan.finished:
             raise RuntimeError("plan already finished")
@@ -429,7 +435,8 @@ class Gateway:
         event = plan_event(
             plan, self._ids.next(), self.gateway_id, self.policy_version, status_code, outcome, error_type,
             event_in, output_tokens, cost, inference_ms, ttft_ms, total_ms, gateway_overhead_ms,
-            plan.ctx.stream if streamed is None else streamed,
+            plan.ctx.stream if streamed is None else streamed, cache_read_tokens, cache_write_tokens,
+            reasoning_tokens, tool_calls,
         )
         self.emit(event)
         return event

@@ -18,6 +18,8 @@ Message = dict[str, Any]
 """An OpenAI-style chat message: ``{"role": ..., "content": str | list[{"type": "text", "text": ...}]}``."""
 
 FailureReason = Literal["error", "throttle", "timeout", "outage", "connect"]
+TEXT_ONLY: tuple[str, ...] = ("text",)
+"""The modalities of a text-only request (the common case, shared rather than rebuilt)."""
 Outcome = Literal["ok", "blocked", "throttled", "budget_exceeded", "upstream_error", "client_error"]
 
 
@@ -46,6 +48,10 @@ class RequestContext:
     retrieval_ms: float | None = None
     run_id: str | None = None
     body_bytes: int = 0
+    operation: str = "chat"
+    """The OTel ``gen_ai.operation.name`` of the front door (``chat``, ``embeddings``, ...)."""
+    modalities: tuple[str, ...] = TEXT_ONLY
+    """The kinds of content the request carries (``text``, ``image``, ``audio``, ...), sorted."""
 
     @staticmethod
     def arrived(
@@ -53,6 +59,7 @@ class RequestContext:
         max_tokens: int | None, stream: bool, workflow: str | None, app_id: str | None, user_id: str | None,
         sensitivity: str | None, latency_class: str | None, budget_class: str | None,
         prompt_version: str | None, retrieval_ms: float | None, run_id: str | None, body_bytes: int,
+        operation: str, modalities: tuple[str, ...],
     ) -> RequestContext:
         """Every field, in field order: the simulator builds one per arrival."""
         ctx: RequestContext = _new(RequestContext)
@@ -73,6 +80,8 @@ class RequestContext:
         ctx.retrieval_ms = retrieval_ms
         ctx.run_id = run_id
         ctx.body_bytes = body_bytes
+        ctx.operation = operation
+        ctx.modalities = modalities
         return ctx
 
 

@@ -41,7 +41,7 @@ class ClientRecord:
 
 @dataclass(frozen=True, slots=True)
 class TelemetryRow:
-    """The gateway's event for one request of the run (a subset of the schema-v1 columns)."""
+    """The gateway's event for one request of the run (a subset of the event schema's columns)."""
 
     t: float
     lane: str

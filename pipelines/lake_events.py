@@ -21,14 +21,14 @@ from gateway_shim.telemetry.layout import (
     event_day,
     quarantine_copy_path,
 )
-from gateway_shim.telemetry.schema import EVENT_SCHEMA, SCHEMA_VERSION
+from gateway_shim.telemetry.schema import EVENT_SCHEMA, READABLE_VERSIONS
 from gateway_shim.telemetry.storage import LakeLocation
 
 OUTSIDE_LAYOUT = f"not in the events layout {EVENTS_LAYOUT}"
 
 
 class UnreadableObject(ValueError):
-    """A lake object that is not a readable schema-v1 event file; the message is the reason."""
+    """A lake object that is not a readable event file (schema v1 or v2); the message is the reason."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +74,8 @@ def changed_days(
 
 
 def conform(table: pa.Table) -> pa.Table:
-    """The table cast to EVENT_SCHEMA; ``UnreadableObject`` naming the problem when it is not schema v1."""
+    """The table cast to EVENT_SCHEMA (an older version's missing columns as nulls);
+    ``UnreadableObject`` naming the problem when it is not a readable schema version."""
     names = set(table.column_names)
     missing = [f.name for f in EVENT_SCHEMA if not f.nullable and f.name not in names]
     if missing:
@@ -96,15 +97,15 @@ def conform(table: pa.Table) -> pa.Table:
         if conformed.column(name).null_count:
             raise UnreadableObject(f"column {name} has null values")
     versions = pc.unique(conformed.column("schema_version")).to_pylist()
-    if any(v != SCHEMA_VERSION for v in versions):
-        raise UnreadableObject(f"schema_version {sorted(versions)} is not {SCHEMA_VERSION}")
+    if any(v not in READABLE_VERSIONS for v in versions):
+        raise UnreadableObject(f"schema_version {sorted(versions)} is not one of {list(READABLE_VERSIONS)}")
     return conformed
 
 
 @dataclass(frozen=True, slots=True)
 class Footer:
     rows: int
-    exact: bool  # the columns are exactly schema v1's, in order (no filling or casting needed)
+    exact: bool  # the columns are exactly the current schema's, in order (no filling or casting needed)
 
 
 def check_footer(lake: LakeLocation, obj: LakeObject) -> Footer:
@@ -124,7 +125,7 @@ def check_footer(lake: LakeLocation, obj: LakeObject) -> Footer:
 
 
 def read_event_object(lake: LakeLocation, obj: LakeObject) -> pa.Table:
-    """One object's rows, read whole and conformed to schema v1 (the careful, object-by-object path)."""
+    """One object's rows, read whole and conformed to the current schema (the careful, one-by-one path)."""
     if obj.dt is None:
         raise UnreadableObject(OUTSIDE_LAYOUT)
     data = lake.read_bytes(obj.path)  # an I/O error fails the run: the object may be fine

@@ -3,7 +3,7 @@
 Every object's footer is checked first (not Parquet, foreign columns → quarantine). The good objects
 of a group of days are then inserted together in one transaction — a local lake scanned by DuckDB
 itself (parallel), S3 through one pyarrow dataset scan — after deleting those days, so a rerun gives
-the same rows. Objects whose rows break schema v1 (another schema_version) are found by a scan of
+the same rows. Objects whose rows are of no readable schema version are found by a scan of
 that column before the insert and quarantined; if the joint insert fails (a corrupt page behind a
 valid footer, a null id), the group is read again object by object so the bad ones are found and
 quarantined. Duplicated ids (a retried batch written twice) keep the row of the first object by
@@ -30,7 +30,7 @@ import pyarrow.dataset as ds
 
 from analytics.sql_files import load_sql
 from gateway_shim.telemetry.layout import EVENTS_PREFIX
-from gateway_shim.telemetry.schema import EVENT_COLUMNS, EVENT_SCHEMA
+from gateway_shim.telemetry.schema import EVENT_COLUMNS, EVENT_SCHEMA, READABLE_VERSIONS
 from gateway_shim.telemetry.storage import LakeLocation
 from pipelines.lake_events import (
     OUTSIDE_LAYOUT,
@@ -219,9 +219,10 @@ def _prefix_len(lake: LakeLocation) -> dict[str, int]:
 def _leave_out_foreign_objects(
     lake: LakeLocation, connection: duckdb.DuckDBPyConnection, group: _Group, report: LoadReport, log: Log
 ) -> None:
-    """Quarantine the objects whose rows are not schema v1 (another schema_version) and expose the
-    rest again — before anything is inserted, so no inserted row has to be deleted."""
-    bad = connection.execute(load_sql("raw_events_bad_incoming"), _prefix_len(lake)).fetchall()
+    """Quarantine the objects whose rows are of no readable schema version and expose the rest
+    again — before anything is inserted, so no inserted row has to be deleted."""
+    parameters = {**_prefix_len(lake), "versions": list(READABLE_VERSIONS)}
+    bad = connection.execute(load_sql("raw_events_bad_incoming"), parameters).fetchall()
     if not bad:
         return
     for path, reason in bad:
@@ -308,7 +309,7 @@ def _expose_together(lake: LakeLocation, connection: duckdb.DuckDBPyConnection, 
             hive_partitioning=True,
             union_by_name=not group.exact,
         )
-        rows.select("* EXCLUDE (hour)").create_view("incoming")
+        _all_columns(rows).create_view("incoming")
     else:
         dataset = ds.dataset(
             paths,
@@ -321,6 +322,25 @@ def _expose_together(lake: LakeLocation, connection: duckdb.DuckDBPyConnection, 
         reader = dataset.scanner(columns=[*EVENT_COLUMNS, "dt", "__filename"]).to_reader()
         renamed = (batch.rename_columns(INCOMING_SCHEMA.names) for batch in reader)
         _expose(connection, pa.RecordBatchReader.from_batches(INCOMING_SCHEMA, renamed))
+
+
+def _all_columns(rows: duckdb.DuckDBPyRelation) -> duckdb.DuckDBPyRelation:
+    """The scanned rows with the columns an older schema version lacks, as NULL (any other missing
+    column is left to ``INSERT ... BY NAME``, which fills it with NULL too)."""
+    present = set(rows.columns)
+    missing = [f"NULL::{kind} AS {name}" for name, kind in _SQL_TYPES.items() if name not in present]
+    return rows.select(", ".join(["* EXCLUDE (hour)", *missing]))
+
+
+_SQL_TYPES = {
+    "operation": "VARCHAR",
+    "cache_read_tokens": "INTEGER",
+    "cache_write_tokens": "INTEGER",
+    "reasoning_tokens": "INTEGER",
+    "tool_calls": "SMALLINT",
+    "modalities": "VARCHAR[]",
+}
+"""DuckDB types of the columns a file of an older schema version may lack (schema v2's additions)."""
 
 
 def _expose(connection: duckdb.DuckDBPyConnection, rows: pa.RecordBatchReader | pa.Table) -> None:

@@ -44,8 +44,22 @@ CREATE TABLE IF NOT EXISTS raw.events (
     estimated_cost_usd DOUBLE,
     streamed BOOLEAN,
     run_id VARCHAR,
-    source_file VARCHAR              -- the lake object the row was read from (the first, if duplicated)
+    source_file VARCHAR,             -- the lake object the row was read from (the first, if duplicated)
+    -- schema v2 (NULL on v1 rows, except operation = 'chat'); also added to older warehouses below
+    operation VARCHAR,               -- OTel gen_ai.operation.name: chat, embeddings, ...
+    cache_read_tokens INTEGER,
+    cache_write_tokens INTEGER,
+    reasoning_tokens INTEGER,
+    tool_calls SMALLINT,
+    modalities VARCHAR[]
 );
+-- A warehouse built before schema v2 gains its columns (a no-op on a new one).
+ALTER TABLE raw.events ADD COLUMN IF NOT EXISTS operation VARCHAR;
+ALTER TABLE raw.events ADD COLUMN IF NOT EXISTS cache_read_tokens INTEGER;
+ALTER TABLE raw.events ADD COLUMN IF NOT EXISTS cache_write_tokens INTEGER;
+ALTER TABLE raw.events ADD COLUMN IF NOT EXISTS reasoning_tokens INTEGER;
+ALTER TABLE raw.events ADD COLUMN IF NOT EXISTS tool_calls SMALLINT;
+ALTER TABLE raw.events ADD COLUMN IF NOT EXISTS modalities VARCHAR[];
 
 -- Which lake objects each loaded day was built from: how a run knows which days have new data.
 CREATE TABLE IF NOT EXISTS meta.lake_files (

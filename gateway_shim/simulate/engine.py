@@ -25,7 +25,7 @@ from gateway_shim.simulate.traffic import HOUR_S, Arrival, TrafficModel
 from gateway_shim.simulated_provider.faults import FaultSet
 from gateway_shim.simulated_provider.simulated_model import SimResponse, SimulatedModel
 from gateway_shim.telemetry.event import EventIds
-from gateway_shim.types import AttemptResult, Plan, Rejection, RequestContext, Target
+from gateway_shim.types import TEXT_ONLY, AttemptResult, Plan, Rejection, RequestContext, Target
 
 Emit = Callable[[dict[str, Any]], None]
 Progress = Callable[[int, int], None]
@@ -156,7 +156,7 @@ class Simulation:
             key, messages, round(now * 1_000_000), f"{self._ids.getrandbits(128):032x}", model_requested,
             max_tokens, streamed, workflow, app, user, sensitivity, lane, budget_class,
             self._version[stream] or None, retrieval if retrieval >= 0 else None, self.spec.run_id,
-            tokens * 4 + 200,
+            tokens * 4 + 200, "chat", TEXT_ONLY,
         )
         gateway = self.gateway
         plan = gateway.admit(ctx, now)

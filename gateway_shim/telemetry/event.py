@@ -1,4 +1,4 @@
-"""Build the schema-v1 event dict (keys = ``EVENT_COLUMNS``) for a finished or refused request.
+"""Build the schema-v2 event dict (keys = ``EVENT_COLUMNS``) for a finished or refused request.
 
 Plain dict literals: this runs once per request on the hot path. ``event_id`` is a UUID-shaped
 string from a per-gateway random prefix and a counter: unique without a uuid4 call per request.
@@ -75,6 +75,12 @@ def rejection_event(
         "estimated_cost_usd": 0.0,
         "streamed": ctx.stream,
         "run_id": ctx.run_id,
+        "operation": ctx.operation,
+        "cache_read_tokens": None,
+        "cache_write_tokens": None,
+        "reasoning_tokens": None,
+        "tool_calls": None,
+        "modalities": ctx.modalities,
     }
 
 
@@ -94,9 +100,14 @@ def plan_event(
     total_ms: float | None,
     gateway_overhead_ms: float | None,
     streamed: bool,
+    cache_read_tokens: int | None,
+    cache_write_tokens: int | None,
+    reasoning_tokens: int | None,
+    tool_calls: int | None,
 ) -> dict[str, Any]:
     """The event of an admitted request, served or failed. The core passes the arguments positionally
-    (once per request; a keyword costs ~35 ns); tests/gateway_shim/telemetry/test_event.py pins the order."""
+    (once per request; a keyword costs ~35 ns); tests/gateway_shim/telemetry/test_event.py pins the order.
+    The usage details are ``None`` when the provider did not report them (never guessed)."""
     ctx = plan.ctx
     served = plan.served
     return {
@@ -137,4 +148,10 @@ def plan_event(
         "estimated_cost_usd": cost_usd,
         "streamed": streamed,
         "run_id": ctx.run_id,
+        "operation": ctx.operation,
+        "cache_read_tokens": cache_read_tokens,
+        "cache_write_tokens": cache_write_tokens,
+        "reasoning_tokens": reasoning_tokens,
+        "tool_calls": tool_calls,
+        "modalities": ctx.modalities,
     }

@@ -19,7 +19,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 EVENTS_PREFIX = "events/v1"
-"""Event files, schema v1: ``events/v1/dt=YYYY-MM-DD/hour=HH/<gateway_id>-<start>-<uuid>.parquet``."""
+"""Event files: ``events/v1/dt=YYYY-MM-DD/hour=HH/<gateway_id>-<start>-<uuid>.parquet``. ``v1`` names
+the layout; schema v1 and v2 files share it (each row's ``schema_version`` says which)."""
 GAPS_PREFIX = "gaps"
 """The writer's records of events it had to drop."""
 POLICIES_PREFIX = "policies"
@@ -29,7 +30,7 @@ LOADTESTS_PREFIX = "loadtests"
 QUARANTINE_PREFIX = "quarantine"
 """Everything set aside as unusable; the pipelines keep each object's lake path below it."""
 WRITER_QUARANTINE_PREFIX = f"{QUARANTINE_PREFIX}/writer"
-"""The part of the quarantine the lake writer fills: events and spool segments that do not fit schema v1."""
+"""The part of the quarantine the lake writer fills: events and spool segments that fit no event schema."""
 EVENTS_LAYOUT = f"{EVENTS_PREFIX}/dt=YYYY-MM-DD/hour=HH/*.parquet"
 """The event files' layout, as people read it (in messages)."""
 

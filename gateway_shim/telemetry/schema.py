@@ -1,7 +1,11 @@
-"""Telemetry event schema v1: the one contract between the gateway, the lake and the warehouse.
+"""Telemetry event schema v2: the one contract between the gateway, the lake and the warehouse.
 
 Every producer builds rows against ``EVENT_SCHEMA`` and every consumer reads with it; nothing else
 defines these columns. Field meanings and their OpenTelemetry GenAI mapping are in docs/telemetry.md.
+
+v2 is additive: it appends ``operation``, the cache/reasoning token counts, ``tool_calls`` and
+``modalities`` to v1's columns. Readers accept both versions (``READABLE_VERSIONS``); a v1 row reads
+with the new columns null (``operation`` as ``chat``: v1 had no other operation).
 """
 
 from __future__ import annotations
@@ -10,7 +14,9 @@ from typing import Final
 
 import pyarrow as pa
 
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
+READABLE_VERSIONS: Final = (1, 2)
+"""Every ``schema_version`` the pipelines and the spool read (older ones read with the new columns null)."""
 
 OUTCOMES: Final = ("ok", "blocked", "throttled", "budget_exceeded", "upstream_error", "client_error")
 VALIDATION_RESULTS: Final = ("passed", "modified", "blocked")
@@ -54,8 +60,34 @@ EVENT_SCHEMA: Final = pa.schema(
         pa.field("estimated_cost_usd", pa.float64()),
         pa.field("streamed", pa.bool_()),
         pa.field("run_id", pa.string()),
+        # v2
+        pa.field("operation", pa.string()),
+        pa.field("cache_read_tokens", pa.int32()),
+        pa.field("cache_write_tokens", pa.int32()),
+        pa.field("reasoning_tokens", pa.int32()),
+        pa.field("tool_calls", pa.int16()),
+        pa.field("modalities", pa.list_(pa.string())),
     ],
     metadata={"aigw.schema_version": str(SCHEMA_VERSION)},
 )
 
 EVENT_COLUMNS: Final = tuple(EVENT_SCHEMA.names)
+
+
+V2_COLUMNS: Final = frozenset(
+    ("operation", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens", "tool_calls", "modalities"))
+"""The columns v2 added: what a v1 table lacks."""
+
+
+def upgrade(table: pa.Table) -> pa.Table:
+    """A table of an older schema version (a spool segment written before an upgrade) as
+    ``EVENT_SCHEMA``, the columns v2 added as nulls; ``pa.ArrowInvalid`` for any other schema."""
+    if table.schema.equals(EVENT_SCHEMA, check_metadata=False):
+        return table
+    names = set(table.column_names)
+    expected = [f for f in EVENT_SCHEMA if f.name in names or f.name not in V2_COLUMNS]
+    if [(f.name, f.type) for f in table.schema] != [(f.name, f.type) for f in expected]:
+        raise pa.ArrowInvalid("the table is not of a known event schema version")
+    columns = [table.column(f.name) if f.name in names else pa.nulls(table.num_rows, f.type)
+               for f in EVENT_SCHEMA]
+    return pa.Table.from_arrays(columns, schema=EVENT_SCHEMA)

@@ -25,7 +25,7 @@ from typing import IO
 
 import pyarrow as pa
 
-from gateway_shim.telemetry.schema import EVENT_SCHEMA
+from gateway_shim.telemetry.schema import EVENT_SCHEMA, upgrade
 
 log = logging.getLogger("aigw.lake")
 
@@ -194,7 +194,11 @@ def read_batches(path: Path) -> Iterator[pa.RecordBatch]:
 
 
 def read_segment(path: Path) -> pa.Table:
-    return pa.Table.from_batches(list(read_batches(path)), schema=EVENT_SCHEMA)
+    """A segment's rows as ``EVENT_SCHEMA`` (one written by an older version gets the new columns null)."""
+    batches = list(read_batches(path))
+    if not batches:
+        return EVENT_SCHEMA.empty_table()
+    return upgrade(pa.Table.from_batches(batches))
 
 
 def count_rows(path: Path) -> int:

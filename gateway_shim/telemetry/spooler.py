@@ -168,7 +168,7 @@ class Spooler:
             orjson.dumps({"reason": reason, "event": event}, default=str) + b"\n" for event, reason in bad
         )
         log.error(
-            "lake writer %s: %d events do not fit schema v1 (first: %s); quarantined",
+            "lake writer %s: %d events do not fit the event schema (first: %s); quarantined",
             self.gateway_id,
             len(bad),
             bad[0][1],

@@ -240,16 +240,19 @@ def test_finish_puts_each_positional_measure_in_its_own_column() -> None:
     in its own column."""
     assert list(inspect.signature(Gateway.finish).parameters) == [
         "self", "plan", "status_code", "now", "input_tokens", "output_tokens", "inference_ms", "ttft_ms",
-        "total_ms", "gateway_overhead_ms", "streamed", "error"]
+        "total_ms", "gateway_overhead_ms", "streamed", "error", "cache_read_tokens", "cache_write_tokens",
+        "reasoning_tokens", "tool_calls"]
     gw, _ = gateway()
     plan = admitted(gw, request())
     target = gw.next_target(plan, 0.0)
     assert target is not None
     gw.record_attempt(plan, target, OK, 0.0)
-    event = gw.finish(plan, 200, 0.0, 111, 22, 33.0, 4.0, 55.0, 6.0, True)
+    event = gw.finish(plan, 200, 0.0, 111, 22, 33.0, 4.0, 55.0, 6.0, True, None, 7, 8, 9, 2)
     columns = ("status_code", "input_tokens", "output_tokens", "inference_latency_ms", "ttft_ms",
-               "total_latency_ms", "gateway_overhead_ms", "streamed")
-    assert [event[column] for column in columns] == [200, 111, 22, 33.0, 4.0, 55.0, 6.0, True]
+               "total_latency_ms", "gateway_overhead_ms", "streamed", "cache_read_tokens",
+               "cache_write_tokens", "reasoning_tokens", "tool_calls", "operation", "modalities")
+    assert [event[column] for column in columns] == [200, 111, 22, 33.0, 4.0, 55.0, 6.0, True, 7, 8, 9, 2,
+                                                     "chat", ("text",)]
 
 
 def test_the_lane_caps_output_and_sets_the_deadline() -> None:

@@ -46,11 +46,20 @@ def test_conform_fills_missing_optional_columns_and_casts() -> None:
     assert conformed.column("tenant_id").to_pylist() == [None]
 
 
+def test_conform_reads_both_schema_versions() -> None:
+    v2 = _row(event_id="e2", schema_version=2, operation="embeddings", tool_calls=3, modalities=["text"])
+    conformed = conform(pa.Table.from_pylist([v2, _row()]))  # the first row decides the inferred columns
+    assert conformed.column("schema_version").to_pylist() == [2, 1]
+    assert conformed.column("operation").to_pylist() == ["embeddings", None]
+    assert conformed.column("tool_calls").to_pylist() == [3, None]
+    assert conformed.column("modalities").to_pylist() == [["text"], None]
+
+
 @pytest.mark.parametrize(
     ("table", "reason"),
     [
         (pa.table({"a": [1]}), "missing required column(s) event_id, schema_version, ts"),
-        (pa.Table.from_pylist([_row(schema_version=2)]), "schema_version [2] is not 1"),
+        (pa.Table.from_pylist([_row(schema_version=3)]), "schema_version [3] is not one of [1, 2]"),
         (pa.Table.from_pylist([_row(event_id=None)]), "column event_id has null values"),
         (pa.Table.from_pylist([_row(input_tokens="many")]), "column input_tokens: string does not cast"),
     ],

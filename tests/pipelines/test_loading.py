@@ -7,9 +7,12 @@ import datetime as dt
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from analytics.sql_files import load_sql
+from gateway_shim.telemetry.schema import EVENT_COLUMNS, EVENT_SCHEMA, V2_COLUMNS
 from gateway_shim.telemetry.storage import LakeLocation
 from pipelines.lake_events import OUTSIDE_LAYOUT, list_event_objects
 from pipelines.loading import load_days
@@ -38,13 +41,13 @@ def test_a_corrupt_page_and_a_wrong_schema_version_are_quarantined(
     data[middle : middle + 64] = b"\xff" * 64  # inside the column chunks; the footer stays valid
     location.write_bytes(victim, bytes(data))
     moment = dt.datetime(2026, 11, 13, 3, tzinfo=dt.UTC)
-    future = Generator(lake.v2, lake.v2).event(moment, schema_version=2)
-    [future_path] = write_events(location, [future], "gw-v2", "v2")
+    future = Generator(lake.v2, lake.v2).event(moment, schema_version=3)
+    [future_path] = write_events(location, [future], "gw-v3", "v3")
 
     report = load_days(location, connection, [DAY], list_event_objects(location))
 
     assert set(report.quarantined) == {victim, future_path}
-    assert "is not 1" in report.quarantined[future_path]
+    assert "schema_version 3 is not one of 1, 2" in report.quarantined[future_path]
     kept = [e for e in lake.events if e["ts"].hour != 1]  # the victim held hour 01
     loaded = connection.execute("SELECT count(*) FROM raw.events").fetchall()[0][0]
     assert loaded == len(kept)
@@ -116,3 +119,54 @@ def test_a_new_object_repeating_a_loaded_id_reloads_the_day_keeping_the_first_co
     ).fetchall()[0]
     assert source == path
     assert _rows(connection) == _reloaded(tmp_path, location)
+
+
+def _write_v1_object(location: LakeLocation, events: list[dict[str, object]], path: str) -> None:
+    """An object exactly as a schema-v1 gateway wrote it: v1's columns only."""
+    table = pa.Table.from_pylist([{c: e.get(c) for c in EVENT_COLUMNS} for e in events], schema=EVENT_SCHEMA)
+    sink = pa.BufferOutputStream()
+    pq.write_table(table.drop_columns(sorted(V2_COLUMNS)), sink, compression="zstd")
+    location.write_bytes(path, sink.getvalue().to_pybytes())
+
+
+@pytest.mark.parametrize("with_v2", [False, True], ids=["v1-only", "v1-and-v2"])
+def test_schema_v1_objects_load_beside_v2_ones_with_the_new_columns_null_and_operation_chat(
+    tmp_path: Path, connection: duckdb.DuckDBPyConnection, with_v2: bool
+) -> None:
+    location = LakeLocation.parse(str(tmp_path / "lake"))
+    lake = small_lake(location, tmp_path, days=1)
+    generator = Generator(lake.v2, lake.v2)
+    old = [generator.event(dt.datetime(2026, 11, 13, 6, i, tzinfo=dt.UTC)) for i in range(5)]
+    _write_v1_object(location, old, "events/v1/dt=2026-11-13/hour=06/gw-old-20261113T060000Z-v1.parquet")
+    new = [
+        generator.event(dt.datetime(2026, 11, 13, 7, i, tzinfo=dt.UTC), schema_version=2, operation="chat",
+                        cache_read_tokens=64 + i, cache_write_tokens=0, reasoning_tokens=10, tool_calls=i,
+                        modalities=["image", "text"])
+        for i in range(4)
+    ] if with_v2 else []
+    if new:
+        write_events(location, new, "gw-new", "v2")
+
+    report = load_days(location, connection, [DAY], list_event_objects(location))
+
+    assert report.quarantined == {}
+    assert report.rows_loaded == len(lake.events) + len(old) + len(new)
+    columns = "operation, cache_read_tokens, cache_write_tokens, reasoning_tokens, tool_calls, modalities"
+    by_id = {row[0]: row[1:] for row in connection.execute(
+        f"SELECT event_id, {columns} FROM raw.events").fetchall()}
+    assert {by_id[e["event_id"]] for e in old} == {("chat", None, None, None, None, None)}
+    assert [by_id[e["event_id"]] for e in new] == [
+        ("chat", 64 + i, 0, 10, i, ["image", "text"]) for i in range(len(new))]
+
+
+def test_a_warehouse_built_before_schema_v2_gains_its_columns(tmp_path: Path) -> None:
+    old = duckdb.connect(str(tmp_path / "old.duckdb"))
+    old.execute(load_sql("schema"))
+    for column in sorted(V2_COLUMNS):  # raw.events as schema.sql created it before v2
+        old.execute(f"ALTER TABLE raw.events DROP COLUMN {column}")
+    old.execute("INSERT INTO raw.events (dt, event_id, ts) VALUES ('2026-11-13', 'e-1', '2026-11-13 01:00')")
+    old.execute(load_sql("schema"))
+    columns = [row[0] for row in old.execute("DESCRIBE raw.events").fetchall()]
+    assert columns[-6:] == ["operation", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens",
+                            "tool_calls", "modalities"]
+    assert old.execute("SELECT event_id, operation FROM raw.events").fetchall() == [("e-1", None)]

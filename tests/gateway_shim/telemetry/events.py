@@ -11,7 +11,7 @@ BASE_TS = 1_795_996_800_000_000  # 2026-11-30T00:00:00Z
 def make_event(i: int, ts_us: int = BASE_TS, **overrides: Any) -> dict[str, Any]:
     event: dict[str, Any] = {
         "event_id": f"evt-{i:08d}",
-        "schema_version": 1,
+        "schema_version": 2,
         "ts": ts_us,
         "trace_id": f"{i:032x}",
         "gateway_id": "gw-test",
@@ -47,6 +47,12 @@ def make_event(i: int, ts_us: int = BASE_TS, **overrides: Any) -> dict[str, Any]
         "estimated_cost_usd": 0.00052,
         "streamed": i % 2 == 0,
         "run_id": None,
+        "operation": "chat",
+        "cache_read_tokens": 64 if i % 3 == 0 else 0,
+        "cache_write_tokens": 0,
+        "reasoning_tokens": None,
+        "tool_calls": i % 4,
+        "modalities": ["image", "text"] if i % 5 == 0 else ["text"],
     }
     event.update(overrides)
     return event

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pyarrow as pa
 
 from gateway_shim.telemetry.columnar import to_record_batch, ts_range
-from gateway_shim.telemetry.schema import EVENT_SCHEMA
+from gateway_shim.telemetry.schema import EVENT_SCHEMA, SCHEMA_VERSION
 from tests.gateway_shim.telemetry.events import BASE_TS, make_event
 
 
@@ -23,7 +23,7 @@ def test_missing_keys_are_null_and_required_columns_are_filled() -> None:
     row = batch.to_pylist()[0]
     assert bad == []
     assert row["tenant_id"] == "acme" and row["input_tokens"] is None and row["outcome"] is None
-    assert row["gateway_id"] == "gw-a" and row["schema_version"] == 1
+    assert row["gateway_id"] == "gw-a" and row["schema_version"] == SCHEMA_VERSION == 2
     assert len(row["event_id"]) == 36 and row["ts"] is not None
 
 

@@ -6,6 +6,7 @@ import pyarrow as pa
 import pytest
 
 from gateway_shim.telemetry.columnar import to_record_batch
+from gateway_shim.telemetry.schema import EVENT_SCHEMA, V2_COLUMNS
 from gateway_shim.telemetry.spool import Spool, SpoolLocked, count_rows, read_segment
 from tests.gateway_shim.telemetry.events import make_event
 
@@ -85,3 +86,14 @@ def test_outbox_file_is_kept_if_replaced_during_upload(tmp_path: Path) -> None:
     spool.upload_outbox_file(relative, path, uploaded.__setitem__)
     assert uploaded == {"gaps/a.json": b"v2"} and spool.outbox() == []
     spool.close()
+
+
+def test_a_segment_spooled_before_schema_v2_replays_with_the_new_columns_null(tmp_path: Path) -> None:
+    old = pa.Table.from_batches([batch_of(0, 4)]).drop_columns(sorted(V2_COLUMNS))
+    path = tmp_path / "000000000001-old.arrows"
+    with pa.ipc.new_stream(str(path), old.schema) as stream:
+        stream.write_table(old)
+    table = read_segment(path)
+    assert table.schema.equals(EVENT_SCHEMA, check_metadata=False)
+    assert table.column("event_id").to_pylist() == old.column("event_id").to_pylist()
+    assert table.column("operation").null_count == table.column("modalities").null_count == 4
