@@ -401,6 +401,7 @@ class Gateway:
         cache_write_tokens: int | None = None,
         reasoning_tokens: int | None = None,
         tool_calls: int | None = None,
+        priced: bool = True,
     ) -> dict[str, Any]:
         """Settle the budget to the actual cost, emit and return the event (also for failures).
 
@@ -409,7 +410,8 @@ class Gateway:
         failed (``exhausted``, a shed or queue timeout from ``lanes``, ``validate_output``); its
         outcome and code go into the event. The usage details (cache read/write and reasoning tokens,
         the answer's tool calls) go into the event as the provider reported them (``None`` = not
-        reported). Finishing a plan twice raises ``RuntimeError``.
+        reported). ``priced=False`` (an operation the price book cannot price) records cost NULL and
+        charges nothing. Finishing a plan twice raises ``RuntimeError``.
         """
         if plan.finished:
             raise RuntimeError("plan already finished")
@@ -420,11 +422,13 @@ class Gateway:
             billed_in, event_in = 0, plan.input_tokens
         else:
             billed_in = event_in = input_tokens
-        cost = 0.0
-        if served is not None and (billed_in or output_tokens):
+        cost: float | None = 0.0
+        if not priced:
+            cost = None
+        elif served is not None and (billed_in or output_tokens):
             cost = self.prices.cost(served.model, day, billed_in, output_tokens)
             self.rate_limits.charge(plan.tenant_id, billed_in + output_tokens - plan.input_tokens, now)
-        self.budget.settle(plan.tenant_id, plan.month, plan.reservation_usd, cost)
+        self.budget.settle(plan.tenant_id, plan.month, plan.reservation_usd, cost or 0.0)
         if error is not None:
             outcome: str = error.outcome
             error_type: str | None = error.code

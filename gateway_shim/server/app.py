@@ -20,10 +20,12 @@ from gateway_shim.server.doors import CONVERSE_DOOR, OPENAI_DOOR, Door
 from gateway_shim.server.errors import ApiError, error_json
 from gateway_shim.server.http import Connection, Request
 from gateway_shim.server.metrics import Metrics
+from gateway_shim.server.native_doors import NativeDoors
 from gateway_shim.server.openai_api import parse_chat
 from gateway_shim.server.request_contract import bearer_key, contract, trace_id
 from gateway_shim.types import RequestContext
 from gateway_shim.upstream.base import ProviderClient
+from gateway_shim.upstream.native import NativeClient, build_native_clients
 
 log = logging.getLogger("aigw.server")
 
@@ -34,12 +36,15 @@ class GatewayApp:
     """Routes requests; owns nothing but references (the core, clients, metrics)."""
 
     def __init__(self, config: Config, gateway: Gateway, clients: Mapping[str, ProviderClient],
-                 *, gateway_id: str, telemetry_stats: Callable[[], Mapping[str, Any]] | None = None) -> None:
+                 *, gateway_id: str, telemetry_stats: Callable[[], Mapping[str, Any]] | None = None,
+                 native_clients: Mapping[str, NativeClient] | None = None) -> None:
         self.config = config
         self.gateway = gateway
         self.gateway_id = gateway_id
         self.metrics = Metrics()
         self.dispatcher = Dispatcher(gateway, clients, self.metrics)
+        self.native = NativeDoors(self.dispatcher, build_native_clients(config) if native_clients is None
+                                  else native_clients, header_context)
         self.telemetry_stats = telemetry_stats or (lambda: {})
         self.draining = False
         self.loop_lag: Callable[[], tuple[float, int]] = lambda: (0.0, 0)
@@ -53,13 +58,14 @@ class GatewayApp:
             if method != "POST":
                 return self._not_allowed(conn, "POST")
             return await self._chat(request, conn)
-        if path.startswith("/model/"):
+        if path.startswith("/model/") and (operation := model_id(path)) is not None:
             if method != "POST":
                 return self._not_allowed(conn, "POST")
-            operation = model_id(path)
-            if operation is None:
-                return self._not_found(conn, path)
             return await self._converse(request, conn, *operation)
+        if self.native.handles(path):
+            if await self.native(request, conn):
+                return None
+            return self._not_found(conn, path)
         if path == "/v1/models":
             if method != "GET":
                 return self._not_allowed(conn, "GET")
@@ -164,7 +170,7 @@ class GatewayApp:
 
 
 def _is_llm_path(path: str) -> bool:
-    return path == "/v1/chat/completions" or model_id(path) is not None
+    return path in ("/v1/chat/completions", "/v1/embeddings", "/v1/messages") or path.startswith("/model/")
 
 
 def header_context(request: Request) -> RequestContext:

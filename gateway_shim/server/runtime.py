@@ -99,6 +99,7 @@ async def serve_until_signalled(config: Config, options: ServeOptions) -> int:
         if not drained:
             log.warning("drain timeout: %d requests still in flight were cut off", server.in_flight)
     finally:
+        await app.native.aclose()
         for client in clients.values():
             try:
                 await client.aclose()

@@ -1,0 +1,40 @@
+"""A gateway whose policy adds the native doors' targets to the suite's test policy: a ``bedrock``
+provider (SigV4, dummy keys) and OpenAI-compatible embeddings, all served by the test's provider
+(or a recording proxy in front of it)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tests.gateway_shim.server.stack import TEST_CONFIG, GatewayProcess, ProviderProcess, start_gateway
+
+CLAUDE = "anthropic.claude-3-5-haiku-20241022-v1:0"
+TITAN = "amazon.titan-embed-text-v2:0"
+OPENAI_EMBEDDING = "text-embedding-3-small"
+AWS_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+           "AWS_EC2_METADATA_DISABLED": "true", "AWS_BEARER_TOKEN_BEDROCK": ""}
+
+
+def native_config(bedrock_endpoint: str = "http://127.0.0.1:__PROVIDER_PORT__") -> str:
+    config: dict[str, Any] = yaml.safe_load(TEST_CONFIG.read_text())
+    config["providers"]["aws"] = {"kind": "bedrock", "endpoint": bedrock_endpoint, "region": "us-east-1",
+                                  "timeout_s": 10}
+    config["routes"] = {"native": {"match": {"workflows": ["native-doors"]},
+                                   "targets": [f"aws/{CLAUDE}", f"aws/{TITAN}",
+                                               f"openai-compat/{OPENAI_EMBEDDING}"]},
+                        **config["routes"]}
+    config["pricing"][CLAUDE] = [{"effective_from": "2026-01-01", "input_per_mtok": 0.8, "output_per_mtok": 4.0}]
+    config["pricing"][TITAN] = [{"effective_from": "2026-01-01", "input_per_mtok": 0.02, "output_per_mtok": 0.0}]
+    config["pricing"][OPENAI_EMBEDDING] = [{"effective_from": "2026-01-01", "input_per_mtok": 0.02,
+                                            "output_per_mtok": 0.0}]
+    config["data_classes"]["internal"]["providers"].append("aws")
+    return yaml.safe_dump(config, sort_keys=False)
+
+
+def start_native_gateway(tmp: Path, provider: ProviderProcess, *, bedrock_endpoint: str | None = None,
+                         gateway_id: str = "native-gw") -> GatewayProcess:
+    text = native_config(bedrock_endpoint) if bedrock_endpoint else native_config()
+    return start_gateway(tmp, provider, gateway_id=gateway_id, config_text=text, env=AWS_ENV)
