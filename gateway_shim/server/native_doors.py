@@ -27,6 +27,12 @@ class NativeDoors:
         self.runner = NativeDispatcher(dispatcher, clients)
         self.clients = clients
         self.header_context = header_context
+        routes = dispatcher.gateway.config.routes.values()
+        self.bedrock_models = list(dict.fromkeys(
+            t.model for route in routes for t in route.targets
+            if t.provider in clients and clients[t.provider].kind == "bedrock"))
+        """Models on bedrock providers, in config order: a model-less operation (``ApplyGuardrail``,
+        the async-invoke listings) goes to the provider of the first one the key may use."""
 
     def handles(self, path: str) -> bool:
         return path in ("/v1/embeddings", "/v1/messages") or is_bedrock_path(path)
@@ -68,8 +74,14 @@ class NativeDoors:
             self.runner.refuse_malformed(conn, BedrockDoor(bedrock_operation, labels, path, "", {}), ctx,
                                          error.status, error.code, error.message, started)
             return True
+        if not call.ctx.model_requested:
+            call.ctx.model_requested = self._any_bedrock_model(call.ctx)
         await self.runner.run(conn, call, started)
         return True
+
+    def _any_bedrock_model(self, ctx: RequestContext) -> str:
+        allowed = set(self.runner.gateway.available_models(ctx.api_key, ctx.sensitivity) or ())
+        return next((model for model in self.bedrock_models if model in allowed), "")
 
     async def aclose(self) -> None:
         for client in self.clients.values():

@@ -26,10 +26,10 @@ def native_config(bedrock_endpoint: str = "http://127.0.0.1:__PROVIDER_PORT__") 
                                    "targets": [f"aws/{CLAUDE}", f"aws/{TITAN}",
                                                f"openai-compat/{OPENAI_EMBEDDING}"]},
                         **config["routes"]}
-    config["pricing"][CLAUDE] = [{"effective_from": "2026-01-01", "input_per_mtok": 0.8, "output_per_mtok": 4.0}]
-    config["pricing"][TITAN] = [{"effective_from": "2026-01-01", "input_per_mtok": 0.02, "output_per_mtok": 0.0}]
-    config["pricing"][OPENAI_EMBEDDING] = [{"effective_from": "2026-01-01", "input_per_mtok": 0.02,
-                                            "output_per_mtok": 0.0}]
+    prices = ((CLAUDE, 0.8, 4.0), (TITAN, 0.02, 0.0), (OPENAI_EMBEDDING, 0.02, 0.0))
+    for model, input_price, output_price in prices:
+        config["pricing"][model] = [{"effective_from": "2026-01-01", "input_per_mtok": input_price,
+                                     "output_per_mtok": output_price}]
     config["data_classes"]["internal"]["providers"].append("aws")
     return yaml.safe_dump(config, sort_keys=False)
 
