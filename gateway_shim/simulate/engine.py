@@ -100,6 +100,7 @@ class Simulation:
              s.model_requested, s.max_tokens, s.pii_share, s.pii_share + s.injection_share)
             for s in scenario.streams
         ]
+        self._operation = [s.operation for s in scenario.streams]
         self._source_stream = [s.stream for s in traffic.sources]
 
     # -- driving ----------------------------------------------------------------------------------
@@ -156,7 +157,7 @@ class Simulation:
             key, messages, round(now * 1_000_000), f"{self._ids.getrandbits(128):032x}", model_requested,
             max_tokens, streamed, workflow, app, user, sensitivity, lane, budget_class,
             self._version[stream] or None, retrieval if retrieval >= 0 else None, self.spec.run_id,
-            tokens * 4 + 200, "chat", TEXT_ONLY,
+            tokens * 4 + 200, self._operation[stream], TEXT_ONLY,
         )
         gateway = self.gateway
         plan = gateway.admit(ctx, now)
@@ -215,7 +216,8 @@ class Simulation:
         if response is not None and error is None:
             ttft = total_ms - response.total_ms + response.ttft_ms
             # Positional on the common path (keywords cost ~35 ns each); test_core pins finish's order.
-            gateway.finish(request.plan, 200, now, response.input_tokens, response.output_tokens,
+            output_tokens = 0 if request.ctx.operation == "embeddings" else response.output_tokens
+            gateway.finish(request.plan, 200, now, response.input_tokens, output_tokens,
                            response.total_ms, ttft, total_ms, overhead, request.ctx.stream)
         else:
             assert error is not None

@@ -109,6 +109,8 @@ class Stream(Strict):
     """Share of prompts carrying an e-mail address or phone number (the guardrails redact them)."""
     injection_share: Share = 0.0
     """Share of prompts with a prompt-injection phrase (the guardrails block them)."""
+    operation: Literal["chat", "embeddings"] = "chat"
+    """What the app calls: chat completions, or embeddings (no output tokens, never streamed)."""
 
 
 class _Timed(Strict):

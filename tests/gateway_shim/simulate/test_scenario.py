@@ -112,7 +112,7 @@ def test_a_degradation_names_a_model_or_a_provider_not_both() -> None:
 def test_a_provider_degradation_covers_every_model_routed_to_it() -> None:
     schedule = build_schedule(load_scenario(), load_config(), MONTH_START, 30)
     degraded = {a.model for a in schedule.actions if a.kind == "fault_on" and a.fault and not a.fault.outage}
-    assert degraded == {"amazon.nova-lite-v1", "amazon.titan-text-express-v1",
+    assert degraded == {"amazon.nova-lite-v1", "amazon.titan-embed-text-v2", "amazon.titan-text-express-v1",
                         "anthropic.claude-3-5-haiku-v1", "anthropic.claude-3-7-sonnet-v1",
                         "meta.llama3-1-70b-instruct-v1"}
 
