@@ -23,6 +23,7 @@ Typical driver::
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -39,6 +40,7 @@ from gateway_shim.policy.tokens import estimate_tokens_from_chars, message_text
 from gateway_shim.routing.circuit_breaker import CircuitBreaker
 from gateway_shim.routing.degrade import DEGRADED_ACTION, degraded_chain, under_pressure
 from gateway_shim.routing.lane_queues import LaneGate
+from gateway_shim.routing.retry import is_retryable, retry_delay
 from gateway_shim.routing.routes import RouteSpec, RouteTable
 from gateway_shim.telemetry.event import EventIds, plan_event, rejection_event
 from gateway_shim.types import AttemptResult, Outcome, Plan, Rejection, RequestContext, Target
@@ -107,6 +109,9 @@ class Gateway:
         self._chains: dict[tuple[str, str, str, bool], _Chain | Rejection] = {}
         self._months: dict[int, int] = {}
         self._ids = event_ids or EventIds()
+        self._retries = {name: (p.max_retries, p.retry_base_s, p.retry_max_s)
+                         for name, p in config.providers.items() if p.max_retries}
+        self._retry_rng = random.Random(f"{gateway_id}/retries")
 
     # ---- admission -------------------------------------------------------------------------
 
@@ -343,6 +348,26 @@ class Gateway:
             plan.last_failure = result.reason or "error"
             if plan.fallback_reason is None:
                 plan.fallback_reason = plan.last_failure
+            self._plan_retry(plan, target, result, now)
+
+    def _plan_retry(self, plan: Plan, target: Target, result: AttemptResult, now: float) -> None:
+        """Point the chain back at ``target`` after a retryable failure while its provider's
+        ``max_retries`` and the lane's time allow (``retry_wait`` says how long to wait first)."""
+        settings = self._retries.get(target.provider)
+        retries, plan.target_retries = plan.target_retries, 0
+        if settings is None or not is_retryable(result) or retries >= settings[0]:
+            return
+        delay = retry_delay(retries + 1, settings[1], settings[2], result.retry_after, plan.deadline - now,
+                            self._retry_rng)
+        if delay is None:
+            return
+        plan.target_retries = retries + 1
+        plan.retry_at = now + delay
+        plan.cursor -= 1
+
+    def retry_wait(self, plan: Plan, now: float) -> float:
+        """Seconds to wait before the next attempt (a same-target retry's backoff); 0 = go now."""
+        return plan.retry_at - now if plan.retry_at > now else 0.0
 
     def _breaker(self, target: Target) -> CircuitBreaker:
         breaker = self.breakers.get(target.key)

@@ -142,6 +142,10 @@ class Provider(Strict):
     connect_timeout_s: PositiveFloat = 2
     timeout_s: PositiveFloat = 60
     circuit_breaker: CircuitBreaker = CircuitBreaker()
+    max_retries: Annotated[int, Field(ge=0, le=10)] = 0
+    """Same-target retries after a 429, 5xx or dropped connection, before falling back."""
+    retry_base_s: PositiveFloat = 0.1
+    retry_max_s: PositiveFloat = 2.0
 
 
 class Price(Strict):

@@ -40,6 +40,15 @@ def _mono() -> float:
     return time.monotonic()
 
 
+async def pause_for_retry(gateway: Gateway, plan: Plan) -> float:
+    """Wait out a same-target retry's backoff (``Gateway.retry_wait``; 0 unless one is pending);
+    the seconds waited count as upstream time, not gateway overhead."""
+    wait = gateway.retry_wait(plan, _mono())
+    if wait > 0:
+        await asyncio.sleep(wait)
+    return wait
+
+
 class Dispatcher:
     def __init__(self, gateway: Gateway, clients: Mapping[str, ProviderClient], metrics: Metrics) -> None:
         self.gateway = gateway
@@ -124,6 +133,7 @@ class Dispatcher:
         inference_s = 0.0
         result: UpstreamResult | None = None
         while (target := gateway.next_target(plan, _mono())) is not None:
+            upstream_s += await pause_for_retry(gateway, plan)
             call_start = _mono()
             try:
                 request = self._request(plan, target, False, extra)
@@ -133,7 +143,7 @@ class Dispatcher:
                     result = await self._client(target).complete(request)
                     outcome = AttemptResult.success()
             except UpstreamError as exc:
-                outcome = AttemptResult.failure(exc.reason, exc.status or None)
+                outcome = AttemptResult.failure(exc.reason, exc.status or None, exc.retry_after)
             except Exception as exc:  # an adapter bug counts as a failed attempt, never a crash
                 log.exception("provider %s failed unexpectedly", target.provider)
                 self.metrics.handler_errors += 1
@@ -173,6 +183,7 @@ class Dispatcher:
         gateway = self.gateway
         upstream_s = 0.0
         while (target := gateway.next_target(plan, _mono())) is not None:
+            upstream_s += await pause_for_retry(gateway, plan)
             call_start = _mono()
             try:
                 request = self._request(plan, target, True, extra)
@@ -185,7 +196,7 @@ class Dispatcher:
                     first = None
                 return (target, chunks, first, call_start), upstream_s
             except UpstreamError as exc:
-                failure = AttemptResult.failure(exc.reason, exc.status or None)
+                failure = AttemptResult.failure(exc.reason, exc.status or None, exc.retry_after)
             except Exception:
                 log.exception("provider %s failed unexpectedly", target.provider)
                 self.metrics.handler_errors += 1

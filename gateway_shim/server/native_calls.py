@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from gateway_shim.core import Gateway
-from gateway_shim.server.dispatch import Dispatcher
+from gateway_shim.server.dispatch import Dispatcher, pause_for_retry
 from gateway_shim.server.doors import Headers
 from gateway_shim.server.errors import error_type, retry_after_header
 from gateway_shim.server.http import Connection
@@ -269,6 +269,7 @@ class NativeDispatcher:
         upstream_s = inference_s = 0.0
         answer: Answer | None = None
         while (target := gateway.next_target(plan, _mono())) is not None:
+            upstream_s += await pause_for_retry(gateway, plan)
             call_start = _mono()
             try:
                 timeout = gateway.attempt_timeout(plan, target, call_start)
@@ -278,7 +279,7 @@ class NativeDispatcher:
                     answer = await call.door.call(call, plan, target, self._client(target), timeout)
                     outcome = AttemptResult.success()
             except UpstreamError as exc:
-                outcome = AttemptResult.failure(exc.reason, exc.status or None)
+                outcome = AttemptResult.failure(exc.reason, exc.status or None, exc.retry_after)
             except Exception:
                 log.exception("native call to %s failed unexpectedly", target.provider)
                 self.metrics.handler_errors += 1
@@ -311,6 +312,7 @@ class NativeDispatcher:
         gateway = self.gateway
         upstream_s = 0.0
         while (target := gateway.next_target(plan, _mono())) is not None:
+            upstream_s += await pause_for_retry(gateway, plan)
             call_start = _mono()
             try:
                 timeout = gateway.attempt_timeout(plan, target, call_start)
@@ -319,7 +321,7 @@ class NativeDispatcher:
                 opened = await call.door.open_stream(call, plan, target, self._client(target), timeout)
                 return (target, opened, call_start), upstream_s
             except UpstreamError as exc:
-                failure = AttemptResult.failure(exc.reason, exc.status or None)
+                failure = AttemptResult.failure(exc.reason, exc.status or None, exc.retry_after)
             except Exception:
                 log.exception("native stream from %s failed unexpectedly", target.provider)
                 self.metrics.handler_errors += 1

@@ -181,6 +181,7 @@ class Simulation:
         if target is None:
             self._finish(request, now, error=gateway.exhausted(plan))
             return
+        now += gateway.retry_wait(plan, now)  # a same-target retry starts after its backoff
         timeout = gateway.attempt_timeout(plan, target, now)
         response = self.model.respond_to(target.model, request.input_tokens, request.digest, plan.max_tokens,
                                          now, self._model_rng)

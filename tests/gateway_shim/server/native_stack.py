@@ -1,6 +1,6 @@
 """A gateway whose policy adds the native doors' targets to the suite's test policy: a ``bedrock``
-provider (SigV4, dummy keys) and OpenAI-compatible embeddings, all served by the test's provider
-(or a recording proxy in front of it)."""
+provider (SigV4, dummy keys), OpenAI-compatible embeddings and a provider that retries, all served by
+the test's provider (or a recording proxy in front of it)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from tests.gateway_shim.server.stack import TEST_CONFIG, GatewayProcess, Provide
 CLAUDE = "anthropic.claude-3-5-haiku-20241022-v1:0"
 TITAN = "amazon.titan-embed-text-v2:0"
 OPENAI_EMBEDDING = "text-embedding-3-small"
+RETRY_MODEL = "retry-model"
+"""Served by provider ``retrying`` (``max_retries: 2``), route ``retries`` (workflow ``retry-test``)."""
 AWS_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
            "AWS_EC2_METADATA_DISABLED": "true", "AWS_BEARER_TOKEN_BEDROCK": ""}
 
@@ -22,11 +24,17 @@ def native_config(bedrock_endpoint: str = "http://127.0.0.1:__PROVIDER_PORT__") 
     config: dict[str, Any] = yaml.safe_load(TEST_CONFIG.read_text())
     config["providers"]["aws"] = {"kind": "bedrock", "endpoint": bedrock_endpoint, "region": "us-east-1",
                                   "timeout_s": 10}
+    config["providers"]["retrying"] = {"kind": "simulated", "endpoint": "http://127.0.0.1:__PROVIDER_PORT__",
+                                       "timeout_s": 10, "max_retries": 2, "retry_base_s": 0.05,
+                                       "retry_max_s": 0.2}
+    config["data_classes"]["internal"]["providers"].append("retrying")
     config["routes"] = {"native": {"match": {"workflows": ["native-doors"]},
                                    "targets": [f"aws/{CLAUDE}", f"aws/{TITAN}",
                                                f"openai-compat/{OPENAI_EMBEDDING}"]},
+                        "retries": {"match": {"workflows": ["retry-test"]},
+                                    "targets": [f"retrying/{RETRY_MODEL}", "openai-compat/gpt-4o-mini"]},
                         **config["routes"]}
-    prices = ((CLAUDE, 0.8, 4.0), (TITAN, 0.02, 0.0), (OPENAI_EMBEDDING, 0.02, 0.0))
+    prices = ((CLAUDE, 0.8, 4.0), (TITAN, 0.02, 0.0), (OPENAI_EMBEDDING, 0.02, 0.0), (RETRY_MODEL, 0.1, 0.1))
     for model, input_price, output_price in prices:
         config["pricing"][model] = [{"effective_from": "2026-01-01", "input_per_mtok": input_price,
                                      "output_per_mtok": output_price}]
