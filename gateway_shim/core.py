@@ -451,7 +451,9 @@ class Gateway:
         if not priced:
             cost = None
         elif served is not None and (billed_in or output_tokens):
-            cost = self.prices.cost(served.model, day, billed_in, output_tokens)
+            cost = self.prices.cost(served.model, day, billed_in, output_tokens,
+                                    (cache_read_tokens or 0) if billed_in else 0,
+                                    (cache_write_tokens or 0) if billed_in else 0)
             self.rate_limits.charge(plan.tenant_id, billed_in + output_tokens - plan.input_tokens, now)
         self.budget.settle(plan.tenant_id, plan.month, plan.reservation_usd, cost or 0.0)
         if error is not None:

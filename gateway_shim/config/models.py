@@ -149,9 +149,15 @@ class Provider(Strict):
 
 
 class Price(Strict):
+    """USD per million tokens (and per request) from ``effective_from`` on. Cache reads and writes
+    default to the input price; reasoning tokens are billed as output, as providers do."""
+
     effective_from: dt.date
     input_per_mtok: Annotated[float, Field(ge=0)]
     output_per_mtok: Annotated[float, Field(ge=0)]
+    cache_read_per_mtok: Annotated[float, Field(ge=0)] | None = None
+    cache_write_per_mtok: Annotated[float, Field(ge=0)] | None = None
+    per_request_usd: Annotated[float, Field(ge=0)] = 0.0
 
 
 class DenyPattern(Strict):
