@@ -74,7 +74,7 @@ def test_sigterm_drains_and_every_request_has_one_event(tmp_path: Path, faults: 
         event = by_trace[trace][0]
         seen = (event["status_code"], event["outcome"], event["tenant_id"])
         assert seen == (status, outcome, tenant), event
-        assert event["gateway_id"] == "lifecycle-gw" and event["schema_version"] == 1
+        assert event["gateway_id"] == "lifecycle-gw" and event["schema_version"] == 2
     ok = by_trace[_trace(1)][0]
     assert ok["input_tokens"] > 0 and 0 < ok["output_tokens"] <= 8
     assert ok["estimated_cost_usd"] > 0 and ok["app_id"] == "checkout-assistant" and ok["run_id"] == "run-1"
