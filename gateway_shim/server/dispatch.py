@@ -133,7 +133,8 @@ class Dispatcher:
         inference_s = 0.0
         result: UpstreamResult | None = None
         while (target := gateway.next_target(plan, _mono())) is not None:
-            upstream_s += await pause_for_retry(gateway, plan)
+            if plan.retry_at:  # a same-target retry is pending: wait out its backoff
+                upstream_s += await pause_for_retry(gateway, plan)
             call_start = _mono()
             try:
                 request = self._request(plan, target, False, extra)
@@ -183,7 +184,8 @@ class Dispatcher:
         gateway = self.gateway
         upstream_s = 0.0
         while (target := gateway.next_target(plan, _mono())) is not None:
-            upstream_s += await pause_for_retry(gateway, plan)
+            if plan.retry_at:  # a same-target retry is pending: wait out its backoff
+                upstream_s += await pause_for_retry(gateway, plan)
             call_start = _mono()
             try:
                 request = self._request(plan, target, True, extra)

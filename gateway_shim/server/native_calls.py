@@ -269,7 +269,8 @@ class NativeDispatcher:
         upstream_s = inference_s = 0.0
         answer: Answer | None = None
         while (target := gateway.next_target(plan, _mono())) is not None:
-            upstream_s += await pause_for_retry(gateway, plan)
+            if plan.retry_at:  # a same-target retry is pending: wait out its backoff
+                upstream_s += await pause_for_retry(gateway, plan)
             call_start = _mono()
             try:
                 timeout = gateway.attempt_timeout(plan, target, call_start)
@@ -312,7 +313,8 @@ class NativeDispatcher:
         gateway = self.gateway
         upstream_s = 0.0
         while (target := gateway.next_target(plan, _mono())) is not None:
-            upstream_s += await pause_for_retry(gateway, plan)
+            if plan.retry_at:  # a same-target retry is pending: wait out its backoff
+                upstream_s += await pause_for_retry(gateway, plan)
             call_start = _mono()
             try:
                 timeout = gateway.attempt_timeout(plan, target, call_start)

@@ -6,7 +6,15 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from gateway_shim.server.bedrock_api import invoke_operation, match_operation, modalities_of
+from gateway_shim.server.bedrock_api import (
+    Operation,
+    invoke_operation,
+    match_operation,
+    modalities_of,
+    parse_bedrock,
+)
+from gateway_shim.server.errors import ApiError
+from gateway_shim.server.http import Request
 from gateway_shim.server.native_calls import TextSlot, collect_texts, slot_messages
 
 MODEL = "anthropic.claude-3-5-haiku-20241022-v1%3A0"
@@ -62,3 +70,32 @@ def test_operation_labels_and_modalities() -> None:
     assert modalities_of({"messages": [{"content": [{"type": "image"}, {"type": "document"}]}]}) == (
         "document", "image", "text")
     assert modalities_of(None) == ("text",)
+
+
+def test_a_bedrock_call_carries_its_model_operation_and_priceability() -> None:
+    body = orjson.dumps({"modelId": "amazon.nova-reel-v1:0", "modelInput": {"text": "a cat"},
+                         "outputDataConfig": {"s3OutputDataConfig": {"s3Uri": "s3://b/k"}}})
+    request = Request("POST", "/async-invoke", "", {"authorization": "Bearer k"}, body, 0.0, 1)
+    found = match_operation("POST", "/async-invoke")
+    assert found is not None
+    call = parse_bedrock(request, *found)
+    assert (call.ctx.model_requested, call.ctx.operation, call.priced) == (
+        "amazon.nova-reel-v1:0", "start_async_invoke", False)
+    assert call.ctx.messages == [{"role": "user", "content": "a cat"}] and call.body() == body
+
+    invoke = orjson.dumps({"anthropic_version": "bedrock-2023-05-31", "max_tokens": 4000,
+                           "messages": [{"role": "user", "content": "hi"}]})
+    path = f"/model/{MODEL}/invoke"
+    found = match_operation("POST", path)
+    assert found is not None
+    call = parse_bedrock(Request("POST", path, "", {}, invoke, 0.0, 1), *found)
+    assert (call.ctx.model_requested, call.ctx.operation, call.priced, call.ctx.max_tokens) == (
+        "anthropic.claude-3-5-haiku-20241022-v1:0", "chat", True, 4000)
+    with pytest.raises(ApiError, match="JSON"):
+        parse_bedrock(Request("POST", "/async-invoke", "", {}, b"{not json", 0.0, 1), *found_start())
+
+
+def found_start() -> tuple[Operation, dict[str, str]]:
+    found = match_operation("POST", "/async-invoke")
+    assert found is not None
+    return found
