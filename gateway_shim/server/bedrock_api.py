@@ -103,7 +103,7 @@ class BedrockDoor:
         self.operation_label = operation.name
 
     def unable(self, call: NativeCall, target: Target, client: NativeClient) -> str | None:
-        if client.kind != "bedrock":
+        if not client.speaks_bedrock:
             return (f"provider {target.provider!r} does not speak the Bedrock Runtime API "
                     f"({self.operation.name})")
         return None

@@ -44,7 +44,7 @@ class EmbeddingsDoor:
     operation_label = "embeddings"
 
     def unable(self, call: NativeCall, target: Target, client: NativeClient) -> str | None:
-        if client.kind != "bedrock":
+        if client.speaks_openai:
             return None
         extra = sorted(set(call.doc) - BEDROCK_FIELDS)
         if extra:
@@ -59,7 +59,7 @@ class EmbeddingsDoor:
 
     async def call(self, call: NativeCall, plan: Plan, target: Target, client: NativeClient,
                    timeout_s: float) -> Answer:
-        if client.kind == "bedrock":
+        if not client.speaks_openai:
             return await self._bedrock(call, target, client, timeout_s)
         doc = {**call.doc, "model": target.model}
         response = await client.send(NativeRequest("POST", "/v1/embeddings", orjson.dumps(doc), timeout_s,

@@ -1,15 +1,15 @@
 """The Anthropic Messages front door: ``POST /v1/messages`` (streamed and not), so the ``anthropic``
 SDK works with ``base_url`` = the gateway.
 
-Served by Anthropic models on ``bedrock`` providers through InvokeModel: the body goes as it is
-(``model`` and ``stream`` move into the path, ``anthropic_version: bedrock-2023-05-31`` is added when
-absent, ``max_tokens`` is capped to the lane's) and the answer is Anthropic's own message, relayed
-unchanged; a stream's Bedrock ``chunk`` events become the Messages API's server-sent events. Fields
-Bedrock's Anthropic models do not take are refused with 400 naming the field; ``metadata.user_id``
-becomes the event's ``user_id`` and is not forwarded. Targets on OpenAI-compatible providers cannot
-serve this door (their wire has no lossless mapping for Anthropic content blocks): a chain without
-a Bedrock target is refused with 400. The API key may come as ``x-api-key`` (the SDK's default) or
-``Authorization: Bearer``.
+Served by Anthropic models on ``bedrock`` (and ``simulated``) providers through InvokeModel: the
+body goes as it is (``model`` and ``stream`` move into the path, ``anthropic_version:
+bedrock-2023-05-31`` is added when absent, ``max_tokens`` is capped to the lane's) and the answer
+is Anthropic's own message, relayed unchanged; a stream's Bedrock ``chunk`` events become the
+Messages API's server-sent events. Fields Bedrock's Anthropic models do not take are refused with
+400 naming the field; ``metadata.user_id`` becomes the event's ``user_id`` and is not forwarded.
+Targets on ``openai`` providers cannot serve this door (their wire has no lossless mapping for
+Anthropic content blocks): a chain without a target that speaks InvokeModel is refused with 400.
+The API key may come as ``x-api-key`` (the SDK's default) or ``Authorization: Bearer``.
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ class MessagesDoor:
     operation_label = "Anthropic Messages"
 
     def unable(self, call: NativeCall, target: Target, client: NativeClient) -> str | None:
-        if client.kind != "bedrock":
+        if not client.speaks_bedrock:
             return (f"provider {target.provider!r} speaks the OpenAI wire; the Messages API is served by "
                     f"Anthropic models on bedrock providers")
         extra = sorted(set(call.doc) - BEDROCK_FIELDS - GATEWAY_FIELDS)

@@ -30,7 +30,7 @@ class NativeDoors:
         routes = dispatcher.gateway.config.routes.values()
         self.bedrock_models = list(dict.fromkeys(
             t.model for route in routes for t in route.targets
-            if t.provider in clients and clients[t.provider].kind == "bedrock"))
+            if t.provider in clients and clients[t.provider].speaks_bedrock))
         """Models on bedrock providers, in config order: a model-less operation (``ApplyGuardrail``,
         the async-invoke listings) goes to the provider of the first one the key may use."""
 

@@ -68,8 +68,9 @@ class NativeStream:
 
 
 class NativeClient:
-    """Reaches one provider's API root; ``kind`` says which native APIs it speaks
-    (``openai``: ``/v1/embeddings``; ``bedrock``: every ``bedrock-runtime`` operation)."""
+    """Reaches one provider's API root; ``kind`` says which native APIs it speaks (``openai``:
+    ``/v1/embeddings``; ``bedrock``: every ``bedrock-runtime`` operation, SigV4-signed;
+    ``simulated``: both, unsigned, as ``aigw provider`` serves them)."""
 
     def __init__(self, name: str, kind: str, endpoint: str, http: HttpClient, *,
                  connect_timeout_s: float, timeout_s: float, api_key: str | None = None,
@@ -83,9 +84,17 @@ class NativeClient:
         self.region = region or "us-east-1"
         self._session: Any = None
 
+    @property
+    def speaks_bedrock(self) -> bool:
+        return self.kind in ("bedrock", "simulated")
+
+    @property
+    def speaks_openai(self) -> bool:
+        return self.kind in ("openai", "simulated")
+
     def path_for(self, path: str) -> str:
         """An OpenAI path (``/v1/embeddings``) under an endpoint that may already end in ``/v1``."""
-        if self.kind == "openai" and self.origin.prefix.endswith("/v1") and path.startswith("/v1/"):
+        if self.speaks_openai and self.origin.prefix.endswith("/v1") and path.startswith("/v1/"):
             return path[3:]
         return path
 
@@ -174,7 +183,7 @@ def build_native_client(name: str, provider: Provider, http: HttpClient) -> Nati
                                 connect_timeout_s=provider.connect_timeout_s, timeout_s=provider.timeout_s,
                                 region=region)
         endpoint = provider.endpoint or DEFAULT_ENDPOINTS[provider.kind]
-        return NativeClient(name, "openai", endpoint, http, connect_timeout_s=provider.connect_timeout_s,
+        return NativeClient(name, provider.kind, endpoint, http, connect_timeout_s=provider.connect_timeout_s,
                             timeout_s=provider.timeout_s, api_key=api_key_from_env(provider.api_key_env))
     except ValueError as exc:
         raise ProviderConfigError(f"providers.{name}: {exc}") from None

@@ -31,7 +31,13 @@ from botocore.exceptions import ClientError
 from botocore.validate import validate_parameters
 from openai.types import CreateEmbeddingResponse
 
-from tests.gateway_shim.server.native_stack import CLAUDE, OPENAI_EMBEDDING, TITAN, start_native_gateway
+from tests.gateway_shim.server.native_stack import (
+    CLAUDE,
+    OPENAI_EMBEDDING,
+    OPENAI_ONLY,
+    TITAN,
+    start_native_gateway,
+)
 from tests.gateway_shim.server.recording_proxy import Recorded, RecordingProxy, recording_proxy
 from tests.gateway_shim.server.stack import GatewayProcess, ProviderProcess
 
@@ -212,7 +218,7 @@ def messages_tool_call_and_refusals(client: anthropic.Anthropic, stranger: anthr
                                extra_body={"container": "c-1"})
     assert "'container'" in field.value.message
     with pytest.raises(anthropic.BadRequestError) as wire:
-        client.messages.create(model="gpt-4o-mini", max_tokens=8, messages=[{"role": "user", "content": "x"}])
+        client.messages.create(model=OPENAI_ONLY, max_tokens=8, messages=[{"role": "user", "content": "x"}])
     assert "OpenAI wire" in wire.value.message
     with pytest.raises(anthropic.PermissionDeniedError) as blocked:
         client.messages.create(model=CLAUDE, max_tokens=8,
@@ -220,6 +226,19 @@ def messages_tool_call_and_refusals(client: anthropic.Anthropic, stranger: anthr
     assert "deny pattern" in blocked.value.message
     with pytest.raises(anthropic.AuthenticationError):
         stranger.messages.create(model=CLAUDE, max_tokens=8, messages=[{"role": "user", "content": "x"}])
+
+
+def test_anthropic_messages_on_simulated_providers(gateway: GatewayProcess) -> None:
+    """The suite's (and the demo's) providers are of kind ``simulated``: `aigw provider` speaks
+    InvokeModel too, so the Messages door works against them unsigned, streamed and not."""
+    with claude(gateway) as client:
+        message = client.messages.create(model="anthropic.claude-3-5-haiku-v1", max_tokens=16,
+                                         messages=[{"role": "user", "content": "hello"}])
+        with client.messages.stream(model="anthropic.claude-3-5-haiku-v1", max_tokens=16,
+                                    messages=[{"role": "user", "content": "hello"}]) as stream:
+            final = stream.get_final_message()
+    assert message.content[0].type == "text" and 0 < message.usage.output_tokens <= 16
+    assert final.content[0].type == "text" and final.content[0].text == message.content[0].text
 
 
 # ---- the Bedrock door ---------------------------------------------------------------------------------
