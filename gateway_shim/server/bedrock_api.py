@@ -42,7 +42,7 @@ from gateway_shim.wire.eventstream import encode_exception
 TEXT_KEYS = frozenset({"text", "inputText", "prompt", "content", "system", "texts", "input"})
 """Body keys whose strings are prompt text (guardrails, redaction, the token estimate)."""
 FORWARDED_REQUEST_HEADERS = ("content-type", "accept", "x-amzn-bedrock-")
-RELAYED_RESPONSE_HEADERS = ("x-amzn-bedrock-", "x-amzn-requestid")
+RELAYED_RESPONSE_HEADERS = ("x-amzn-bedrock-", "x-amzn-requestid", "x-amzn-errortype")
 SERVED_ELSEWHERE = frozenset({"Converse", "ConverseStream", "InvokeModelWithBidirectionalStream"})
 """Converse has its own door; the bidirectional stream (HTTP/2 full duplex) is not carried."""
 

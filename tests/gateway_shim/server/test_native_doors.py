@@ -326,3 +326,20 @@ def test_one_event_per_request_with_its_operation(tmp_path: Path, provider: Prov
     assert refused["error_type"] == "invalid_messages" and refused["tenant_id"] == "acme"
     assert counted["estimated_cost_usd"] is None and counted["input_tokens"] > 0
     assert "unpriced:count_tokens" in counted["guardrail_actions"]
+
+
+def test_bedrock_verdicts_are_relayed_and_provider_failures_fail_over(bedrock: Any, faults: ProviderProcess,
+                                                                     proxy: RecordingProxy) -> None:
+    with pytest.raises(ClientError) as invalid:  # the provider's own 400: relayed, not a failed attempt
+        bedrock.invoke_model(modelId=CLAUDE, body=orjson.dumps({"max_tokens": 5, "messages": []}))
+    assert invalid.value.response["Error"]["Code"] == "ValidationException"
+    assert "anthropic_version" in invalid.value.response["Error"]["Message"]
+    faults.fault(model=CLAUDE, throttle_rate=1.0)
+    before = proxy.count()
+    with pytest.raises(ClientError) as throttled:  # one target serves this model: the chain is exhausted
+        bedrock.invoke_model(modelId=CLAUDE, body=orjson.dumps({
+            "anthropic_version": "bedrock-2023-05-31", "max_tokens": 5,
+            "messages": [{"role": "user", "content": "hi"}]}))
+    assert throttled.value.response["Error"]["Code"] == "ServiceUnavailableException"
+    assert throttled.value.response["ResponseMetadata"]["HTTPHeaders"]["x-aigw-model"] == CLAUDE
+    assert len(proxy.since(before)) == 1
