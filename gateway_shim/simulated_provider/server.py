@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import os
 import threading
 import time
@@ -61,6 +62,7 @@ class ProviderApp:
         self.time_scale = time_scale
         self.clock = clock
         self.stats = RequestStats()
+        self.async_jobs: dict[str, dict[str, Any]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -88,6 +90,8 @@ class ProviderApp:
             return await self._embeddings(receive, send)
         if path.startswith("/guardrail/") and path.endswith("/apply") and method == "POST":
             return await self._apply_guardrail(receive, send)
+        if path == "/async-invoke" or path.startswith("/async-invoke/"):
+            return await self._async_invoke(method, unquote(path[len("/async-invoke/"):]), receive, send)
         if path == "/v1/models" and method == "GET":
             return await _json(send, 200, wire_openai.models(sorted(PROFILES)))
         if path == "/_control/faults":
@@ -269,6 +273,23 @@ class ProviderApp:
         except BadRequest as exc:
             return await _aws_error(send, 400, str(exc))
         await _json(send, 200, answer)
+
+    async def _async_invoke(self, method: str, arn: str, receive: Receive, send: Send) -> None:
+        """StartAsyncInvoke (POST), ListAsyncInvokes (GET), GetAsyncInvoke (GET with an ARN)."""
+        if method == "POST" and not arn:
+            body = await _read_body(receive) or b""
+            now = dt.datetime.now(dt.UTC).isoformat()
+            try:
+                answer = wire_native.start_async_invoke(wire_native.load_object(body), self.async_jobs, now)
+            except BadRequest as exc:
+                return await _aws_error(send, 400, str(exc))
+            return await _json(send, 200, answer)
+        if method == "GET" and not arn:
+            summaries = list(self.async_jobs.values())
+            return await _json(send, 200, orjson.dumps({"asyncInvokeSummaries": summaries}))
+        if method == "GET" and arn in self.async_jobs:
+            return await _json(send, 200, orjson.dumps(self.async_jobs[arn]))
+        await _aws_error(send, 404 if method == "GET" else 400, f"no async invoke {arn!r}")
 
     async def _stats(self, method: str, send: Send) -> None:
         if method == "GET":

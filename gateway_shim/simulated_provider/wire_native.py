@@ -233,3 +233,23 @@ def guardrail_answer(doc: dict[str, Any]) -> bytes:
              "contextualGroundingPolicyUnits": 0}
     return orjson.dumps({"usage": usage, "action": "NONE", "outputs": [], "assessments": [],
                          "guardrailCoverage": {"textCharacters": {"guarded": chars, "total": chars}}})
+
+
+# ---- async invokes: accepted and "completed" at once, kept in memory -------------------------------
+
+MAX_ASYNC_JOBS = 1000
+
+
+def start_async_invoke(doc: dict[str, Any], jobs: dict[str, dict[str, Any]], now_iso: str) -> bytes:
+    """``StartAsyncInvoke``: a job that is already ``Completed`` (nothing is generated)."""
+    model = doc.get("modelId")
+    output = doc.get("outputDataConfig")
+    if not isinstance(model, str) or not model or not isinstance(output, dict) or "modelInput" not in doc:
+        raise BadRequest("modelId, modelInput and outputDataConfig are required")
+    arn = f"arn:aws:bedrock:us-east-1:000000000000:async-invoke/{len(jobs) + 1:012x}"
+    if len(jobs) >= MAX_ASYNC_JOBS:
+        jobs.pop(next(iter(jobs)))
+    jobs[arn] = {"invocationArn": arn, "modelArn": f"arn:aws:bedrock:us-east-1::foundation-model/{model}",
+                 "status": "Completed", "submitTime": now_iso, "endTime": now_iso,
+                 "outputDataConfig": output}
+    return orjson.dumps({"invocationArn": arn})

@@ -297,6 +297,23 @@ def test_boto3_other_operations_pass_through(bedrock: Any, proxy: RecordingProxy
     assert blocked.value.response["Error"]["Code"] == "AccessDeniedException"
 
 
+def test_boto3_async_invokes_pass_through(bedrock: Any, proxy: RecordingProxy) -> None:
+    before = proxy.count()
+    started = bedrock.start_async_invoke(modelId=CLAUDE, modelInput={"prompt": "a long report"},
+                                         outputDataConfig={"s3OutputDataConfig": {"s3Uri": "s3://out/k"}})
+    arn = started["invocationArn"]
+    job = bedrock.get_async_invoke(invocationArn=arn)
+    assert job["status"] == "Completed" and job["modelArn"].endswith(CLAUDE)
+    listed = bedrock.list_async_invokes()
+    assert arn in [summary["invocationArn"] for summary in listed["asyncInvokeSummaries"]]
+    starting, getting, listing = proxy.since(before)
+    assert check_outgoing(starting, "StartAsyncInvoke")["modelId"] == CLAUDE
+    assert (getting.method, getting.path) == ("GET", f"/async-invoke/{quote(arn, safe='')}")
+    assert (listing.method, listing.path) == ("GET", "/async-invoke")
+    verify_sigv4(getting)
+    verify_sigv4(listing)
+
+
 def test_one_event_per_request_with_its_operation(tmp_path: Path, provider: ProviderProcess,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     gateway = start_native_gateway(tmp_path, provider, gateway_id="native-events")
