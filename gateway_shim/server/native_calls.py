@@ -18,6 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import orjson
+
 from gateway_shim.core import Gateway
 from gateway_shim.server.dispatch import Dispatcher, pause_for_retry
 from gateway_shim.server.doors import Headers
@@ -126,8 +128,6 @@ class NativeCall:
         """The body to forward: the original bytes unless policy edited the document."""
         if not self.edited or self.doc is None:
             return self.raw
-        import orjson
-
         return orjson.dumps(self.doc)
 
 
