@@ -7,6 +7,8 @@
 -- (output tokens that are not reasoning) + reasoning_cost_usd (reasoning tokens, at the output price)
 -- + request_cost_usd (per_request_usd for each ok request). Cache and reasoning tokens are part of
 -- input_tokens and output_tokens; missing counts (schema v1, providers that do not report them) are 0.
+-- Tokens of operations the gateway records unpriced (estimated_cost_usd NULL) count in input_tokens
+-- but not in the cost.
 CREATE OR REPLACE TEMP MACRO cost_daily_rows(days) AS TABLE
 WITH usage AS (
     SELECT
@@ -18,7 +20,10 @@ WITH usage AS (
         coalesce(sum(cache_read_tokens), 0)::BIGINT AS cache_read_tokens,
         coalesce(sum(cache_write_tokens), 0)::BIGINT AS cache_write_tokens,
         coalesce(sum(reasoning_tokens), 0)::BIGINT AS reasoning_tokens,
-        coalesce(usd_sum(estimated_cost_usd), 0) AS estimated_cost_usd
+        coalesce(usd_sum(estimated_cost_usd), 0) AS estimated_cost_usd,
+        -- operations the gateway records unpriced (estimated_cost_usd NULL: e.g. CountTokens) cost nothing
+        coalesce(sum(input_tokens) FILTER (WHERE estimated_cost_usd IS NOT NULL), 0)::BIGINT AS priced_input_tokens,
+        coalesce(sum(output_tokens) FILTER (WHERE estimated_cost_usd IS NOT NULL), 0)::BIGINT AS priced_output_tokens
     FROM raw.events
     WHERE days IS NULL OR list_contains(days, dt)
     GROUP BY ALL
@@ -28,11 +33,11 @@ priced AS (
         u.*,
         p.input_per_mtok, p.output_per_mtok, p.cache_read_per_mtok, p.cache_write_per_mtok,
         p.per_request_usd, p.effective_from AS price_effective_from,
-        u.input_tokens = 0 AND u.output_tokens = 0 AS no_tokens,
-        (u.input_tokens - u.cache_read_tokens - u.cache_write_tokens) * p.input_per_mtok / 1e6 AS input_cost,
+        u.priced_input_tokens = 0 AND u.priced_output_tokens = 0 AS no_tokens,
+        (u.priced_input_tokens - u.cache_read_tokens - u.cache_write_tokens) * p.input_per_mtok / 1e6 AS input_cost,
         (u.cache_read_tokens * p.cache_read_per_mtok + u.cache_write_tokens * p.cache_write_per_mtok) / 1e6
             AS cached_input_cost,
-        (u.output_tokens - u.reasoning_tokens) * p.output_per_mtok / 1e6 AS output_cost,
+        (u.priced_output_tokens - u.reasoning_tokens) * p.output_per_mtok / 1e6 AS output_cost,
         u.reasoning_tokens * p.output_per_mtok / 1e6 AS reasoning_cost,
         u.ok_requests * p.per_request_usd AS request_cost
     FROM usage AS u

@@ -61,7 +61,7 @@ def events_frame(events: list[dict[str, Any]], config: Config) -> pl.DataFrame:
 def cost_parts(e: dict[str, Any], config: Config) -> dict[str, float]:
     """One event's cost at the price of its day, split as docs/analysts.md defines it."""
     tokens_in, tokens_out = e["input_tokens"] or 0, e["output_tokens"] or 0
-    if tokens_in + tokens_out == 0:
+    if tokens_in + tokens_out == 0 or e["estimated_cost_usd"] is None:  # None: recorded unpriced
         return dict.fromkeys(COST_PARTS, 0.0)
     price = config.price_on(e["model_name"], e["ts"].date())
     assert price is not None

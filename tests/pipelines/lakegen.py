@@ -38,6 +38,8 @@ SHIFT_WEEK = dt.date(2026, 11, 16)
 MISPRICED_DAY, MISPRICED_MODEL = dt.date(2026, 11, 2), "amazon.nova-lite-v1"
 OUTAGE_START = dt.datetime(2026, 11, 18, 10, 0, tzinfo=dt.UTC)
 DUPLICATE_DAY = dt.date(2026, 11, 7)
+UNPRICED_DAY = dt.date(2026, 11, 9)
+"""Some served events of this day are CountTokens calls, which the gateway records unpriced."""
 LATE_DAY = dt.date(2026, 10, 25)
 CORRUPT_PATH = "events/v1/dt=2026-11-03/hour=07/gw-x-20261103T070000Z-corrupt.parquet"
 FOREIGN_PATH = "events/v1/dt=2026-11-04/hour=07/gw-x-20261104T070000Z-foreign.parquet"
@@ -81,6 +83,16 @@ def _usage_details(event: dict[str, Any]) -> dict[str, Any]:
     return {"schema_version": 2, "operation": "chat", "cache_read_tokens": rng.randint(0, tokens_in // 2),
             "cache_write_tokens": rng.randint(0, tokens_in // 4),
             "reasoning_tokens": rng.randint(0, tokens_out // 3), "tool_calls": 0, "modalities": ["text"]}
+
+
+def _count_tokens_calls(events: list[dict[str, Any]], count: int = 12) -> None:
+    """Turn ``count`` served events into CountTokens calls as the gateway records them: input tokens
+    counted, no output, cost NULL and the ``unpriced:`` action."""
+    served = [e for e in events if e["outcome"] == "ok" and e["model_name"]][:count]
+    for event in served:
+        event.update(schema_version=2, operation="count_tokens", output_tokens=0, estimated_cost_usd=None,
+                     cache_read_tokens=None, cache_write_tokens=None, reasoning_tokens=None, tool_calls=None,
+                     guardrail_actions=["unpriced:count_tokens"])
 
 
 def _edge_tenant(name: str) -> str:
@@ -331,6 +343,8 @@ def build_lake(location: LakeLocation, folder: Path) -> Lake:
     while day <= LAST_DAY:
         if day != EMPTY_DAY:
             day_events = generator.day(day)
+            if day == UNPRICED_DAY:
+                _count_tokens_calls(day_events)
             write_events(location, day_events, "gw-a", "main")
             events += day_events
         day += dt.timedelta(days=1)

@@ -81,6 +81,8 @@ def test_cost_daily_prices_each_day_at_its_own_price(built: Built, cost: pl.Data
     assert sorted(p for ps in prices.get_column("input_per_mtok").to_list() for p in ps) == [0.8, 1.0]
     parts = actual.select(pl.sum_horizontal(*expected.COST_PARTS) - pl.col("cost_usd")).to_series()
     assert parts.abs().max() < 1e-9, "the parts add up to cost_usd"
+    unpriced = [e for e in built.lake.events if e.get("operation") == "count_tokens"]
+    assert unpriced, "the scenario has unpriced operations; expected.py gives them no cost either"
     cached = haiku.filter(pl.col("cache_read_tokens") > 0)
     assert cached.height and (cached.get_column("cached_input_cost_usd") > 0).all()
 
