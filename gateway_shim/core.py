@@ -24,6 +24,7 @@ Typical driver::
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -46,6 +47,7 @@ from gateway_shim.routing.capabilities import missing
 from gateway_shim.routing.circuit_breaker import CircuitBreaker
 from gateway_shim.routing.degrade import DEGRADED_ACTION, degraded_chain, under_pressure
 from gateway_shim.routing.lane_queues import LaneGate
+from gateway_shim.routing.retry import is_retryable, retry_delay
 from gateway_shim.routing.routes import RouteSpec, RouteTable
 from gateway_shim.telemetry.event import EventIds, plan_event, rejection_event
 from gateway_shim.types import AttemptResult, Message, Outcome, Plan, Rejection, RequestContext, Target
@@ -125,6 +127,9 @@ class Gateway:
         self._chains: dict[tuple[str, str, str, bool], _Chain | Rejection] = {}
         self._months: dict[int, int] = {}
         self._ids = event_ids or EventIds()
+        self._retries = {name: (p.max_retries, p.retry_base_s, p.retry_max_s)
+                         for name, p in config.providers.items() if p.max_retries}
+        self._retry_rng = random.Random(f"{gateway_id}/retries")
 
     # ---- admission -------------------------------------------------------------------------
 
@@ -405,6 +410,26 @@ class Gateway:
             plan.last_failure = result.reason or "error"
             if plan.fallback_reason is None:
                 plan.fallback_reason = plan.last_failure
+            self._plan_retry(plan, target, result, now)
+
+    def _plan_retry(self, plan: Plan, target: Target, result: AttemptResult, now: float) -> None:
+        """Point the chain back at ``target`` after a retryable failure while its provider's
+        ``max_retries`` and the lane's time allow (``retry_wait`` says how long to wait first)."""
+        settings = self._retries.get(target.provider)
+        retries, plan.target_retries = plan.target_retries, 0
+        if settings is None or not is_retryable(result) or retries >= settings[0]:
+            return
+        delay = retry_delay(retries + 1, settings[1], settings[2], result.retry_after, plan.deadline - now,
+                            self._retry_rng)
+        if delay is None:
+            return
+        plan.target_retries = retries + 1
+        plan.retry_at = now + delay
+        plan.cursor -= 1
+
+    def retry_wait(self, plan: Plan, now: float) -> float:
+        """Seconds to wait before the next attempt (a same-target retry's backoff); 0 = go now."""
+        return plan.retry_at - now if plan.retry_at > now else 0.0
 
     def _breaker(self, target: Target) -> CircuitBreaker:
         breaker = self.breakers.get(target.key)
@@ -463,6 +488,7 @@ class Gateway:
         cache_write_tokens: int | None = None,
         reasoning_tokens: int | None = None,
         tool_calls: int | None = None,
+        priced: bool = True,
     ) -> dict[str, Any]:
         """Settle the budget to the actual cost, emit and return the event (also for failures).
 
@@ -471,7 +497,8 @@ class Gateway:
         failed (``exhausted``, a shed or queue timeout from ``lanes``, ``validate_output``); its
         outcome and code go into the event. The usage details (cache read/write and reasoning tokens,
         the answer's tool calls) go into the event as the provider reported them (``None`` = not
-        reported). Finishing a plan twice raises ``RuntimeError``.
+        reported). ``priced=False`` (an operation the price book cannot price) records cost NULL and
+        charges nothing. Finishing a plan twice raises ``RuntimeError``.
         """
         if plan.finished:
             raise RuntimeError("plan already finished")
@@ -482,11 +509,15 @@ class Gateway:
             billed_in, event_in = 0, plan.input_tokens
         else:
             billed_in = event_in = input_tokens
-        cost = 0.0
-        if served is not None and (billed_in or output_tokens):
-            cost = self.prices.cost(served.model, day, billed_in, output_tokens)
+        cost: float | None = 0.0
+        if not priced:
+            cost = None
+        elif served is not None and (billed_in or output_tokens):
+            cost = self.prices.cost(served.model, day, billed_in, output_tokens,
+                                    (cache_read_tokens or 0) if billed_in else 0,
+                                    (cache_write_tokens or 0) if billed_in else 0)
             self.rate_limits.charge(plan.tenant_id, billed_in + output_tokens - plan.input_tokens, now)
-        self.budget.settle(plan.tenant_id, plan.month, plan.reservation_usd, cost)
+        self.budget.settle(plan.tenant_id, plan.month, plan.reservation_usd, cost or 0.0)
         if error is not None:
             outcome: str = error.outcome
             error_type: str | None = error.code

@@ -154,14 +154,17 @@ class AttemptResult:
     ok: bool
     status: int | None = None
     reason: FailureReason | None = None
+    retry_after: float | None = None
+    """Seconds the provider asked to wait (``Retry-After``), when it did."""
 
     @staticmethod
     def success() -> AttemptResult:
         return _SUCCESS
 
     @staticmethod
-    def failure(reason: FailureReason, status: int | None = None) -> AttemptResult:
-        return AttemptResult(False, status, reason)
+    def failure(reason: FailureReason, status: int | None = None,
+                retry_after: float | None = None) -> AttemptResult:
+        return AttemptResult(False, status, reason, retry_after)
 
 
 _SUCCESS = AttemptResult(True, 200, None)
@@ -207,6 +210,10 @@ class Plan:
     """The target of the latest attempt (the one that answered, when it succeeded)."""
     output_blocked: bool = False
     finished: bool = False
+    retry_at: float = 0.0
+    """When the pending same-target retry may start (the caller waits until then); 0 = no wait."""
+    target_retries: int = 0
+    """Retries made on the target tried last (``served``); starts again at 0 on the next target."""
 
     @staticmethod
     def admitted(
@@ -242,6 +249,8 @@ class Plan:
         plan.served = None
         plan.output_blocked = False
         plan.finished = False
+        plan.retry_at = 0.0
+        plan.target_retries = 0
         return plan
 
     @property

@@ -15,6 +15,7 @@ import pyarrow as pa
 
 from gateway_shim.config import Config
 from gateway_shim.config.diff import changed_keys
+from gateway_shim.config.models import Price
 from pipelines.json_objects import parse_lake_json
 
 # Snapshot metadata that is not part of the policy itself.
@@ -69,6 +70,11 @@ def with_current(snapshots: list[PolicySnapshot], config: Config) -> list[Policy
     )
 
 
+def _or_input(price: float | None, entry: Price) -> float:
+    """A cache price left unset is the input price (docs/policy.md, "Cost")."""
+    return entry.input_per_mtok if price is None else price
+
+
 def pricing_table(config: Config) -> pa.Table:
     rows = [
         {
@@ -76,6 +82,9 @@ def pricing_table(config: Config) -> pa.Table:
             "effective_from": p.effective_from,
             "input_per_mtok": p.input_per_mtok,
             "output_per_mtok": p.output_per_mtok,
+            "cache_read_per_mtok": _or_input(p.cache_read_per_mtok, p),
+            "cache_write_per_mtok": _or_input(p.cache_write_per_mtok, p),
+            "per_request_usd": p.per_request_usd,
         }
         for model, prices in sorted(config.pricing.items())
         for p in sorted(prices, key=lambda p: p.effective_from)
@@ -88,6 +97,9 @@ def pricing_table(config: Config) -> pa.Table:
                 ("effective_from", pa.date32()),
                 ("input_per_mtok", pa.float64()),
                 ("output_per_mtok", pa.float64()),
+                ("cache_read_per_mtok", pa.float64()),
+                ("cache_write_per_mtok", pa.float64()),
+                ("per_request_usd", pa.float64()),
             ]
         ),
     )

@@ -160,12 +160,22 @@ class Provider(Strict):
     unknown_fields: Literal["forward", "refuse"] = "forward"
     """Request fields the gateway does not know: forwarded to this provider when it speaks the
     request's format, or the provider is skipped (400 when no target is left)."""
+    max_retries: Annotated[int, Field(ge=0, le=10)] = 0
+    """Same-target retries after a 429, 5xx or dropped connection, before falling back."""
+    retry_base_s: PositiveFloat = 0.1
+    retry_max_s: PositiveFloat = 2.0
 
 
 class Price(Strict):
+    """USD per million tokens (and per request) from ``effective_from`` on. Cache reads and writes
+    default to the input price; reasoning tokens are billed as output, as providers do."""
+
     effective_from: dt.date
     input_per_mtok: Annotated[float, Field(ge=0)]
     output_per_mtok: Annotated[float, Field(ge=0)]
+    cache_read_per_mtok: Annotated[float, Field(ge=0)] | None = None
+    cache_write_per_mtok: Annotated[float, Field(ge=0)] | None = None
+    per_request_usd: Annotated[float, Field(ge=0)] = 0.0
 
 
 class DenyPattern(Strict):

@@ -36,27 +36,43 @@ def month_end_us(month: int) -> int:
 class PriceBook:
     """USD per token for every priced model on any day, from the config's ``pricing`` section."""
 
-    __slots__ = ("_days", "_rates")
+    __slots__ = ("_days", "_details", "_rates")
 
     def __init__(self, pricing: Mapping[str, Sequence[Price]]) -> None:
         self._days: dict[str, list[int]] = {}
         self._rates: dict[str, list[tuple[float, float]]] = {}
+        self._details: dict[str, list[tuple[float, float, float]]] = {}
         for model, prices in pricing.items():
             ordered = sorted(prices, key=lambda p: p.effective_from)
             self._days[model] = [p.effective_from.toordinal() - _EPOCH_ORDINAL for p in ordered]
             self._rates[model] = [(p.input_per_mtok / 1e6, p.output_per_mtok / 1e6) for p in ordered]
+            self._details[model] = [
+                ((p.input_per_mtok if p.cache_read_per_mtok is None else p.cache_read_per_mtok) / 1e6,
+                 (p.input_per_mtok if p.cache_write_per_mtok is None else p.cache_write_per_mtok) / 1e6,
+                 p.per_request_usd)
+                for p in ordered]
+
+    def _index(self, model: str, epoch_days: int) -> int:
+        days = self._days.get(model)
+        if days is None:
+            return -1
+        return bisect_right(days, epoch_days) - 1
 
     def rates(self, model: str, epoch_days: int) -> tuple[float, float] | None:
         """(USD per input token, USD per output token) in force on that day; ``None`` if unpriced."""
-        days = self._days.get(model)
-        if days is None:
-            return None
-        index = bisect_right(days, epoch_days) - 1
+        index = self._index(model, epoch_days)
         return self._rates[model][index] if index >= 0 else None
 
-    def cost(self, model: str, epoch_days: int, input_tokens: int, output_tokens: int) -> float:
-        """USD for one call; 0.0 for a model without a price in force (never raises on the hot path)."""
-        rates = self.rates(model, epoch_days)
-        if rates is None:
+    def cost(self, model: str, epoch_days: int, input_tokens: int, output_tokens: int,
+             cache_read_tokens: int = 0, cache_write_tokens: int = 0) -> float:
+        """USD for one call; 0.0 for a model without a price in force (never raises on the hot path).
+        ``input_tokens`` includes the cache reads and writes, which are priced at their own rates."""
+        index = self._index(model, epoch_days)
+        if index < 0:
             return 0.0
-        return input_tokens * rates[0] + output_tokens * rates[1]
+        per_in, per_out = self._rates[model][index]
+        cost = input_tokens * per_in + output_tokens * per_out
+        per_read, per_write, per_request = self._details[model][index]
+        if cache_read_tokens or cache_write_tokens:
+            cost += cache_read_tokens * (per_read - per_in) + cache_write_tokens * (per_write - per_in)
+        return cost + per_request

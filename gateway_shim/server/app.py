@@ -25,10 +25,12 @@ from gateway_shim.server.durable_acks import DurableAcks
 from gateway_shim.server.errors import ApiError, error_json
 from gateway_shim.server.http import Connection, Request
 from gateway_shim.server.metrics import Metrics
+from gateway_shim.server.native_doors import NativeDoors
 from gateway_shim.server.openai_api import parse_chat
 from gateway_shim.server.request_contract import bearer_key, contract, trace_id
 from gateway_shim.types import RequestContext
 from gateway_shim.upstream.base import ProviderClient
+from gateway_shim.upstream.native import NativeClient, build_native_clients
 
 if TYPE_CHECKING:
     from gateway_shim.server.jwks_fetcher import JwksFetcher
@@ -43,7 +45,8 @@ class GatewayApp:
 
     def __init__(self, config: Config, gateway: Gateway, clients: Mapping[str, ProviderClient],
                  *, gateway_id: str, telemetry_stats: Callable[[], Mapping[str, Any]] | None = None,
-                 acks: DurableAcks | None = None) -> None:
+                 acks: DurableAcks | None = None,
+                 native_clients: Mapping[str, NativeClient] | None = None) -> None:
         self.config = config
         self.gateway = gateway
         self.gateway_id = gateway_id
@@ -53,6 +56,8 @@ class GatewayApp:
         else:
             self.dispatcher = Dispatcher(gateway, clients, self.metrics, durable=acks.confirm,
                                          spool_failing=lambda: acks.spool_failing)
+        self.native = NativeDoors(self.dispatcher, build_native_clients(config) if native_clients is None
+                                  else native_clients, header_context, self._signing_key_ready)
         self.telemetry_stats = telemetry_stats or (lambda: {})
         self.draining = False
         self.loop_lag: Callable[[], tuple[float, int]] = lambda: (0.0, 0)
@@ -68,13 +73,14 @@ class GatewayApp:
             if method != "POST":
                 return self._not_allowed(conn, "POST")
             return await self._chat(request, conn)
-        if path.startswith("/model/"):
+        if path.startswith("/model/") and (operation := model_id(path)) is not None:
             if method != "POST":
                 return self._not_allowed(conn, "POST")
-            operation = model_id(path)
-            if operation is None:
-                return self._not_found(conn, path)
             return await self._converse(request, conn, *operation)
+        if self.native.handles(path):
+            if await self.native(request, conn):
+                return None
+            return self._not_found(conn, path)
         if path == "/v1/models":
             if method != "GET":
                 return self._not_allowed(conn, "GET")
@@ -102,8 +108,7 @@ class GatewayApp:
             call = parse_chat(request)
         except ApiError as error:
             return self._malformed(request, conn, OPENAI_DOOR, error, started)
-        if self.signing_keys is not None and (wait := self.signing_keys.waiter_for(call.ctx.api_key)):
-            await wait
+        await self._signing_key_ready(call.ctx)
         await self.dispatcher.run(conn, OPENAI_DOOR, call.ctx, started, call.extra, call.include_usage)
 
     async def _converse(self, request: Request, conn: Connection, model: str, stream: bool) -> None:
@@ -112,9 +117,13 @@ class GatewayApp:
             call = parse_converse(request, model, stream)
         except ApiError as error:
             return self._malformed(request, conn, CONVERSE_DOOR, error, started)
-        if self.signing_keys is not None and (wait := self.signing_keys.waiter_for(call.ctx.api_key)):
-            await wait
+        await self._signing_key_ready(call.ctx)
         await self.dispatcher.run(conn, CONVERSE_DOOR, call.ctx, started, call.extra)
+
+    async def _signing_key_ready(self, ctx: RequestContext) -> None:
+        """A token naming a signing key not loaded yet waits for its fetch before admission."""
+        if self.signing_keys is not None and (wait := self.signing_keys.waiter_for(ctx.api_key)):
+            await wait
 
     def _malformed(self, request: Request, conn: Connection, door: Door, error: ApiError,
                    started: float) -> None:
@@ -199,7 +208,7 @@ class GatewayApp:
 
 
 def _is_llm_path(path: str) -> bool:
-    return path == "/v1/chat/completions" or model_id(path) is not None
+    return path in ("/v1/chat/completions", "/v1/embeddings", "/v1/messages") or path.startswith("/model/")
 
 
 def header_context(request: Request) -> RequestContext:

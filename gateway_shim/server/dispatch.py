@@ -67,6 +67,15 @@ SPOOL_FAILING = Rejection(503, "telemetry_unavailable", "the gateway cannot reco
                           retry_after=5.0)
 
 
+async def pause_for_retry(gateway: Gateway, plan: Plan) -> float:
+    """Wait out a same-target retry's backoff (``Gateway.retry_wait``; 0 unless one is pending);
+    the seconds waited count as upstream time, not gateway overhead."""
+    wait = gateway.retry_wait(plan, _mono())
+    if wait > 0:
+        await asyncio.sleep(wait)
+    return wait
+
+
 class Dispatcher:
     def __init__(self, gateway: Gateway, clients: Mapping[str, ProviderClient], metrics: Metrics, *,
                  durable: Callable[[], Awaitable[bool]] = _always_durable,
@@ -159,6 +168,8 @@ class Dispatcher:
         inference_s = 0.0
         result: UpstreamResult | None = None
         while (target := gateway.next_target(plan, _mono())) is not None:
+            if plan.retry_at:  # a same-target retry is pending: wait out its backoff
+                upstream_s += await pause_for_retry(gateway, plan)
             call_start = _mono()
             try:
                 request = self._request(plan, target, False, extra)
@@ -168,7 +179,7 @@ class Dispatcher:
                     result = await self._client(target).complete(request)
                     outcome = AttemptResult.success()
             except UpstreamError as exc:
-                outcome = AttemptResult.failure(exc.reason, exc.status or None)
+                outcome = AttemptResult.failure(exc.reason, exc.status or None, exc.retry_after)
             except Exception as exc:  # an adapter bug counts as a failed attempt, never a crash
                 log.exception("provider %s failed unexpectedly", target.provider)
                 self.metrics.handler_errors += 1
@@ -214,6 +225,8 @@ class Dispatcher:
         gateway = self.gateway
         upstream_s = 0.0
         while (target := gateway.next_target(plan, _mono())) is not None:
+            if plan.retry_at:  # a same-target retry is pending: wait out its backoff
+                upstream_s += await pause_for_retry(gateway, plan)
             call_start = _mono()
             try:
                 request = self._request(plan, target, True, extra)
@@ -226,7 +239,7 @@ class Dispatcher:
                     first = None
                 return (target, chunks, first, call_start), upstream_s
             except UpstreamError as exc:
-                failure = AttemptResult.failure(exc.reason, exc.status or None)
+                failure = AttemptResult.failure(exc.reason, exc.status or None, exc.retry_after)
             except Exception:
                 log.exception("provider %s failed unexpectedly", target.provider)
                 self.metrics.handler_errors += 1

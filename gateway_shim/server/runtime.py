@@ -133,6 +133,7 @@ async def serve_until_signalled(config: Config, options: ServeOptions) -> int:
         await admin.drain(1.0)
         if app.signing_keys is not None:
             await app.signing_keys.aclose()
+        await app.native.aclose()
         for client in clients.values():
             try:
                 await client.aclose()

@@ -13,7 +13,7 @@ import heapq
 import random
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from gateway_shim.config.models import Config
@@ -111,6 +111,7 @@ class Simulation:
              s.model_requested, s.max_tokens, s.pii_share, s.pii_share + s.injection_share)
             for s in scenario.streams
         ]
+        self._operation = [s.operation for s in scenario.streams]
         self._source_stream = [s.stream for s in traffic.sources]
         self._needs: list[tuple[str, ...]] = [TOOLS if s.tools else () for s in scenario.streams]
 
@@ -168,7 +169,7 @@ class Simulation:
             key, messages, round(now * 1_000_000), f"{self._ids.getrandbits(128):032x}", model_requested,
             max_tokens, streamed, workflow, app, user, sensitivity, lane, budget_class,
             self._version[stream] or None, retrieval if retrieval >= 0 else None, self.spec.run_id,
-            tokens * 4 + 200, "chat", TEXT_ONLY, self._needs[stream], None, "openai",
+            tokens * 4 + 200, self._operation[stream], TEXT_ONLY, self._needs[stream], None, "openai",
         )
         gateway = self.gateway
         plan = gateway.admit(ctx, now)
@@ -192,9 +193,12 @@ class Simulation:
         if target is None:
             self._finish(request, now, error=gateway.exhausted(plan))
             return
+        now += gateway.retry_wait(plan, now)  # a same-target retry starts after its backoff
         timeout = gateway.attempt_timeout(plan, target, now)
         response = self.model.respond_to(target.model, request.input_tokens, request.digest, plan.max_tokens,
                                          now, self._model_rng)
+        if request.ctx.operation == "embeddings" and response.output_tokens:
+            response = replace(response, output_tokens=0)  # an embedding has no output tokens
         seconds = response.total_ms / 1000.0
         if response.kind != "ok":
             result = AttemptResult.failure(response.kind, response.status)
@@ -230,11 +234,13 @@ class Simulation:
         if response is not None and error is None:
             ttft = total_ms - response.total_ms + response.ttft_ms
             # Positional on the common path (keywords cost ~35 ns each); test_core pins finish's order.
+            # An embedding reads no prompt cache and calls no tool (its output tokens are 0 already).
+            cached = 0 if request.ctx.operation == "embeddings" else cached_tokens(response.input_tokens,
+                                                                                     request.digest)
             agent = bool(request.ctx.needs)
             gateway.finish(request.plan, 200, now, response.input_tokens, response.output_tokens,
-                           response.total_ms, ttft, total_ms, overhead, request.ctx.stream, None,
-                           cached_tokens(response.input_tokens, request.digest), None, None,
-                           int(agent and calls_a_tool(request.digest)))
+                           response.total_ms, ttft, total_ms, overhead, request.ctx.stream, None, cached,
+                           None, None, int(agent and calls_a_tool(request.digest)))
         else:
             assert error is not None
             gateway.finish(

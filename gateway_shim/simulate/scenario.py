@@ -114,6 +114,14 @@ class Stream(Strict):
     tools: bool = False
     """An agent: every request offers tools (routed to targets that support them) and about two turns
     in three end in a tool call."""
+    operation: Literal["chat", "embeddings"] = "chat"
+    """What the app calls: chat completions, or embeddings (no output tokens, never streamed)."""
+
+    @model_validator(mode="after")
+    def _embeddings_offer_no_tools(self) -> Stream:
+        if self.tools and self.operation == "embeddings":
+            raise ValueError("tools: true is for chat streams (an embeddings call offers no tools)")
+        return self
 
 
 class _Timed(Strict):

@@ -9,18 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import os
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, MutableMapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, unquote
 
 import orjson
 import uvicorn
 
-from gateway_shim.simulated_provider import wire_converse, wire_openai
+from gateway_shim.simulated_provider import wire_converse, wire_native, wire_openai
 from gateway_shim.simulated_provider.answers import Answer, answer
 from gateway_shim.simulated_provider.faults import FaultValidationError, parse_fault
 from gateway_shim.simulated_provider.latency import PROFILES
@@ -28,6 +29,7 @@ from gateway_shim.simulated_provider.simulated_model import (
     SimResponse,
     SimulatedModel,
     converse_prompt,
+    count_tokens,
     openai_prompt,
 )
 from gateway_shim.simulated_provider.stats import RequestStats
@@ -49,7 +51,8 @@ def _headers(content_type: bytes, length: int,
 
 
 class ProviderApp:
-    """ASGI app: OpenAI chat completions, Bedrock Converse(Stream), /v1/models, /_control/faults and
+    """ASGI app: OpenAI chat completions and embeddings, Bedrock Converse(Stream), InvokeModel
+    (WithResponseStream), CountTokens and ApplyGuardrail, /v1/models, /_control/faults and
     /_control/stats."""
 
     def __init__(self, model: SimulatedModel, *, time_scale: float = 1.0,
@@ -60,6 +63,7 @@ class ProviderApp:
         self.time_scale = time_scale
         self.clock = clock
         self.stats = RequestStats()
+        self.async_jobs: dict[str, dict[str, Any]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -77,6 +81,18 @@ class ProviderApp:
                 return await self._converse(path[7:-9], receive, send, stream=False)
             if path.endswith("/converse-stream"):
                 return await self._converse(path[7:-16], receive, send, stream=True)
+            if path.endswith("/invoke"):
+                return await self._invoke(path[7:-7], receive, send, stream=False)
+            if path.endswith("/invoke-with-response-stream"):
+                return await self._invoke(path[7:-28], receive, send, stream=True)
+            if path.endswith("/count-tokens"):
+                return await self._count_tokens(path[7:-13], receive, send)
+        if path == "/v1/embeddings" and method == "POST":
+            return await self._embeddings(receive, send)
+        if path.startswith("/guardrail/") and path.endswith("/apply") and method == "POST":
+            return await self._apply_guardrail(receive, send)
+        if path == "/async-invoke" or path.startswith("/async-invoke/"):
+            return await self._async_invoke(method, unquote(path[len("/async-invoke/"):]), receive, send)
         if path == "/v1/models" and method == "GET":
             return await _json(send, 200, wire_openai.models(sorted(PROFILES)))
         if path == "/_control/faults":
@@ -190,6 +206,114 @@ class ProviderApp:
         elapsed_ms = (time.monotonic() - started) * 1000.0
         end = wire_converse.message_end(sim, reply, request.features, elapsed_ms)
         await send({"type": "http.response.body", "body": end, "more_body": False})
+
+    async def _answer_or_fail(self, model: str, text: str, count: int, max_tokens: int | None,
+                              receive: Receive, send: Send, aws: bool) -> SimResponse | None:
+        """The model's answer, or None once an injected fault has been answered (or the connection
+        dropped), so every wire takes the same faults."""
+        sim = self.model.respond_to_prompt(model, text, count, max_tokens, self.clock())
+        self.stats.record(model, not sim.ok)
+        if sim.ok:
+            return sim
+        await self._delay(sim, sim.total_ms)
+        if sim.drop_connection:
+            await _drop(receive)
+        elif aws:
+            await _aws_error(send, sim.status, sim.error_message())
+        else:
+            extra = ((b"retry-after", b"1"),) if sim.status == 429 else ()
+            await _json(send, sim.status, wire_openai.error(sim.status, sim.error_message()), extra)
+        return None
+
+    async def _embeddings(self, receive: Receive, send: Send) -> None:
+        body = await _read_body(receive)
+        if body is None:
+            return await _json(send, 413, wire_openai.error(413, f"body larger than {MAX_BODY_BYTES} bytes"))
+        try:
+            doc = wire_native.load_object(body)
+            model = str(doc.get("model") or "")
+            text = "\n".join(wire_native.embedding_inputs(doc))
+            answer = wire_native.openai_embeddings(doc, self.model.seed)
+        except BadRequest as exc:
+            return await _json(send, 400, wire_openai.error(400, str(exc)))
+        sim = await self._answer_or_fail(model, text, 1, 1, receive, send, aws=False)
+        if sim is not None:
+            await self._delay(sim, sim.ttft_ms)
+            await _json(send, 200, answer)
+
+    async def _invoke(self, model_id: str, receive: Receive, send: Send, *, stream: bool) -> None:
+        body = await _read_body(receive)
+        if body is None:
+            return await _aws_error(send, 413, f"body larger than {MAX_BODY_BYTES} bytes")
+        model = unquote(model_id)
+        try:
+            doc = wire_native.load_object(body)
+            if "embed" in model.lower():
+                if stream:
+                    raise BadRequest(f"{model} does not support response streaming")
+                answer, tokens = wire_native.titan_embedding(doc, self.model.seed)
+                text, count, max_tokens, tool = str(doc["inputText"]), 1, 1, None
+            else:
+                text, count, max_tokens = wire_native.anthropic_prompt(doc)
+                tool = wire_native.wants_tool(doc)
+        except BadRequest as exc:
+            return await _aws_error(send, 400, str(exc))
+        started = time.monotonic()
+        sim = await self._answer_or_fail(model, text, count, max_tokens, receive, send, aws=True)
+        if sim is None:
+            return
+        if "embed" in model.lower():
+            await self._delay(sim, sim.ttft_ms)
+            return await _json(send, 200, answer, wire_native.token_headers(tokens, 0, sim.ttft_ms))
+        if tool is not None or not stream:
+            await self._delay(sim, sim.total_ms)
+            message = wire_native.anthropic_message(sim, model, tool)
+            return await _json(send, 200, message,
+                               wire_native.token_headers(sim.input_tokens, sim.output_tokens, sim.total_ms))
+        await self._delay(sim, sim.ttft_ms)
+        await send({"type": "http.response.start", "status": 200, "headers": [
+            (b"content-type", b"application/vnd.amazon.eventstream"),
+            (b"x-amzn-bedrock-content-type", b"application/json")]})
+        await _more(send, wire_native.stream_start(sim, model))
+        async for piece in self._paced(sim):
+            await _more(send, wire_native.stream_delta(piece))
+        elapsed_ms = (time.monotonic() - started) * 1000.0
+        await send({"type": "http.response.body", "body": wire_native.stream_end(sim, elapsed_ms),
+                    "more_body": False})
+
+    async def _count_tokens(self, model_id: str, receive: Receive, send: Send) -> None:
+        body = await _read_body(receive) or b""
+        try:
+            text, count = wire_native.count_tokens_prompt(wire_native.load_object(body))
+        except BadRequest as exc:
+            return await _aws_error(send, 400, str(exc))
+        self.stats.record(unquote(model_id), False)
+        await _json(send, 200, orjson.dumps({"inputTokens": count_tokens(text, count)}))
+
+    async def _apply_guardrail(self, receive: Receive, send: Send) -> None:
+        body = await _read_body(receive) or b""
+        try:
+            answer = wire_native.guardrail_answer(wire_native.load_object(body))
+        except BadRequest as exc:
+            return await _aws_error(send, 400, str(exc))
+        await _json(send, 200, answer)
+
+    async def _async_invoke(self, method: str, arn: str, receive: Receive, send: Send) -> None:
+        """StartAsyncInvoke (POST), ListAsyncInvokes (GET), GetAsyncInvoke (GET with an ARN)."""
+        if method == "POST" and not arn:
+            body = await _read_body(receive) or b""
+            now = dt.datetime.now(dt.UTC).isoformat()
+            try:
+                answer = wire_native.start_async_invoke(wire_native.load_object(body), self.async_jobs, now)
+            except BadRequest as exc:
+                return await _aws_error(send, 400, str(exc))
+            return await _json(send, 200, answer)
+        if method == "GET" and not arn:
+            summaries = list(self.async_jobs.values())
+            return await _json(send, 200, orjson.dumps({"asyncInvokeSummaries": summaries}))
+        if method == "GET" and arn in self.async_jobs:
+            return await _json(send, 200, orjson.dumps(self.async_jobs[arn]))
+        await _aws_error(send, 404 if method == "GET" else 400, f"no async invoke {arn!r}")
 
     async def _stats(self, method: str, send: Send) -> None:
         if method == "GET":

@@ -94,7 +94,7 @@ def plan_event(
     error_type: str | None,
     input_tokens: int,
     output_tokens: int,
-    cost_usd: float,
+    cost_usd: float | None,
     inference_ms: float | None,
     ttft_ms: float | None,
     total_ms: float | None,

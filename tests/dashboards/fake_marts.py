@@ -71,7 +71,18 @@ def _cost_daily(days: list[date], rng: np.random.Generator, scale: float, workfl
         for row in rows[first:]:
             row["cost_usd"] *= factor
             row["estimated_cost_usd"] = row["cost_usd"] * rng.uniform(0.99, 1.01)
+            row.update(_cost_split(row))
     return pd.DataFrame(rows)
+
+
+def _cost_split(row: dict[str, Any]) -> dict[str, Any]:
+    """cost_daily's split columns in fixed shares of cost_usd (no random draws: the seeded figures
+    of the other columns stay as they were)."""
+    cost = row["cost_usd"]
+    return {"cache_read_tokens": row["input_tokens"] // 10, "cache_write_tokens": 0,
+            "reasoning_tokens": row["output_tokens"] // 10, "input_cost_usd": 0.3 * cost,
+            "cached_input_cost_usd": 0.02 * cost, "output_cost_usd": 0.6 * cost,
+            "reasoning_cost_usd": 0.08 * cost, "request_cost_usd": 0.0}
 
 
 def _slo_daily(days: list[date], rng: np.random.Generator) -> pd.DataFrame:

@@ -246,7 +246,7 @@ def test_finish_puts_each_positional_measure_in_its_own_column() -> None:
     assert list(inspect.signature(Gateway.finish).parameters) == [
         "self", "plan", "status_code", "now", "input_tokens", "output_tokens", "inference_ms", "ttft_ms",
         "total_ms", "gateway_overhead_ms", "streamed", "error", "cache_read_tokens", "cache_write_tokens",
-        "reasoning_tokens", "tool_calls"]
+        "reasoning_tokens", "tool_calls", "priced"]
     gw, _ = gateway()
     plan = admitted(gw, request())
     target = gw.next_target(plan, 0.0)
@@ -258,6 +258,17 @@ def test_finish_puts_each_positional_measure_in_its_own_column() -> None:
                "cache_write_tokens", "reasoning_tokens", "tool_calls", "operation", "modalities")
     assert [event[column] for column in columns] == [200, 111, 22, 33.0, 4.0, 55.0, 6.0, True, 7, 8, 9, 2,
                                                      "chat", ("text",)]
+
+
+def test_an_unpriced_operation_records_null_cost_and_charges_nothing() -> None:
+    gw, _ = gateway()
+    plan = admitted(gw, request())
+    target = gw.next_target(plan, 0.0)
+    assert target is not None
+    gw.record_attempt(plan, target, OK, 0.0)
+    event = gw.finish(plan, 200, 0.0, input_tokens=500, output_tokens=0, priced=False)
+    assert event["estimated_cost_usd"] is None and event["input_tokens"] == 500
+    assert gw.budget.spent("acme", MONTH) == 0 and gw.budget.reserved("acme", MONTH) == 0
 
 
 def test_the_lane_caps_output_and_sets_the_deadline() -> None:

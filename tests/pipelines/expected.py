@@ -30,6 +30,8 @@ COST_KEYS = [
     "model_name",
 ]
 SLO_KEYS = ["latency_class", "model_route"]
+COST_PARTS = ("input_cost_usd", "cached_input_cost_usd", "output_cost_usd", "reasoning_cost_usd",
+              "request_cost_usd")
 
 
 def events_frame(events: list[dict[str, Any]], config: Config) -> pl.DataFrame:
@@ -37,26 +39,43 @@ def events_frame(events: list[dict[str, Any]], config: Config) -> pl.DataFrame:
     table = pa.Table.from_pylist([{c: e.get(c) for c in EVENT_COLUMNS} for e in events], schema=EVENT_SCHEMA)
     frame = pl.from_arrow(table)
     assert isinstance(frame, pl.DataFrame)
-    costs = []
+    parts: dict[str, list[float]] = {name: [] for name in COST_PARTS}
     for e in events:
-        tokens_in, tokens_out = e["input_tokens"] or 0, e["output_tokens"] or 0
-        if tokens_in + tokens_out == 0:
-            costs.append(0.0)
-            continue
-        price = config.price_on(e["model_name"], e["ts"].date())
-        assert price is not None
-        costs.append((tokens_in * price.input_per_mtok + tokens_out * price.output_per_mtok) / 1e6)
+        split = cost_parts(e, config)
+        for name in COST_PARTS:
+            parts[name].append(split[name])
     status = pl.col("status_code").fill_null(0)
     return frame.with_columns(
         ts=pl.col("ts").dt.replace_time_zone(None),
         day=pl.col("ts").dt.date(),
-        cost=pl.Series(costs, dtype=pl.Float64),
+        cost=pl.Series([sum(values) for values in zip(*parts.values(), strict=True)], dtype=pl.Float64),
+        **{name: pl.Series(values, dtype=pl.Float64) for name, values in parts.items()},
         latency=pl.col("total_latency_ms").cast(pl.Float64),
         is_error=(pl.col("outcome") == "upstream_error") | (status >= 500),
         is_ok=(pl.col("outcome") == "ok") & (status < 500),
         is_policy=pl.col("outcome").is_in(["blocked", "throttled", "budget_exceeded"]) & (status < 500),
         is_client=(pl.col("outcome") == "client_error") & (status < 500),
     )
+
+
+def cost_parts(e: dict[str, Any], config: Config) -> dict[str, float]:
+    """One event's cost at the price of its day, split as docs/analysts.md defines it."""
+    tokens_in, tokens_out = e["input_tokens"] or 0, e["output_tokens"] or 0
+    if tokens_in + tokens_out == 0 or e["estimated_cost_usd"] is None:  # None: recorded unpriced
+        return dict.fromkeys(COST_PARTS, 0.0)
+    price = config.price_on(e["model_name"], e["ts"].date())
+    assert price is not None
+    read, write = e.get("cache_read_tokens") or 0, e.get("cache_write_tokens") or 0
+    reasoning = e.get("reasoning_tokens") or 0
+    read_price = price.input_per_mtok if price.cache_read_per_mtok is None else price.cache_read_per_mtok
+    write_price = price.input_per_mtok if price.cache_write_per_mtok is None else price.cache_write_per_mtok
+    return {
+        "input_cost_usd": (tokens_in - read - write) * price.input_per_mtok / 1e6,
+        "cached_input_cost_usd": (read * read_price + write * write_price) / 1e6,
+        "output_cost_usd": (tokens_out - reasoning) * price.output_per_mtok / 1e6,
+        "reasoning_cost_usd": reasoning * price.output_per_mtok / 1e6,
+        "request_cost_usd": price.per_request_usd if e["outcome"] == "ok" else 0.0,
+    }
 
 
 def cost_daily(ev: pl.DataFrame) -> pl.DataFrame:
@@ -69,6 +88,10 @@ def cost_daily(ev: pl.DataFrame) -> pl.DataFrame:
         output_tokens=pl.col("output_tokens").cast(pl.Int64).sum(),
         cost_usd=pl.col("cost").sum(),
         estimated_cost_usd=pl.col("estimated_cost_usd").sum(),
+        cache_read_tokens=pl.col("cache_read_tokens").cast(pl.Int64).fill_null(0).sum(),
+        cache_write_tokens=pl.col("cache_write_tokens").cast(pl.Int64).fill_null(0).sum(),
+        reasoning_tokens=pl.col("reasoning_tokens").cast(pl.Int64).fill_null(0).sum(),
+        **{name: pl.col(name).sum() for name in COST_PARTS},
     )
 
 
@@ -82,7 +105,8 @@ def showback_monthly(cost: pl.DataFrame, config: Config) -> pl.DataFrame:
     monthly = (
         cost.with_columns(month=pl.col("day").dt.truncate("1mo"))
         .group_by(["month", "tenant_id", "team", "app_id"])
-        .agg(requests=pl.col("requests").sum(), cost_usd=pl.col("cost_usd").sum())
+        .agg(requests=pl.col("requests").sum(), cost_usd=pl.col("cost_usd").sum(),
+             **{name: pl.col(name).sum() for name in COST_PARTS})
     )
     prev = monthly.select(
         month=pl.col("month").dt.offset_by("1mo"),

@@ -23,6 +23,7 @@ import pyarrow.parquet as pq
 
 from gateway_shim.config import Config, parse_config
 from gateway_shim.config.loader import DEMO_CONFIG
+from gateway_shim.policy.cost import PriceBook
 from gateway_shim.telemetry.layout import split_by_hour
 from gateway_shim.telemetry.policies import write_policy_snapshot
 from gateway_shim.telemetry.schema import EVENT_COLUMNS, EVENT_SCHEMA
@@ -37,6 +38,8 @@ SHIFT_WEEK = dt.date(2026, 11, 16)
 MISPRICED_DAY, MISPRICED_MODEL = dt.date(2026, 11, 2), "amazon.nova-lite-v1"
 OUTAGE_START = dt.datetime(2026, 11, 18, 10, 0, tzinfo=dt.UTC)
 DUPLICATE_DAY = dt.date(2026, 11, 7)
+UNPRICED_DAY = dt.date(2026, 11, 9)
+"""Some served events of this day are CountTokens calls, which the gateway records unpriced."""
 LATE_DAY = dt.date(2026, 10, 25)
 CORRUPT_PATH = "events/v1/dt=2026-11-03/hour=07/gw-x-20261103T070000Z-corrupt.parquet"
 FOREIGN_PATH = "events/v1/dt=2026-11-04/hour=07/gw-x-20261104T070000Z-foreign.parquet"
@@ -72,6 +75,28 @@ def test_configs(folder: Path) -> tuple[Path, Config, Config]:
     return path, v1, v2
 
 
+def _usage_details(event: dict[str, Any]) -> dict[str, Any]:
+    """A third of the served events are schema v2 with prompt-cache and reasoning tokens, drawn from
+    their own generator (seeded by the event id) so the other fields stay as they were."""
+    rng = random.Random(event["event_id"])
+    if rng.random() >= 1 / 3:
+        return {}
+    tokens_in, tokens_out = event["input_tokens"], event["output_tokens"]
+    return {"schema_version": 2, "operation": "chat", "cache_read_tokens": rng.randint(0, tokens_in // 2),
+            "cache_write_tokens": rng.randint(0, tokens_in // 4),
+            "reasoning_tokens": rng.randint(0, tokens_out // 3), "tool_calls": 0, "modalities": ["text"]}
+
+
+def _count_tokens_calls(events: list[dict[str, Any]], count: int = 12) -> None:
+    """Turn ``count`` served events into CountTokens calls as the gateway records them: input tokens
+    counted, no output, cost NULL and the ``unpriced:`` action."""
+    served = [e for e in events if e["outcome"] == "ok" and e["model_name"]][:count]
+    for event in served:
+        event.update(schema_version=2, operation="count_tokens", output_tokens=0, estimated_cost_usd=None,
+                     cache_read_tokens=None, cache_write_tokens=None, reasoning_tokens=None, tool_calls=None,
+                     guardrail_actions=["unpriced:count_tokens"])
+
+
 def _edge_tenant(name: str) -> str:
     """A tenant that only the boundary rows spend for, with a budget of $2."""
     digest = hashlib.sha256(name.encode()).hexdigest()
@@ -89,6 +114,8 @@ class Generator:
     v1: Config
     v2: Config
     rng: random.Random = field(default_factory=lambda: random.Random(20261125))
+    usage_details: bool = False
+    """Give a third of the served events prompt-cache and reasoning tokens (schema v2)."""
 
     def _route(self, workflow: str | None, lane: str) -> str:
         for name, route in self.v2.routes.items():
@@ -182,6 +209,8 @@ class Generator:
             "run_id": "",
         }
         event.update(overrides)
+        if self.usage_details and event["outcome"] == "ok" and event["input_tokens"] and not overrides:
+            event.update(_usage_details(event))
         event["estimated_cost_usd"] = self._estimate(event)
         return event
 
@@ -189,11 +218,11 @@ class Generator:
         model = event["model_name"]
         if model is None or (event["input_tokens"] or 0) + (event["output_tokens"] or 0) == 0:
             return 0.0
-        price = self.v2.price_on(model, event["ts"].date())
-        assert price is not None
-        cost = (
-            event["input_tokens"] * price.input_per_mtok + event["output_tokens"] * price.output_per_mtok
-        ) / 1e6
+        day = (event["ts"].date() - dt.date(1970, 1, 1)).days
+        assert self.v2.price_on(model, event["ts"].date()) is not None
+        cost = PriceBook(self.v2.pricing).cost(model, day, event["input_tokens"], event["output_tokens"],
+                                               event.get("cache_read_tokens") or 0,
+                                               event.get("cache_write_tokens") or 0)
         if event["ts"].date() == MISPRICED_DAY and model == MISPRICED_MODEL:
             cost *= 1.03
         return cost
@@ -310,12 +339,14 @@ def build_lake(location: LakeLocation, folder: Path) -> Lake:
     config_path, v1, v2 = test_configs(folder)
     write_policy_snapshot(location, v1, now=dt.datetime(2026, 10, 1, tzinfo=dt.UTC))
     write_policy_snapshot(location, v2, now=POLICY_CHANGE_AT)
-    generator = Generator(v1, v2)
+    generator = Generator(v1, v2, usage_details=True)
     events: list[dict[str, Any]] = []
     day = FIRST_DAY
     while day <= LAST_DAY:
         if day != EMPTY_DAY:
             day_events = generator.day(day)
+            if day == UNPRICED_DAY:
+                _count_tokens_calls(day_events)
             write_events(location, day_events, "gw-a", "main")
             events += day_events
         day += dt.timedelta(days=1)

@@ -74,11 +74,18 @@ def test_second_run_reloads_only_the_day_with_late_data(built: Built) -> None:
 
 def test_cost_daily_prices_each_day_at_its_own_price(built: Built, cost: pl.DataFrame) -> None:
     actual = built.frame("SELECT * FROM marts.cost_daily")
-    values = ["requests", "ok_requests", "input_tokens", "output_tokens", "cost_usd", "estimated_cost_usd"]
+    values = ["requests", "ok_requests", "input_tokens", "output_tokens", "cost_usd", "estimated_cost_usd",
+              "cache_read_tokens", "cache_write_tokens", "reasoning_tokens", *expected.COST_PARTS]
     assert_same(actual, cost, expected.COST_KEYS, values)
     haiku = actual.filter(pl.col("model_name") == "anthropic.claude-3-5-haiku-v1")
     prices = haiku.group_by(pl.col("day") >= dt.date(2026, 11, 15)).agg(pl.col("input_per_mtok").unique())
     assert sorted(p for ps in prices.get_column("input_per_mtok").to_list() for p in ps) == [0.8, 1.0]
+    parts = actual.select(pl.sum_horizontal(*expected.COST_PARTS) - pl.col("cost_usd")).to_series()
+    assert parts.abs().max() < 1e-9, "the parts add up to cost_usd"
+    unpriced = [e for e in built.lake.events if e.get("operation") == "count_tokens"]
+    assert unpriced, "the scenario has unpriced operations; expected.py gives them no cost either"
+    cached = haiku.filter(pl.col("cache_read_tokens") > 0)
+    assert cached.height and (cached.get_column("cached_input_cost_usd") > 0).all()
 
 
 def test_showback_monthly(built: Built, cost: pl.DataFrame) -> None:
@@ -96,9 +103,12 @@ def test_showback_monthly(built: Built, cost: pl.DataFrame) -> None:
             "tenant_budget_used_pct",
             "prev_month_cost_usd",
             "change_pct",
+            *expected.COST_PARTS,
         ],
     )
     assert actual.filter(pl.col("prev_month_cost_usd").is_not_null()).height > 0
+    assert actual.get_column("cached_input_cost_usd").sum() > 0
+    assert actual.get_column("reasoning_cost_usd").sum() > 0
 
 
 def test_budget_status(built: Built, cost: pl.DataFrame) -> None:

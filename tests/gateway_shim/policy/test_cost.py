@@ -47,3 +47,22 @@ def test_day_and_month_arithmetic() -> None:
     assert month_key(days(dt.date(2026, 12, 1))) == month + 1
     assert month_end_us(month) == ts + 1_000_000
     assert month_end_us(2026 * 12 + 11) == int(dt.datetime(2027, 1, 1, tzinfo=dt.UTC).timestamp()) * 1_000_000
+
+
+def test_cache_reads_and_writes_have_their_own_prices_and_default_to_the_input_price() -> None:
+    book = PriceBook(CONFIG.pricing)
+    day = days(dt.date(2026, 11, 20))
+    # 1M input tokens of which 600k read from the cache and 100k written to it; 1M output.
+    assert book.cost(HAIKU, day, 1_000_000, 1_000_000, 600_000, 100_000) == pytest.approx(
+        0.3 * 1.00 + 0.6 * 0.10 + 0.1 * 1.25 + 5.00)
+    mini = "gpt-4o-mini"  # cache reads priced, writes left at the input price
+    assert book.cost(mini, day, 1_000_000, 0, 500_000, 500_000) == pytest.approx(0.5 * 0.075 + 0.5 * 0.15)
+
+
+def test_a_per_request_price_is_added_once_per_call() -> None:
+    document = CONFIG.model_dump(mode="json")
+    document["pricing"]["per-call-model"] = [{"effective_from": "2026-01-01", "input_per_mtok": 1.0,
+                                              "output_per_mtok": 2.0, "per_request_usd": 0.004}]
+    book = PriceBook(type(CONFIG).model_validate(document).pricing)
+    assert book.cost("per-call-model", days(dt.date(2026, 11, 20)), 1000, 500) == pytest.approx(
+        0.001 + 0.001 + 0.004)

@@ -17,8 +17,10 @@ from pathlib import Path
 
 import pyarrow.dataset as ds
 import pytest
+import yaml
 
 from gateway_shim.telemetry.spool import SEGMENT_SUFFIX, read_segment
+from tests.gateway_shim.server.native_stack import AWS_ENV, CLAUDE, OPENAI_EMBEDDING, native_config
 from tests.gateway_shim.server.stack import (
     TEST_CONFIG,
     ProviderProcess,
@@ -65,6 +67,35 @@ def test_kill_9_after_a_burst_loses_no_acknowledged_request(tmp_path: Path,
         acknowledged.update(traces)
     missing = acknowledged - _recorded_traces(tmp_path / "lake", tmp_path / "spool")
     assert not missing, f"{len(missing)} of {len(acknowledged)} acknowledged requests lost by kill -9"
+
+
+def _native_body(i: int) -> tuple[str, dict[str, object]]:
+    """An embeddings or an Anthropic Messages request (the native doors), alternately."""
+    if i % 2:
+        return "/v1/embeddings", {"model": OPENAI_EMBEDDING, "input": f"durable {i}?"}
+    return "/v1/messages", {"model": CLAUDE, "max_tokens": 16,
+                            "messages": [{"role": "user", "content": f"durable {i}?"}]}
+
+
+@pytest.mark.slow
+def test_kill_9_loses_no_acknowledged_native_door_request(tmp_path: Path, provider: ProviderProcess) -> None:
+    """The native doors answer a 2xx only once its event is durable, as chat does."""
+    gateway = start_gateway(tmp_path, provider, gateway_id="durable-native-gw", config_text=native_config(),
+                            env=AWS_ENV)
+
+    def send(i: int, url: str = gateway.url) -> str | None:
+        trace = uuid.uuid4().hex
+        path, body = _native_body(i)
+        answer = call(f"{url}{path}", body, headers=traceparent(trace))
+        return trace if answer.status == 200 else None
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        traces = [t for t in pool.map(send, range(BURST // 2)) if t is not None]
+    os.kill(gateway.process.pid, signal.SIGKILL)
+    gateway.process.wait(timeout=10)
+    assert len(traces) == BURST // 2, f"only {len(traces)} of {BURST // 2} answered 200"
+    missing = set(traces) - _recorded_traces(tmp_path / "lake", tmp_path / "spool")
+    assert not missing, f"{len(missing)} of {len(traces)} acknowledged native requests lost by kill -9"
 
 
 def test_sighup_is_logged_and_ignored(tmp_path: Path, provider: ProviderProcess) -> None:
@@ -120,5 +151,35 @@ def test_a_full_spool_disk_with_refuse_answers_503_never_a_silent_200(tmp_path: 
                 answer = call(url, chat("space is back"))
             assert answer.status == 200
             assert temp_files(disk) == []
+        finally:
+            gateway.stop()
+
+
+def test_a_full_spool_disk_with_refuse_also_refuses_the_native_doors(tmp_path: Path,
+                                                                     provider: ProviderProcess) -> None:
+    config = yaml.safe_load(native_config())
+    config["gateway"]["on_spool_full"] = "refuse"
+    with tiny_disk(tmp_path / "disk") as disk:
+        gateway = start_gateway(tmp_path, provider, gateway_id="refuse-native-gw",
+                                config_text=yaml.safe_dump(config, sort_keys=False),
+                                env={**AWS_ENV, "AIGW_SPOOL": str(disk)})
+        try:
+            embeddings, messages = (f"{gateway.url}{_native_body(i)[0]}" for i in (1, 0))
+            assert call(embeddings, _native_body(1)[1]).status == 200
+            assert call(messages, _native_body(0)[1]).status == 200
+            filler = fill(disk)
+            full_embeddings = call(embeddings, _native_body(1)[1])
+            full_messages = call(messages, _native_body(0)[1])
+            assert (full_embeddings.status, full_messages.status) == (503, 503)
+            assert full_embeddings.json()["error"]["code"] == "telemetry_unavailable"
+            assert full_messages.json()["type"] == "error"
+            assert "record requests" in full_messages.json()["error"]["message"]
+            filler.unlink()
+            deadline = time.monotonic() + 10
+            answer = call(embeddings, _native_body(1)[1])
+            while answer.status != 200 and time.monotonic() < deadline:
+                time.sleep(0.2)
+                answer = call(embeddings, _native_body(1)[1])
+            assert answer.status == 200
         finally:
             gateway.stop()

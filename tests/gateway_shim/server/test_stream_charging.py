@@ -14,10 +14,12 @@ import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from urllib.parse import quote
 
 import orjson
 import pytest
 
+from tests.gateway_shim.server.native_stack import AWS_ENV, CLAUDE, native_config
 from tests.gateway_shim.server.stack import KEYS, TEST_CONFIG, ProviderProcess, start_gateway, start_provider
 from tests.helpers import LOCALHOST
 
@@ -124,3 +126,38 @@ def test_streams_cut_by_the_drain_end_with_an_error_frame_and_are_charged(
     event = next(e for e in gateway.events() if e["tenant_id"] == "acme")
     assert event["error_type"] == "gateway_shutdown"
     assert event["estimated_cost_usd"] >= event["input_tokens"] * INPUT_PER_TOKEN[event["model_name"]] > 0
+
+
+MESSAGES_STREAM = ("/v1/messages", {
+    "model": CLAUDE, "stream": True, "max_tokens": 512,
+    "messages": [{"role": "user", "content": "a long answer please " * 50}]}, b"event: error")
+INVOKE_STREAM = (f"/model/{quote(CLAUDE, safe='')}/invoke-with-response-stream", {
+    "anthropic_version": "bedrock-2023-05-31", "max_tokens": 512,
+    "messages": [{"role": "user", "content": "a long answer please " * 50}]}, b"modelStreamErrorException")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("path", "body", "error_frame"), [MESSAGES_STREAM, INVOKE_STREAM],
+                         ids=["anthropic-messages", "invoke-with-response-stream"])
+def test_native_door_streams_cut_by_the_drain_end_with_an_error_frame_and_are_charged(
+        tmp_path: Path, path: str, body: dict[str, object], error_frame: bytes) -> None:
+    (tmp_path / "provider").mkdir()
+    real_time = start_provider(tmp_path / "provider", time_scale=1.0)  # streams last seconds
+    gateway = start_gateway(tmp_path, real_time, gateway_id="drain-cut-native-gw", drain_timeout_s=0.5,
+                            config_text=native_config(), env=AWS_ENV)
+    try:
+        sock, head = _open_stream(gateway.port, KEYS["acme"], body, path)
+        assert head.startswith(b"HTTP/1.1 200"), head[:200]
+        gateway.process.send_signal(signal.SIGTERM)
+        rest = _read_until_closed(sock, time.monotonic() + 15)
+        sock.close()
+        assert gateway.process.wait(timeout=30) == 0
+    finally:
+        gateway.stop()
+        real_time.stop()
+    text = head + rest
+    assert error_frame in text and b"gateway_shutdown" in text, text[-500:]
+    assert text.endswith(b"0\r\n\r\n"), "the chunked body must be closed properly"
+    event = next(e for e in gateway.events() if e["tenant_id"] == "acme")
+    assert event["error_type"] == "gateway_shutdown" and event["model_name"] == CLAUDE
+    assert event["estimated_cost_usd"] >= event["input_tokens"] * 0.80e-6 > 0

@@ -39,14 +39,17 @@ def test_simulate_writes_schema_v2_events_and_the_policy_snapshot(tmp_path: Path
     files = list((lake / "events" / "v1").rglob("*.parquet"))
     assert files and all(f.name.startswith("sim-2026") for f in files)
     rows = table.select(["workflow", "outcome", "tool_calls", "cache_read_tokens", "operation",
-                         "schema_version"]).to_pylist()
+                         "schema_version", "output_tokens"]).to_pylist()
     served = [r for r in rows if r["outcome"] == "ok"]
     agent = [r["tool_calls"] for r in served if r["workflow"] == "refund-agent"]
     assert agent and set(agent) == {0, 1} and 0.5 < sum(agent) / len(agent) < 0.85
     assert {r["tool_calls"] for r in served if r["workflow"] != "refund-agent"} == {0}
     assert any(r["cache_read_tokens"] for r in served)
     assert all(r["cache_read_tokens"] is not None for r in served)
-    assert {(r["operation"], r["schema_version"]) for r in rows} == {("chat", 2)}
+    assert {(r["operation"], r["schema_version"]) for r in rows} == {("chat", 2), ("embeddings", 2)}
+    embedded = [r for r in served if r["operation"] == "embeddings"]
+    assert embedded and {(r["workflow"], r["output_tokens"], r["cache_read_tokens"]) for r in embedded} == {
+        ("document-embedding", 0, 0)}
 
 
 def test_a_bad_scenario_is_an_error_with_the_line_not_a_traceback(tmp_path: Path) -> None:

@@ -78,3 +78,14 @@ def test_every_request_gets_exactly_one_event() -> None:
     stats = simulate_into(prepare(Options(days=1, start=MONDAY, seed=8, scale=0.05)), events.append)
     assert stats.arrivals == stats.events == len(events) > 1000
     assert len({e["trace_id"] for e in events}) == len(events)
+
+
+def test_the_embedding_workflow_emits_embeddings_events() -> None:
+    events = simulate_events(prepare(Options(days=1, start=MONDAY, seed=3, scale=0.05)))
+    embedded = [e for e in events if e["workflow"] == "document-embedding"]
+    assert embedded and all(e["operation"] == "embeddings" for e in embedded)
+    served = [e for e in embedded if e["outcome"] == "ok"]
+    assert served and all(e["output_tokens"] == 0 and not e["streamed"] for e in served)
+    assert all(e["model_name"] == "amazon.titan-embed-text-v2" for e in served)
+    assert all(e["estimated_cost_usd"] > 0 for e in served)
+    assert {e["operation"] for e in events if e["workflow"] != "document-embedding"} == {"chat"}

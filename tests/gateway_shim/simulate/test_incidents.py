@@ -129,8 +129,10 @@ def test_haiku_costs_the_new_price_from_the_change_day(month_events: Events) -> 
     for event in (e for e in month_events
                   if e["model_name"] == HAIKU and e["outcome"] == "ok"):
         price = new if event["ts"] >= change_us else old
-        expected = (event["input_tokens"] * price.input_per_mtok
-                    + event["output_tokens"] * price.output_per_mtok) / 1e6
+        cache_read = event["cache_read_tokens"] or 0  # prompt-cache reads have their own price
+        read_price = price.input_per_mtok if price.cache_read_per_mtok is None else price.cache_read_per_mtok
+        expected = ((event["input_tokens"] - cache_read) * price.input_per_mtok + cache_read * read_price
+                    + event["output_tokens"] * price.output_per_mtok) / 1e6 + price.per_request_usd
         assert abs(event["estimated_cost_usd"] - expected) < 1e-9
 
 

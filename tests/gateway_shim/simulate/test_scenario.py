@@ -112,7 +112,7 @@ def test_a_degradation_names_a_model_or_a_provider_not_both() -> None:
 def test_a_provider_degradation_covers_every_model_routed_to_it() -> None:
     schedule = build_schedule(load_scenario(), load_config(), MONTH_START, 30)
     degraded = {a.model for a in schedule.actions if a.kind == "fault_on" and a.fault and not a.fault.outage}
-    assert degraded == {"amazon.nova-lite-v1", "amazon.titan-text-express-v1",
+    assert degraded == {"amazon.nova-lite-v1", "amazon.titan-embed-text-v2", "amazon.titan-text-express-v1",
                         "anthropic.claude-3-5-haiku-v1", "anthropic.claude-3-7-sonnet-v1",
                         "meta.llama3-1-70b-instruct-v1"}
 
@@ -124,3 +124,10 @@ def test_api_keys_may_come_from_the_environment(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("ACME_KEY", "wrong")
     with pytest.raises(ScenarioError, match=r"api_keys\.acme"):
         tenant_keys(loaded, load_config())
+
+
+def test_an_embeddings_stream_offers_no_tools() -> None:
+    embeddings = "    operation: embeddings\n"
+    text = default_text().replace(embeddings, embeddings + "    tools: true\n")
+    with pytest.raises(ScenarioError, match=r"x\.yaml:\d+: streams\.\d+: tools: true is for chat streams"):
+        parse_scenario(text, "x.yaml")
