@@ -41,11 +41,14 @@ def _mono() -> float:
 
 
 class Dispatcher:
-    def __init__(self, gateway: Gateway, clients: Mapping[str, ProviderClient], metrics: Metrics) -> None:
+    def __init__(self, gateway: Gateway, clients: Mapping[str, ProviderClient], metrics: Metrics,
+                 lanes: AsyncLanes | None = None) -> None:
+        """One per policy version: a request runs to its end on the dispatcher (and core) that admitted
+        it; ``lanes`` are the previous version's, kept when the core took over its lane gate."""
         self.gateway = gateway
         self.clients = clients
         self.metrics = metrics
-        self.lanes = AsyncLanes(gateway.lanes)
+        self.lanes = lanes if lanes is not None and lanes.gate is gateway.lanes else AsyncLanes(gateway.lanes)
 
     # ---- refusals -------------------------------------------------------------------------------------
     def refuse(self, conn: Connection, door: Door, ctx: RequestContext, rejection: Rejection,
@@ -79,6 +82,12 @@ class Dispatcher:
             self.refuse(conn, door, ctx, decision, started)
             return
         plan = decision
+        if gateway.state is not None:  # rate limits and budget decided by the store every replica shares
+            refused = gateway.conclude(plan, await gateway.state.admit(
+                plan.tenant_id, plan.month, plan.input_tokens, plan.reservation_usd))
+            if refused is not None:
+                self.refuse(conn, door, ctx, refused, started)
+                return
         try:
             ticket, shed, waited = await self.lanes.acquire(plan.lane)
         except asyncio.CancelledError:

@@ -10,18 +10,22 @@ import asyncio
 import datetime as dt
 import gc
 import logging
+import secrets
 import signal
 import ssl
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from gateway_shim.config.models import Config
 from gateway_shim.core import Gateway
 from gateway_shim.server.app import GatewayApp
-from gateway_shim.server.budget_seed import read_seed, seed_ledger
+from gateway_shim.server.budget_seed import Gauges, read_seed, seed_ledger, seed_shared
 from gateway_shim.server.http import HttpServer, Limits
+from gateway_shim.state import StateBackend, open_state
 from gateway_shim.telemetry.lake_writer import LakeWriter, default_spool_dir
+from gateway_shim.telemetry.spend import month_start_of
 from gateway_shim.telemetry.storage import LakeLocation
 from gateway_shim.upstream.registry import build_clients
 
@@ -60,11 +64,10 @@ async def serve_until_signalled(config: Config, options: ServeOptions) -> int:
     lake = LakeLocation.parse(options.lake_url)
     _snapshot_policy(lake, config)
     spool_dir = options.spool_dir or default_spool_dir(options.gateway_id)
-    seed = await read_seed(lake, spool_dir, dt.datetime.now(dt.UTC), options.budget_seed_timeout_s)
-    print(seed.describe(), file=sys.stderr, flush=True)
+    state, seed_gauges, seed_ledger_of = await _open_state(config, options, lake, spool_dir)
     writer = LakeWriter(lake, options.gateway_id, spool_dir=spool_dir).start()
-    gateway = Gateway(config, gateway_id=options.gateway_id, emit=writer.emit)
-    seed_ledger(gateway.budget, config.tenants, seed)
+    gateway = Gateway(config, gateway_id=options.gateway_id, emit=writer.emit, state=state)
+    seed_ledger_of(gateway)
     clients = build_clients(config)
     app = GatewayApp(config, gateway, clients, gateway_id=options.gateway_id,
                      telemetry_stats=lambda: dict(writer.stats()))
@@ -76,7 +79,7 @@ async def serve_until_signalled(config: Config, options: ServeOptions) -> int:
         return lag, server.loop_lag_over_10ms
 
     app.loop_lag = loop_lag
-    app.extra_gauges = seed.gauges
+    app.extra_gauges = seed_gauges if state is None else lambda: {**seed_gauges(), **state.gauges()}
     gc.collect()
     gc.freeze()  # startup's ~80k objects (config, pyarrow, clients) leave the collector's scans for good
     stop = asyncio.Event()
@@ -99,6 +102,11 @@ async def serve_until_signalled(config: Config, options: ServeOptions) -> int:
         if not drained:
             log.warning("drain timeout: %d requests still in flight were cut off", server.in_flight)
     finally:
+        if state is not None:
+            try:
+                await state.close()  # settlements still queued are sent (or kept for nobody: logged)
+            except Exception:
+                log.warning("closing the shared state failed", exc_info=True)
         for client in clients.values():
             try:
                 await client.aclose()
@@ -110,6 +118,23 @@ async def serve_until_signalled(config: Config, options: ServeOptions) -> int:
               f"dropped {stats['dropped']}{'' if flushed else ' (rest kept in the spool)'}",
               file=sys.stderr, flush=True)
     return 0
+
+
+async def _open_state(config: Config, options: ServeOptions, lake: LakeLocation, spool_dir: Path,
+                      ) -> tuple[StateBackend | None, Gauges, Callable[[Gateway], None]]:
+    """The shared store (``state.backend: redis``) seeded once for the fleet, or ``None`` and the
+    month-to-date read to seed this process's own ledger with (before the lake writer replays the spool)."""
+    now = dt.datetime.now(dt.UTC)
+    if config.state.backend == "memory":
+        seed = await read_seed(lake, spool_dir, now, options.budget_seed_timeout_s)
+        print(seed.describe(), file=sys.stderr, flush=True)
+        return None, seed.gauges, lambda gateway: seed_ledger(gateway.budget, config.tenants, seed)
+    state = open_state(config.state, {t: c.monthly_budget_usd for t, c in config.tenants.items()},
+                       {t: c.limits for t, c in config.tenants.items()},
+                       replica_id=f"{options.gateway_id}.{secrets.token_hex(3)}")
+    shared = await seed_shared(state, lake, spool_dir, now, options.budget_seed_timeout_s)
+    print(shared.describe(month_start_of(now)), file=sys.stderr, flush=True)
+    return state, shared.gauges, lambda gateway: None
 
 
 def _snapshot_policy(lake: LakeLocation, config: Config) -> None:

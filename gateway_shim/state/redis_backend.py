@@ -134,6 +134,20 @@ class RedisState:
         return decision
 
     async def settle(self, lease: Lease, actual_usd: float, tokens_delta: int) -> None:
+        op = self._settlement(lease, actual_usd, tokens_delta)
+        if op is not None:
+            await self._submit(op)
+
+    def settle_soon(self, lease: Lease, actual_usd: float, tokens_delta: int) -> None:
+        """``settle`` without waiting for the answer: it joins the next call (nobody awaits it, so a
+        finishing request costs no future and no task)."""
+        op = self._settlement(lease, actual_usd, tokens_delta)
+        if op is not None:
+            self._queue.append(op)
+            self._schedule(asyncio.get_running_loop())
+
+    def _settlement(self, lease: Lease, actual_usd: float, tokens_delta: int) -> _Op | None:
+        """The settlement to send to Redis, or ``None`` once booked locally or kept for the replay."""
         actual = round(actual_usd * NANOS)
         if not lease.shared:
             if self._outage is not None and self._outage.lease_id == lease.id:
@@ -142,13 +156,13 @@ class RedisState:
             self._journal[key] = self._journal.get(key, 0) + actual
             if self._outage is None:
                 self._schedule(asyncio.get_running_loop())
-            return
+            return None
         record = f"S{_US}{lease.tenant}{_US}{lease.month}{_US}{lease.id}{_US}{actual}{_US}{tokens_delta}"
         op = _Op(record, _SETTLE, lease.tenant, lease.month, lease.id, 0.0, 0)
         if self._outage is not None:
             self._replay.append(op)
-            return
-        await self._submit(op)
+            return None
+        return op
 
     def _submit(self, op: _Op) -> Awaitable[Decision | None]:
         loop = asyncio.get_running_loop()
