@@ -44,8 +44,10 @@ CREATE TABLE IF NOT EXISTS raw.events (
     estimated_cost_usd DOUBLE,
     streamed BOOLEAN,
     run_id VARCHAR,
-    source_file VARCHAR              -- the lake object the row was read from (the first, if duplicated)
+    source_file VARCHAR,             -- the lake object the row was read from (the first, if duplicated)
+    state_degraded BOOLEAN           -- decided without the shared store (Redis unreachable)
 );
+ALTER TABLE raw.events ADD COLUMN IF NOT EXISTS state_degraded BOOLEAN;  -- warehouses built before it
 
 -- Which lake objects each loaded day was built from: how a run knows which days have new data.
 CREATE TABLE IF NOT EXISTS meta.lake_files (

@@ -75,6 +75,7 @@ def rejection_event(
         "estimated_cost_usd": 0.0,
         "streamed": ctx.stream,
         "run_id": ctx.run_id,
+        "state_degraded": rejection.state_degraded,
     }
 
 
@@ -137,4 +138,5 @@ def plan_event(
         "estimated_cost_usd": cost_usd,
         "streamed": streamed,
         "run_id": ctx.run_id,
+        "state_degraded": plan.state_degraded,
     }

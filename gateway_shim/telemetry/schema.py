@@ -54,6 +54,7 @@ EVENT_SCHEMA: Final = pa.schema(
         pa.field("estimated_cost_usd", pa.float64()),
         pa.field("streamed", pa.bool_()),
         pa.field("run_id", pa.string()),
+        pa.field("state_degraded", pa.bool_()),
     ],
     metadata={"aigw.schema_version": str(SCHEMA_VERSION)},
 )
