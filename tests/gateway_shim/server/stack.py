@@ -135,6 +135,9 @@ class GatewayProcess:
     def tls_url(self) -> str:
         return f"https://{LOCALHOST}:{self.tls_port}"
 
+    def wait_healthy(self, timeout: float = 30.0) -> None:
+        _wait_healthy(self.url, self.process, self.log, timeout)
+
     def stop(self, timeout: float = 30.0) -> int:
         """SIGTERM, wait for the drain and the telemetry flush; the exit code."""
         return _stop(self.process, timeout)
@@ -168,6 +171,16 @@ def start_gateway(tmp: Path, provider: ProviderProcess, *, gateway_id: str = "te
                   config_text: str | None = None, lake_url: str | None = None,
                   env: dict[str, str] | None = None, drain_timeout_s: float = 15) -> GatewayProcess:
     """`aigw serve` on free ports (plain and TLS) with a lake in ``tmp`` unless ``lake_url`` is given."""
+    gateway = spawn_gateway(tmp, provider, gateway_id=gateway_id, config_text=config_text, lake_url=lake_url,
+                            env=env, drain_timeout_s=drain_timeout_s)
+    gateway.wait_healthy()
+    return gateway
+
+
+def spawn_gateway(tmp: Path, provider: ProviderProcess, *, gateway_id: str = "test-gw",
+                  config_text: str | None = None, lake_url: str | None = None,
+                  env: dict[str, str] | None = None, drain_timeout_s: float = 15) -> GatewayProcess:
+    """``start_gateway`` without waiting for it (start several, then ``wait_healthy`` each)."""
     tmp.mkdir(parents=True, exist_ok=True)
     text = config_text if config_text is not None else TEST_CONFIG.read_text()
     config = tmp / "aigw.yaml"
@@ -186,9 +199,7 @@ def start_gateway(tmp: Path, provider: ProviderProcess, *, gateway_id: str = "te
              "--tls-cert", str(cert), "--tls-key", str(key), "--drain-timeout", str(drain_timeout_s),
              "--loop", os.environ.get("AIGW_TEST_LOOP", "uvloop")],
             stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=full_env, cwd=tmp)
-    gateway = GatewayProcess(port, tls_port, cert, lake, process, log, extra)
-    _wait_healthy(gateway.url, process, log)
-    return gateway
+    return GatewayProcess(port, tls_port, cert, lake, process, log, extra)
 
 
 @dataclass
