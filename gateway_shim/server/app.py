@@ -46,6 +46,15 @@ class GatewayApp:
         """(longest event-loop lag in seconds since the last scrape, lags over 10 ms so far)."""
         self.extra_gauges: Gauges = lambda: {}
         """More point-in-time values for ``/metrics`` (the start-up budget seed)."""
+        self.extra_health: Callable[[], Mapping[str, Any]] = lambda: {}
+        """More fields for ``/healthz`` (the policy file and its reload error)."""
+
+    def adopt(self, config: Config, gateway: Gateway, clients: Mapping[str, ProviderClient]) -> None:
+        """Serve new requests under ``config`` (a reload); each request in flight finishes on the
+        dispatcher, core and policy version that admitted it."""
+        self.config = config
+        self.gateway = gateway
+        self.dispatcher = Dispatcher(gateway, clients, self.metrics, self.dispatcher.lanes)
 
     async def __call__(self, request: Request, conn: Connection) -> None:
         path, method = request.path, request.method
@@ -130,6 +139,7 @@ class GatewayApp:
             "status": "draining" if self.draining else "ok",
             "gateway_id": self.gateway_id,
             "policy_version": self.config.policy_version,
+            **self.extra_health(),
         }))
 
     def _gauges(self) -> dict[str, list[tuple[dict[str, str], float]]]:

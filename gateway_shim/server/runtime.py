@@ -17,17 +17,21 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from gateway_shim.config.models import Config
 from gateway_shim.core import Gateway
 from gateway_shim.server.app import GatewayApp
 from gateway_shim.server.budget_seed import Gauges, read_seed, seed_ledger, seed_shared
 from gateway_shim.server.http import HttpServer, Limits
+from gateway_shim.server.policy_reload import PolicyReloader, ReloadRefused
 from gateway_shim.state import StateBackend, open_state
 from gateway_shim.telemetry.lake_writer import LakeWriter, default_spool_dir
 from gateway_shim.telemetry.spend import month_start_of
 from gateway_shim.telemetry.storage import LakeLocation
-from gateway_shim.upstream.registry import build_clients
+from gateway_shim.upstream.base import ProviderClient
+from gateway_shim.upstream.http_client import HttpClient
+from gateway_shim.upstream.registry import build_client, build_clients
 
 log = logging.getLogger("aigw.server")
 
@@ -45,6 +49,10 @@ class ServeOptions:
     flush_timeout_s: float = 30.0
     spool_dir: Path | None = None
     budget_seed_timeout_s: float = 60.0
+    config_path: Path | None = None
+    """The policy file to reload on SIGHUP and when it changes (``None``: no reload)."""
+    policy_poll_s: float = 1.0
+    """How often the policy file's mtime is checked; 0 = on SIGHUP only."""
 
 
 def tls_context(cert: Path, key: Path) -> ssl.SSLContext:
@@ -68,7 +76,9 @@ async def serve_until_signalled(config: Config, options: ServeOptions) -> int:
     writer = LakeWriter(lake, options.gateway_id, spool_dir=spool_dir).start()
     gateway = Gateway(config, gateway_id=options.gateway_id, emit=writer.emit, state=state)
     seed_ledger_of(gateway)
-    clients = build_clients(config)
+    http = HttpClient()
+    clients = build_clients(config, http)
+    retired: list[ProviderClient] = []
     app = GatewayApp(config, gateway, clients, gateway_id=options.gateway_id,
                      telemetry_stats=lambda: dict(writer.stats()))
     limits = Limits(max_body_bytes=config.gateway.max_body_bytes)
@@ -79,13 +89,35 @@ async def serve_until_signalled(config: Config, options: ServeOptions) -> int:
         return lag, server.loop_lag_over_10ms
 
     app.loop_lag = loop_lag
-    app.extra_gauges = seed_gauges if state is None else lambda: {**seed_gauges(), **state.gauges()}
+    reloader: PolicyReloader | None = None
+    if options.config_path is not None:
+        def apply(new: Config) -> None:
+            retired.extend(_adopt(app, new, options.gateway_id, writer.emit, http))
+
+        reloader = PolicyReloader(options.config_path, config, apply, poll_s=options.policy_poll_s,
+                                  snapshot=lambda new: _snapshot_policy(lake, new))
+        app.extra_health = reloader.health
+
+    def gauges() -> dict[str, list[tuple[dict[str, str], float]]]:
+        found = dict(seed_gauges())
+        if state is not None:
+            found.update(state.gauges())
+        if reloader is not None:
+            found.update(reloader.gauges())
+        return found
+
+    app.extra_gauges = gauges
     gc.collect()
     gc.freeze()  # startup's ~80k objects (config, pyarrow, clients) leave the collector's scans for good
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    watch: asyncio.Task[None] | None = None
+    if reloader is not None:
+        loop.add_signal_handler(signal.SIGHUP, reloader.trigger)
+        if options.policy_poll_s > 0:
+            watch = loop.create_task(reloader.run())
     try:
         port = await server.listen(options.host, options.port)
         where = [f"http://{options.host}:{port}"]
@@ -97,6 +129,8 @@ async def serve_until_signalled(config: Config, options: ServeOptions) -> int:
               f"policy {config.policy_version}, lake {lake.url})", file=sys.stderr, flush=True)
         await stop.wait()
         print("aigw serve: draining", file=sys.stderr, flush=True)
+        if watch is not None:
+            watch.cancel()
         app.draining = True
         drained = await server.drain(options.drain_timeout_s)
         if not drained:
@@ -107,7 +141,7 @@ async def serve_until_signalled(config: Config, options: ServeOptions) -> int:
                 await state.close()  # settlements still queued are sent (or kept for nobody: logged)
             except Exception:
                 log.warning("closing the shared state failed", exc_info=True)
-        for client in clients.values():
+        for client in [*app.dispatcher.clients.values(), *retired]:
             try:
                 await client.aclose()
             except Exception:
@@ -118,6 +152,23 @@ async def serve_until_signalled(config: Config, options: ServeOptions) -> int:
               f"dropped {stats['dropped']}{'' if flushed else ' (rest kept in the spool)'}",
               file=sys.stderr, flush=True)
     return 0
+
+
+def _adopt(app: GatewayApp, config: Config, gateway_id: str, emit: Callable[[dict[str, Any]], None],
+           http: HttpClient) -> list[ProviderClient]:
+    """Swap ``config`` in (a reload): a core that takes over the running one's budgets, limits, shared
+    state, lanes and breakers, clients rebuilt only for the providers whose settings changed. Returns
+    the clients replaced (closed at shutdown: requests in flight may still use them)."""
+    running = app.config
+    if config.state != running.state:
+        raise ReloadRefused("the state section changed: connection settings need a restart (rolling)")
+    gateway = Gateway(config, gateway_id=gateway_id, emit=emit)
+    gateway.take_over(app.gateway)
+    previous = app.dispatcher.clients
+    clients = {name: previous[name] if name in previous and running.providers.get(name) == provider
+               else build_client(name, provider, http) for name, provider in config.providers.items()}
+    app.adopt(config, gateway, clients)
+    return [client for name, client in previous.items() if clients.get(name) is not client]
 
 
 async def _open_state(config: Config, options: ServeOptions, lake: LakeLocation, spool_dir: Path,
