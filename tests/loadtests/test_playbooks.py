@@ -155,3 +155,17 @@ def test_unknown_playbook_and_remote_hosts_are_refused(tmp_path: Path) -> None:
     code, output = run(["steady", "--host", "http://example.com:8080", "--lake", str(tmp_path),
                         "--workdir", str(tmp_path / "w")])
     assert code == 1 and "only talks to loopback" in output
+
+
+def test_budget_passes_against_three_replicas_judged_from_every_replicas_events(tmp_path: Path) -> None:
+    lake = tmp_path / "lake"
+    code, output = run(["budget", "--replicas", "3", "--duration", "15", "--lake", str(lake),
+                        "--workdir", str(tmp_path / "w")])
+    assert code == 0, output
+    summary = summary_of(output, lake)
+    assert summary["verdict"] == "pass"
+    criteria = {c["name"]: c for c in summary["criteria"]}
+    assert criteria["replicas_reporting"]["measured"] == 3 and criteria["replicas_reporting"]["passed"]
+    assert criteria["spend_stops_at_budget_usd"]["passed"]
+    logs = sorted(p.name for p in (tmp_path / "w").glob("gateway*.log"))
+    assert logs == ["gateway0.log", "gateway1.log", "gateway2.log"]
