@@ -55,6 +55,8 @@ from loadtests.verdicts import Criterion, RunData, judge
 HOST = "127.0.0.1"
 AIGW = [sys.executable, "-c", "from aigw.cli import main; main()"]
 READY_TIMEOUT_S = 30.0
+FLEET_READY_TIMEOUT_S = 60.0
+"""Several gateways import and start at once on the same cores; Locust waits as long for them."""
 LOCUST_GRACE_S = 60.0
 STOP_TIMEOUT_S = 30.0
 EXTERNAL_TELEMETRY_WAIT_S = 60.0
@@ -280,8 +282,9 @@ def launch_local(stack: ExitStack, options: RunOptions, run_id: str, lake: LakeL
                     wait_for=ready),
         logs["locust"], env))
     _wait_http(ready[0], provider, logs["provider"], READY_TIMEOUT_S)
+    deadline = time.monotonic() + (READY_TIMEOUT_S if replicas == 1 else FLEET_READY_TIMEOUT_S)
     for url, (gateway, log) in zip(ready[1:], gateways, strict=True):
-        _wait_http(url, gateway, log, READY_TIMEOUT_S)
+        _wait_http(url, gateway, log, max(1.0, deadline - time.monotonic()))
     return Launched(hosts, provider_url, config, run_lake, [g for g, _ in gateways]), locust
 
 
