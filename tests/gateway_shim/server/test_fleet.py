@@ -160,3 +160,25 @@ def test_redis_down_refuse_answers_503_until_it_returns(
     refused = [e for e in fleet.events() if e["status_code"] == 503]
     assert len(refused) == 4
     assert all(e["state_degraded"] and e["error_type"] == "state_unavailable" for e in refused)
+
+
+def test_the_months_spend_is_seeded_into_redis_once_for_the_whole_fleet(
+        tmp_path: Path, provider: ProviderProcess, redis_server: RedisServer) -> None:
+    first = start_fleet(tmp_path, provider, redis_server)
+    try:
+        answers = [first.chat(i, "demo-acme", f"earlier {i}") for i in range(6)]
+    finally:
+        assert first.stop() == [0, 0, 0]
+    earlier = sum(float(a.headers["x-aigw-cost-usd"]) for a in answers if a is not None and a.status == 200)
+    assert earlier > 0 and len(first.events()) == 6
+    second = start_fleet(tmp_path, provider, redis_server)  # same lake, a fresh key prefix: a new Redis
+    try:
+        assert second.month("acme") == pytest.approx((earlier, 0.0), abs=1e-6), "seeded once, not thrice"
+        lines = [line for replica in second.replicas for line in replica.log.read_text().splitlines()
+                 if line.startswith("aigw serve: budgets")]
+        assert len(lines) == 3
+        assert sum("written to the shared state for every replica" in line for line in lines) == 1
+        assert sum("already seeded in the shared state" in line for line in lines) == 2
+        assert all(second.metric(i, "aigw_budget_seed_ok") == 1.0 for i in range(3))
+    finally:
+        assert second.stop() == [0, 0, 0]
