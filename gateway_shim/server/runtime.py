@@ -138,7 +138,7 @@ async def serve_until_signalled(config: Config, options: ServeOptions) -> int:
     finally:
         if state is not None:
             try:
-                await state.close()  # settlements still queued are sent (or kept for nobody: logged)
+                await state.close()  # the settlements still queued are sent before it disconnects
             except Exception:
                 log.warning("closing the shared state failed", exc_info=True)
         for client in [*app.dispatcher.clients.values(), *retired]:
