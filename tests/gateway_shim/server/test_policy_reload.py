@@ -6,6 +6,7 @@ each host); requests in flight finish under the version that admitted them, and 
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import time
@@ -15,7 +16,9 @@ from typing import Any
 
 import orjson
 
-from gateway_shim.config.loader import parse_config
+from gateway_shim.config.loader import DEMO_CONFIG, load_config, parse_config
+from gateway_shim.config.models import Config
+from gateway_shim.server.policy_reload import PolicyReloader, ReloadRefused
 from tests.gateway_shim.server.fleet import Fleet, start_fleet
 from tests.gateway_shim.server.stack import ProviderProcess, call
 from tests.helpers import RedisServer
@@ -124,3 +127,75 @@ def test_a_policy_change_reaches_every_replica_and_a_broken_file_changes_none(
     by_trace = {e["trace_id"]: e for e in fleet.events()}
     assert by_trace[slow.headers["x-aigw-trace-id"]]["policy_version"] == first
     assert by_trace[after.headers["x-aigw-trace-id"]]["policy_version"] == second
+
+
+# ---- the reloader on its own (no server): what counts as a change, what keeps the old policy ----------
+
+def _reloader(tmp_path: Path, refuse: bool = False) -> tuple[PolicyReloader, Path, list[Config]]:
+    path = tmp_path / "aigw.yaml"
+    path.write_text(DEMO_CONFIG.read_text())
+    applied: list[Config] = []
+
+    def apply(config: Config) -> None:
+        if refuse:
+            raise ReloadRefused("the state section changed")
+        applied.append(config)
+
+    return PolicyReloader(path, load_config(path), apply, poll_s=0.05), path, applied
+
+
+def _edit(path: Path, old: str, new: str, keep_stat: bool = False) -> None:
+    stat = path.stat()
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new, 1))
+    if keep_stat:
+        os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+
+
+def test_a_touch_is_no_change_and_an_edit_is_applied_once(tmp_path: Path) -> None:
+    reloader, path, applied = _reloader(tmp_path)
+    first = reloader.version
+    path.touch()
+    asyncio.run(reloader.check(force=False))
+    assert applied == [] and reloader.reloads == 0
+    _edit(path, "monthly_budget_usd: 2500", "monthly_budget_usd: 2600")
+    asyncio.run(reloader.check(force=False))
+    asyncio.run(reloader.check(force=False))
+    assert [c.tenants["acme"].monthly_budget_usd for c in applied] == [2600]
+    assert reloader.version == applied[0].policy_version != first
+    assert reloader.gauges()["aigw_policy_info"] == [({"version": reloader.version}, 1.0)]
+    assert reloader.health() == {"policy_file": str(path), "policy_reload_error": None}
+
+
+def test_a_bad_document_keeps_the_old_policy_and_names_file_and_line_until_fixed(tmp_path: Path) -> None:
+    reloader, path, applied = _reloader(tmp_path)
+    first = reloader.version
+    line = next(i for i, text in enumerate(path.read_text().splitlines(), 1) if "monthly_budget_usd" in text)
+    _edit(path, "monthly_budget_usd: 2500", "monthly_budget_usd: lots")
+    asyncio.run(reloader.check(force=False))
+    assert applied == [] and reloader.version == first
+    assert reloader.error is not None and f"{path}:{line}:" in reloader.error
+    assert "tenants.acme.monthly_budget_usd" in reloader.error
+    assert reloader.gauges()["aigw_policy_reload_ok"] == [({}, 0.0)]
+    _edit(path, "monthly_budget_usd: lots", "monthly_budget_usd: 2500")
+    asyncio.run(reloader.check(force=False))
+    assert reloader.error is None and applied == [] and reloader.version == first
+
+
+def test_a_document_the_process_cannot_apply_live_keeps_the_old_one(tmp_path: Path) -> None:
+    reloader, path, _ = _reloader(tmp_path, refuse=True)
+    first = reloader.version
+    _edit(path, "monthly_budget_usd: 2500", "monthly_budget_usd: 2600")
+    asyncio.run(reloader.check(force=False))
+    assert reloader.version == first and reloader.failures == 1
+    assert reloader.error == f"{path}: the state section changed"
+
+
+def test_sighup_reads_the_file_even_when_its_stat_did_not_move(tmp_path: Path) -> None:
+    reloader, path, applied = _reloader(tmp_path)
+    _edit(path, "monthly_budget_usd: 2500", "monthly_budget_usd: 2600", keep_stat=True)
+    asyncio.run(reloader.check(force=False))
+    assert applied == []
+    asyncio.run(reloader.check(force=True))
+    assert [c.tenants["acme"].monthly_budget_usd for c in applied] == [2600]
