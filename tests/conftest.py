@@ -1,4 +1,5 @@
-"""Session-wide fixtures: a real S3-compatible server (moto in server mode) on a free local port."""
+"""Session-wide fixtures: a real S3-compatible server (moto in server mode) and a private redis-server,
+each on a free local port."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.helpers import MotoS3Server
+from tests.helpers import MotoS3Server, RedisServer
 
 logging.getLogger("werkzeug").setLevel(logging.ERROR)  # in case moto ever runs in-process
 
@@ -16,6 +17,17 @@ logging.getLogger("werkzeug").setLevel(logging.ERROR)  # in case moto ever runs 
 def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoS3Server]:
     """moto S3 in its own process: ``.endpoint_url``, ``.env`` (AWS_* vars), ``.make_bucket(name)``."""
     server = MotoS3Server(log_path=tmp_path_factory.mktemp("moto") / "moto.log")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """``redis-server --save '' --appendonly no`` on 127.0.0.1; each test uses its own key prefix."""
+    server = RedisServer(log_path=tmp_path_factory.mktemp("redis") / "redis.log")
     server.start()
     try:
         yield server
