@@ -4,7 +4,7 @@ Run:  .venv/bin/python benchmarks/core.py [--requests 50000] [--repeats 5]
 
 Each scenario drives ``Gateway`` the way the server and the simulator do: admit → next_target →
 record_attempt → finish (which settles the budget and builds and emits the event into a sink). The
-floor builds the same 37-key event dict from the request and appends it: the least any gateway
+floor builds the same 38-key event dict from the request and appends it: the least any gateway
 must do per request. Events go to a sink that drops them every 1,000 (as a writer's batch would).
 CPU (process) time, best of ``--repeats`` runs; one process, one core.
 """
@@ -108,6 +108,7 @@ def floor_loop(sink: BatchSink, ctx: RequestContext, n: int) -> None:
             "outcome": "ok", "error_type": None, "fallback_used": False, "fallback_reason": None,
             "attempts": 1, "validation_result": "passed", "guardrail_actions": [],
             "policy_version": "x", "estimated_cost_usd": 0.0, "streamed": False, "run_id": ctx.run_id,
+            "state_degraded": False,
         })
     assert len(sink.last) == len(EVENT_COLUMNS)
 

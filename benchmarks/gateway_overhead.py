@@ -1,8 +1,8 @@
 """What a proxy hop costs: wrk → simulated provider, directly, through nginx, and through `aigw serve`.
 
-Run (needs `apt-get install wrk nginx`):
+Run (needs `apt-get install wrk nginx redis-server`):
 
-    .venv/bin/python benchmarks/gateway_overhead.py [--duration 8] [--loop asyncio]
+    .venv/bin/python benchmarks/gateway_overhead.py [--duration 8] [--loop asyncio] [--redis-connections 64]
 
 One run, side by side: for provider delays of 0 and 50 ms, 16 and 64 connections and two request
 sizes, wrk drives a chat-completions POST (``small``: ~120 bytes of text; ``large``: ~100 KB with ten
@@ -20,6 +20,11 @@ gateway's figures as ratios to direct and to nginx.
 ``--baseline-ref REF`` also runs `aigw serve` from a copy of REF (`git archive`; same venv and config)
 in every cell and prints a second table of added latency, current against REF: how a change on the
 request path (the durable acknowledgement's group commit, say) moves p50 and p99, in one run.
+
+Shared state: at the connection counts of ``--redis-connections`` (64 by default; "" to skip) and the
+small body, a second `aigw serve`, identical but for `state.backend: redis` on a private
+`redis-server` (pinned with wrk and the provider), is measured right after the memory one; another
+table gives both gateways' CPU per request, the difference, and redis-server's own CPU per request.
 """
 
 from __future__ import annotations
@@ -125,6 +130,8 @@ class Result:
     cpu_ms_per_request: float | None
     requests: int
     errors: int
+    beside_cpu_ms_per_request: float | None = None
+    """CPU per request of the ``beside`` processes (redis-server), over the same measured run."""
 
 
 def _ms(value: str, unit: str) -> float:
@@ -132,7 +139,7 @@ def _ms(value: str, unit: str) -> float:
 
 
 def run_wrk(url: str, body: dict[str, object], connections: int, duration: float, script_dir: Path,
-            proxy_pids: list[int] | None) -> Result:
+            proxy_pids: list[int] | None, beside: list[int] | None = None) -> Result:
     script = script_dir / "post.lua"
     script.write_text(
         'wrk.method = "POST"\n'
@@ -143,8 +150,10 @@ def run_wrk(url: str, body: dict[str, object], connections: int, duration: float
                "--latency", "-s", str(script), url]
     subprocess.run([*command[:6], "-d1s", *command[7:]], capture_output=True, check=True)  # warm-up
     before = cpu_seconds(proxy_pids) if proxy_pids else 0.0
+    beside_before = cpu_seconds(beside) if beside else 0.0
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     after = cpu_seconds(proxy_pids) if proxy_pids else 0.0
+    beside_after = cpu_seconds(beside) if beside else 0.0
     requests = int(re.search(r"(\d+) requests in", output).group(1))  # type: ignore[union-attr]
     errors = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses: (\d+)", output))
     socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
@@ -155,7 +164,8 @@ def run_wrk(url: str, body: dict[str, object], connections: int, duration: float
     p99 = _ms(*re.match(r"([\d.]+)(\w+)", latency["99"]).groups())  # type: ignore[union-attr]
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
     cpu = (after - before) * 1000 / requests if proxy_pids and requests else None
-    return Result(rps, p50, p99, cpu, requests, errors)
+    beside_cpu = (beside_after - beside_before) * 1000 / requests if beside and requests else None
+    return Result(rps, p50, p99, cpu, requests, errors, beside_cpu)
 
 
 def nginx_conf(folder: Path, port: int, upstream: int) -> Path:
@@ -203,6 +213,18 @@ def gateway_config(folder: Path, provider_port: int) -> Path:
     return path
 
 
+def with_redis(config: Path, port: int) -> Path:
+    """The same policy with every budget and limit decided in a shared Redis (budgets within Lua's
+    exact integers: nano-USD below 2^53)."""
+    document = yaml.safe_load(config.read_text())
+    for tenant in document["tenants"].values():
+        tenant["monthly_budget_usd"] = 1e6
+    document["state"] = {"backend": "redis", "url": f"redis://127.0.0.1:{port}/0", "key_prefix": "bench:"}
+    path = config.with_name("aigw-redis.yaml")
+    path.write_text(yaml.safe_dump(document))
+    return path
+
+
 def stop(process: subprocess.Popen[bytes]) -> None:
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)
@@ -232,15 +254,19 @@ def main() -> int:
     parser.add_argument("--loop", default="uvloop", choices=["asyncio", "uvloop"], help="aigw serve --loop")
     parser.add_argument("--baseline-ref", default=None,
                         help="also run aigw serve from this git ref (a temporary worktree), side by side")
+    parser.add_argument("--redis-connections", default="64",
+                        help="connection counts at which to also measure state.backend: redis ('' = none)")
     args = parser.parse_args()
-    for tool in ("wrk", "nginx", "taskset"):
+    redis_connections = {int(c) for c in args.redis_connections.split(",") if c}
+    for tool in ("wrk", "nginx", "taskset", *(("redis-server",) if redis_connections else ())):
         if shutil.which(tool) is None:
             print(f"{tool} is missing: apt-get install -y wrk nginx util-linux", file=sys.stderr)
             return 2
     aigw = [sys.executable, "-m", "aigw"]
     with tempfile.TemporaryDirectory(prefix="aigw-bench-") as tmp:
         folder = Path(tmp)
-        ports = {name: free_port() for name in ("provider", "nginx", "gateway", "admin")}
+        ports = {name: free_port() for name in
+                 ("provider", "nginx", "gateway", "admin", "redis", "gateway_redis", "admin_redis")}
         log = open(folder / "processes.log", "wb")  # noqa: SIM115 - closed at the end
         provider = subprocess.Popen(
             ["taskset", "-c", LOAD_CORE, *aigw, "provider", "--port", str(ports["provider"]),
@@ -268,6 +294,18 @@ def main() -> int:
                  "--port", str(ports["baseline"]), "--lake", str(folder / "lake-baseline"),
                  "--gateway-id", "bench-baseline", "--loop", args.loop],
                 stdout=log, stderr=subprocess.STDOUT, env=env, cwd=source)
+        shared: list[subprocess.Popen[bytes]] = []
+        if redis_connections:
+            shared.append(subprocess.Popen(
+                ["taskset", "-c", LOAD_CORE, "redis-server", "--port", str(ports["redis"]), "--bind",
+                 "127.0.0.1", "--save", "", "--appendonly", "no"], stdout=log, stderr=subprocess.STDOUT))
+            time.sleep(0.5)
+            shared.append(subprocess.Popen(
+                ["taskset", "-c", PROXY_CORE, *aigw, "serve", "--config",
+                 str(with_redis(config, ports["redis"])), "--port", str(ports["gateway_redis"]),
+                 "--admin-port", str(ports["admin_redis"]),
+                 "--lake", str(folder / "lake"), "--gateway-id", "bench-redis", "--loop", args.loop],
+                stdout=log, stderr=subprocess.STDOUT, env={**env, "AIGW_SPOOL": str(folder / "spool-redis")}))
         try:
             provider_url = f"http://127.0.0.1:{ports['provider']}"
             wait_http(f"{provider_url}/healthz")
@@ -275,10 +313,13 @@ def main() -> int:
             wait_http(f"http://127.0.0.1:{ports['gateway']}/healthz")
             if baseline is not None:
                 wait_http(f"http://127.0.0.1:{ports['baseline']}/healthz")
+            if shared:
+                wait_http(f"http://127.0.0.1:{ports['gateway_redis']}/healthz")
             time.sleep(0.5)
             nginx_pids = [nginx.pid, *children(nginx.pid)]
             rows = []
             compared: list[tuple[float, int, Result, Result, Result]] = []
+            redis_rows: list[RedisRow] = []
             for size in args.sizes.split(","):
                 body_direct, body_gateway = BODIES[size]
                 for delay in (float(d) for d in args.delays.split(",")):
@@ -307,15 +348,47 @@ def main() -> int:
                               f"nginx {proxied.rps:.0f} rps, aigw {ours.rps:.0f} rps "
                               f"({ours.cpu_ms_per_request or 0:.3f} ms CPU/req, errors {ours.errors})",
                               file=sys.stderr, flush=True)
+                        if shared and size == "small" and connections in redis_connections:
+                            on_redis = run_wrk(
+                                f"http://127.0.0.1:{ports['gateway_redis']}/v1/chat/completions",
+                                body_gateway, connections, args.duration, folder, [shared[1].pid],
+                                [shared[0].pid])
+                            redis_rows.append((delay, connections, ours, on_redis))
+                            print(f"  aigw with state.backend redis: {on_redis.rps:.0f} rps "
+                                  f"({on_redis.cpu_ms_per_request or 0:.3f} ms CPU/req, "
+                                  f"errors {on_redis.errors})", file=sys.stderr, flush=True)
         finally:
-            for process in (gateway, nginx, provider, *([baseline] if baseline else [])):
+            for process in (gateway, *reversed(shared), nginx, provider, *([baseline] if baseline else [])):
                 stop(process)
             log.close()
     print(render(rows, args))
     if compared:
         print()
         print(render_baseline(compared, args.baseline_ref))
+    if redis_rows:
+        print()
+        print(render_redis(redis_rows))
     return 0
+
+
+RedisRow = tuple[float, int, Result, Result]
+
+
+def render_redis(rows: list[RedisRow]) -> str:
+    lines = [
+        "| delay | conns | aigw memory rps | aigw redis rps | memory CPU ms/req | redis CPU ms/req "
+        "| added CPU ms/req | redis-server CPU ms/req | errors (m/r) |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for delay, connections, memory, on_redis in rows:
+        memory_cpu = memory.cpu_ms_per_request or 0.0
+        redis_cpu = on_redis.cpu_ms_per_request or 0.0
+        server_cpu = on_redis.beside_cpu_ms_per_request or 0.0
+        lines.append(
+            f"| {delay:g} ms | {connections} | {memory.rps:,.0f} | {on_redis.rps:,.0f} | {memory_cpu:.3f} "
+            f"| {redis_cpu:.3f} | {redis_cpu - memory_cpu:+.3f} | {server_cpu:.3f} "
+            f"| {memory.errors}/{on_redis.errors} |")
+    return "\n".join(lines)
 
 
 Row = tuple[str, float, int, Result, Result, Result, float, float]

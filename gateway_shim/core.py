@@ -27,7 +27,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from gateway_shim.config.models import CircuitBreaker as BreakerSettings
@@ -49,6 +49,8 @@ from gateway_shim.routing.degrade import DEGRADED_ACTION, degraded_chain, under_
 from gateway_shim.routing.lane_queues import LaneGate
 from gateway_shim.routing.retry import is_retryable, retry_delay
 from gateway_shim.routing.routes import RouteSpec, RouteTable
+from gateway_shim.state.base import StateBackend
+from gateway_shim.state.decisions import Decision
 from gateway_shim.telemetry.event import EventIds, plan_event, rejection_event
 from gateway_shim.types import AttemptResult, Message, Outcome, Plan, Rejection, RequestContext, Target
 from gateway_shim.wire.fates import describe_need
@@ -90,8 +92,12 @@ class Gateway:
     """Policy, routing, budget and telemetry for one gateway replica (single-threaded)."""
 
     def __init__(self, config: Config, *, gateway_id: str, emit: Emit,
-                 event_ids: EventIds | None = None) -> None:
+                 event_ids: EventIds | None = None, state: StateBackend | None = None) -> None:
         self.config = config
+        self.state = state
+        """The store shared by the replicas (``state.backend: redis``): ``admit`` then returns a pending
+        plan the caller completes with ``conclude(plan, await state.admit(...))``, and ``finish``
+        settles its lease there. ``None``: ``budget`` and ``rate_limits`` decide in ``admit`` itself."""
         self.gateway_id = gateway_id
         self.emit = emit
         self.policy_version = config.policy_version
@@ -213,7 +219,8 @@ class Gateway:
         if month is None:
             month = self._months[day] = month_key(day)
         degraded = route.degradable and under_pressure(
-            self.budget.committed(tenant_id, month), tenant.budget_usd, tenant.degrade_at_pct)
+            (self.budget if self.state is None else self.state).committed(tenant_id, month),
+            tenant.budget_usd, tenant.degrade_at_pct)
         chain = self._chain(route, rule, requested, degraded)
         if isinstance(chain, Rejection):
             return self._refuse(tenant, lane_name, sensitivity, chain.status, chain.code, chain.message,
@@ -237,22 +244,20 @@ class Gateway:
             if cap is not None and cap < max_tokens:
                 max_tokens = cap
 
-        limited = self.rate_limits.acquire(tenant_id, input_tokens, now)
-        if limited is not None:
-            which, wait_s = limited
-            return self._refuse(tenant, lane_name, sensitivity, 429, "rate_limited",
-                                f"tenant {tenant.id!r} is over its {which} limit; retry in {wait_s:.1f} s",
-                                "throttled", "rate_limit_error", input_tokens=input_tokens,
-                                validation=validation, actions=actions, route=route.name,
-                                retry_after=wait_s)
-
         rates = chain.worst_rates.get(day)
         if rates is None:
             rates = chain.worst_rates[day] = self._worst_rates(chain.targets, day)
         reservation = input_tokens * rates[0] + max_tokens * rates[1]
-        if not self.budget.try_reserve(tenant_id, month, reservation):
-            return self._over_budget(ctx, tenant, lane_name, sensitivity, month, reservation, input_tokens,
-                                     validation, actions, route.name)
+        if self.state is None:  # else the shared store decides both, in ``conclude``
+            limited = self.rate_limits.acquire(tenant_id, input_tokens, now)
+            if limited is not None:
+                return self._rate_limited(tenant, lane_name, sensitivity, *limited, input_tokens, validation,
+                                          actions, route.name)
+            if not self.budget.try_reserve(tenant_id, month, reservation):
+                return self._over_budget(ctx, tenant, lane_name, sensitivity, month, reservation,
+                                         input_tokens, validation, actions, route.name,
+                                         self.budget.spent(tenant_id, month),
+                                         self.budget.reserved(tenant_id, month))
 
         plan = Plan.admitted(ctx, tenant_id, tenant.team, lane_name, sensitivity, route.name, targets,
                              max_tokens, messages, input_tokens, lane.timeout_s, now + lane.timeout_s,
@@ -331,16 +336,51 @@ class Gateway:
                 worst_out = max(worst_out, rates[1])
         return worst_in, worst_out
 
+    def conclude(self, plan: Plan, decision: Decision) -> Rejection | None:
+        """The shared store's answer for a plan ``admit`` left pending: ``None`` = admitted (the plan
+        holds the lease), else the refusal to pass to ``reject`` (429 rate or budget, 503 store down)."""
+        plan.state_degraded = decision.degraded
+        if decision.lease is not None:
+            plan.lease = decision.lease
+            return None
+        tenant = self._tenants[plan.tenant_id]
+        if plan.team != tenant.team:  # the team a company token claimed (``_as_claimed``)
+            tenant = replace(tenant, team=plan.team)
+        refusal = decision.refusal
+        args = (plan.input_tokens, plan.validation_result, plan.guardrail_actions, plan.route)
+        if refusal == "budget_exceeded":
+            rejection = self._over_budget(plan.ctx, tenant, plan.lane, plan.sensitivity, plan.month,
+                                          plan.reservation_usd, *args, decision.spent_usd,
+                                          decision.reserved_usd)
+        elif refusal == "state_unavailable":
+            rejection = self._refuse(
+                tenant, plan.lane, plan.sensitivity, 503, "state_unavailable",
+                "the store of shared budgets and rate limits is unreachable and this gateway is "
+                f"configured to refuse meanwhile; retry in {decision.retry_after_s:.1f} s",
+                "upstream_error", "server_error", input_tokens=plan.input_tokens,
+                validation=plan.validation_result, actions=plan.guardrail_actions, route=plan.route,
+                retry_after=decision.retry_after_s)
+        else:
+            rejection = self._rate_limited(tenant, plan.lane, plan.sensitivity, str(refusal),
+                                           decision.retry_after_s, *args)
+        rejection.state_degraded = decision.degraded
+        return rejection
+
+    def _rate_limited(self, tenant: _Tenant, lane: str, sensitivity: str, which: str, wait_s: float,
+                      input_tokens: int, validation: str, actions: list[str], route: str) -> Rejection:
+        return self._refuse(tenant, lane, sensitivity, 429, "rate_limited",
+                            f"tenant {tenant.id!r} is over its {which} limit; retry in {wait_s:.1f} s",
+                            "throttled", "rate_limit_error", input_tokens=input_tokens,
+                            validation=validation, actions=actions, route=route, retry_after=wait_s)
+
     def _over_budget(self, ctx: RequestContext, tenant: _Tenant, lane: str, sensitivity: str, month: int,
                      reservation: float, input_tokens: int, validation: str, actions: list[str],
-                     route: str) -> Rejection:
-        spent = self.budget.spent(tenant.id, month)
+                     route: str, spent: float, held: float) -> Rejection:
         if spent + reservation > tenant.budget_usd:
             retry_after = max(1.0, (month_end_us(month) - ctx.received_at) / 1e6)
             why = f"month-to-date spend ${spent:.2f}"
         else:
             retry_after = 1.0
-            held = self.budget.reserved(tenant.id, month)
             why = f"month-to-date spend ${spent:.2f} plus ${held:.2f} in flight"
         return self._refuse(tenant, lane, sensitivity, 429, "budget_exceeded",
                             f"tenant {tenant.id!r}: {why} and this request's worst case ${reservation:.4f} "
@@ -510,14 +550,21 @@ class Gateway:
         else:
             billed_in = event_in = input_tokens
         cost: float | None = 0.0
+        tokens_delta = 0
+        state = self.state
         if not priced:
             cost = None
         elif served is not None and (billed_in or output_tokens):
             cost = self.prices.cost(served.model, day, billed_in, output_tokens,
                                     (cache_read_tokens or 0) if billed_in else 0,
                                     (cache_write_tokens or 0) if billed_in else 0)
-            self.rate_limits.charge(plan.tenant_id, billed_in + output_tokens - plan.input_tokens, now)
-        self.budget.settle(plan.tenant_id, plan.month, plan.reservation_usd, cost or 0.0)
+            tokens_delta = billed_in + output_tokens - plan.input_tokens
+            if state is None:
+                self.rate_limits.charge(plan.tenant_id, tokens_delta, now)
+        if state is None:
+            self.budget.settle(plan.tenant_id, plan.month, plan.reservation_usd, cost or 0.0)
+        elif plan.lease is not None:  # a plan the store refused (or never answered) holds nothing
+            state.settle_soon(plan.lease, cost or 0.0, tokens_delta)
         if error is not None:
             outcome: str = error.outcome
             error_type: str | None = error.code
@@ -537,9 +584,10 @@ class Gateway:
     def take_over(self, previous: Gateway) -> None:
         """Continue from ``previous`` (a policy reload): month-to-date spend and in-flight
         reservations, rate-limit buckets (under the new budgets and limits), lane occupancy when the
-        lanes are unchanged, and circuit breakers whose provider settings are unchanged. Plans
-        admitted by ``previous`` settle into the same ledger. The identity provider's signing keys
-        carry over while the JWKS URL is unchanged."""
+        lanes are unchanged, circuit breakers whose provider settings are unchanged, and the shared
+        store (given the new budgets and limits). Plans admitted by ``previous`` settle into the same
+        ledger or store. The identity provider's signing keys carry over while the JWKS URL is
+        unchanged."""
         self.identity.take_keys(previous.identity)
         self.budget = previous.budget
         self.budget.set_budgets({t: c.monthly_budget_usd for t, c in self.config.tenants.items()})
@@ -547,6 +595,10 @@ class Gateway:
         self.rate_limits.set_limits({t: c.limits for t, c in self.config.tenants.items()})
         if previous.config.lanes == self.config.lanes:
             self.lanes = previous.lanes
+        self.state = previous.state
+        if self.state is not None:
+            self.state.set_policy({t: c.monthly_budget_usd for t, c in self.config.tenants.items()},
+                                  {t: c.limits for t, c in self.config.tenants.items()})
         for key, breaker in previous.breakers.items():
             provider = key.split("/", 1)[0]
             before = previous.config.providers.get(provider)

@@ -10,7 +10,10 @@ faster than the generated ``__init__``. tests/gateway_shim/test_types.py pins bo
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from gateway_shim.state.decisions import Lease
 
 _new = object.__new__
 
@@ -141,6 +144,8 @@ class Rejection:
     input_tokens: int | None = None
     validation_result: str | None = None
     guardrail_actions: list[str] = field(default_factory=list)
+    state_degraded: bool = False
+    """Refused by a decision taken without the shared store (the event's ``state_degraded``)."""
 
     def error_body(self) -> dict[str, dict[str, str]]:
         """The OpenAI-style error JSON for the response body."""
@@ -214,6 +219,10 @@ class Plan:
     """When the pending same-target retry may start (the caller waits until then); 0 = no wait."""
     target_retries: int = 0
     """Retries made on the target tried last (``served``); starts again at 0 on the next target."""
+    lease: Lease | None = None
+    """The shared store's reservation (``state.backend: redis``), set by ``Gateway.conclude``."""
+    state_degraded: bool = False
+    """Admitted without the shared store (Redis unreachable): the event's ``state_degraded``."""
 
     @staticmethod
     def admitted(
@@ -251,6 +260,8 @@ class Plan:
         plan.finished = False
         plan.retry_at = 0.0
         plan.target_retries = 0
+        plan.lease = None
+        plan.state_degraded = False
         return plan
 
     @property

@@ -47,6 +47,8 @@ def _options(parser: Any) -> None:
     parser.add_argument("--aigw-out", default="", help="folder for requests.csv and phases.json")
     parser.add_argument("--aigw-wait-for", action="append", default=[],
                         help="URL that must answer before the run (and its clock) starts; repeatable")
+    parser.add_argument("--aigw-hosts", default="",
+                        help="comma-separated gateways of a fleet: each user sends to one, in turn")
 
 
 class RunState:
@@ -59,6 +61,7 @@ class RunState:
         self.given_out = ""
         self.provider_url = ""
         self.run_time_s = 0.0
+        self.hosts: list[str] = []
         self.started = 0.0
         self.out: Path | None = None
         self.phases: list[Phase] = []
@@ -73,6 +76,7 @@ class RunState:
         self.given_out = getattr(options, "aigw_out", "") or ""
         self.provider_url = getattr(options, "aigw_provider_url", "http://127.0.0.1:9000")
         self.run_time_s = float(getattr(options, "run_time", None) or 60)
+        self.hosts = [h for h in str(getattr(options, "aigw_hosts", "") or "").split(",") if h]
         self._name_run()
 
     def _name_run(self) -> None:
@@ -154,14 +158,23 @@ def _close(environment: Environment, **_: Any) -> None:
 
 
 _sequence = itertools.count()
+_users = itertools.count()
 
 
 class PlaybookUser(FastHttpUser):
-    """Sends chat completions through the gateway and records what came back."""
+    """Sends chat completions through the gateway and records what came back.
+
+    Against a fleet (``--aigw-hosts``) the users are dealt to the gateways in turn, as a load balancer
+    with keep-alive connections would spread clients."""
 
     abstract = True
     network_timeout = 60.0
     connection_timeout = 5.0
+
+    def __init__(self, environment: Environment) -> None:
+        if RUN.hosts:
+            self.host = RUN.hosts[next(_users) % len(RUN.hosts)]
+        super().__init__(environment)
 
     def chat(self, profile: Profile) -> None:
         started = time.time()

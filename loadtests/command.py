@@ -13,8 +13,12 @@ from loadtests.playbooks import PLAYBOOKS
 @click.argument("name", type=click.Choice(sorted(PLAYBOOKS)))
 @click.option("--duration", type=click.FloatRange(min=1), default=None,
               help="Seconds of load. Default: the playbook's full length (docs/loadtests.md).")
-@click.option("--host", default=None,
-              help="A running gateway (loopback only). Default: start a provider and a gateway for this run.")
+@click.option("--host", "hosts", multiple=True,
+              help="A running gateway (loopback only); repeat it or separate by commas for a fleet (or give "
+                   "its load balancer). Default: start a provider and gateway(s) for this run.")
+@click.option("--replicas", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Without --host: gateways to start, sharing a private redis-server "
+                   "(state.backend: redis).")
 @click.option("--provider-url", default="http://127.0.0.1:9000", show_default=True,
               help="With --host: the simulated provider whose /_control/faults the playbook drives.")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, exists=True, path_type=Path),
@@ -33,8 +37,9 @@ from loadtests.playbooks import PLAYBOOKS
                    "no verdict).")
 @click.option("--web-port", type=click.IntRange(1, 65535), default=8089, show_default=True,
               help="With --web: the UI's port on 127.0.0.1.")
-def loadtest(name: str, duration: float | None, host: str | None, provider_url: str, config_path: Path | None,
-             lake_url: str | None, users: int | None, workdir: Path | None, web: bool, web_port: int) -> None:
+def loadtest(name: str, duration: float | None, hosts: tuple[str, ...], replicas: int, provider_url: str,
+             config_path: Path | None, lake_url: str | None, users: int | None, workdir: Path | None,
+             web: bool, web_port: int) -> None:
     """Run the Locust playbook NAME and judge it from Locust's stats and the gateway's telemetry."""
     from aigw.signals import interrupt_on_stop_signals
     from gateway_shim.config.loader import ConfigError
@@ -49,11 +54,15 @@ def loadtest(name: str, duration: float | None, host: str | None, provider_url: 
                                  param_hint="--duration")
     if users is not None and book.users is None:
         raise click.BadParameter(f"{name}'s load shape sets the users", param_hint="--users")
-    if web and host is not None:
-        raise click.BadParameter("--web starts its own provider and gateway", param_hint="--host")
+    addresses = tuple(h.strip() for given in hosts for h in given.split(",") if h.strip())
+    if addresses and replicas > 1:
+        raise click.BadParameter("--replicas starts a fleet; --host judges a running one: give one of them",
+                                 param_hint="--replicas")
+    if web and (addresses or replicas > 1):
+        raise click.BadParameter("--web starts its own provider and one gateway", param_hint="--web")
     options = RunOptions(playbook=book, duration_s=duration or book.duration_s,
-                         lake_url=lake_url or default_lake_url(), host=host, provider_url=provider_url,
-                         config_path=config_path, users=users, workdir=workdir,
+                         lake_url=lake_url or default_lake_url(), hosts=addresses, provider_url=provider_url,
+                         config_path=config_path, users=users, workdir=workdir, replicas=replicas,
                          web_port=web_port if web else None)
     if web:
         from loadtests.web import run_web
@@ -66,8 +75,10 @@ def loadtest(name: str, duration: float | None, host: str | None, provider_url: 
         except KeyboardInterrupt:
             click.echo("aigw loadtest: stopped", err=True)
         return
+    fresh = "a fresh provider and gateway" if replicas == 1 else (
+        f"a fresh provider and {replicas} gateways sharing a private redis-server")
     click.echo(f"aigw loadtest {name}: {options.duration_s:g}s "
-               f"{'against ' + host if host else 'on a fresh provider and gateway'}", err=True)
+               f"{'against ' + ', '.join(addresses) if addresses else 'on ' + fresh}", err=True)
     try:
         with interrupt_on_stop_signals():  # SIGTERM too stops Locust, the gateway and the provider
             result = run_playbook(options, progress=lambda line: click.echo(line, err=True))

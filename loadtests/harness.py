@@ -1,5 +1,10 @@
 """Run one playbook end to end: (optionally) start provider and gateway, run Locust, judge, report.
 
+A fleet: ``replicas`` > 1 starts that many gateways sharing a private redis-server
+(``state.backend: redis``) and one run lake, the lanes' capacity split between them; ``hosts`` with
+several addresses judges an already-running fleet. Either way Locust deals its users to the gateways
+in turn and the verdicts read every replica's events.
+
 Locust runs as a subprocess: importing boto3 or requests before locust in one process breaks gevent
 here, and gevent's patching would make the lake reads hang. Every process binds 127.0.0.1 on a free
 port, every wait is bounded, and every process this module starts is stopped by its own handle.
@@ -8,6 +13,7 @@ port, every wait is bounded, and every process this module starts is stopped by 
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import socket
@@ -51,6 +57,8 @@ REPORT_HTML = "report.html"
 """Locust's own HTML report of the run, kept beside the CSVs in ``loadtests/<run_id>/``."""
 AIGW = [sys.executable, "-c", "from aigw.cli import main; main()"]
 READY_TIMEOUT_S = 30.0
+FLEET_READY_TIMEOUT_S = 60.0
+"""Several gateways import and start at once on the same cores; Locust waits as long for them."""
 LOCUST_GRACE_S = 60.0
 STOP_TIMEOUT_S = 30.0
 EXTERNAL_TELEMETRY_WAIT_S = 60.0
@@ -65,14 +73,16 @@ class RunOptions:
     playbook: Playbook
     duration_s: float
     lake_url: str
-    host: str | None = None
-    """An already-running gateway; ``None`` starts provider and gateway for this run."""
+    hosts: tuple[str, ...] = ()
+    """Already-running gateways (one, a load balancer, or a fleet); empty starts them for this run."""
     provider_url: str = "http://127.0.0.1:9000"
     config_path: Path | None = None
     users: int | None = None
     workdir: Path | None = None
     web_port: int | None = None
     """Locust's own web UI on this port instead of a headless run (no verdict)."""
+    replicas: int = 1
+    """Gateways to start (without ``hosts``); more than one share a private redis-server."""
 
 
 @dataclass
@@ -98,9 +108,11 @@ def check_loopback(url: str) -> None:
         raise HarnessError(f"{url!r}: the load-test harness only talks to loopback addresses")
 
 
-def playbook_config(source: Path, provider_url: str, target: Path) -> Config:
+def playbook_config(source: Path, provider_url: str, target: Path,
+                    edit: Callable[[dict[str, Any]], None] | None = None) -> Config:
     """The playbook config (a full config, or an overlay on the demo config resolved here) with every
-    simulated provider pointed at this run's provider, written to ``target`` for ``aigw serve``.
+    simulated provider pointed at this run's provider (and ``edit`` applied), written to ``target``
+    for ``aigw serve``.
 
     ``source`` is validated first, so a bad file is reported under its own name and line.
     """
@@ -108,8 +120,26 @@ def playbook_config(source: Path, provider_url: str, target: Path) -> Config:
     for provider in (document.get("providers") or {}).values():
         if isinstance(provider, dict) and provider.get("kind") == "simulated":
             provider["endpoint"] = provider_url
+    if edit is not None:
+        edit(document)
     target.write_text(yaml.safe_dump(document, sort_keys=False))
     return load_config(target)
+
+
+def fleet_edit(redis_url: str, key_prefix: str, replicas: int) -> Callable[[dict[str, Any]], None]:
+    """For ``replicas`` gateways: budgets and rate limits shared in Redis, and each lane's running and
+    queued slots divided between them (rounded up), so the fleet has the capacity the playbook was
+    sized for and the same load shape still saturates it."""
+
+    def edit(document: dict[str, Any]) -> None:
+        document["state"] = {"backend": "redis", "url": redis_url, "key_prefix": key_prefix,
+                             "replicas": replicas}
+        for lane in (document.get("lanes") or {}).values():
+            for key in ("max_concurrency", "max_queue"):
+                if isinstance(lane, dict) and isinstance(lane.get(key), int):
+                    lane[key] = max(1, math.ceil(lane[key] / replicas))
+
+    return edit
 
 
 def _wait_http(url: str, process: subprocess.Popen[bytes], log: Path, timeout_s: float) -> None:
@@ -131,6 +161,17 @@ def _count_lines(path: Path) -> int:
             return sum(1 for _ in handle)
     except OSError:
         return 0
+def _wait_port(port: int, process: subprocess.Popen[bytes], log: Path, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise HarnessError(f"port {port}: exited with {process.returncode}; log {log}:\n{_tail(log)}")
+        try:
+            socket.create_connection((HOST, port), timeout=1.0).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise HarnessError(f"port {port}: not listening after {timeout_s:.0f}s; log {log}:\n{_tail(log)}")
 
 
 def _tail(path: Path, lines: int = 20) -> str:
@@ -162,19 +203,21 @@ def stop_process(process: subprocess.Popen[bytes]) -> None:
             process.wait(timeout=STOP_TIMEOUT_S)
 
 
-def locust_args(playbook: Playbook, *, host: str, provider_url: str, run_id: str, duration_s: float,
+def locust_args(playbook: Playbook, *, hosts: list[str], provider_url: str, run_id: str, duration_s: float,
                 out: Path, users: int | None, wait_for: list[str], web_port: int | None = None) -> list[str]:
     """Locust as a subprocess, headless (or with its web UI on ``web_port``, the playbook's users and
     run time filled in); it waits for ``wait_for`` URLs before its clock starts."""
     web = ["--web-host", HOST, "--web-port", str(web_port)]
     mode = ["--headless", "--only-summary"] if web_port is None else web
-    args = [sys.executable, "-m", "locust", "-f", str(playbook.locustfile), *mode, "--host", host,
+    args = [sys.executable, "-m", "locust", "-f", str(playbook.locustfile), *mode, "--host", hosts[0],
             "-t", f"{max(1, round(duration_s))}s", "--csv", str(out / "locust"), "--exit-code-on-error", "0",
             "--html", str(out / REPORT_HTML),
             "--stop-timeout", "10", "--loglevel", "WARNING",
             "--aigw-run-id", run_id, "--aigw-provider-url", provider_url, "--aigw-out", str(out)]
     for url in wait_for:
         args += ["--aigw-wait-for", url]
+    if len(hosts) > 1:
+        args += ["--aigw-hosts", ",".join(hosts)]
     count = users if users is not None else playbook.users
     if count is not None:
         args += ["-u", str(count), "-r", str(playbook.spawn_rate or count)]
@@ -211,48 +254,73 @@ class Launched:
     """What one run talks to: the gateway and provider URLs, the config they judge by, where the
     gateway's events land, and the gateway process when this harness started it."""
 
-    host: str
+    hosts: list[str]
     provider_url: str
     config: Config
     run_lake: LakeLocation
-    gateway: subprocess.Popen[bytes] | None = None
+    gateways: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    """The gateways this harness started (stopped before their events are read)."""
 
 
 def launch_local(stack: ExitStack, options: RunOptions, run_id: str, lake: LakeLocation, workdir: Path,
                  env: dict[str, str], logs: dict[str, Path]) -> tuple[Launched, subprocess.Popen[bytes]]:
-    """Provider, gateway (its events in a run-scoped lake) and Locust, started together; returns when
-    provider and gateway answer (Locust waits for them before its clock starts)."""
+    """Provider, gateway(s) (events in a run-scoped lake) and Locust, started together; returns when
+    provider and gateways answer (Locust waits for them before its clock starts)."""
     playbook = options.playbook
-    provider_port, gateway_port = free_port(), free_port()
-    provider_url, host = f"http://{HOST}:{provider_port}", f"http://{HOST}:{gateway_port}"
+    replicas = options.replicas
+    provider_port = free_port()
+    provider_url = f"http://{HOST}:{provider_port}"
     config_path = workdir / "config.yaml"
-    config = playbook_config(options.config_path or playbook.config, provider_url, config_path)
+    edit = None
+    if replicas > 1:
+        if shutil.which("redis-server") is None:
+            raise HarnessError("--replicas needs redis-server (apt-get install -y redis-server)")
+        redis_port = free_port()
+        logs["redis"] = workdir / "redis.log"
+        redis = stack.enter_context(_process(
+            ["redis-server", "--port", str(redis_port), "--bind", HOST, "--save", "", "--appendonly", "no"],
+            logs["redis"], env))
+        _wait_port(redis_port, redis, logs["redis"], READY_TIMEOUT_S)  # the gateways seed through it
+        edit = fleet_edit(f"redis://{HOST}:{redis_port}/0", f"lt:{run_id}:", replicas)
+    config = playbook_config(options.config_path or playbook.config, provider_url, config_path, edit)
     run_lake = LakeLocation.parse(f"{lake.url.rstrip('/')}/{loadtest_run_prefix(run_id)}/lake")
-    logs["provider"], logs["gateway"] = workdir / "provider.log", workdir / "gateway.log"
+    logs["provider"] = workdir / "provider.log"
     provider = stack.enter_context(_process(
         [*AIGW, "provider", "--host", HOST, "--port", str(provider_port), "--seed", "7"],
         logs["provider"], env))
-    gateway = stack.enter_context(_process(
-        [*AIGW, "serve", "--config", str(config_path), "--host", HOST, "--port", str(gateway_port),
-         "--lake", run_lake.url, "--gateway-id", f"loadtest-{run_id}", "--drain-timeout", "10",
-         "--admin-port", "0"],
-        logs["gateway"], env))
-    ready = [f"{provider_url}/_control/faults", f"{host}/healthz"]
+    hosts: list[str] = []
+    gateways: list[tuple[subprocess.Popen[bytes], Path]] = []
+    for index in range(replicas):
+        name = "gateway" if replicas == 1 else f"gateway{index}"
+        gateway_id = f"loadtest-{run_id}" if replicas == 1 else f"loadtest-{run_id}-{index}"
+        port = free_port()
+        logs[name] = workdir / f"{name}.log"
+        spool = {"AIGW_SPOOL": str(workdir / f"spool-{index}")} if replicas > 1 else {}
+        gateways.append((stack.enter_context(_process(
+            [*AIGW, "serve", "--config", str(config_path), "--host", HOST, "--port", str(port),
+             "--lake", run_lake.url, "--gateway-id", gateway_id, "--drain-timeout", "10",
+             "--admin-port", "0"],
+            logs[name], {**env, **spool})), logs[name]))
+        hosts.append(f"http://{HOST}:{port}")
+    ready = [f"{provider_url}/_control/faults", *(f"{host}/healthz" for host in hosts)]
     locust = stack.enter_context(_process(
-        locust_args(playbook, host=host, provider_url=provider_url, run_id=run_id,
+        locust_args(playbook, hosts=hosts, provider_url=provider_url, run_id=run_id,
                     duration_s=options.duration_s, out=workdir / "locust", users=options.users,
                     wait_for=ready, web_port=options.web_port),
         logs["locust"], env))
     _wait_http(ready[0], provider, logs["provider"], READY_TIMEOUT_S)
-    _wait_http(ready[1], gateway, logs["gateway"], READY_TIMEOUT_S)
-    return Launched(host, provider_url, config, run_lake, gateway), locust
+    deadline = time.monotonic() + (READY_TIMEOUT_S if replicas == 1 else FLEET_READY_TIMEOUT_S)
+    for url, (gateway, log) in zip(ready[1:], gateways, strict=True):
+        _wait_http(url, gateway, log, max(1.0, deadline - time.monotonic()))
+    return Launched(hosts, provider_url, config, run_lake, [g for g, _ in gateways]), locust
 
 
 def run_playbook(options: RunOptions, progress: Callable[[str], None] = lambda line: None) -> RunResult:
     """Run, judge and report one playbook; the summary and Locust's CSVs go to the lake."""
     playbook = options.playbook
-    if options.host is not None:
-        check_loopback(options.host)
+    if options.hosts:
+        for host in options.hosts:
+            check_loopback(host)
         check_loopback(options.provider_url)
     run_id = new_run_id(playbook.name)
     lake = LakeLocation.parse(options.lake_url)
@@ -262,21 +330,25 @@ def run_playbook(options: RunOptions, progress: Callable[[str], None] = lambda l
     env = {**os.environ, "AIGW_SPOOL": str(workdir / "spool"), "PYTHONUNBUFFERED": "1"}
     logs = {"locust": out / "locust.log"}
     with ExitStack() as stack:
-        if options.host is None:
+        if not options.hosts:
             launched, locust = launch_local(stack, options, run_id, lake, workdir, env, logs)
         else:
             _, config = load_config_document(options.config_path or default_config_path())
-            launched = Launched(options.host, options.provider_url, config, lake)
+            launched = Launched(list(options.hosts), options.provider_url, config, lake)
             locust = stack.enter_context(_process(
-                locust_args(playbook, host=options.host, provider_url=options.provider_url, run_id=run_id,
-                            duration_s=options.duration_s, out=out, users=options.users, wait_for=[]),
+                locust_args(playbook, hosts=list(options.hosts), provider_url=options.provider_url,
+                            run_id=run_id, duration_s=options.duration_s, out=out, users=options.users,
+                            wait_for=[]),
                 logs["locust"], env))
         started = time.time()
         wait_locust(locust, logs["locust"], options.duration_s, progress, out / REQUEST_LOG)
         duration = time.time() - started
         client = read_request_log(out / REQUEST_LOG)
-        if launched.gateway is not None:
-            stop_process(launched.gateway)  # SIGTERM: drain and flush telemetry before reading it
+        if launched.gateways:
+            for gateway in launched.gateways:  # SIGTERM: drain and flush telemetry before reading it
+                gateway.terminate()
+            for gateway in launched.gateways:
+                stop_process(gateway)
             telemetry = read_run_events(launched.run_lake, run_id)
         else:
             answered = sum(1 for r in client if r.status > 0)
@@ -288,7 +360,8 @@ def run_playbook(options: RunOptions, progress: Callable[[str], None] = lambda l
     run = RunData(scenario=playbook.name, config=launched.config, client=client, telemetry=telemetry,
                   phases=phases, users=options.users or playbook.users or 0,
                   locust_totals=read_locust_totals(out / "locust_stats.csv"),
-                  provider=tuple(read_provider_samples(out / PROVIDER_STATS_FILE)))
+                  provider=tuple(read_provider_samples(out / PROVIDER_STATS_FILE)),
+                  replicas=len(launched.hosts))
     criteria = judge(run)
     uploaded = _upload_artifacts(lake, run_id, out)
     summary = build_summary(run_id, run, criteria, started, duration, uploaded)

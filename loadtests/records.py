@@ -63,6 +63,8 @@ class TelemetryRow:
     input_tokens: int = 0
     error_type: str = ""
     degraded: bool = False
+    gateway: str = ""
+    """The replica that logged it (``gateway_id``)."""
 
     @property
     def ok(self) -> bool:

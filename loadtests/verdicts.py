@@ -70,6 +70,8 @@ class RunData:
     """(requests, failures) from Locust's stats CSV; ``None`` when judging fabricated records only."""
     provider: tuple[ProviderSample, ...] = ()
     """The simulated provider's counters sampled through the run (fallback and circuit playbooks)."""
+    replicas: int = 1
+    """Gateways the load was spread over (a fleet when > 1: each must have logged its share)."""
 
     def phase(self, name: str) -> Phase | None:
         return next((p for p in self.phases if p.name == name), None)
@@ -164,6 +166,10 @@ def cross_checks(run: RunData) -> list[Criterion]:
         slack = in_flight + LOCUST_STATS_AGREEMENT * logged
         checks.append(at_most("locust_stats_match_log", differences if requests else None, round(slack, 1),
                               "locust", " requests"))
+    if run.replicas > 1:
+        reporting = len({r.gateway for r in run.telemetry if r.gateway})
+        checks.append(at_least("replicas_reporting", reporting, run.replicas, "telemetry",
+                               " gateways with events in the lake"))
     return [
         *checks,
         share_at_least("telemetry_complete", complete, TELEMETRY_COMPLETENESS, "telemetry"),

@@ -30,6 +30,6 @@ def run_web(options: RunOptions, echo: Callable[[str], None]) -> int:
     with ExitStack() as stack:
         launched, locust = launch_local(stack, options, run_id, LakeLocation.parse(options.lake_url), workdir,
                                         env, logs)
-        echo(f"Locust UI: http://{HOST}:{options.web_port}  (gateway {launched.host}, provider "
+        echo(f"Locust UI: http://{HOST}:{options.web_port}  (gateway {launched.hosts[0]}, provider "
              f"{launched.provider_url}, run {run_id}; logs in {workdir}). Ctrl-C stops everything.")
         return locust.wait()

@@ -364,6 +364,7 @@ _SQL_TYPES = {
     "reasoning_tokens": "INTEGER",
     "tool_calls": "SMALLINT",
     "modalities": "VARCHAR[]",
+    "state_degraded": "BOOLEAN",
 }
 """DuckDB types of the columns a file of an older schema version may lack (schema v2's additions)."""
 

@@ -1,4 +1,5 @@
-"""Session-wide fixtures: a real S3-compatible server (moto in server mode) on a free local port."""
+"""Session-wide fixtures: a real S3-compatible server (moto in server mode) and a private redis-server,
+each on a free local port."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import MotoS3Server
+from tests.helpers import MotoS3Server, RedisServer
 
 logging.getLogger("werkzeug").setLevel(logging.ERROR)  # in case moto ever runs in-process
 
@@ -38,3 +39,14 @@ def dagster_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
             os.environ.pop("DAGSTER_HOME", None)
         else:
             os.environ["DAGSTER_HOME"] = before
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """``redis-server --save '' --appendonly no`` on 127.0.0.1; each test uses its own key prefix."""
+    server = RedisServer(log_path=tmp_path_factory.mktemp("redis") / "redis.log")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -51,7 +51,8 @@ CREATE TABLE IF NOT EXISTS raw.events (
     cache_write_tokens INTEGER,
     reasoning_tokens INTEGER,
     tool_calls SMALLINT,
-    modalities VARCHAR[]
+    modalities VARCHAR[],
+    state_degraded BOOLEAN           -- decided without the shared store (Redis unreachable)
 );
 -- A warehouse built before schema v2 gains its columns (a no-op on a new one).
 ALTER TABLE raw.events ADD COLUMN IF NOT EXISTS operation VARCHAR;
@@ -60,6 +61,7 @@ ALTER TABLE raw.events ADD COLUMN IF NOT EXISTS cache_write_tokens INTEGER;
 ALTER TABLE raw.events ADD COLUMN IF NOT EXISTS reasoning_tokens INTEGER;
 ALTER TABLE raw.events ADD COLUMN IF NOT EXISTS tool_calls SMALLINT;
 ALTER TABLE raw.events ADD COLUMN IF NOT EXISTS modalities VARCHAR[];
+ALTER TABLE raw.events ADD COLUMN IF NOT EXISTS state_degraded BOOLEAN;
 
 -- One row per Bedrock model invocation as its invocation logs record it (AWS's ModelInvocationLog
 -- record), deduplicated on request_id (the first copy loaded is kept); dt is the invocation's UTC day.

@@ -24,6 +24,7 @@ from gateway_shim.server.doors import CONVERSE_DOOR, OPENAI_DOOR, Door
 from gateway_shim.server.durable_acks import DurableAcks
 from gateway_shim.server.errors import ApiError, error_json
 from gateway_shim.server.http import Connection, Request
+from gateway_shim.server.lanes import AsyncLanes
 from gateway_shim.server.metrics import Metrics
 from gateway_shim.server.native_doors import NativeDoors
 from gateway_shim.server.openai_api import parse_chat
@@ -51,11 +52,8 @@ class GatewayApp:
         self.gateway = gateway
         self.gateway_id = gateway_id
         self.metrics = Metrics()
-        if acks is None:
-            self.dispatcher = Dispatcher(gateway, clients, self.metrics)
-        else:
-            self.dispatcher = Dispatcher(gateway, clients, self.metrics, durable=acks.confirm,
-                                         spool_failing=lambda: acks.spool_failing)
+        self._acks = acks
+        self.dispatcher = self._dispatcher(gateway, clients)
         self.native = NativeDoors(self.dispatcher, build_native_clients(config) if native_clients is None
                                   else native_clients, header_context, self._signing_key_ready)
         self.telemetry_stats = telemetry_stats or (lambda: {})
@@ -66,6 +64,24 @@ class GatewayApp:
         """More point-in-time values for ``/metrics`` (the start-up budget seed)."""
         self.signing_keys: JwksFetcher | None = None
         """Set when ``identity.oidc`` is configured: a token naming an unknown key waits for its fetch."""
+        self.extra_health: Callable[[], Mapping[str, Any]] = lambda: {}
+        """More fields for the admin ``/healthz`` (the policy file and its reload error)."""
+
+    def adopt(self, config: Config, gateway: Gateway, clients: Mapping[str, ProviderClient]) -> None:
+        """Serve new requests under ``config`` (a reload); each request in flight finishes on the
+        dispatcher, core and policy version that admitted it."""
+        self.config = config
+        self.gateway = gateway
+        self.dispatcher = self._dispatcher(gateway, clients, self.dispatcher.lanes)
+        self.native = NativeDoors(self.dispatcher, self.native.clients, header_context, self._signing_key_ready)
+
+    def _dispatcher(self, gateway: Gateway, clients: Mapping[str, ProviderClient],
+                    lanes: AsyncLanes | None = None) -> Dispatcher:
+        acks = self._acks
+        if acks is None:
+            return Dispatcher(gateway, clients, self.metrics, lanes)
+        return Dispatcher(gateway, clients, self.metrics, lanes, durable=acks.confirm,
+                          spool_failing=lambda: acks.spool_failing)
 
     async def __call__(self, request: Request, conn: Connection) -> None:
         path, method = request.path, request.method
@@ -174,6 +190,7 @@ class GatewayApp:
             "status": "draining" if self.draining else "ok",
             "gateway_id": self.gateway_id,
             "policy_version": self.config.policy_version,
+            **self.extra_health(),
         }))
 
     def _gauges(self) -> dict[str, list[tuple[dict[str, str], float]]]:

@@ -5,7 +5,8 @@ gateway down, so it starts seeded from this replica's own spool only, with a lou
 ``aigw_budget_seed_ok 0`` in ``/metrics``. A bad file (truncated, not Parquet, not event schema v1)
 is not a reason to retry: it is skipped, named in the log and in
 ``aigw_budget_seed_skipped_files``, and copied to the lake's ``quarantine/`` with its reason, and the
-other files still seed the budgets.
+other files still seed the budgets. With a shared store (``state.backend: redis``) only the first
+replica to claim the month reads and writes it (``seed_shared``).
 """
 
 from __future__ import annotations
@@ -14,19 +15,23 @@ import asyncio
 import datetime as dt
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from gateway_shim.policy.budget_ledger import BudgetLedger
 from gateway_shim.policy.cost import month_key
+from gateway_shim.state import SeedOutcome, StateBackend
 from gateway_shim.telemetry.quarantine import copy_to_quarantine
 from gateway_shim.telemetry.spend import month_start_of, next_month, read_month_spend, read_spool, tally
 from gateway_shim.telemetry.storage import LakeLocation
 
 log = logging.getLogger("aigw.server")
 
+Gauges = Callable[[], dict[str, list[tuple[dict[str, str], float]]]]
 RETRY_DELAYS_S = (0.25, 0.5, 1.0, 2.0, 4.0)
+SEED_CLAIM_MARGIN_S = 10.0
+"""The leader's claim outlives its lake read (``timeout_s``) by this much, for writing the result."""
 
 
 @dataclass(frozen=True)
@@ -122,3 +127,47 @@ def seed_ledger(ledger: BudgetLedger, tenants: Iterable[str], result: SeedResult
         spent = result.by_tenant.get(tenant, 0.0)
         if spent:
             ledger.seed(tenant, month, spent)
+
+
+@dataclass(frozen=True)
+class SharedSeed:
+    """How this replica's start-up seeding of the shared store went (``state.backend: redis``)."""
+
+    outcome: SeedOutcome
+    read: SeedResult | None
+    """What this replica read from the lake (it led, or the store was down); ``None`` otherwise."""
+
+    def describe(self, month_start: dt.date) -> str:
+        if self.read is not None and self.outcome.leader:
+            return f"{self.read.describe()}; written to the shared state for every replica"
+        if self.read is not None:
+            return (f"{self.read.describe()}; WARNING: the shared state is unreachable, so this replica "
+                    "decides on its own share (state.on_unavailable) until it answers")
+        if self.outcome.seeded:
+            return (f"aigw serve: budgets for {month_start:%Y-%m} already seeded in the shared state "
+                    "(by another replica or an earlier start)")
+        return (f"aigw serve: WARNING: budgets for {month_start:%Y-%m} NOT seeded: the replica seeding "
+                "them did not finish in time; shared spend under-counts the month until one does")
+
+    def gauges(self) -> dict[str, list[tuple[dict[str, str], float]]]:
+        if self.read is not None:
+            gauges = self.read.gauges()
+            gauges["aigw_budget_seed_ok"] = [({}, 1.0 if self.read.ok and self.outcome.seeded else 0.0)]
+            return gauges
+        return {"aigw_budget_seed_ok": [({}, 1.0 if self.outcome.seeded else 0.0)]}
+
+
+async def seed_shared(state: StateBackend, lake: LakeLocation, spool_dir: Path, now: dt.datetime,
+                      timeout_s: float) -> SharedSeed:
+    """The month-to-date spend written once into the shared store: the first replica to claim the
+    month reads the lake (``read_seed``) and writes it; the others wait until it is written."""
+    read: list[SeedResult] = []
+
+    async def read_lake() -> dict[str, float]:
+        read.append(await read_seed(lake, spool_dir, now, timeout_s))
+        return read[0].by_tenant
+
+    month_start = month_start_of(now)
+    month = month_key((month_start - dt.date(1970, 1, 1)).days)
+    outcome = await state.seed_month(month, read_lake, timeout_s + SEED_CLAIM_MARGIN_S)
+    return SharedSeed(outcome, read[0] if read else None)

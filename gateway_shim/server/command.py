@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from gateway_shim.config.loader import ConfigError, load_config
+from gateway_shim.config.loader import ConfigError, default_config_path, load_config
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -54,13 +54,15 @@ def run_loop(main: Coroutine[Any, Any, int], kind: str) -> int:
               show_default=True, help="Event loop implementation.")
 @click.option("--drain-timeout", default=30.0, show_default=True, type=click.FloatRange(min=0),
               help="Seconds to let in-flight requests finish on SIGTERM.")
+@click.option("--policy-poll", default=1.0, show_default=True, type=click.FloatRange(min=0),
+              help="Seconds between checks of the policy file for changes (0: reload on SIGHUP only).")
 @click.option("--budget-seed-timeout", default=60.0, show_default=True, type=click.FloatRange(min=0),
               envvar="AIGW_BUDGET_SEED_TIMEOUT",
               help="Seconds to retry reading the month's spend from the lake before serving unseeded.")
 def serve(config_path: Path | None, host: str, port: int, admin_host: str, admin_port: int,
           lake_url: str | None, gateway_id: str | None,
           tls_port: int | None, tls_cert: Path | None, tls_key: Path | None, loop_kind: str,
-          drain_timeout: float, budget_seed_timeout: float) -> None:
+          drain_timeout: float, policy_poll: float, budget_seed_timeout: float) -> None:
     """Run the gateway until SIGTERM/SIGINT, then drain, flush telemetry and exit 0."""
     if tls_port is not None and (tls_cert is None or tls_key is None):
         raise click.UsageError("--tls-port needs --tls-cert and --tls-key")
@@ -79,7 +81,8 @@ def serve(config_path: Path | None, host: str, port: int, admin_host: str, admin
         lake_url=lake_url or default_lake_url(),
         gateway_id=gateway_id or default_gateway_id(),
         tls_port=tls_port, tls_cert=tls_cert, tls_key=tls_key, drain_timeout_s=drain_timeout,
-        budget_seed_timeout_s=budget_seed_timeout,
+        budget_seed_timeout_s=budget_seed_timeout, config_path=config_path or default_config_path(),
+        policy_poll_s=policy_poll,
     )
     try:
         code = run_loop(serve_until_signalled(config, options), loop_kind)

@@ -77,13 +77,16 @@ async def pause_for_retry(gateway: Gateway, plan: Plan) -> float:
 
 
 class Dispatcher:
-    def __init__(self, gateway: Gateway, clients: Mapping[str, ProviderClient], metrics: Metrics, *,
+    def __init__(self, gateway: Gateway, clients: Mapping[str, ProviderClient], metrics: Metrics,
+                 lanes: AsyncLanes | None = None, *,
                  durable: Callable[[], Awaitable[bool]] = _always_durable,
                  spool_failing: Callable[[], bool] = _never_failing) -> None:
+        """One per policy version: a request runs to its end on the dispatcher (and core) that admitted
+        it; ``lanes`` are the previous version's, kept when the core took over its lane gate."""
         self.gateway = gateway
         self.clients = clients
         self.metrics = metrics
-        self.lanes = AsyncLanes(gateway.lanes)
+        self.lanes = lanes if lanes is not None and lanes.gate is gateway.lanes else AsyncLanes(gateway.lanes)
         self.durable = durable
         """Waits until the event just emitted is durable; False: answer 503 instead of the 2xx."""
         self.spool_failing = spool_failing
@@ -121,6 +124,17 @@ class Dispatcher:
             self.refuse(conn, door, ctx, decision, started)
             return
         plan = decision
+        if gateway.state is not None:  # rate limits and budget decided by the store every replica shares
+            try:
+                shared = await gateway.state.admit(plan.tenant_id, plan.month, plan.input_tokens,
+                                                   plan.reservation_usd)
+            except asyncio.CancelledError:
+                self._cut_off(plan)
+                raise
+            refused = gateway.conclude(plan, shared)
+            if refused is not None:
+                self.refuse(conn, door, ctx, refused, started)
+                return
         try:
             ticket, shed, waited = await self.lanes.acquire(plan.lane)
         except asyncio.CancelledError:

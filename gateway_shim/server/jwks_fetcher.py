@@ -47,7 +47,7 @@ class JwksFetcher:
 
     def __init__(self, settings: Oidc, verifier: Callable[[], JwtVerifier | None],
                  clock: Callable[[], float] = time.monotonic) -> None:
-        self.settings = settings
+        self._settings = settings
         self._verifier = verifier
         self._clock = clock
         self._last_attempt = float("-inf")
@@ -55,6 +55,12 @@ class JwksFetcher:
         self._periodic: asyncio.Task[None] | None = None
         self.fetches = 0
         self.failures = 0
+
+    @property
+    def settings(self) -> Oidc:
+        """The current verifier's settings (a policy reload may move the JWKS URL), else the first."""
+        verifier = self._verifier()
+        return verifier.settings if verifier is not None else self._settings
 
     async def start(self) -> bool:
         """The first fetch (awaited, bounded) and the periodic refresh; ``False`` if the first failed

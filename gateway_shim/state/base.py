@@ -25,6 +25,11 @@ class StateBackend(Protocol):
         (actual input + output minus the estimate; 0 when nothing was billed). Exactly once per lease."""
         ...
 
+    def settle_soon(self, lease: Lease, actual_usd: float, tokens_delta: int) -> None:
+        """``settle`` without waiting for it to be applied (the server's ``Gateway.finish`` is synchronous);
+        it is applied in order, and ``close`` sends what is still queued."""
+        ...
+
     async def seed_month(self, month: int, read: ReadSpend, timeout_s: float = 60.0) -> SeedOutcome:
         """Month-to-date spend from ``read()``, written once for all replicas (the first to claim)."""
         ...

@@ -36,6 +36,9 @@ class MemoryState:
     async def settle(self, lease: Lease, actual_usd: float, tokens_delta: int) -> None:
         self._local.settle(lease, actual_usd, tokens_delta)
 
+    def settle_soon(self, lease: Lease, actual_usd: float, tokens_delta: int) -> None:
+        self._local.settle(lease, actual_usd, tokens_delta)
+
     async def seed_month(self, month: int, read: ReadSpend, timeout_s: float = 60.0) -> SeedOutcome:
         """One process is its own leader: read and seed each configured tenant with some spend."""
         by_tenant = dict(await read())

@@ -81,6 +81,7 @@ def rejection_event(
         "reasoning_tokens": None,
         "tool_calls": None,
         "modalities": ctx.modalities,
+        "state_degraded": rejection.state_degraded,
     }
 
 
@@ -154,4 +155,5 @@ def plan_event(
         "reasoning_tokens": reasoning_tokens,
         "tool_calls": tool_calls,
         "modalities": ctx.modalities,
+        "state_degraded": plan.state_degraded,
     }

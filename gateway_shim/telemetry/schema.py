@@ -3,9 +3,10 @@
 Every producer builds rows against ``EVENT_SCHEMA`` and every consumer reads with it; nothing else
 defines these columns. Field meanings and their OpenTelemetry GenAI mapping are in docs/telemetry.md.
 
-v2 is additive: it appends ``operation``, the cache/reasoning token counts, ``tool_calls`` and
-``modalities`` to v1's columns. Readers accept both versions (``READABLE_VERSIONS``); a v1 row reads
-with the new columns null (``operation`` as ``chat``: v1 had no other operation).
+v2 is additive: it appends ``operation``, the cache/reasoning token counts, ``tool_calls``,
+``modalities`` and ``state_degraded`` to v1's columns. Readers accept both versions
+(``READABLE_VERSIONS``); a v1 row reads with the new columns null (``operation`` as ``chat``: v1 had
+no other operation).
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ EVENT_SCHEMA: Final = pa.schema(
         pa.field("reasoning_tokens", pa.int32()),
         pa.field("tool_calls", pa.int16()),
         pa.field("modalities", pa.list_(pa.string())),
+        pa.field("state_degraded", pa.bool_()),
     ],
     metadata={"aigw.schema_version": str(SCHEMA_VERSION)},
 )
@@ -100,7 +102,8 @@ def _is_text(data_type: pa.DataType) -> bool:
 
 
 V2_COLUMNS: Final = frozenset(
-    ("operation", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens", "tool_calls", "modalities"))
+    ("operation", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens", "tool_calls", "modalities",
+     "state_degraded"))
 """The columns v2 added: what a v1 table lacks."""
 
 

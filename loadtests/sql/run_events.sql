@@ -15,7 +15,8 @@ SELECT
     coalesce(estimated_cost_usd, 0)                           AS cost_usd,
     coalesce(input_tokens, 0)                                 AS input_tokens,
     coalesce(error_type, '')                                  AS error_type,
-    coalesce(list_contains(guardrail_actions, 'degraded:budget'), false) AS degraded
+    coalesce(list_contains(guardrail_actions, 'degraded:budget'), false) AS degraded,
+    coalesce(gateway_id, '')                                  AS gateway
 FROM events
 WHERE run_id = $1
 ORDER BY ts

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import inspect
 import uuid
@@ -17,6 +18,7 @@ from gateway_shim.config.loader import DEMO_CONFIG, load_config
 from gateway_shim.config.models import Config
 from gateway_shim.core import Gateway
 from gateway_shim.routing.lane_queues import Ticket
+from gateway_shim.state import Decision, MemoryState
 from gateway_shim.telemetry.event import EventIds
 from gateway_shim.telemetry.schema import EVENT_COLUMNS, EVENT_SCHEMA, OUTCOMES
 from gateway_shim.types import AttemptResult, Plan, Rejection, RequestContext
@@ -657,3 +659,73 @@ def test_declared_capabilities_override_the_catalog_and_the_context_window_count
     plan = admitted(gw, request(messages=long_prompt, needs=("unknown:x_flag",), sensitivity="public"))
     assert [t.model for t in plan.targets] == ["gpt-4o-mini"]  # Haiku: window 50; mistral: refuses unknowns
     assert plan.fallback_reason == "capability"
+
+
+# ---- a shared store decides rate limits and budget (state.backend: redis in the server) ----------------
+
+def shared(config: Config = DEMO) -> tuple[Gateway, MemoryState, list[dict[str, Any]]]:
+    """A core whose admissions the store concludes (the memory backend: same interface, no server)."""
+    store = MemoryState({t: c.monthly_budget_usd for t, c in config.tenants.items()},
+                        {t: c.limits for t, c in config.tenants.items()}, clock=lambda: 0.0)
+    events: list[dict[str, Any]] = []
+    return Gateway(config, gateway_id="gw-test", emit=events.append, state=store), store, events
+
+
+def concluded(gw: Gateway, store: MemoryState, plan: Plan) -> Rejection | None:
+    decision = asyncio.run(store.admit(plan.tenant_id, plan.month, plan.input_tokens, plan.reservation_usd))
+    return gw.conclude(plan, decision)
+
+
+def test_with_a_store_admission_waits_for_it_and_settlement_goes_to_it() -> None:
+    gw, store, events = shared()
+    plan = admitted(gw, request())
+    assert plan.lease is None and store.ledger.reserved("acme", MONTH) == 0.0
+    assert concluded(gw, store, plan) is None
+    assert plan.lease is not None and plan.lease.amount_usd == pytest.approx(plan.reservation_usd)
+    assert store.ledger.reserved("acme", MONTH) == pytest.approx(plan.reservation_usd)
+    event = serve(gw, plan, [OK], input_tokens=1000, output_tokens=1000)
+    assert store.ledger.reserved("acme", MONTH) == 0.0
+    assert store.ledger.spent("acme", MONTH) == pytest.approx(event["estimated_cost_usd"]) != 0.0
+    assert (gw.budget.spent("acme", MONTH), gw.budget.reserved("acme", MONTH)) == (0.0, 0.0)
+    assert events == [event] and event["state_degraded"] is False
+
+
+def test_with_a_store_its_budget_refusal_is_the_same_429() -> None:
+    gw, store, _ = shared()
+    budget = DEMO.tenants["acme"].monthly_budget_usd
+    store.ledger.seed("acme", MONTH, budget)
+    plan = admitted(gw, request())
+    rejection = concluded(gw, store, plan)
+    assert rejection is not None
+    assert (rejection.status, rejection.code) == (429, "budget_exceeded")
+    assert rejection.outcome == "budget_exceeded"
+    assert f"month-to-date spend ${budget:.2f}" in rejection.message
+    assert rejection.retry_after is not None and rejection.retry_after > 86_400
+    assert plan.lease is None and store.ledger.reserved("acme", MONTH) == 0.0
+
+
+def test_with_the_store_unreachable_refuse_is_503_and_the_event_says_degraded() -> None:
+    gw, _, events = shared()
+    plan = admitted(gw, request())
+    rejection = gw.conclude(plan, Decision(None, "state_unavailable", 1.0, 0.0, 0.0, True))
+    assert rejection is not None
+    assert (rejection.status, rejection.code, rejection.retry_after) == (503, "state_unavailable", 1.0)
+    event = gw.reject(plan.ctx, rejection, 0.0)
+    assert events == [event]
+    assert (event["status_code"], event["state_degraded"], event["tenant_id"]) == (503, True, "acme")
+
+
+def test_a_reload_hands_the_store_the_new_budgets_and_keeps_what_it_holds() -> None:
+    gw, store, _ = shared()
+    plan = admitted(gw, request())
+    assert concluded(gw, store, plan) is None
+    smaller = config_with(lambda d: d["tenants"]["acme"].update(monthly_budget_usd=0.001))
+    successor = Gateway(smaller, gateway_id="gw-test", emit=lambda event: None)
+    successor.take_over(gw)
+    assert successor.state is store
+    assert store.ledger.reserved("acme", MONTH) == pytest.approx(plan.reservation_usd)
+    again = admitted(successor, request())
+    refusal = concluded(successor, store, again)
+    assert refusal is not None and refusal.code == "budget_exceeded"
+    serve(gw, plan, [OK])  # the plan admitted before the reload settles where it was reserved
+    assert store.ledger.reserved("acme", MONTH) == 0.0

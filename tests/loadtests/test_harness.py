@@ -12,7 +12,14 @@ from aigw.cli import main
 from gateway_shim.config import load_config
 from gateway_shim.config.loader import DEMO_CONFIG
 from loadtests.control import ControlError, ProviderControl
-from loadtests.harness import HarnessError, check_loopback, free_port, playbook_config
+from loadtests.harness import (
+    HarnessError,
+    check_loopback,
+    fleet_edit,
+    free_port,
+    locust_args,
+    playbook_config,
+)
 from loadtests.playbooks import PLAYBOOKS, playbook
 
 
@@ -78,3 +85,39 @@ def test_a_bad_overlay_is_refused_with_its_file_line_and_key(tmp_path: Path) -> 
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 1
     assert f"{bad}:4: lanes.interactive.max_concurrency" in result.output
+
+
+def test_a_fleet_config_shares_state_in_redis_and_splits_each_lanes_slots(tmp_path: Path) -> None:
+    edit = fleet_edit("redis://127.0.0.1:6390/0", "lt:run-1:", 3)
+    source, provider = PLAYBOOKS["saturation"].config, "http://127.0.0.1:12345"
+    config = playbook_config(source, provider, tmp_path / "c.yaml", edit)
+    single = playbook_config(source, provider, tmp_path / "s.yaml")
+    assert (config.state.backend, config.state.url, config.state.key_prefix, config.state.replicas) == (
+        "redis", "redis://127.0.0.1:6390/0", "lt:run-1:", 3)
+    for name, lane in single.lanes.items():
+        split = config.lanes[name]
+        assert split.max_concurrency == -(-lane.max_concurrency // 3)
+        assert split.max_queue == -(-lane.max_queue // 3)
+        assert 3 * split.max_concurrency >= lane.max_concurrency and split.slo == lane.slo
+
+
+def test_locust_deals_its_users_to_every_gateway_of_a_fleet(tmp_path: Path) -> None:
+    hosts = ["http://127.0.0.1:1", "http://127.0.0.1:2", "http://127.0.0.1:3"]
+    args = locust_args(PLAYBOOKS["budget"], hosts=hosts, provider_url="http://127.0.0.1:9", run_id="r",
+                       duration_s=5, out=tmp_path, users=None, wait_for=[])
+    assert args[args.index("--host") + 1] == hosts[0]
+    assert args[args.index("--aigw-hosts") + 1] == ",".join(hosts)
+    single = locust_args(PLAYBOOKS["budget"], hosts=hosts[:1], provider_url="http://127.0.0.1:9", run_id="r",
+                         duration_s=5, out=tmp_path, users=None, wait_for=[])
+    assert "--aigw-hosts" not in single
+
+
+def test_hosts_and_replicas_are_one_or_the_other_and_every_host_is_loopback(tmp_path: Path) -> None:
+    args = ["loadtest", "budget", "--host", "http://127.0.0.1:1,http://127.0.0.1:2", "--replicas", "3",
+            "--lake", str(tmp_path)]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2 and "--replicas" in result.output
+    args = ["loadtest", "budget", "--host", "http://127.0.0.1:1", "--host", "http://10.0.0.2:8080",
+            "--lake", str(tmp_path), "--workdir", str(tmp_path / "w")]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 1 and "10.0.0.2" in result.output and "loopback" in result.output

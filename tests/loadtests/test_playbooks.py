@@ -5,6 +5,7 @@ exits 1 and names the criterion that caught it."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -18,8 +19,9 @@ from click.testing import CliRunner
 
 from aigw.cli import main
 from gateway_shim.config.overlay import load_config_document
+from loadtests.harness import fleet_edit, free_port, playbook_config
 from loadtests.playbooks import PLAYBOOKS
-from tests.helpers import MotoS3Server
+from tests.helpers import MotoS3Server, RedisServer, wait_for_port
 
 pytestmark = pytest.mark.slow
 
@@ -194,3 +196,55 @@ def test_fault_playbooks_fail_on_a_gateway_with_fallback_disabled(tmp_path: Path
             if process.poll() is None:
                 process.kill()
                 process.wait(timeout=10)
+
+
+def test_budget_passes_against_three_replicas_judged_from_every_replicas_events(tmp_path: Path) -> None:
+    lake = tmp_path / "lake"
+    code, output = run(["budget", "--replicas", "3", "--duration", "15", "--lake", str(lake),
+                        "--workdir", str(tmp_path / "w")])
+    assert code == 0, output
+    summary = summary_of(output, lake)
+    assert summary["verdict"] == "pass"
+    criteria = {c["name"]: c for c in summary["criteria"]}
+    assert criteria["replicas_reporting"]["measured"] == 3 and criteria["replicas_reporting"]["passed"]
+    assert criteria["spend_stops_at_budget_usd"]["passed"]
+    logs = sorted(p.name for p in (tmp_path / "w").glob("gateway*.log"))
+    assert logs == ["gateway0.log", "gateway1.log", "gateway2.log"]
+
+
+def test_budget_judges_a_running_fleet_given_by_its_addresses(tmp_path: Path,
+                                                              redis_server: RedisServer) -> None:
+    """Three replicas started outside the harness (as a deployment would run them); ``--host`` lists
+    them (repeated and comma-separated) and the verdicts read every replica's events from their lake."""
+    lake = tmp_path / "lake"
+    provider_port = free_port()
+    provider_url = f"http://127.0.0.1:{provider_port}"
+    config_path = tmp_path / "fleet.yaml"
+    playbook_config(PLAYBOOKS["budget"].config, provider_url, config_path,
+                    fleet_edit(redis_server.url, f"ext{provider_port}:", 3))
+    processes = [subprocess.Popen([*AIGW, "provider", "--port", str(provider_port), "--seed", "7"],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    hosts = []
+    try:
+        for index in range(3):
+            port = free_port()
+            env = {**os.environ, "AIGW_SPOOL": str(tmp_path / f"spool-{index}")}
+            processes.append(subprocess.Popen(
+                [*AIGW, "serve", "--config", str(config_path), "--port", str(port), "--lake", str(lake),
+                 "--gateway-id", f"fleet-{index}", "--admin-port", "0"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env))
+            hosts.append(f"http://127.0.0.1:{port}")
+        for url in [provider_url, *hosts]:
+            wait_for_port("127.0.0.1", int(url.rsplit(":", 1)[1]), 60)
+        code, output = run(["budget", "--host", ",".join(hosts[:2]), "--host", hosts[2],
+                            "--provider-url", provider_url, "--config", str(config_path), "--duration", "15",
+                            "--lake", str(lake), "--workdir", str(tmp_path / "w")])
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.wait(timeout=60)
+    assert code == 0, output
+    criteria = {c["name"]: c for c in summary_of(output, lake)["criteria"]}
+    assert criteria["replicas_reporting"]["measured"] == 3
+    assert criteria["spend_stops_at_budget_usd"]["passed"] and criteria["telemetry_complete"]["passed"]

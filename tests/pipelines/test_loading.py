@@ -37,8 +37,9 @@ def test_a_corrupt_page_and_a_wrong_schema_version_are_quarantined(
     objects = list_event_objects(location)
     victim = objects[0].path
     data = bytearray(location.read_bytes(victim))
-    middle = len(data) // 3
-    data[middle : middle + 64] = b"\xff" * 64  # inside the column chunks; the footer stays valid
+    start, end = _column_chunk(bytes(data), "event_id")
+    middle = (start + end) // 2
+    data[middle : middle + 64] = b"\xff" * 64  # inside a column chunk with data; the footer stays valid
     location.write_bytes(victim, bytes(data))
     moment = dt.datetime(2026, 11, 13, 3, tzinfo=dt.UTC)
     future = Generator(lake.v2, lake.v2).event(moment, schema_version=3)
@@ -54,6 +55,15 @@ def test_a_corrupt_page_and_a_wrong_schema_version_are_quarantined(
     assert location.exists(f"quarantine/{victim}") and not location.exists(victim)
     files = {row[0] for row in connection.execute("SELECT path FROM meta.lake_files").fetchall()}
     assert victim not in files and future_path not in files and len(files) == 3
+
+
+def _column_chunk(data: bytes, column: str) -> tuple[int, int]:
+    """Where ``column``'s chunk of the first row group lies in a Parquet file (byte offsets)."""
+    row_group = pq.ParquetFile(pa.BufferReader(data)).metadata.row_group(0)
+    chunk = next(row_group.column(i) for i in range(row_group.num_columns)
+                 if row_group.column(i).path_in_schema == column)
+    start = chunk.dictionary_page_offset or chunk.data_page_offset
+    return start, start + chunk.total_compressed_size
 
 
 def test_objects_outside_the_layout_are_quarantined(
@@ -167,6 +177,6 @@ def test_a_warehouse_built_before_schema_v2_gains_its_columns(tmp_path: Path) ->
     old.execute("INSERT INTO raw.events (dt, event_id, ts) VALUES ('2026-11-13', 'e-1', '2026-11-13 01:00')")
     old.execute(load_sql("schema"))
     columns = [row[0] for row in old.execute("DESCRIBE raw.events").fetchall()]
-    assert columns[-6:] == ["operation", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens",
-                            "tool_calls", "modalities"]
+    assert columns[-7:] == ["operation", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens",
+                            "tool_calls", "modalities", "state_degraded"]
     assert old.execute("SELECT event_id, operation FROM raw.events").fetchall() == [("e-1", None)]

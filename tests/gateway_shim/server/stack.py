@@ -153,6 +153,12 @@ class GatewayProcess:
     def tls_url(self) -> str:
         return f"https://{LOCALHOST}:{self.tls_port}"
 
+    def wait_healthy(self, timeout: float = 30.0) -> None:
+        """Both listeners answer: the API port's bare ``/healthz``, then the admin one's."""
+        deadline = time.monotonic() + timeout
+        _wait_healthy(self.url, self.process, self.log, timeout)
+        _wait_healthy(self.admin_url, self.process, self.log, max(1.0, deadline - time.monotonic()))
+
     def stop(self, timeout: float = 30.0) -> int:
         """SIGTERM, wait for the drain and the telemetry flush; the exit code."""
         return _stop(self.process, timeout)
@@ -186,6 +192,16 @@ def start_gateway(tmp: Path, provider: ProviderProcess, *, gateway_id: str = "te
                   config_text: str | None = None, lake_url: str | None = None,
                   env: dict[str, str] | None = None, drain_timeout_s: float = 15) -> GatewayProcess:
     """`aigw serve` on free ports (plain and TLS) with a lake in ``tmp`` unless ``lake_url`` is given."""
+    gateway = spawn_gateway(tmp, provider, gateway_id=gateway_id, config_text=config_text, lake_url=lake_url,
+                            env=env, drain_timeout_s=drain_timeout_s)
+    gateway.wait_healthy()
+    return gateway
+
+
+def spawn_gateway(tmp: Path, provider: ProviderProcess, *, gateway_id: str = "test-gw",
+                  config_text: str | None = None, lake_url: str | None = None,
+                  env: dict[str, str] | None = None, drain_timeout_s: float = 15) -> GatewayProcess:
+    """``start_gateway`` without waiting for it (start several, then ``wait_healthy`` each)."""
     tmp.mkdir(parents=True, exist_ok=True)
     text = config_text if config_text is not None else TEST_CONFIG.read_text()
     config = tmp / "aigw.yaml"
@@ -205,9 +221,7 @@ def start_gateway(tmp: Path, provider: ProviderProcess, *, gateway_id: str = "te
              "--admin-port", str(admin_port),
              "--loop", os.environ.get("AIGW_TEST_LOOP", "uvloop")],
             stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=full_env, cwd=tmp)
-    gateway = GatewayProcess(port, tls_port, cert, lake, process, log, extra, admin_port)
-    _wait_healthy(gateway.url, process, log)
-    return gateway
+    return GatewayProcess(port, tls_port, cert, lake, process, log, extra, admin_port)
 
 
 @dataclass

@@ -98,7 +98,8 @@ def test_kill_9_loses_no_acknowledged_native_door_request(tmp_path: Path, provid
     assert not missing, f"{len(missing)} of {len(traces)} acknowledged native requests lost by kill -9"
 
 
-def test_sighup_is_logged_and_ignored(tmp_path: Path, provider: ProviderProcess) -> None:
+def test_sighup_reloads_the_policy_and_never_stops_the_gateway(tmp_path: Path,
+                                                               provider: ProviderProcess) -> None:
     gateway = start_gateway(tmp_path, provider, gateway_id="hup-gw")
     try:
         gateway.process.send_signal(signal.SIGHUP)
@@ -107,7 +108,9 @@ def test_sighup_is_logged_and_ignored(tmp_path: Path, provider: ProviderProcess)
         assert call(f"{gateway.url}/v1/chat/completions", chat("still there?")).status == 200
     finally:
         assert gateway.stop() == 0
-    assert "SIGHUP ignored" in gateway.log.read_text()
+    text = gateway.log.read_text()
+    assert "SIGHUP: reloading the policy from" in text
+    assert text.index("SIGHUP") < text.index("aigw serve: draining")  # not a shutdown
 
 
 def test_a_second_gateway_on_a_locked_spool_says_so_in_one_line(tmp_path: Path,

@@ -83,3 +83,32 @@ def test_a_failed_start_is_retried_without_waiting_for_a_token(
             await fetcher.aclose()
 
     asyncio.run(scenario())
+
+
+def test_after_a_reload_moves_the_jwks_url_the_keys_come_from_the_new_one(
+        idp: tuple[IdentityProvider, JwksServer]) -> None:
+    """The fetcher reads the current verifier (a policy reload swaps it), settings included."""
+    _, server = idp
+    moved = IdentityProvider([new_key("ec-9", "ES256")])
+    other = JwksServer(moved)
+    current = [JwtVerifier(settings(server.url), {"acme"})]
+
+    async def scenario() -> None:
+        fetcher = JwksFetcher(settings(server.url), lambda: current[0])
+        assert await fetcher.start()
+        try:
+            assert set(current[0].keys.by_kid) == {"ec-1"}
+            current[0] = JwtVerifier(settings(other.url), {"acme"})  # the reloaded policy's verifier
+            assert fetcher.settings.jwks_url == other.url
+            await asyncio.sleep(1.05)
+            waiter = fetcher.waiter_for(moved.token(org="acme"))
+            assert waiter is not None
+            await waiter
+            assert set(current[0].keys.by_kid) == {"ec-9"} and other.fetches == 1
+        finally:
+            await fetcher.aclose()
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        other.close()

@@ -14,7 +14,7 @@ import pytest
 import redis
 
 from gateway_shim.state.decisions import Decision, Lease
-from gateway_shim.state.redis_backend import RedisState
+from gateway_shim.state.redis_backend import SETTLE_DELAY_S, RedisState
 from tests.gateway_shim.state.replicas import MONTH, TENANT, limits, month_field, redis_fleet, redis_settings
 from tests.helpers import RedisServer
 
@@ -45,6 +45,35 @@ def test_one_tick_of_admissions_and_settlements_is_one_call(redis_server: RedisS
             await single.close()
 
     assert asyncio.run(run()) == (1, 1, 64)
+
+
+def test_a_settlement_nobody_awaits_rides_with_the_next_admission_or_goes_alone_soon_after(
+        redis_server: RedisServer) -> None:
+    settings = redis_settings(redis_server.url)
+
+    async def run() -> tuple[int, float, float, float, float]:
+        state = RedisState(settings, {TENANT: 1e6}, limits())
+        try:
+            first = await state.admit(TENANT, MONTH, 10, 0.01)
+            assert first.lease is not None
+            before = state.calls
+            state.settle_soon(first.lease, 0.004, 0)
+            second = await state.admit(TENANT, MONTH, 10, 0.02)  # one call carries both
+            shared_calls = state.calls - before
+            spent, reserved = month_field(redis_server.url, settings.key_prefix, "s"), month_field(
+                redis_server.url, settings.key_prefix, "r")
+            assert second.lease is not None
+            state.settle_soon(second.lease, 0.006, 0)  # alone: sent after SETTLE_DELAY_S
+            await asyncio.sleep(SETTLE_DELAY_S + 0.2)
+            return (shared_calls, spent, reserved, month_field(redis_server.url, settings.key_prefix, "s"),
+                    month_field(redis_server.url, settings.key_prefix, "r"))
+        finally:
+            await state.close()
+
+    calls, spent, reserved, spent_after, reserved_after = asyncio.run(run())
+    assert calls == 1
+    assert (spent, reserved) == pytest.approx((0.004, 0.02))
+    assert (spent_after, reserved_after) == pytest.approx((0.010, 0.0))
 
 
 def test_a_killed_replica_holds_its_reservations_only_until_the_lease_ends(redis_server: RedisServer) -> None:
