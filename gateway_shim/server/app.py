@@ -73,7 +73,8 @@ class GatewayApp:
         self.config = config
         self.gateway = gateway
         self.dispatcher = self._dispatcher(gateway, clients, self.dispatcher.lanes)
-        self.native = NativeDoors(self.dispatcher, self.native.clients, header_context, self._signing_key_ready)
+        self.native = NativeDoors(self.dispatcher, self.native.clients, header_context,
+                                  self._signing_key_ready)
 
     def _dispatcher(self, gateway: Gateway, clients: Mapping[str, ProviderClient],
                     lanes: AsyncLanes | None = None) -> Dispatcher:
