@@ -28,7 +28,8 @@ def export() -> None:
 @click.option("--warehouse", type=click.Path(dir_okay=False), default=None,
               help="Warehouse file. Default: $AIGW_WAREHOUSE or ./.aigw/warehouse.duckdb.")
 @click.option(
-    "--config", default=None, help="Policy config (provider names, regions). Default: $AIGW_CONFIG."
+    "--config", type=click.Path(dir_okay=False), default=None,
+    help="Policy config (provider names, regions). Default: $AIGW_CONFIG."
 )
 def focus(month: str, out: Path, warehouse: str | None, config: str | None) -> None:
     """The MONTH's showback as FOCUS 1.0 rows: allocation to tenant, team, app and workflow in Tags and
