@@ -390,20 +390,26 @@ class Dispatcher:
 
     @staticmethod
     def _headers(plan: Plan, event: Mapping[str, Any] | None, serving: Target | None = None) -> Headers:
-        """The x-aigw-* response headers; ``serving`` is the target answering a stream (its attempt
-        is recorded only when the stream ends)."""
-        served = serving or plan.served
-        headers: Headers = [
-            ("x-aigw-trace-id", plan.ctx.trace_id),
-            ("x-aigw-route", plan.route),
-            ("x-aigw-fallback", "true" if served is not None and (
-                served != plan.targets[0] or plan.fallback_reason == "capability") else "false"),
-        ]
-        if served is not None:
-            headers.append(("x-aigw-model", served.model))
-        if event is not None and event.get("estimated_cost_usd") is not None:
-            headers.append(("x-aigw-cost-usd", f"{event['estimated_cost_usd']:.8f}"))
+        """``response_headers`` plus ``x-aigw-edits`` (what policy changed in a chat request)."""
+        headers = response_headers(plan, event, serving)
         edits = policy_edits(plan)
         if edits:
             headers.append(("x-aigw-edits", edits))
         return headers
+
+
+def response_headers(plan: Plan, event: Mapping[str, Any] | None, serving: Target | None = None) -> Headers:
+    """The x-aigw-* response headers every door sends; ``serving`` is the target answering a stream
+    (its attempt is recorded only when the stream ends)."""
+    served = serving or plan.served
+    headers: Headers = [
+        ("x-aigw-trace-id", plan.ctx.trace_id),
+        ("x-aigw-route", plan.route),
+        ("x-aigw-fallback", "true" if served is not None and (
+            served != plan.targets[0] or plan.fallback_reason == "capability") else "false"),
+    ]
+    if served is not None:
+        headers.append(("x-aigw-model", served.model))
+    if event is not None and event.get("estimated_cost_usd") is not None:
+        headers.append(("x-aigw-cost-usd", f"{event['estimated_cost_usd']:.8f}"))
+    return headers

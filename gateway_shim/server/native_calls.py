@@ -21,7 +21,13 @@ from typing import Any, Protocol
 import orjson
 
 from gateway_shim.core import Gateway
-from gateway_shim.server.dispatch import SHUTDOWN_CUT, SPOOL_FAILING, Dispatcher, pause_for_retry
+from gateway_shim.server.dispatch import (
+    SHUTDOWN_CUT,
+    SPOOL_FAILING,
+    Dispatcher,
+    pause_for_retry,
+    response_headers,
+)
 from gateway_shim.server.doors import Headers
 from gateway_shim.server.errors import error_type, retry_after_header
 from gateway_shim.server.http import Connection
@@ -310,7 +316,7 @@ class NativeDispatcher:
         status = blocked.status if blocked else answer.status
         event = self._finish(call, plan, status, now, answer.usage, inference_s * 1000, None,
                              total_s * 1000, max(0.0, total_s - upstream_s - waited) * 1000, False, blocked)
-        headers = _headers(plan, event)
+        headers = response_headers(plan, event)
         if blocked is not None:
             call.door.error(conn, blocked.status, blocked.error_type, blocked.code, blocked.message, headers)
             return
@@ -364,7 +370,7 @@ class NativeDispatcher:
             gateway.record_attempt(plan, target, AttemptResult.success(), end)
             event = self._finish(call, plan, result.status, end, result.usage, (end - call_start) * 1000,
                                  None, (end - started) * 1000, None, True, None)
-            headers = _headers(plan, event)
+            headers = response_headers(plan, event)
             if 200 <= result.status < 300 and not await self.dispatcher.durable():
                 self._spool_failing(conn, call, headers)
                 return
@@ -373,7 +379,7 @@ class NativeDispatcher:
             return
         stream, relay = result
         ttft_s: float | None = None
-        conn.start_stream(200, _headers(plan, None, target), relay.content_type)
+        conn.start_stream(200, response_headers(plan, None, target), relay.content_type)
         error: Rejection | None = None
         cut: Rejection | None = None
         attempt = AttemptResult.success()
@@ -465,7 +471,7 @@ class NativeDispatcher:
                                     gateway_overhead_ms=max(0.0, total_s - upstream_s - waited) * 1000,
                                     streamed=plan.ctx.stream, error=error)
         self.metrics.observe(event)
-        headers = [*_headers(plan, event), *retry_after_header(error.retry_after)]
+        headers = [*response_headers(plan, event), *retry_after_header(error.retry_after)]
         call.door.error(conn, error.status, error.error_type or error_type(error.status), error.code,
                         error.message, headers)
 
@@ -474,21 +480,6 @@ class NativeDispatcher:
             cut = Rejection(status=503, code="gateway_shutdown", outcome="upstream_error",
                             error_type="server_error", message="the gateway shut down mid-request")
             self.metrics.observe(self.gateway.finish(plan, status_code=503, now=_mono(), error=cut))
-
-
-def _headers(plan: Plan, event: Mapping[str, Any] | None, serving: Target | None = None) -> Headers:
-    served = serving or plan.served
-    headers: Headers = [
-        ("x-aigw-trace-id", plan.ctx.trace_id),
-        ("x-aigw-route", plan.route),
-        ("x-aigw-fallback", "true" if served is not None and (
-            served != plan.targets[0] or plan.fallback_reason == "capability") else "false"),
-    ]
-    if served is not None:
-        headers.append(("x-aigw-model", served.model))
-    if event is not None and event.get("estimated_cost_usd") is not None:
-        headers.append(("x-aigw-cost-usd", f"{event['estimated_cost_usd']:.8f}"))
-    return headers
 
 
 def relayed_headers(response: NativeResponse | NativeStream, names: tuple[str, ...]) -> Headers:
