@@ -10,10 +10,11 @@ import gzip
 import zlib
 from typing import Any
 
-import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pajson
+
+from gateway_shim.wire.json_body import NotAJsonObject, json_object
 
 SCHEMA_TYPE = "ModelInvocationLog"
 METADATA_KEYS = {"trace_id": "aigw_trace_id", "tenant_id": "aigw_tenant", "workflow": "aigw_workflow"}
@@ -74,11 +75,9 @@ class MalformedRecord(ValueError):
 def parse_record(line: bytes, number: int) -> dict[str, Any]:
     """One line as a row of ROW_SCHEMA; ``MalformedRecord`` naming the problem."""
     try:
-        record = orjson.loads(line)
-    except orjson.JSONDecodeError as exc:
-        raise MalformedRecord(f"not JSON: {exc}") from exc
-    if not isinstance(record, dict):
-        raise MalformedRecord("not a JSON object")
+        record = json_object(line)
+    except NotAJsonObject as exc:
+        raise MalformedRecord(str(exc)) from None
     if record.get("schemaType") != SCHEMA_TYPE:
         raise MalformedRecord(f"schemaType {record.get('schemaType')!r} is not {SCHEMA_TYPE!r}")
     row = {

@@ -1,20 +1,18 @@
 """JSON objects read from the lake (policy snapshots, load-test summaries), with errors naming the file.
 
-The one parser for them; HTTP bodies have their own in the gateway (errors as 400 responses).
+The parsing itself is the project's one JSON-object reader, ``gateway_shim.wire.json_body``.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
+
+from gateway_shim.wire.json_body import NotAJsonObject, json_object
 
 
 def parse_lake_json(relative_path: str, text: str) -> dict[str, Any]:
     """The object in ``text``; ``ValueError`` naming the file when it is not JSON or not an object."""
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{relative_path}: not JSON: {exc}") from exc
-    if not isinstance(data, dict):
-        raise ValueError(f"{relative_path}: expected a JSON object")
-    return data
+        return json_object(text)
+    except NotAJsonObject as exc:
+        raise ValueError(f"{relative_path}: {exc}") from None

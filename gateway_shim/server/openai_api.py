@@ -18,6 +18,7 @@ from gateway_shim.server.http import Request
 from gateway_shim.server.request_contract import bearer_key, contract, trace_id
 from gateway_shim.types import Message, RequestContext
 from gateway_shim.upstream.base import StreamChunk, UpstreamResult
+from gateway_shim.wire.json_body import NotAJsonObject, json_object
 from gateway_shim.wire.openai_fields import message_needs, request_needs
 from gateway_shim.wire.translate_response import converse_to_openai_response
 from gateway_shim.wire.translate_stream import ConverseToOpenAI
@@ -44,15 +45,10 @@ class ChatCall:
 
 
 def parse_json_object(body: bytes) -> dict[str, Any]:
-    if not body:
-        raise ApiError(400, "invalid_json", "the request body is empty; expected a JSON object")
     try:
-        document = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise ApiError(400, "invalid_json", f"the request body is not valid JSON: {exc}") from None
-    if not isinstance(document, dict):
-        raise ApiError(400, "invalid_json", "the request body must be a JSON object")
-    return document
+        return json_object(body)
+    except NotAJsonObject as exc:
+        raise ApiError(400, "invalid_json", f"the request body is {exc}") from None
 
 
 def parse_chat(request: Request) -> ChatCall:

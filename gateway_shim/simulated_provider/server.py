@@ -33,7 +33,7 @@ from gateway_shim.simulated_provider.simulated_model import (
     openai_prompt,
 )
 from gateway_shim.simulated_provider.stats import RequestStats
-from gateway_shim.simulated_provider.wire_openai import BadRequest
+from gateway_shim.simulated_provider.wire_openai import BadRequest, request_object
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -230,7 +230,7 @@ class ProviderApp:
         if body is None:
             return await _json(send, 413, wire_openai.error(413, f"body larger than {MAX_BODY_BYTES} bytes"))
         try:
-            doc = wire_native.load_object(body)
+            doc = request_object(body)
             model = str(doc.get("model") or "")
             text = "\n".join(wire_native.embedding_inputs(doc))
             answer = wire_native.openai_embeddings(doc, self.model.seed)
@@ -247,7 +247,7 @@ class ProviderApp:
             return await _aws_error(send, 413, f"body larger than {MAX_BODY_BYTES} bytes")
         model = unquote(model_id)
         try:
-            doc = wire_native.load_object(body)
+            doc = request_object(body)
             if "embed" in model.lower():
                 if stream:
                     raise BadRequest(f"{model} does not support response streaming")
@@ -284,7 +284,7 @@ class ProviderApp:
     async def _count_tokens(self, model_id: str, receive: Receive, send: Send) -> None:
         body = await _read_body(receive) or b""
         try:
-            text, count = wire_native.count_tokens_prompt(wire_native.load_object(body))
+            text, count = wire_native.count_tokens_prompt(request_object(body))
         except BadRequest as exc:
             return await _aws_error(send, 400, str(exc))
         self.stats.record(unquote(model_id), False)
@@ -293,7 +293,7 @@ class ProviderApp:
     async def _apply_guardrail(self, receive: Receive, send: Send) -> None:
         body = await _read_body(receive) or b""
         try:
-            answer = wire_native.guardrail_answer(wire_native.load_object(body))
+            answer = wire_native.guardrail_answer(request_object(body))
         except BadRequest as exc:
             return await _aws_error(send, 400, str(exc))
         await _json(send, 200, answer)
@@ -304,7 +304,7 @@ class ProviderApp:
             body = await _read_body(receive) or b""
             now = dt.datetime.now(dt.UTC).isoformat()
             try:
-                answer = wire_native.start_async_invoke(wire_native.load_object(body), self.async_jobs, now)
+                answer = wire_native.start_async_invoke(request_object(body), self.async_jobs, now)
             except BadRequest as exc:
                 return await _aws_error(send, 400, str(exc))
             return await _json(send, 200, answer)

@@ -16,7 +16,7 @@ from gateway_shim.simulated_provider.answers import (
     converse_features,
 )
 from gateway_shim.simulated_provider.simulated_model import SimResponse
-from gateway_shim.simulated_provider.wire_openai import BadRequest
+from gateway_shim.simulated_provider.wire_openai import BadRequest, request_object
 from gateway_shim.wire.eventstream import encode_event
 
 STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use"}
@@ -33,12 +33,7 @@ class ConverseRequest:
 
 
 def parse_converse(body: bytes) -> ConverseRequest:
-    try:
-        doc = orjson.loads(body) if body else {}
-    except orjson.JSONDecodeError as exc:
-        raise BadRequest(f"body is not valid JSON: {exc}") from None
-    if not isinstance(doc, dict):
-        raise BadRequest("body must be a JSON object")
+    doc = request_object(body)
     messages = doc.get("messages")
     if not isinstance(messages, list) or not messages or not all(isinstance(m, dict) for m in messages):
         raise BadRequest("messages must be a non-empty list of messages")

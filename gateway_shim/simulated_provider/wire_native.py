@@ -22,16 +22,6 @@ MAX_DIMENSIONS = 4096
 ANTHROPIC_STOP = {"stop": "end_turn", "length": "max_tokens"}
 
 
-def load_object(body: bytes) -> dict[str, Any]:
-    try:
-        doc = orjson.loads(body) if body else None
-    except orjson.JSONDecodeError as exc:
-        raise BadRequest(f"body is not valid JSON: {exc}") from None
-    if not isinstance(doc, dict):
-        raise BadRequest("body must be a JSON object")
-    return doc
-
-
 def vector(seed: int, text: str, dimensions: int) -> list[float]:
     """A deterministic unit vector for (seed, text)."""
     rng = random.Random(f"{seed}\x00{text}")

@@ -11,10 +11,18 @@ import orjson
 
 from gateway_shim.simulated_provider.answers import Answer, Features, openai_features
 from gateway_shim.simulated_provider.simulated_model import SimResponse
+from gateway_shim.wire.json_body import NotAJsonObject, json_object
 
 
 class BadRequest(ValueError):
     """A request the provider refuses with 400; the message names the field."""
+
+
+def request_object(body: bytes) -> dict[str, Any]:
+    try:
+        return json_object(body)
+    except NotAJsonObject as exc:
+        raise BadRequest(f"body is {exc}") from None
 
 
 @dataclass(slots=True, frozen=True)
@@ -28,12 +36,7 @@ class ChatRequest:
 
 
 def parse_chat(body: bytes) -> ChatRequest:
-    try:
-        doc = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise BadRequest(f"body is not valid JSON: {exc}") from None
-    if not isinstance(doc, dict):
-        raise BadRequest("body must be a JSON object")
+    doc = request_object(body)
     model = doc.get("model")
     if not isinstance(model, str) or not model:
         raise BadRequest("'model' is required and must be a non-empty string")

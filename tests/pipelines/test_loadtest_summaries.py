@@ -40,7 +40,7 @@ def test_a_summary_becomes_a_row_in_utc() -> None:
     ("text", "reason"),
     [
         ("{", "not JSON"),
-        ("[]", "expected a JSON object"),
+        ("[]", "not a JSON object"),
         ('{"run_id": "r"}', r"missing key\(s\) scenario"),
         (
             '{"run_id": "r", "scenario": "s", "started_at": "2026-11-18", "verdict": "maybe"}',
