@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+import redis
 
 from tests.gateway_shim.server.fleet import Fleet, start_fleet
 from tests.gateway_shim.server.stack import Answer, ProviderProcess
@@ -183,3 +184,62 @@ def test_the_months_spend_is_seeded_into_redis_once_for_the_whole_fleet(
         assert all(second.metric(i, "aigw_budget_seed_ok") == 1.0 for i in range(3))
     finally:
         assert second.stop() == [0, 0, 0]
+
+
+@pytest.fixture
+def volatile_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A redis-server of this test's own, without persistence: FLUSHALL or a restart empties it."""
+    server = RedisServer(log_path=tmp_path / "redis.log")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def _flushall(server: RedisServer) -> None:
+    client = redis.Redis.from_url(server.url)
+    try:
+        assert client.flushall()
+    finally:
+        client.close()
+
+
+def test_a_redis_that_comes_back_empty_is_reseeded_once_and_the_budget_still_holds(
+        tmp_path: Path, provider: ProviderProcess, volatile_redis: RedisServer) -> None:
+    """FLUSHALL mid-run: the month's spend from before it still counts against the budget."""
+    fleet = start_fleet(tmp_path, provider, volatile_redis)
+    try:
+        before: list[Answer] = []
+        for i in range(60):                      # spend past half the budget, across the replicas
+            answer = fleet.chat(i, "test-tiny", f"before {i}")
+            assert answer is not None and answer.status == 200, answer
+            before.append(answer)
+            if fleet.month("tiny")[0] >= TINY_BUDGET_USD * 0.6:
+                break
+        spent_before = sum(float(a.headers["x-aigw-cost-usd"]) for a in before)
+        assert _wait_for(lambda: fleet.month("tiny") == pytest.approx((spent_before, 0.0), abs=1e-6), 5)
+        _flushall(volatile_redis)
+        after: list[Answer] = []
+        for i in range(60):                      # bounded: the budget refuses long before
+            answer = fleet.chat(i, "test-tiny", f"after {i}")
+            assert answer is not None
+            after.append(answer)
+            if answer.status == 429:
+                break
+        assert after[-1].status == 429 and _code(after[-1]) == "budget_exceeded"
+        spent_after = sum(float(a.headers["x-aigw-cost-usd"]) for a in after if a.status == 200)
+        assert spent_before + spent_after <= TINY_BUDGET_USD
+        assert _wait_for(lambda: fleet.month("tiny")[1] == 0.0, 5), fleet.month("tiny")
+        assert fleet.month("tiny")[0] >= spent_before + spent_after - 1e-6  # pre-flush spend counts in Redis
+        noticed = [fleet.metric(i, "aigw_state_lost_total") for i in range(3)]
+        assert all(n is not None and n >= 1 for n in noticed), noticed
+        assert all(fleet.metric(i, "aigw_state_shared_up") == 1.0 for i in range(3))
+    finally:
+        assert fleet.stop() == [0, 0, 0]
+    lines = [line for replica in fleet.replicas for line in replica.log.read_text().splitlines()
+             if "re-seeded" in line]
+    assert len(lines) == 1, lines                # one replica read the lake again, for the fleet
+    events = {e["trace_id"]: e for e in fleet.events()}
+    degraded = [events[a.headers["x-aigw-trace-id"]]["state_degraded"] for a in after]
+    assert any(degraded) and not any(events[a.headers["x-aigw-trace-id"]]["state_degraded"] for a in before)
