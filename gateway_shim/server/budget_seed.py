@@ -6,7 +6,8 @@ gateway down, so it starts seeded from this replica's own spool only, with a lou
 is not a reason to retry: it is skipped, named in the log and in
 ``aigw_budget_seed_skipped_files``, and copied to the lake's ``quarantine/`` with its reason, and the
 other files still seed the budgets. With a shared store (``state.backend: redis``) only the first
-replica to claim the month reads and writes it (``seed_shared``).
+replica to claim the month reads and writes it (``seed_shared``), and again if the store is found to
+have lost its data (``lake_month_reader``).
 """
 
 from __future__ import annotations
@@ -15,16 +16,21 @@ import asyncio
 import datetime as dt
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gateway_shim.policy.budget_ledger import BudgetLedger
 from gateway_shim.policy.cost import month_key
 from gateway_shim.state import SeedOutcome, StateBackend
+from gateway_shim.state.decisions import ReadMonthSpend
 from gateway_shim.telemetry.quarantine import copy_to_quarantine
 from gateway_shim.telemetry.spend import month_start_of, next_month, read_month_spend, read_spool, tally
 from gateway_shim.telemetry.storage import LakeLocation
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 log = logging.getLogger("aigw.server")
 
@@ -77,8 +83,12 @@ async def read_seed(lake: LakeLocation, spool_dir: Path, now: dt.datetime, timeo
     Call it before the lake writer starts (it replays and deletes the spool's segments).
     """
     started = time.monotonic()
-    month_start = month_start_of(now)
     spooled = await asyncio.to_thread(read_spool, spool_dir)
+    return await _read_month(lake, month_start_of(now), spooled, timeout_s, started)
+
+
+async def _read_month(lake: LakeLocation, month_start: dt.date, spooled: list[pa.Table], timeout_s: float,
+                      started: float) -> SeedResult:
     spooled_rows = sum(t.num_rows for t in spooled)
     deadline = started + timeout_s
     attempts, error = 0, ""
@@ -104,6 +114,23 @@ async def read_seed(lake: LakeLocation, spool_dir: Path, now: dt.datetime, timeo
     by_tenant, events = tally(spooled, month_start, next_month(month_start))
     return SeedResult(month_start, by_tenant, False, time.monotonic() - started, attempts,
                       events, 0, spooled_rows, error)
+
+
+def lake_month_reader(lake: LakeLocation, timeout_s: float) -> ReadMonthSpend:
+    """How the seeding leader reads a month again when the shared store lost its data: the lake only
+    (the lake writer owns the spool by then), retried up to ``timeout_s``; raises if still unreadable,
+    so that the store is seeded later rather than from nothing."""
+    async def read(month: int) -> Mapping[str, float]:
+        month_start = dt.date(month // 12, month % 12 + 1, 1)
+        result = await _read_month(lake, month_start, [], timeout_s, time.monotonic())
+        if not result.ok:
+            raise OSError(f"the lake at {lake.url} could not be read: {result.error}")
+        log.warning("month-to-date spend of %s read again from the lake: $%.2f from %d events in %d files, "
+                    "in %.2f s", f"{month_start:%Y-%m}", sum(result.by_tenant.values()), result.events,
+                    result.files, result.seconds)
+        return result.by_tenant
+
+    return read
 
 
 def quarantine_skipped(lake: LakeLocation, skipped: dict[str, str]) -> None:

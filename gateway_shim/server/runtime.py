@@ -23,7 +23,14 @@ from typing import TYPE_CHECKING
 from gateway_shim.config.models import Config
 from gateway_shim.core import Gateway
 from gateway_shim.server.app import GatewayApp
-from gateway_shim.server.budget_seed import Gauges, read_seed, seed_ledger, seed_shared
+from gateway_shim.server.budget_seed import (
+    SEED_CLAIM_MARGIN_S,
+    Gauges,
+    lake_month_reader,
+    read_seed,
+    seed_ledger,
+    seed_shared,
+)
 from gateway_shim.server.durable_acks import DurableAcks
 from gateway_shim.server.http import HttpServer, Limits
 from gateway_shim.server.policy_reload import PolicyReloader, ReloadRefused
@@ -249,6 +256,8 @@ async def _open_state(config: Config, options: ServeOptions, lake: LakeLocation,
                        replica_id=f"{options.gateway_id}.{secrets.token_hex(3)}")
     shared = await seed_shared(state, lake, spool_dir, now, options.budget_seed_timeout_s)
     print(shared.describe(month_start_of(now)), file=sys.stderr, flush=True)
+    state.reseed_from(lake_month_reader(lake, options.budget_seed_timeout_s),
+                      options.budget_seed_timeout_s + SEED_CLAIM_MARGIN_S)
     return state, shared.gauges, lambda gateway: None
 
 

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Protocol
 
 from gateway_shim.config.models import TenantLimits
-from gateway_shim.state.decisions import Decision, Lease, ReadSpend, SeedOutcome
+from gateway_shim.state.decisions import Decision, Lease, ReadMonthSpend, ReadSpend, SeedOutcome
 
 Gauges = dict[str, list[tuple[dict[str, str], float]]]
 
@@ -32,6 +32,11 @@ class StateBackend(Protocol):
 
     async def seed_month(self, month: int, read: ReadSpend, timeout_s: float = 60.0) -> SeedOutcome:
         """Month-to-date spend from ``read()``, written once for all replicas (the first to claim)."""
+        ...
+
+    def reseed_from(self, read: ReadMonthSpend, timeout_s: float = 60.0) -> None:
+        """How to read a month's spend again if the shared store turns out to have lost its state
+        (memory: nothing to lose). Without it, ``seed_month``'s ``read`` is used."""
         ...
 
     def committed(self, tenant: str, month: int) -> float:

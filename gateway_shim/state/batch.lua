@@ -4,9 +4,18 @@
 --   A tenant month id tokens rpm tpm budget amount   admission: rate windows, then a leased reservation
 --   S tenant month id actual token_delta             settlement of a reservation made by an A
 --   J marker tenant month amount                     spend booked while Redis was away, applied once
+--   F tenant month spent                             spend seen before Redis lost its state: a floor
+-- ARGV[4] the epoch the replica knows ('' = unknown: not checked). The key <prefix>epoch is written when
+-- a month is seeded; a Redis that lost its data (restarted without persistence, flushed) no longer has
+-- it. When it is not ARGV[4], nothing is applied and the reply is "!" followed by the epoch found
+-- (empty when missing: the replica has the month seeded again from the lake).
 -- Money is integer nano-USD. Reply: one record per op, same order, "code\31spent\31reserved\31retry_ms";
 -- code 0 = admitted/applied, 1 = requests_per_min, 2 = tokens_per_min, 3 = budget, 4 = already applied.
-local prefix, lease_ms = ARGV[1], tonumber(ARGV[2])
+local prefix, lease_ms, epoch = ARGV[1], tonumber(ARGV[2]), ARGV[4] or ''
+if epoch ~= '' then
+  local found = redis.call('GET', prefix .. 'epoch')
+  if found ~= epoch then return '!' .. (found or '') end
+end
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
 local WINDOW = 60000
@@ -170,6 +179,21 @@ local function journal(marker, tenant, month, amount)
   return reply(0, base, 0)
 end
 
+-- A month seeded again after a loss starts from the lake's figure (field 'l', written with the epoch in
+-- 'le' by seed.lua); a replica's last view of the spend before the loss may be higher (events not yet
+-- uploaded): the spend is raised to it, once, whatever was booked since staying on top.
+local function floor(tenant, month, spent)
+  local _, _, base = keys_of(tenant, month)
+  local seeded = redis.call('HMGET', base, 'l', 'le')
+  if seeded[2] ~= epoch then return reply(4, base, 0) end
+  local known = tonumber(seeded[1]) or 0
+  if spent > known then
+    redis.call('HINCRBY', base, 's', spent - known)
+    redis.call('HSET', base, 'l', int(spent))
+  end
+  return reply(0, base, 0)
+end
+
 local out = {}
 for record in string.gmatch(ARGV[3], '[^\30]+') do
   local f = {}
@@ -182,6 +206,8 @@ for record in string.gmatch(ARGV[3], '[^\30]+') do
     out[#out + 1] = settle(f[2], f[3], f[4], tonumber(f[5]), tonumber(f[6]))
   elseif op == 'J' then
     out[#out + 1] = journal(f[2], f[3], f[4], tonumber(f[5]))
+  elseif op == 'F' then
+    out[#out + 1] = floor(f[2], f[3], tonumber(f[4]))
   else
     return redis.error_reply('unknown op ' .. tostring(op))
   end

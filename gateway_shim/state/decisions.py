@@ -12,6 +12,10 @@ Refusal = Literal["requests_per_min", "tokens_per_min", "budget_exceeded", "stat
 ReadSpend = Callable[[], Awaitable[Mapping[str, float]]]
 """Reads a month's spend per tenant (USD), e.g. from the lake; called by the seeding leader only."""
 
+ReadMonthSpend = Callable[[int], Awaitable[Mapping[str, float]]]
+"""Reads the spend per tenant (USD) of the month given as a ``month_key``: how the leader seeds a month
+again when the shared store lost its state. Raises when the lake cannot be read (retried later)."""
+
 
 @dataclass(slots=True, frozen=True)
 class Lease:
@@ -23,6 +27,8 @@ class Lease:
     amount_usd: float
     shared: bool
     """Held in the shared store; False when held by this replica alone (memory backend, or an outage)."""
+    generation: int = 0
+    """Which of the shared store's lives granted it (redis: a reset makes the reservation go away)."""
 
 
 @dataclass(slots=True, frozen=True)

@@ -9,7 +9,7 @@ from gateway_shim.config.models import TenantLimits
 from gateway_shim.policy.budget_ledger import BudgetLedger
 from gateway_shim.policy.rate_limit import RateLimiter
 from gateway_shim.state.base import Gauges
-from gateway_shim.state.decisions import Decision, Lease, ReadSpend, SeedOutcome
+from gateway_shim.state.decisions import Decision, Lease, ReadMonthSpend, ReadSpend, SeedOutcome
 from gateway_shim.state.local import LocalDecider
 
 
@@ -47,6 +47,9 @@ class MemoryState:
             if spent and self._local.knows(tenant):
                 ledger.seed(tenant, month, spent)
         return SeedOutcome(True, True, by_tenant)
+
+    def reseed_from(self, read: ReadMonthSpend, timeout_s: float = 60.0) -> None:
+        """This process's memory cannot lose its state while it runs: nothing to read again."""
 
     def committed(self, tenant: str, month: int) -> float:
         return self._local.ledger.committed(tenant, month)

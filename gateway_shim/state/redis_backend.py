@@ -14,6 +14,16 @@ the backend reconciles, then switches back (another log line):
 - spend of leases granted locally is summed per tenant-month into a journal and sent as ``J`` records,
   each applied once under a marker (replica id + sequence number) set with SET NX, so a retried
   journal after another lost reply is not counted twice either.
+
+Redis back EMPTY (restarted without persistence, flushed): seeding a month also writes the key
+``<prefix>epoch``; every call carries the epoch this replica knows and ``batch.lua`` applies nothing
+when Redis holds another one (no extra round trip: the check is in the tick's call). Missing, the data
+is gone: the replica decides locally as when Redis is unreachable and has the month seeded again
+from the lake through the same leader claim as at start-up (``reseed_from``'s reader; one replica
+reads). Then every replica sends its last view of each tenant's spend (``F``: a floor, for spend the
+lake does not have yet) and books the settlements of reservations granted before the loss as journal
+records (their reservations went with the data). Found changed instead, another replica re-seeded
+already: the replica adopts the new epoch and sends the same again.
 """
 
 from __future__ import annotations
@@ -33,8 +43,9 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from gateway_shim.config.models import State, TenantLimits
+from gateway_shim.policy.cost import month_key
 from gateway_shim.state.base import Gauges
-from gateway_shim.state.decisions import Decision, Lease, ReadSpend, Refusal, SeedOutcome
+from gateway_shim.state.decisions import Decision, Lease, ReadMonthSpend, ReadSpend, Refusal, SeedOutcome
 from gateway_shim.state.local import LocalDecider
 
 log = logging.getLogger("aigw.state")
@@ -62,10 +73,11 @@ def _script(name: str) -> str:
 class _Op:
     """One request's operation waiting for (or sent in) a batch."""
 
-    __slots__ = ("future", "kind", "lease_id", "month", "record", "reservation_usd", "tenant", "tokens")
+    __slots__ = ("future", "generation", "kind", "lease_id", "month", "record", "reservation_usd", "tenant",
+                 "tokens")
 
     def __init__(self, record: str, kind: int, tenant: str, month: int, lease_id: str,
-                 reservation_usd: float, tokens: int) -> None:
+                 reservation_usd: float, tokens: int, generation: int = 0) -> None:
         self.record = record
         self.kind = kind
         self.tenant = tenant
@@ -73,6 +85,8 @@ class _Op:
         self.lease_id = lease_id
         self.reservation_usd = reservation_usd
         self.tokens = tokens
+        self.generation = generation
+        """A settlement's: its lease's (see ``Lease.generation``)."""
         self.future: asyncio.Future[Decision | None] | None = None
 
 
@@ -118,9 +132,23 @@ class RedisState:
         self._replay: list[_Op] = []
         self._journal: dict[tuple[str, int], int] = {}
         self._journal_records: list[str] = []
+        self._periods = 0
+        self._epoch = ""
+        """The epoch of the data this replica talks to ("" until a month is seeded: not checked)."""
+        self._spent_seen: dict[tuple[str, int], int] = {}
+        self._floors: dict[tuple[str, int], int] = {}
+        self._generation = 0
+        """Resets seen: leases of an earlier generation were granted by data that is gone."""
+        self._lost_month: int | None = None
+        self._seeded_month: int | None = None
+        self._reread: ReadMonthSpend | None = None
+        self._reseed_timeout_s = 60.0
+        self._restoring = False
         self.calls = 0
         self.ops = 0
         self.outages = 0
+        self.resets = 0
+        self.reseeds = 0
         self.degraded_decisions = 0
 
     # ---- the request path -------------------------------------------------------------------
@@ -162,17 +190,41 @@ class RedisState:
         if not lease.shared:
             if self._outage is not None and self._outage.lease_id == lease.id:
                 self._outage.settle(lease, actual_usd, tokens_delta)
-            key = (lease.tenant, lease.month)
-            self._journal[key] = self._journal.get(key, 0) + actual
-            if self._outage is None:
-                self._schedule(asyncio.get_running_loop())
+            self._book(lease.tenant, lease.month, actual)
+            return None
+        if lease.generation != self._generation:
+            self._book(lease.tenant, lease.month, actual)
             return None
         record = f"S{_US}{lease.tenant}{_US}{lease.month}{_US}{lease.id}{_US}{actual}{_US}{tokens_delta}"
-        op = _Op(record, _SETTLE, lease.tenant, lease.month, lease.id, 0.0, 0)
+        op = _Op(record, _SETTLE, lease.tenant, lease.month, lease.id, 0.0, 0, lease.generation)
         if self._outage is not None:
             self._replay.append(op)
             return None
         return op
+
+    def _book(self, tenant: str, month: int, nanos: int) -> None:
+        """Spend whose reservation Redis does not hold (granted locally, or before a reset): journaled."""
+        key = (tenant, month)
+        self._journal[key] = self._journal.get(key, 0) + nanos
+        if self._outage is None:
+            self._schedule(asyncio.get_running_loop())
+
+    def _book_settlement(self, op: _Op) -> None:
+        """A settlement Redis will not apply (its reservation went with the data) booked as journal."""
+        _, tenant, month, _, actual, _ = op.record.split(_US)
+        self._book(tenant, int(month), int(actual))
+        if op.future is not None and not op.future.done():
+            op.future.set_result(None)
+
+    def _current(self, ops: list[_Op]) -> list[_Op]:
+        """``ops`` but the settlements of leases granted before a reset (booked as journal instead)."""
+        kept = []
+        for op in ops:
+            if op.kind == _SETTLE and op.generation != self._generation:
+                self._book_settlement(op)
+            else:
+                kept.append(op)
+        return kept
 
     def _submit(self, op: _Op) -> Awaitable[Decision | None]:
         loop = asyncio.get_running_loop()
@@ -206,7 +258,7 @@ class RedisState:
             return
         ops = self._queue[:MAX_BATCH]
         del self._queue[:MAX_BATCH]
-        if not ops and not self._journal and not self._journal_records:
+        if not ops and not self._journal and not self._journal_records and not self._floors:
             return
         self._busy = True
         self._flush_task = asyncio.get_running_loop().create_task(self._flush(ops))
@@ -216,15 +268,22 @@ class RedisState:
             await self._send(ops)
         finally:
             self._busy = False
-            if self._queue or (self._outage is None and self._journal):
+            if self._queue or (self._outage is None and (self._journal or self._floors)):
                 self._schedule(asyncio.get_running_loop())
 
-    async def _send(self, ops: list[_Op]) -> None:
+    async def _send(self, ops: list[_Op], retries: int = 1) -> None:
+        if self._generation:
+            ops = self._current(ops)
         journal = self._take_journal()
+        floors = dict(self._floors)
         records = [op.record for op in ops]
         records.extend(journal)
+        records.extend(_floor_records(floors))
+        if not records:
+            return
+        generation = self._generation
         try:
-            reply = await self._batch(args=[self._prefix, self._lease_ms, _RS.join(records)])
+            reply = await self._batch(args=[self._prefix, self._lease_ms, _RS.join(records), self._epoch])
         except UNREACHABLE as exc:
             self._unreachable(exc)
             for op in ops:
@@ -235,13 +294,16 @@ class RedisState:
             return
         self.calls += 1
         self.ops += len(records)
-        self._acknowledge(journal)
+        if reply[:1] == b"!":
+            await self._reset(reply[1:].decode(), ops, retries)
+            return
+        self._acknowledge(journal, floors)
         try:
             answers = reply.split(b"\x1e")
             if len(answers) != len(records):
                 raise RuntimeError(f"batch.lua answered {len(answers)} records for {len(records)}")
             for op, answer in zip(ops, answers, strict=False):
-                decision = self._read(op, answer)
+                decision = self._read(op, answer, generation)
                 future = op.future
                 if future is None or not future.cancelled():
                     if future is not None and not future.done():
@@ -251,22 +313,62 @@ class RedisState:
         except Exception as exc:
             _fail(ops, exc)
 
+    async def _reset(self, found: str, ops: list[_Op], retries: int) -> None:
+        """The call met another epoch and applied nothing: settlements go to the journal; admissions
+        are sent again under the epoch found, or decided locally while the month is seeded again."""
+        lost = self._note_reset(found)
+        admissions = [op for op in ops if op.kind == _ADMIT]
+        for op in ops:
+            if op.kind == _SETTLE:
+                self._book_settlement(op)
+        if lost:
+            self._degrade(f"shared state at {self._host()} lost its data (restarted without persistence, or "
+                          "flushed)", "until the month is seeded again from the lake")
+        elif retries > 0:
+            await self._send(admissions, retries - 1)
+            return
+        for op in admissions:
+            self._fall_back(op)
+
+    def _note_reset(self, found: str) -> bool:
+        """Remember what this replica saw before the reset (floors; which leases are older); adopt
+        ``found`` if another replica re-seeded already. True when the data is gone (no epoch)."""
+        self.resets += 1
+        self._generation += 1
+        for key, nanos in self._spent_seen.items():
+            if nanos > self._floors.get(key, 0):
+                self._floors[key] = nanos
+        self._spent_seen.clear()
+        if found:
+            log.warning("shared state at %s was seeded again by another replica after losing its data "
+                        "(epoch %s, was %s): this replica adopts it", self._host(), found, self._epoch)
+            self._epoch = found
+            return False
+        self._lost_month = max(month_key(int(time.time() // 86400)), self._seeded_month or 0)
+        return True
+
+    def _host(self) -> object:
+        return self._client.connection_pool.connection_kwargs.get("host")
+
     def _release(self, lease: Lease) -> None:
         """An admission whose caller went away (cancelled) while it was granted: settle it at 0."""
         record = f"S{_US}{lease.tenant}{_US}{lease.month}{_US}{lease.id}{_US}0{_US}0"
-        op = _Op(record, _SETTLE, lease.tenant, lease.month, lease.id, 0.0, 0)
+        op = _Op(record, _SETTLE, lease.tenant, lease.month, lease.id, 0.0, 0, lease.generation)
         op.future = asyncio.get_running_loop().create_future()
         self._queue.append(op)
 
-    def _read(self, op: _Op, answer: bytes) -> Decision | None:
+    def _read(self, op: _Op, answer: bytes, generation: int) -> Decision | None:
         code, spent_n, reserved_n, retry_ms = answer.split(b"\x1f")
-        spent = int(spent_n) / NANOS
+        key = (op.tenant, op.month)
+        spent_nanos = int(spent_n)
+        self._spent_seen[key] = spent_nanos
+        spent = spent_nanos / NANOS
         reserved = int(reserved_n) / NANOS
-        self._committed[(op.tenant, op.month)] = spent + reserved
+        self._committed[key] = spent + reserved
         if op.kind == _SETTLE:
             return None
         if code == b"0":
-            lease = Lease(op.tenant, op.month, op.lease_id, op.reservation_usd, True)
+            lease = Lease(op.tenant, op.month, op.lease_id, op.reservation_usd, True, generation)
             return Decision(lease, None, 0.0, spent, reserved, False)
         return Decision(None, _REFUSALS[code], int(retry_ms) / 1000, spent, reserved, False)
 
@@ -276,16 +378,24 @@ class RedisState:
         if self._outage is not None:
             return
         self.outages += 1
+        reason = f"{type(exc).__name__}: {exc}".splitlines()[0][:200]
+        self._degrade(f"shared state at {self._host()} unreachable ({reason})", "until it answers")
+
+    def _degrade(self, why: str, until: str) -> None:
+        """Decide locally (or refuse) from now on, and start probing for the way back."""
+        if self._outage is not None:
+            return
+        self._periods += 1
         self._outage_started = self._clock()
+        self._restoring = self._lost_month is not None
         self._outage = LocalDecider(self._budgets, self._limits, share=self._settings.replicas,
                                     committed=self._committed, clock=self._clock,
-                                    lease_id=f"local.{self.replica_id}.{self.outages}")
+                                    lease_id=f"local.{self.replica_id}.{self._periods}")
         mode = ("refusing admissions (503)" if self._settings.on_unavailable == "refuse" else
                 f"deciding locally on 1/{self._settings.replicas} of what was left")
-        log.warning("shared state at %s unreachable (%s): %s until it answers",
-                    self._client.connection_pool.connection_kwargs.get("host"),
-                    f"{type(exc).__name__}: {exc}".splitlines()[0][:200], mode)
-        self._probe_task = asyncio.get_running_loop().create_task(self._probe())
+        log.warning("%s: %s %s", why, mode, until)
+        if not self._closed:
+            self._probe_task = asyncio.get_running_loop().create_task(self._probe())
 
     def _fall_back(self, op: _Op) -> None:
         """An operation whose call failed: decide it locally, or keep a settlement for replay."""
@@ -307,50 +417,117 @@ class RedisState:
         return outage.admit(tenant, month, tokens, reservation_usd)
 
     async def _probe(self) -> None:
-        """Ping every ``probe_s`` while unreachable; reconcile and switch back when Redis answers."""
+        """While degraded, every ``probe_s`` (at once after a loss): when Redis answers, have the month
+        seeded again if its data is gone, reconcile, and switch back."""
+        wait = 0.0 if self._lost_month is not None else self._settings.probe_s
         while self._outage is not None:
-            await asyncio.sleep(self._settings.probe_s)
+            await asyncio.sleep(wait)
+            wait = self._settings.probe_s
             try:
-                await self._client.ping()
+                if self._lost_month is None:
+                    await self._client.ping()
+                    if not self._epoch and self._reread is not None and self._seeded_month is not None:
+                        await self._check_seeded()  # seeded while Redis was down at start-up?
+                if self._lost_month is not None and not await self._reseed(self._lost_month):
+                    continue
+                if await self._reconcile():
+                    return
             except UNREACHABLE:
                 continue
-            if await self._reconcile():
-                return
+
+    async def _check_seeded(self) -> None:
+        """This replica started with Redis down (no epoch): adopt the fleet's, or seed if there is none."""
+        found = _text(await self._client.get(f"{self._prefix}epoch"))
+        if found:
+            self._epoch = found
+        else:
+            self._lost_month = max(month_key(int(time.time() // 86400)), self._seeded_month or 0)
+            self._restoring = True
+
+    async def _reseed(self, month: int) -> bool:
+        """``month`` seeded again from the lake (read here if this replica claims it first) under a new
+        epoch; False to try again at the next probe (the lake unreadable, the leader not done)."""
+        read = self._reread
+        assert read is not None  # an epoch is known only after seed_month, which sets a reader
+
+        async def read_month() -> Mapping[str, float]:
+            return await read(month)
+
+        try:
+            outcome = await self._claim_and_seed(month, read_month, self._reseed_timeout_s)
+        except UNREACHABLE:
+            raise
+        except Exception as exc:  # the lake unreadable: keep deciding locally, try again
+            log.warning("seeding %s again from the lake failed (%s): still degraded; next try in %.1f s",
+                        _label(month), f"{type(exc).__name__}: {exc}".splitlines()[0][:300],
+                        self._settings.probe_s)
+            return False
+        if not outcome.seeded:
+            return False
+        self._lost_month = None
+        if outcome.leader:
+            self.reseeds += 1
+            log.warning("shared state re-seeded for %s from the lake for every replica: $%.2f over %d "
+                        "tenants (epoch %s)", _label(month), sum(outcome.by_tenant.values()),
+                        len(outcome.by_tenant), self._epoch)
+        else:
+            log.warning("shared state for %s seeded again by another replica (epoch %s)", _label(month),
+                        self._epoch)
+        return True
 
     async def _reconcile(self) -> bool:
-        """Replay settlements and the journal; back to shared decisions once nothing is left to send."""
+        """Replay settlements, the journal and floors; back to shared decisions once nothing is left."""
         replayed = journaled = 0
         for _ in range(_RECONCILE_ROUNDS):
-            replay, self._replay = self._replay, []
+            replay: list[_Op] = []
+            for op in self._replay:  # reservations granted before a reset are gone: spend to the journal
+                if op.generation != self._generation:
+                    self._book_settlement(op)
+                else:
+                    replay.append(op)
+            self._replay = []
             journal = self._take_journal()
-            if not replay and not journal:
+            floors = dict(self._floors)
+            if not replay and not journal and not floors:
                 seconds = self._clock() - self._outage_started
                 self._outage = None
-                log.warning("shared state reachable again after %.1f s: replayed %d settlements and %d "
-                            "journal records of local spend; shared decisions resume",
-                            seconds, replayed, journaled)
+                log.warning("shared state %s after %.1f s: replayed %d settlements and %d journal records "
+                            "of local spend; shared decisions resume",
+                            "restored" if self._restoring else "reachable again", seconds, replayed,
+                            journaled)
                 return True
             records = [op.record for op in replay]
             records.extend(journal)
+            records.extend(_floor_records(floors))
             try:
-                reply = await self._batch(args=[self._prefix, self._lease_ms, _RS.join(records)])
+                reply = await self._batch(args=[self._prefix, self._lease_ms, _RS.join(records), self._epoch])
             except UNREACHABLE:
                 self._replay[:0] = replay
                 return False
             self.calls += 1
             self.ops += len(records)
-            self._acknowledge(journal)
+            if reply[:1] == b"!":  # lost (or re-seeded) while it was away: nothing applied
+                self._replay[:0] = replay
+                if self._note_reset(reply[1:].decode()):
+                    self._restoring = True
+                    return False
+                continue
+            self._acknowledge(journal, floors)
             replayed += len(replay)
             journaled += len(journal)
             for op, answer in zip(replay, reply.split(b"\x1e"), strict=False):
-                self._read(op, answer)
+                self._read(op, answer, self._generation)
         return False
 
-    def _acknowledge(self, journal: list[str]) -> None:
-        """Journal records Redis has applied leave the pending list (by value: calls may overlap)."""
+    def _acknowledge(self, journal: list[str], floors: Mapping[tuple[str, int], int]) -> None:
+        """Journal records and floors Redis has applied leave the pending ones (by value: calls may
+        overlap)."""
         if journal:
             applied = set(journal)
             self._journal_records = [r for r in self._journal_records if r not in applied]
+        for key, nanos in floors.items():
+            if self._floors.get(key) == nanos:
+                del self._floors[key]
 
     def _take_journal(self) -> list[str]:
         """Pending journal records: earlier unacknowledged ones (same markers) plus the spend since."""
@@ -369,30 +546,52 @@ class RedisState:
         The claim expires after ``timeout_s`` so a leader that dies is replaced; a leader whose claim
         lapsed before it wrote writes nothing (``seed.lua`` checks the claim is still its own).
         """
-        marker = f"{self._prefix}seed:{month}"
-        token = f"{self.replica_id}.{secrets.token_hex(4)}"
-        deadline = self._clock() + timeout_s
+        self._seeded_month = month
+        if self._reread is None:
+            self._reread = lambda _month: read()
         try:
-            for _ in range(int(timeout_s / _SEED_POLL_S) + 2):
-                if await self._client.set(marker, token, nx=True, px=max(1, round(timeout_s * 1000))):
-                    by_tenant = dict(await read())
-                    self._remember_floor(month, by_tenant)
-                    records = _RS.join(f"{tenant}{_US}{round(spent * NANOS)}"
-                                       for tenant, spent in by_tenant.items()
-                                       if spent and tenant in self._budgets)
-                    written = await self._seed(args=[self._prefix, str(month), token, records])
-                    return SeedOutcome(True, bool(written), by_tenant)
-                if await self._client.get(marker) == b"done":
-                    return SeedOutcome(False, True, {})
-                if self._clock() >= deadline:
-                    break
-                await asyncio.sleep(_SEED_POLL_S)
+            return await self._claim_and_seed(month, read, timeout_s)
         except UNREACHABLE as exc:
             self._unreachable(exc)
             by_tenant = dict(await read())
             self._remember_floor(month, by_tenant)
             return SeedOutcome(False, False, by_tenant, degraded=True)
+
+    async def _claim_and_seed(self, month: int, read: ReadSpend, timeout_s: float) -> SeedOutcome:
+        """``seed_month`` with Redis answering (raises when it does not); then this replica's epoch
+        is the one the month was seeded under."""
+        marker = f"{self._prefix}seed:{month}"
+        token = f"{self.replica_id}.{secrets.token_hex(4)}"
+        deadline = self._clock() + timeout_s
+        for _ in range(int(timeout_s / _SEED_POLL_S) + 2):
+            if await self._client.set(marker, token, nx=True, px=max(1, round(timeout_s * 1000))):
+                by_tenant = dict(await read())
+                self._remember_floor(month, by_tenant)
+                records = _RS.join(f"{tenant}{_US}{round(by_tenant.get(tenant, 0.0) * NANOS)}"
+                                   for tenant in self._budgets)
+                written = await self._seed(args=[self._prefix, str(month), token, records,
+                                                 secrets.token_hex(8)])
+                if written:
+                    await self._adopt_epoch()
+                return SeedOutcome(True, bool(written), by_tenant)
+            if await self._client.get(marker) == b"done":
+                await self._adopt_epoch()
+                return SeedOutcome(False, True, {})
+            if self._clock() >= deadline:
+                break
+            await asyncio.sleep(_SEED_POLL_S)
         return SeedOutcome(False, False, {})
+
+    async def _adopt_epoch(self) -> None:
+        """The epoch the month was seeded under (one is made if a Redis seeded by an earlier version
+        of aigw has none)."""
+        key = f"{self._prefix}epoch"
+        await self._client.set(key, secrets.token_hex(8), nx=True)
+        self._epoch = _text(await self._client.get(key))
+
+    def reseed_from(self, read: ReadMonthSpend, timeout_s: float = 60.0) -> None:
+        self._reread = read
+        self._reseed_timeout_s = timeout_s
 
     def _remember_floor(self, month: int, by_tenant: Mapping[str, float]) -> None:
         """A month-to-date read is the least this replica knows was committed (for a local share)."""
@@ -421,6 +620,9 @@ class RedisState:
         return {
             "aigw_state_shared_up": [({}, 0.0 if self._outage is not None else 1.0)],
             "aigw_state_outages_total": [({}, float(self.outages))],
+            "aigw_state_resets_total": [({}, float(self.resets))],
+            "aigw_state_reseeds_total": [({}, float(self.reseeds))],
+            "aigw_state_reseeding": [({}, 0.0 if self._lost_month is None else 1.0)],
             "aigw_state_degraded_decisions_total": [({}, float(self.degraded_decisions))],
             "aigw_state_calls_total": [({}, float(self.calls))],
             "aigw_state_ops_total": [({}, float(self.ops))],
@@ -446,6 +648,19 @@ class RedisState:
             queued, self._queue = self._queue, []
             await self._send(queued)
         await self._client.aclose()
+
+
+def _floor_records(floors: Mapping[tuple[str, int], int]) -> list[str]:
+    return [f"F{_US}{tenant}{_US}{month}{_US}{nanos}" for (tenant, month), nanos in floors.items()]
+
+
+def _text(value: bytes | str | None) -> str:
+    return value.decode() if isinstance(value, bytes) else value or ""
+
+
+def _label(month: int) -> str:
+    """A ``month_key`` as YYYY-MM."""
+    return f"{month // 12:04d}-{month % 12 + 1:02d}"
 
 
 def _fail(ops: list[_Op], exc: Exception) -> None:

@@ -232,7 +232,7 @@ def test_a_redis_that_comes_back_empty_is_reseeded_once_and_the_budget_still_hol
         assert spent_before + spent_after <= TINY_BUDGET_USD
         assert _wait_for(lambda: fleet.month("tiny")[1] == 0.0, 5), fleet.month("tiny")
         assert fleet.month("tiny")[0] >= spent_before + spent_after - 1e-6  # pre-flush spend counts in Redis
-        noticed = [fleet.metric(i, "aigw_state_lost_total") for i in range(3)]
+        noticed = [fleet.metric(i, "aigw_state_resets_total") for i in range(3)]
         assert all(n is not None and n >= 1 for n in noticed), noticed
         assert all(fleet.metric(i, "aigw_state_shared_up") == 1.0 for i in range(3))
     finally:

@@ -342,3 +342,153 @@ def test_with_redis_down_each_replica_grants_its_share_of_the_rate_and_seeds_loc
     assert admitted == [10, 10, 10]
     assert all(o.degraded and not o.seeded and o.by_tenant == {TENANT: 40.0}  # type: ignore[attr-defined]
                for o in outcomes)
+
+
+@pytest.fixture
+def volatile_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A private server without persistence: FLUSHALL or a restart leaves it empty."""
+    server = RedisServer(log_path=tmp_path / "redis.log")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+class Lake:
+    """What a month-to-date read of the lake answers; counts who read it."""
+
+    def __init__(self, spent: float) -> None:
+        self.spent = spent
+        self.reads = 0
+
+    async def read(self, month: int) -> Mapping[str, float]:
+        assert month == MONTH
+        self.reads += 1
+        await asyncio.sleep(0.1)  # a lake read takes a while: others must wait for it, not read too
+        return {TENANT: self.spent}
+
+
+async def _seeded(fleet_replicas: list[RedisState], at_start: float, again: Lake) -> None:
+    async def read() -> Mapping[str, float]:
+        return {TENANT: at_start}
+
+    for replica in fleet_replicas:
+        await replica.seed_month(MONTH, read, timeout_s=5.0)
+        replica.reseed_from(again.read, timeout_s=5.0)
+
+
+async def _until_shared(replicas: list[RedisState], timeout: float = 15.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while any(r.degraded for r in replicas) and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+    return not any(r.degraded for r in replicas)
+
+
+def test_a_flushed_redis_is_seeded_again_once_and_the_spend_from_before_still_counts(
+        volatile_redis: RedisServer, caplog: pytest.LogCaptureFixture) -> None:
+    """The lake lags (1.25 of the 2.00 spent): the replicas' last views restore the rest."""
+    caplog.set_level(logging.WARNING, logger="aigw.state")
+    budget, cost = 3.0, 1 / 8
+    lake = Lake(1.25)
+
+    async def run() -> dict[str, object]:
+        fleet = redis_fleet(3, budget, limits(), volatile_redis.url, replicas=3, probe_s=0.1)
+        replicas: list[RedisState] = fleet.replicas  # type: ignore[assignment]
+        try:
+            await _seeded(replicas, 1.0, lake)
+            for i in range(8):                        # 1.00 more: 2.00 spent
+                d = await replicas[i % 3].admit(TENANT, MONTH, 10, cost)
+                assert d.lease is not None
+                await replicas[i % 3].settle(d.lease, cost, 0)
+            in_flight = await replicas[2].admit(TENANT, MONTH, 10, cost)
+            assert in_flight.lease is not None
+            client = redis.Redis.from_url(volatile_redis.url)
+            client.flushall()
+            client.close()
+            noticed = await replicas[0].admit(TENANT, MONTH, 10, cost)   # finds the epoch gone
+            reseeding = replicas[0].gauges()["aigw_state_reseeding"][0][1]
+            restored = await _until_shared(replicas)
+            assert noticed.lease is not None
+            await replicas[0].settle(noticed.lease, cost, 0)             # booked locally: journal
+            await replicas[2].settle(in_flight.lease, 0.1, 0)            # its reservation was flushed
+            after = await replicas[1].admit(TENANT, MONTH, 10, cost)     # adopts the new epoch
+            assert after.lease is not None
+            await replicas[1].settle(after.lease, cost, 0)
+            spent_then = fleet.spent()
+            admitted = 0
+            for i in range(20):                       # bounded: the budget refuses long before
+                d = await replicas[i % 3].admit(TENANT, MONTH, 10, cost)
+                if d.lease is None:
+                    break
+                admitted += 1
+                await replicas[i % 3].settle(d.lease, cost, 0)
+            return {"noticed": noticed, "reseeding": reseeding, "restored": restored,
+                    "spent_then": spent_then, "admitted": admitted, "last": d, "spent": fleet.spent(),
+                    "reserved": fleet.reserved(), "resets": [r.resets for r in replicas],
+                    "reseeds": [r.reseeds for r in replicas]}
+        finally:
+            await fleet.close()
+
+    result = asyncio.run(run())
+    noticed: Decision = result["noticed"]  # type: ignore[assignment]
+    assert noticed.degraded and result["reseeding"] == 1.0 and result["restored"]
+    assert lake.reads == 1 and result["reseeds"] == [1, 0, 0]
+    assert result["resets"] == [1, 1, 1]
+    # max(lake 1.25, last views 2.00) + 0.125 decided locally + 0.10 of the flushed reservation + 0.125
+    assert result["spent_then"] == pytest.approx(2.0 + cost + 0.1 + cost, abs=1e-9)
+    last: Decision = result["last"]  # type: ignore[assignment]
+    assert result["admitted"] == 5 and last.refusal == "budget_exceeded"
+    assert result["spent"] == pytest.approx(2.35 + 5 * cost, abs=1e-9)
+    assert result["spent"] <= budget  # type: ignore[operator]
+    assert result["reserved"] == 0.0
+    messages = [r.getMessage() for r in caplog.records]
+    assert sum("lost its data" in m for m in messages) == 1
+    assert sum("re-seeded for" in m for m in messages) == 1
+    assert sum("adopts it" in m for m in messages) == 2
+
+
+def test_a_redis_restarted_without_persistence_is_seeded_again_by_one_replica(
+        volatile_redis: RedisServer) -> None:
+    """Killed, then back empty: the replicas decide locally meanwhile, one reads the lake (which knows
+    more than they saw: 2.00 against 1.50), their local spend is added once."""
+    budget, cost = 3.0, 1 / 8
+    lake = Lake(2.0)
+
+    async def run() -> dict[str, object]:
+        fleet = redis_fleet(2, budget, limits(), volatile_redis.url, replicas=2, probe_s=0.1, timeout_s=0.3)
+        replicas: list[RedisState] = fleet.replicas  # type: ignore[assignment]
+        try:
+            await _seeded(replicas, 1.0, lake)
+            for i in range(4):                        # 1.50 spent
+                d = await replicas[i % 2].admit(TENANT, MONTH, 10, cost)
+                assert d.lease is not None
+                await replicas[i % 2].settle(d.lease, cost, 0)
+            volatile_redis.kill()
+            during = [await r.admit(TENANT, MONTH, 10, cost) for r in replicas]
+            for r, d in zip(replicas, during, strict=True):
+                assert d.lease is not None and d.degraded
+                await r.settle(d.lease, cost, 0)
+            volatile_redis.start()                    # empty
+            restored = await _until_shared(replicas)
+            spent_back = fleet.spent()
+            admitted = 0
+            for i in range(20):
+                d = await replicas[i % 2].admit(TENANT, MONTH, 10, cost)
+                if d.lease is None:
+                    break
+                admitted += 1
+                await replicas[i % 2].settle(d.lease, cost, 0)
+            return {"restored": restored, "spent_back": spent_back, "admitted": admitted, "last": d,
+                    "spent": fleet.spent(), "outages": [r.outages for r in replicas],
+                    "resets": [r.resets for r in replicas], "reseeds": sorted(r.reseeds for r in replicas)}
+        finally:
+            await fleet.close()
+
+    result = asyncio.run(run())
+    assert result["restored"] and lake.reads == 1 and result["reseeds"] == [0, 1]
+    assert result["outages"] == [1, 1] and result["resets"] == [1, 1]
+    assert result["spent_back"] == pytest.approx(2.0 + 2 * cost, abs=1e-9)
+    last: Decision = result["last"]  # type: ignore[assignment]
+    assert result["admitted"] == 6 and last.refusal == "budget_exceeded"
+    assert result["spent"] == pytest.approx(3.0, abs=1e-9)
