@@ -124,7 +124,7 @@ def lake_month_reader(lake: LakeLocation, timeout_s: float) -> ReadMonthSpend:
         month_start = dt.date(month // 12, month % 12 + 1, 1)
         result = await _read_month(lake, month_start, [], timeout_s, time.monotonic())
         if not result.ok:
-            raise OSError(f"the lake at {lake.url} could not be read: {result.error}")
+            raise RuntimeError(f"the lake at {lake.url} could not be read: {result.error}")
         log.warning("month-to-date spend of %s read again from the lake: $%.2f from %d events in %d files, "
                     "in %.2f s", f"{month_start:%Y-%m}", sum(result.by_tenant.values()), result.events,
                     result.files, result.seconds)

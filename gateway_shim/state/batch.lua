@@ -5,16 +5,17 @@
 --   S tenant month id actual token_delta             settlement of a reservation made by an A
 --   J marker tenant month amount                     spend booked while Redis was away, applied once
 --   F tenant month spent                             spend seen before Redis lost its state: a floor
--- ARGV[4] the epoch the replica knows ('' = unknown: not checked). The key <prefix>epoch is written when
--- a month is seeded; a Redis that lost its data (restarted without persistence, flushed) no longer has
--- it. When it is not ARGV[4], nothing is applied and the reply is "!" followed by the epoch found
--- (empty when missing: the replica has the month seeded again from the lake).
+-- ARGV[4] the epoch the replica knows ('' = not checked; '?' = not known yet). The key <prefix>epoch is
+-- written when a month is seeded; a Redis that lost its data (restarted without persistence, flushed)
+-- no longer has it. When it is not ARGV[4], nothing is applied and the reply is "!" followed by the
+-- epoch found (empty when missing: the replica has the month seeded again from the lake); with '?',
+-- only an epoch found is answered so.
 -- Money is integer nano-USD. Reply: one record per op, same order, "code\31spent\31reserved\31retry_ms";
 -- code 0 = admitted/applied, 1 = requests_per_min, 2 = tokens_per_min, 3 = budget, 4 = already applied.
 local prefix, lease_ms, epoch = ARGV[1], tonumber(ARGV[2]), ARGV[4] or ''
 if epoch ~= '' then
   local found = redis.call('GET', prefix .. 'epoch')
-  if found ~= epoch then return '!' .. (found or '') end
+  if found ~= epoch and (found or epoch ~= '?') then return '!' .. (found or '') end
 end
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)

@@ -134,7 +134,8 @@ class RedisState:
         self._journal_records: list[str] = []
         self._periods = 0
         self._epoch = ""
-        """The epoch of the data this replica talks to ("" until a month is seeded: not checked)."""
+        """The epoch of the data this replica talks to: "" before seeding (not checked), "?" when seeding
+        did not tell it (adopted from the first call that finds one)."""
         self._spent_seen: dict[tuple[str, int], int] = {}
         self._floors: dict[tuple[str, int], int] = {}
         self._generation = 0
@@ -317,22 +318,24 @@ class RedisState:
         """The call met another epoch and applied nothing: settlements go to the journal; admissions
         are sent again under the epoch found, or decided locally while the month is seeded again."""
         lost = self._note_reset(found)
-        admissions = [op for op in ops if op.kind == _ADMIT]
-        for op in ops:
-            if op.kind == _SETTLE:
-                self._book_settlement(op)
+        again = self._current(ops)
         if lost:
             self._degrade(f"shared state at {self._host()} lost its data (restarted without persistence, or "
                           "flushed)", "until the month is seeded again from the lake")
         elif retries > 0:
-            await self._send(admissions, retries - 1)
+            await self._send(again, retries - 1)
             return
-        for op in admissions:
+        for op in again:
             self._fall_back(op)
 
     def _note_reset(self, found: str) -> bool:
         """Remember what this replica saw before the reset (floors; which leases are older); adopt
         ``found`` if another replica re-seeded already. True when the data is gone (no epoch)."""
+        if self._epoch == "?" or (found and found == self._epoch):  # not a reset seen by this replica:
+            self._epoch = found                                     # its first epoch, or one a concurrent
+            return False                                            # call adopted already
+        if not found and self._lost_month is not None:              # a concurrent call found the loss
+            return True
         self.resets += 1
         self._generation += 1
         for key, nanos in self._spent_seen.items():
@@ -426,8 +429,8 @@ class RedisState:
             try:
                 if self._lost_month is None:
                     await self._client.ping()
-                    if not self._epoch and self._reread is not None and self._seeded_month is not None:
-                        await self._check_seeded()  # seeded while Redis was down at start-up?
+                    if self._epoch == "?" and self._reread is not None:
+                        await self._check_seeded()  # not seeded: Redis was down at start-up
                 if self._lost_month is not None and not await self._reseed(self._lost_month):
                     continue
                 if await self._reconcile():
@@ -436,7 +439,7 @@ class RedisState:
                 continue
 
     async def _check_seeded(self) -> None:
-        """This replica started with Redis down (no epoch): adopt the fleet's, or seed if there is none."""
+        """Seeding did not tell this replica the epoch: adopt the fleet's, or seed if there is none."""
         found = _text(await self._client.get(f"{self._prefix}epoch"))
         if found:
             self._epoch = found
@@ -549,6 +552,7 @@ class RedisState:
         self._seeded_month = month
         if self._reread is None:
             self._reread = lambda _month: read()
+        self._epoch = "?"
         try:
             return await self._claim_and_seed(month, read, timeout_s)
         except UNREACHABLE as exc:
@@ -573,6 +577,8 @@ class RedisState:
                                                  secrets.token_hex(8)])
                 if written:
                     await self._adopt_epoch()
+                    for tenant in self._budgets:  # what it wrote is the least the month holds
+                        self._spent_seen[(tenant, month)] = round(by_tenant.get(tenant, 0.0) * NANOS)
                 return SeedOutcome(True, bool(written), by_tenant)
             if await self._client.get(marker) == b"done":
                 await self._adopt_epoch()

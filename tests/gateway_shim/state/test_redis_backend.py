@@ -492,3 +492,59 @@ def test_a_redis_restarted_without_persistence_is_seeded_again_by_one_replica(
     last: Decision = result["last"]  # type: ignore[assignment]
     assert result["admitted"] == 6 and last.refusal == "budget_exceeded"
     assert result["spent"] == pytest.approx(3.0, abs=1e-9)
+
+
+def test_replicas_started_with_redis_down_seed_it_once_when_it_answers_empty(
+        volatile_redis: RedisServer) -> None:
+    budget, cost = 3.0, 1 / 8
+    lake = Lake(1.0)
+
+    async def run() -> dict[str, object]:
+        fleet = redis_fleet(2, budget, limits(), volatile_redis.url, replicas=2, probe_s=0.1, timeout_s=0.3)
+        replicas: list[RedisState] = fleet.replicas  # type: ignore[assignment]
+        try:
+            volatile_redis.kill()
+            await _seeded(replicas, 1.0, lake)        # each reads at start, on its own (Redis is down)
+            for r in replicas:
+                d = await r.admit(TENANT, MONTH, 10, cost)
+                assert d.lease is not None and d.degraded
+                await r.settle(d.lease, cost, 0)
+            volatile_redis.start()
+            restored = await _until_shared(replicas)
+            after = await replicas[0].admit(TENANT, MONTH, 10, cost)
+            return {"restored": restored, "spent": fleet.spent(), "after": after,
+                    "reseeds": sorted(r.reseeds for r in replicas)}
+        finally:
+            await fleet.close()
+
+    result = asyncio.run(run())
+    assert result["restored"] and lake.reads == 1 and result["reseeds"] == [0, 1]
+    assert result["spent"] == pytest.approx(1.0 + 2 * cost, abs=1e-9)  # the lake, then the local spend
+    after: Decision = result["after"]  # type: ignore[assignment]
+    assert after.admitted and not after.degraded
+
+
+def test_refuse_mode_answers_state_unavailable_until_the_month_is_seeded_again(
+        volatile_redis: RedisServer) -> None:
+    lake = Lake(0.0)
+
+    async def run() -> tuple[Decision, bool, Decision, float]:
+        fleet = redis_fleet(1, 1.0, limits(), volatile_redis.url, on_unavailable="refuse", probe_s=0.1)
+        (replica,) = fleet.replicas
+        try:
+            await _seeded([replica], 0.5, lake)  # type: ignore[list-item]
+            client = redis.Redis.from_url(volatile_redis.url)
+            client.flushall()
+            client.close()
+            refused = await replica.admit(TENANT, MONTH, 10, 0.3)
+            restored = await _until_shared([replica])  # type: ignore[list-item]
+            admitted = await replica.admit(TENANT, MONTH, 10, 0.3)
+            return refused, restored, admitted, fleet.spent()
+        finally:
+            await fleet.close()
+
+    refused, restored, admitted, spent = asyncio.run(run())
+    assert refused.refusal == "state_unavailable" and refused.degraded
+    assert restored and admitted.admitted and not admitted.degraded
+    assert spent == pytest.approx(0.5)  # the lake says 0: the replica's last view (the seed) counts
+    assert admitted.spent_usd == pytest.approx(0.5) and lake.reads == 1
