@@ -9,6 +9,7 @@ Typical driver (the rate-limit and budget steps of ``Gateway.admit``/``finish``,
 
     state = open_state(config.state, budgets, limits, replica_id=gateway_id)
     await state.seed_month(month, read_lake_spend)         # before serving; one replica reads
+    state.reseed_from(read_lake_month)                     # if Redis comes back empty: one reads again
     decision = await state.admit(tenant, month, estimated_tokens, reservation_usd)
     if decision.lease is None:       # refusal: requests_per_min | tokens_per_min → 429 + retry_after_s,
         ...                          # budget_exceeded → 429, state_unavailable → 503
