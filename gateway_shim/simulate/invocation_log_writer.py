@@ -3,8 +3,9 @@
 The provider logs what it serves, not what the gateway records: every call to a Bedrock provider the
 engine completes (``on_served``, including calls the gateway then gave up on), plus the calls teams
 make with their own IAM roles (the scenario's ``provider.direct_callers``), which never reach the
-gateway. Records are AWS's format with text delivery off (no prompt or answer bodies), gzipped JSON
-lines delivered per hour under ``AWSLogs/<account>/BedrockModelInvocationLogs/<region>/YYYY/MM/DD/HH/``.
+gateway. Records are AWS's format (built by ``simulated_provider/invocation_log.py``, shared with
+the live ``aigw provider``), delivered per hour under
+``AWSLogs/<account>/BedrockModelInvocationLogs/<region>/YYYY/MM/DD/HH/``.
 Object names derive from the run's identity, so a rerun overwrites its own objects. The per day x
 model token totals go to the bill (``focus_bill.py``): the provider's side, never the gateway's events.
 """
@@ -12,14 +13,19 @@ model token totals go to the bill (``focus_bill.py``): the provider's side, neve
 from __future__ import annotations
 
 import datetime as dt
-import gzip
 import random
 from collections import defaultdict
 
 import numpy as np
-import orjson
 
 from gateway_shim.simulate.scenario import DirectCaller, Lognormal, Scenario
+from gateway_shim.simulated_provider.invocation_log import (
+    RecordFormat,
+    gzip_lines,
+    json_text,
+    object_key,
+    request_metadata,
+)
 from gateway_shim.simulated_provider.simulated_model import SimResponse
 from gateway_shim.telemetry.storage import LakeLocation
 from gateway_shim.types import Plan, Target
@@ -27,13 +33,6 @@ from gateway_shim.types import Plan, Target
 HOUR_S = 3600.0
 Usage = dict[tuple[dt.date, str], list[int]]
 """(UTC day, model) -> [input tokens, output tokens] of every call served."""
-
-_RECORD = (
-    '{"schemaType":"ModelInvocationLog","schemaVersion":"1.0","timestamp":"%%s","accountId":"%(account)s",'
-    '"identity":{"arn":%%s},"region":"%(region)s","requestId":"%(id_prefix)s%%012x","operation":"%%s",'
-    '"modelId":"%%s","input":{"inputContentType":"application/json","inputTokenCount":%%d},'
-    '"output":{"outputContentType":"application/json","outputTokenCount":%%d}%%s}'
-)
 
 
 class InvocationLogWriter:
@@ -64,25 +63,24 @@ class InvocationLogWriter:
         self._deliveries: dict[int, int] = defaultdict(int)  # objects written per hour so far
         # Request ids are UUID-shaped: a random prefix per run, then a sequence number (unique, cheap).
         h = f"{random.Random(f'{seed}:{run_key}:request-ids').getrandbits(80):020x}"
-        self._record = _RECORD % {
-            "account": side.account_id,
-            "region": side.region,
-            "id_prefix": f"{h[:8]}-{h[8:12]}-4{h[13:16]}-a{h[17:20]}-",
-        }
+        self._id_prefix = f"{h[:8]}-{h[8:12]}-4{h[13:16]}-a{h[17:20]}-"
+        self._format = RecordFormat(side.account_id, side.region)
         self._sequence = 0
-        self._gateway_arn = orjson.dumps(side.gateway_role_arn).decode()
+        self._gateway_arn = json_text(side.gateway_role_arn)
         self._callers = [_CallerModel(c, scenario, scale, seed, i) for i, c in enumerate(side.direct_callers)]
-        self._text: dict[str | None, str] = {}
+        self._text: dict[str, str] = {}
 
     def served(self, now: float, plan: Plan, target: Target, response: SimResponse) -> None:
         """The engine's ``on_served`` (``now``: when the call reached the provider): log it if a Bedrock
         provider served it."""
         if target.provider not in self._providers:
             return
-        metadata = (
-            f',"requestMetadata":{{"aigw_trace_id":"{plan.ctx.trace_id}",'
-            f'"aigw_tenant":{self._json(plan.tenant_id)},'
-            f'"aigw_workflow":{self._json(plan.ctx.workflow or "")}}}'
+        metadata = request_metadata(
+            {
+                "aigw_trace_id": plan.ctx.trace_id,
+                "aigw_tenant": plan.tenant_id,
+                "aigw_workflow": plan.ctx.workflow or "",
+            }
         )
         operation = "ConverseStream" if plan.ctx.stream else "Converse"
         self._add(
@@ -116,10 +114,10 @@ class InvocationLogWriter:
         for hour in sorted(self._hours):
             self._write(hour)
 
-    def _json(self, value: str | None) -> str:
+    def _json(self, value: str) -> str:
         text = self._text.get(value)
         if text is None:
-            text = self._text[value] = orjson.dumps(value).decode()
+            text = self._text[value] = json_text(value)
         return text
 
     def _add(
@@ -149,9 +147,8 @@ class InvocationLogWriter:
     def _write(self, hour: int) -> None:
         calls = self._hours.pop(hour)
         start = self._origin + dt.timedelta(hours=hour)
-        side = self.side
         prefix = f"{start:%Y-%m-%dT%H}:"
-        account, region, record = side.account_id, side.region, self._record
+        line, id_prefix, model_json = self._format.line, self._id_prefix, self._json
         sequence = self._sequence
         lines = []
         for offset, arn, operation, model, tokens_in, tokens_out, metadata in calls:
@@ -160,27 +157,24 @@ class InvocationLogWriter:
             minutes, seconds = divmod(seconds, 60)
             sequence += 1
             lines.append(
-                record
-                % (
+                line(
                     f"{prefix}{minutes:02d}:{seconds:02d}.{millis:03d}Z",
                     arn,
-                    sequence,
+                    f"{id_prefix}{sequence:012x}",
                     operation,
-                    model,
+                    model_json(model),
                     tokens_in,
                     tokens_out,
+                    "",
                     metadata,
                 )
             )
         self._sequence = sequence
         self._deliveries[hour] += 1  # a call logged after its hour was written goes in a later object
-        path = (
-            f"AWSLogs/{account}/BedrockModelInvocationLogs/{region}/{start:%Y/%m/%d/%H}/"
-            f"{account}_BedrockModelInvocationLogs_{region}_{start:%Y%m%dT%H%M}Z_"
-            f"{self._run_key}-{self._deliveries[hour]}.json.gz"
-        )
-        data = ("\n".join(lines) + "\n").encode()
-        self.location.write_bytes(path, gzip.compress(data, compresslevel=1, mtime=0))
+        side = self.side
+        suffix = f"{self._run_key}-{self._deliveries[hour]}"
+        path = object_key(side.account_id, side.region, start, start, suffix)
+        self.location.write_bytes(path, gzip_lines(lines))
         self.objects += 1
 
 
@@ -190,7 +184,7 @@ class _CallerModel:
     def __init__(self, caller: DirectCaller, scenario: Scenario, scale: float, seed: int, index: int) -> None:
         diurnal = scenario.diurnal[caller.diurnal]
         weekly = scenario.weekly[caller.weekly]
-        self.arn = orjson.dumps(caller.identity_arn).decode()
+        self.arn = json_text(caller.identity_arn)
         self.model = caller.model
         self._caller = caller
         self._per_hour = [caller.requests_per_day * scale * w / sum(diurnal) for w in diurnal]

@@ -13,6 +13,7 @@ import datetime as dt
 import os
 import threading
 import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, MutableMapping
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +25,7 @@ import uvicorn
 from gateway_shim.simulated_provider import wire_converse, wire_native, wire_openai
 from gateway_shim.simulated_provider.answers import Answer, answer
 from gateway_shim.simulated_provider.faults import FaultValidationError, parse_fault
+from gateway_shim.simulated_provider.invocation_log_sink import InvocationLogSink, ServedCall, caller
 from gateway_shim.simulated_provider.latency import PROFILES
 from gateway_shim.simulated_provider.simulated_model import (
     SimResponse,
@@ -39,6 +41,7 @@ Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
+Headers = tuple[tuple[bytes, bytes], ...]
 
 MAX_BODY_BYTES = 8 * 1024 * 1024
 TOKENS_PER_CHUNK = 4
@@ -53,15 +56,17 @@ def _headers(content_type: bytes, length: int,
 class ProviderApp:
     """ASGI app: OpenAI chat completions and embeddings, Bedrock Converse(Stream), InvokeModel
     (WithResponseStream), CountTokens and ApplyGuardrail, /v1/models, /_control/faults and
-    /_control/stats."""
+    /_control/stats. With ``invocation_logs``, every Bedrock model call it answers is logged there."""
 
     def __init__(self, model: SimulatedModel, *, time_scale: float = 1.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 invocation_logs: InvocationLogSink | None = None) -> None:
         if time_scale < 0:
             raise ValueError("time_scale must be >= 0")
         self.model = model
         self.time_scale = time_scale
         self.clock = clock
+        self.invocation_logs = invocation_logs
         self.stats = RequestStats()
         self.async_jobs: dict[str, dict[str, Any]] = {}
 
@@ -78,13 +83,14 @@ class ProviderApp:
             return await self._chat(scope, receive, send)
         if path.startswith("/model/") and method == "POST":
             if path.endswith("/converse"):
-                return await self._converse(path[7:-9], receive, send, stream=False)
+                return await self._converse(_Call(scope, "Converse", path[7:-9]), receive, send)
             if path.endswith("/converse-stream"):
-                return await self._converse(path[7:-16], receive, send, stream=True)
+                return await self._converse(_Call(scope, "ConverseStream", path[7:-16]), receive, send)
             if path.endswith("/invoke"):
-                return await self._invoke(path[7:-7], receive, send, stream=False)
+                return await self._invoke(_Call(scope, "InvokeModel", path[7:-7]), receive, send)
             if path.endswith("/invoke-with-response-stream"):
-                return await self._invoke(path[7:-28], receive, send, stream=True)
+                return await self._invoke(_Call(scope, "InvokeModelWithResponseStream", path[7:-28]),
+                                          receive, send)
             if path.endswith("/count-tokens"):
                 return await self._count_tokens(path[7:-13], receive, send)
         if path == "/v1/embeddings" and method == "POST":
@@ -169,16 +175,17 @@ class ProviderApp:
         for piece in _split(reply.text):
             yield piece
 
-    async def _converse(self, model_id: str, receive: Receive, send: Send, *, stream: bool) -> None:
+    async def _converse(self, call: _Call, receive: Receive, send: Send) -> None:
+        model_id, ids = call.model, call.headers
         body = await _read_body(receive)
         if body is None:
-            return await _aws_error(send, 413, f"body larger than {MAX_BODY_BYTES} bytes")
+            return await _aws_error(send, 413, f"body larger than {MAX_BODY_BYTES} bytes", ids)
         if not model_id:
-            return await _aws_error(send, 400, "modelId is required")
+            return await _aws_error(send, 400, "modelId is required", ids)
         try:
             request = wire_converse.parse_converse(body)
         except BadRequest as exc:
-            return await _aws_error(send, 400, str(exc))
+            return await _aws_error(send, 400, str(exc), ids)
         text, count = converse_prompt(request.messages, request.system)
         started = time.monotonic()
         sim = self.model.respond_to_prompt(model_id, text, count, request.max_tokens, self.clock())
@@ -187,14 +194,16 @@ class ProviderApp:
             await self._delay(sim, sim.total_ms)
             if sim.drop_connection:
                 return await _drop(receive)
-            return await _aws_error(send, sim.status, sim.error_message())
+            return await _aws_error(send, sim.status, sim.error_message(), ids)
         reply = answer(sim, request.features)
-        if not stream:
+        usage = wire_converse.usage(sim, reply, request.features)
+        if call.operation == "Converse":
             await self._delay(sim, sim.total_ms)
-            return await _json(send, 200, wire_converse.response(sim, reply, request.features, sim.total_ms))
+            await _json(send, 200, wire_converse.response(reply, usage, sim.total_ms), ids)
+            return self._log_converse(call, usage, request.metadata)
         await self._delay(sim, sim.ttft_ms)
         await send({"type": "http.response.start", "status": 200, "headers": [
-            (b"content-type", b"application/vnd.amazon.eventstream")]})
+            (b"content-type", b"application/vnd.amazon.eventstream"), *ids]})
         await _more(send, wire_converse.message_start())
         if reply.tool_name is not None:
             await _more(send, wire_converse.tool_start(reply))
@@ -204,11 +213,27 @@ class ProviderApp:
             async for piece in self._pieces(sim, reply):
                 await _more(send, wire_converse.text_delta(piece))
         elapsed_ms = (time.monotonic() - started) * 1000.0
-        end = wire_converse.message_end(sim, reply, request.features, elapsed_ms)
+        end = wire_converse.message_end(reply, usage, elapsed_ms)
         await send({"type": "http.response.body", "body": end, "more_body": False})
+        self._log_converse(call, usage, request.metadata)
+
+    def _log_converse(self, call: _Call, usage: dict[str, int], metadata: dict[str, str]) -> None:
+        self._log(call, usage["inputTokens"], usage["outputTokens"], usage.get("cacheReadInputTokens"),
+                  usage.get("cacheWriteInputTokens"), metadata)
+
+    def _log(self, call: _Call, input_tokens: int, output_tokens: int, cache_read: int | None = None,
+             cache_write: int | None = None, metadata: dict[str, str] | None = None) -> None:
+        """The answered call's invocation-log record, when logs are on."""
+        sink = self.invocation_logs
+        if sink is None:
+            return
+        sink.log(ServedCall(call.at, caller(call.authorization, sink.account_id), call.request_id,
+                            call.operation, call.model, input_tokens, output_tokens, cache_read,
+                            cache_write, metadata))
 
     async def _answer_or_fail(self, model: str, text: str, count: int, max_tokens: int | None,
-                              receive: Receive, send: Send, aws: bool) -> SimResponse | None:
+                              receive: Receive, send: Send, aws: bool,
+                              ids: Headers = ()) -> SimResponse | None:
         """The model's answer, or None once an injected fault has been answered (or the connection
         dropped), so every wire takes the same faults."""
         sim = self.model.respond_to_prompt(model, text, count, max_tokens, self.clock())
@@ -219,7 +244,7 @@ class ProviderApp:
         if sim.drop_connection:
             await _drop(receive)
         elif aws:
-            await _aws_error(send, sim.status, sim.error_message())
+            await _aws_error(send, sim.status, sim.error_message(), ids)
         else:
             extra = ((b"retry-after", b"1"),) if sim.status == 429 else ()
             await _json(send, sim.status, wire_openai.error(sim.status, sim.error_message()), extra)
@@ -241,11 +266,13 @@ class ProviderApp:
             await self._delay(sim, sim.ttft_ms)
             await _json(send, 200, answer)
 
-    async def _invoke(self, model_id: str, receive: Receive, send: Send, *, stream: bool) -> None:
+    async def _invoke(self, call: _Call, receive: Receive, send: Send) -> None:
+        ids = call.headers
+        stream = call.operation == "InvokeModelWithResponseStream"
         body = await _read_body(receive)
         if body is None:
-            return await _aws_error(send, 413, f"body larger than {MAX_BODY_BYTES} bytes")
-        model = unquote(model_id)
+            return await _aws_error(send, 413, f"body larger than {MAX_BODY_BYTES} bytes", ids)
+        model = call.model
         try:
             doc = request_object(body)
             if "embed" in model.lower():
@@ -257,29 +284,32 @@ class ProviderApp:
                 text, count, max_tokens = wire_native.anthropic_prompt(doc)
                 tool = wire_native.wants_tool(doc)
         except BadRequest as exc:
-            return await _aws_error(send, 400, str(exc))
+            return await _aws_error(send, 400, str(exc), ids)
         started = time.monotonic()
-        sim = await self._answer_or_fail(model, text, count, max_tokens, receive, send, aws=True)
+        sim = await self._answer_or_fail(model, text, count, max_tokens, receive, send, aws=True, ids=ids)
         if sim is None:
             return
         if "embed" in model.lower():
             await self._delay(sim, sim.ttft_ms)
-            return await _json(send, 200, answer, wire_native.token_headers(tokens, 0, sim.ttft_ms))
+            await _json(send, 200, answer, (*wire_native.token_headers(tokens, 0, sim.ttft_ms), *ids))
+            return self._log(call, tokens, 0)
         if tool is not None or not stream:
             await self._delay(sim, sim.total_ms)
             message = wire_native.anthropic_message(sim, model, tool)
-            return await _json(send, 200, message,
-                               wire_native.token_headers(sim.input_tokens, sim.output_tokens, sim.total_ms))
+            await _json(send, 200, message,
+                        (*wire_native.token_headers(sim.input_tokens, sim.output_tokens, sim.total_ms), *ids))
+            return self._log(call, sim.input_tokens, sim.output_tokens)
         await self._delay(sim, sim.ttft_ms)
         await send({"type": "http.response.start", "status": 200, "headers": [
             (b"content-type", b"application/vnd.amazon.eventstream"),
-            (b"x-amzn-bedrock-content-type", b"application/json")]})
+            (b"x-amzn-bedrock-content-type", b"application/json"), *ids]})
         await _more(send, wire_native.stream_start(sim, model))
         async for piece in self._paced(sim):
             await _more(send, wire_native.stream_delta(piece))
         elapsed_ms = (time.monotonic() - started) * 1000.0
         await send({"type": "http.response.body", "body": wire_native.stream_end(sim, elapsed_ms),
                     "more_body": False})
+        self._log(call, sim.input_tokens, sim.output_tokens)
 
     async def _count_tokens(self, model_id: str, receive: Receive, send: Send) -> None:
         body = await _read_body(receive) or b""
@@ -384,9 +414,25 @@ async def _json(send: Send, status: int, body: bytes, extra: tuple[tuple[bytes, 
     await send({"type": "http.response.body", "body": body})
 
 
-async def _aws_error(send: Send, status: int, message: str) -> None:
+async def _aws_error(send: Send, status: int, message: str, extra: Headers = ()) -> None:
     kind, body = wire_converse.error(status, message)
-    await _json(send, status, body, ((b"x-amzn-errortype", kind.encode()),))
+    await _json(send, status, body, ((b"x-amzn-errortype", kind.encode()), *extra))
+
+
+class _Call:
+    """One Bedrock model call as it arrives: its operation, model, request id (answered as
+    ``x-amzn-RequestId``, as Bedrock does), arrival time and credential, for its invocation-log record."""
+
+    __slots__ = ("at", "authorization", "headers", "model", "operation", "request_id")
+
+    def __init__(self, scope: Scope, operation: str, model: str) -> None:
+        self.operation = operation
+        self.model = unquote(model)
+        self.at = time.time()
+        self.request_id = str(uuid.uuid4())
+        self.headers: Headers = ((b"x-amzn-requestid", self.request_id.encode()),)
+        self.authorization = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"authorization"),
+                                  "")
 
 
 async def _drop(receive: Receive) -> None:

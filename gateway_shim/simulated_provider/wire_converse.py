@@ -30,6 +30,8 @@ class ConverseRequest:
     system: list[dict[str, Any]]
     max_tokens: int | None
     features: Features
+    metadata: dict[str, str]
+    """``requestMetadata``'s string pairs, which Bedrock writes into the call's invocation-log record."""
 
 
 def parse_converse(body: bytes) -> ConverseRequest:
@@ -47,10 +49,13 @@ def parse_converse(body: bytes) -> ConverseRequest:
     if max_tokens is not None and (isinstance(max_tokens, bool) or not isinstance(max_tokens, int)
                                    or max_tokens < 1):
         raise BadRequest("inferenceConfig.maxTokens must be a positive integer")
-    return ConverseRequest(messages, system, max_tokens, converse_features(doc))
+    metadata = doc.get("requestMetadata")
+    pairs = ({str(k): v for k, v in metadata.items() if isinstance(v, str)}
+             if isinstance(metadata, dict) else {})
+    return ConverseRequest(messages, system, max_tokens, converse_features(doc), pairs)
 
 
-def _usage(sim: SimResponse, answer: Answer, features: Features) -> dict[str, int]:
+def usage(sim: SimResponse, answer: Answer, features: Features) -> dict[str, int]:
     """Converse counts cached input apart: ``inputTokens`` is what was neither read from nor written to
     the cache. A cachable prompt that missed the cache is written to it."""
     read = answer.cached_tokens
@@ -65,7 +70,7 @@ def _usage(sim: SimResponse, answer: Answer, features: Features) -> dict[str, in
     return usage
 
 
-def response(sim: SimResponse, answer: Answer, features: Features, latency_ms: float) -> bytes:
+def response(answer: Answer, usage: dict[str, int], latency_ms: float) -> bytes:
     if answer.tool_name is not None:
         use = {"toolUseId": answer.tool_call_id, "name": answer.tool_name,
                "input": orjson.loads(answer.tool_arguments or "{}")}
@@ -75,7 +80,7 @@ def response(sim: SimResponse, answer: Answer, features: Features, latency_ms: f
     return orjson.dumps({
         "output": {"message": {"role": "assistant", "content": content}},
         "stopReason": STOP_REASONS.get(answer.finish_reason, "end_turn"),
-        "usage": _usage(sim, answer, features),
+        "usage": usage,
         "metrics": {"latencyMs": round(latency_ms)},
     })
 
@@ -98,11 +103,11 @@ def tool_delta(fragment: str) -> bytes:
                                                            "delta": {"toolUse": {"input": fragment}}}))
 
 
-def message_end(sim: SimResponse, answer: Answer, features: Features, latency_ms: float) -> bytes:
+def message_end(answer: Answer, usage: dict[str, int], latency_ms: float) -> bytes:
     stop = STOP_REASONS.get(answer.finish_reason, "end_turn")
     return (encode_event("contentBlockStop", b'{"contentBlockIndex":0}')
             + encode_event("messageStop", orjson.dumps({"stopReason": stop}))
-            + encode_event("metadata", orjson.dumps({"usage": _usage(sim, answer, features),
+            + encode_event("metadata", orjson.dumps({"usage": usage,
                                                      "metrics": {"latencyMs": round(latency_ms)}})))
 
 

@@ -173,6 +173,15 @@ class BedrockClient:
             raise translate_error(exc, self.name) from None
 
     def _arguments(self, request: UpstreamRequest) -> dict[str, Any]:
+        """The Converse arguments, with the gateway's join keys added to the client's own
+        ``requestMetadata`` (whichever door the request came in by)."""
+        arguments = self._body(request)
+        metadata = request_metadata(request)
+        if metadata:
+            arguments["requestMetadata"] = {**(arguments.get("requestMetadata") or {}), **metadata}
+        return arguments
+
+    def _body(self, request: UpstreamRequest) -> dict[str, Any]:
         if request.body is not None:
             if request.wire == "converse":
                 return edited_converse(request.body, request.messages, request.model, request.max_tokens)
@@ -184,9 +193,6 @@ class BedrockClient:
         config = inference_config(request)
         if config:
             arguments["inferenceConfig"] = config
-        metadata = request_metadata(request)
-        if metadata:
-            arguments["requestMetadata"] = metadata
         return arguments
 
     def _converse(self, request: UpstreamRequest) -> dict[str, Any]:

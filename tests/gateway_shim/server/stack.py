@@ -90,14 +90,16 @@ class ProviderProcess:
         return _stop(self.process, 10)
 
 
-def start_provider(tmp: Path, *, time_scale: float = 0.05, seed: int = 7) -> ProviderProcess:
+def start_provider(tmp: Path, *, time_scale: float = 0.05, seed: int = 7, args: tuple[str, ...] = (),
+                   env: dict[str, str] | None = None) -> ProviderProcess:
+    """`aigw provider` on a free port (``args`` added to its command line, ``env`` to its environment)."""
     port = free_port()
     log = tmp / "provider.log"
     with open(log, "wb") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "aigw", "provider", "--port", str(port), "--seed", str(seed),
-             "--time-scale", str(time_scale)],
-            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+             "--time-scale", str(time_scale), *args],
+            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env={**os.environ, **(env or {})})
     provider = ProviderProcess(port, process, log)
     _wait_healthy(provider.url, process, log)
     return provider

@@ -596,6 +596,13 @@ def test_converse_reaches_a_bedrock_target_unchanged(bedrock: Any, recorder: Rec
                         ],
                     }
                 ],
+                # the client's pairs, plus the gateway's join keys for Bedrock's invocation logs
+                "requestMetadata": {
+                    "workflow": "translated",
+                    "aigw_trace_id": response["ResponseMetadata"]["HTTPHeaders"]["x-aigw-trace-id"],
+                    "aigw_tenant": "acme",
+                    "aigw_workflow": "translated",
+                },
             }
         )
     )

@@ -42,3 +42,13 @@ def test_a_busy_port_is_one_clear_line() -> None:
     assert result.exit_code == 1
     assert result.output.strip() == (f"Error: cannot listen on 127.0.0.1:{port}: Address already in use "
                                      "(another provider running? choose another --port)")
+
+
+def test_a_bad_invocation_log_location_or_account_is_a_usage_error() -> None:
+    result = CliRunner().invoke(provider, ["--invocation-logs", "ftp://logs"])
+    assert result.exit_code == 2
+    assert "--invocation-logs" in result.output and "only local folders and s3:// URLs" in result.output
+    result = CliRunner().invoke(provider, [], env={"AIGW_PROVIDER_INVOCATION_LOGS": "ftp://logs"})
+    assert result.exit_code == 2 and "only local folders and s3:// URLs" in result.output
+    result = CliRunner().invoke(provider, ["--account-id", "1234"])
+    assert result.exit_code == 2 and "'1234' is not 12 digits" in result.output

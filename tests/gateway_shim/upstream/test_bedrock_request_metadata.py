@@ -85,6 +85,38 @@ def test_converse_carries_the_trace_id_tenant_and_workflow(recorder: Recorder) -
     }
 
 
+@pytest.mark.parametrize(
+    ("wire", "body"),
+    [
+        ("openai", {"model": "auto", "messages": [{"role": "user", "content": "hello"}],
+                    "metadata": {"ticket": "T-1"}}),
+        ("converse", {"messages": [{"role": "user", "content": [{"text": "hello"}]}],
+                      "requestMetadata": {"ticket": "T-1"}}),
+    ],
+)
+def test_a_clients_body_keeps_its_metadata_and_gains_the_join_keys(
+    recorder: Recorder, wire: str, body: dict[str, Any]
+) -> None:
+    messages = body["messages"]
+    request = UpstreamRequest("anthropic.claude-3-5-haiku-v1", messages, max_tokens=20, timeout_s=5,
+                              trace_id="0af7651916cd43dd8448eb211c80319c", tenant_id="acme", workflow=None,
+                              body=body, wire=wire)
+    endpoint, bodies = recorder
+
+    async def call() -> Any:
+        client = BedrockClient("bedrock", region="us-east-1", endpoint_url=endpoint, connect_timeout_s=1)
+        try:
+            return await client.complete(request)
+        finally:
+            await client.aclose()
+
+    asyncio.run(call())
+    [sent] = bodies
+    assert sent["body"]["requestMetadata"] == {
+        "ticket": "T-1", "aigw_trace_id": "0af7651916cd43dd8448eb211c80319c", "aigw_tenant": "acme",
+    }
+
+
 def test_missing_keys_are_left_out_and_values_fit_bedrocks_pattern() -> None:
     request = UpstreamRequest("m", [], max_tokens=None, timeout_s=1, trace_id="t1", tenant_id="a|b<c>",
                               workflow=None)
