@@ -89,6 +89,10 @@ class Namespace:
             _stop_group(process)
             output, _ = process.communicate()
             return Finished(-1, output.decode(errors="replace") + f"\n[still running after {timeout:.0f} s]")
+        except BaseException:  # the test's own timeout or Ctrl-C: leave no process behind
+            _stop_group(process, timeout=5)
+            process.communicate()
+            raise
         return Finished(process.returncode, output.decode(errors="replace"))
 
     def start(self, text: str, cwd: Path, log: Path) -> subprocess.Popen[bytes]:
@@ -113,11 +117,16 @@ class Namespace:
 
 
 def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    return True
+    """A process of the group still runs. Zombies do not count: an orphan whose parent shell has gone
+    waits for the machine's init to reap it, and some container inits never do."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # exited while we looked
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            return True
+    return False
 
 
 def _stop_group(

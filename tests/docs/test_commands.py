@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -29,12 +30,17 @@ RUN_TIMEOUT = 240.0  # one command that runs to its end
 SERVER_READY = 60.0  # a documented server listens within this
 CHECKOUT_ONLY = {".git", ".venv", ".aigw", ".pytest_cache", ".mypy_cache", ".ruff_cache", "test-artifacts"}
 S3_PORT = 5999
-COPY_LAKE = f"""
+MAKE_BUCKET = f"""
+import sys
 import pyarrow.fs as fs
 s3 = fs.S3FileSystem(endpoint_override="127.0.0.1:{S3_PORT}", scheme="http", allow_bucket_creation=True)
 s3.create_dir("bucket")
-fs.copy_files(".aigw/lake", "bucket/lake", source_filesystem=fs.LocalFileSystem(), destination_filesystem=s3)
+if sys.argv[1] == "with-lake":
+    fs.copy_files(".aigw/lake", "bucket/lake", source_filesystem=fs.LocalFileSystem(),
+                  destination_filesystem=s3)
 """
+LAKE_ON_S3 = "bucket/lake"
+LONG_BLOCK_TIMEOUT = 1200  # a block of several pipeline runs takes minutes on a busy machine
 LONG_JOB_SLICE = 8.0  # a long job runs this long, then must stop cleanly on SIGTERM
 
 
@@ -47,6 +53,15 @@ def all_blocks() -> list[Block]:
 
 
 BLOCKS = all_blocks()
+# Commands that run for minutes (a simulation, the pipelines, the demo, a load test, the Dagster UI): their
+# blocks run in `make test-long`, the rest in `make test`.
+LONG_JOB = re.compile(r"(^|[\s;&|(])(aigw (simulate|pipeline|demo|loadtest)\b|dg dev\b)")
+
+
+def block_param(block: Block) -> object:
+    long = any(LONG_JOB.search(command.text) for command in block.commands)
+    marks = [pytest.mark.long, pytest.mark.timeout(LONG_BLOCK_TIMEOUT)] if long else []
+    return pytest.param(block, id=block.source, marks=marks)
 
 
 @pytest.fixture(scope="session")
@@ -81,12 +96,14 @@ def namespace() -> Iterator[Namespace]:
         yield space
 
 
-def start_s3_with_the_lake(namespace: Namespace, sandbox: Path, log: Path) -> subprocess.Popen[bytes]:
-    """moto in the namespace with bucket ``bucket`` holding a copy of the sandbox lake at ``lake/``.
-    It is the test's stand-in for S3, not a documented command: its log is not judged."""
+def start_s3(namespace: Namespace, sandbox: Path, log: Path, copy_lake: bool) -> subprocess.Popen[bytes]:
+    """moto in the namespace with a bucket ``bucket``; with ``copy_lake`` it holds a copy of the sandbox
+    lake at ``lake/`` (copying takes a while: only blocks that read it pay for it). It is the test's
+    stand-in for S3, not a documented command: its log is not judged."""
     moto = namespace.start(f"python -m moto.server -H 127.0.0.1 -p {S3_PORT}", sandbox, log)
     assert namespace.wait_for_port(S3_PORT, SERVER_READY), log.read_text()
-    done = namespace.run(f"python -c '{COPY_LAKE}'", sandbox, RUN_TIMEOUT)
+    what = "with-lake" if copy_lake else "empty"
+    done = namespace.run(f"python -c '{MAKE_BUCKET}' {what}", sandbox, RUN_TIMEOUT)
     assert done.returncode == 0, done.output
     return moto
 
@@ -97,7 +114,7 @@ def test_the_pages_hold_commands() -> None:
     assert any(c.text.startswith("aigw sql") for c in commands)
 
 
-@pytest.mark.parametrize("block", BLOCKS, ids=[block.source for block in BLOCKS])
+@pytest.mark.parametrize("block", [block_param(block) for block in BLOCKS])
 def test_block_runs_as_printed(block: Block, sandbox: Path, namespace: Namespace, tmp_path: Path) -> None:
     if block.mode == "make-dry-run":
         for command in block.commands:
@@ -109,7 +126,8 @@ def test_block_runs_as_printed(block: Block, sandbox: Path, namespace: Namespace
         return
     s3 = None
     if any("s3://" in command.text for command in block.commands):
-        s3 = start_s3_with_the_lake(namespace, sandbox, tmp_path / "moto.log")
+        copy_lake = any(f"s3://{LAKE_ON_S3}" in command.text for command in block.commands)
+        s3 = start_s3(namespace, sandbox, tmp_path / "moto.log", copy_lake)
     for number, command in enumerate(block.commands):
         log = tmp_path / f"{number}.log"
         if command.background:
@@ -153,8 +171,9 @@ def check_long_running(command: Command, namespace: Namespace, sandbox: Path, lo
         with contextlib.suppress(subprocess.TimeoutExpired):
             process.wait(timeout=LONG_JOB_SLICE)
     assert process.poll() in (None, 0), f"{command.source}: exited {process.returncode}\n{log.read_text()}"
-    assert namespace.stop(process), f"{command.source}: still running {STOP_TIMEOUT_S:g} s after SIGTERM"
+    stopped = namespace.stop(process)
     output = log.read_text()
+    assert stopped, f"{command.source}: still running {STOP_TIMEOUT_S:g} s after SIGTERM\n{output}"
     assert "Traceback" not in output, f"{command.source}: {output}"
 
 

@@ -198,6 +198,7 @@ def test_fault_playbooks_fail_on_a_gateway_with_fallback_disabled(tmp_path: Path
                 process.wait(timeout=10)
 
 
+@pytest.mark.long  # fleet runs: `make test-long`
 def test_budget_passes_against_three_replicas_judged_from_every_replicas_events(tmp_path: Path) -> None:
     lake = tmp_path / "lake"
     code, output = run(["budget", "--replicas", "3", "--duration", "15", "--lake", str(lake),
@@ -212,6 +213,7 @@ def test_budget_passes_against_three_replicas_judged_from_every_replicas_events(
     assert logs == ["gateway0.log", "gateway1.log", "gateway2.log"]
 
 
+@pytest.mark.long  # fleet runs: `make test-long`
 def test_budget_judges_a_running_fleet_given_by_its_addresses(tmp_path: Path,
                                                               redis_server: RedisServer) -> None:
     """Three replicas started outside the harness (as a deployment would run them); ``--host`` lists
