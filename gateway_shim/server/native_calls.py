@@ -177,8 +177,9 @@ async def _ready_now(ctx: RequestContext) -> None:
 
 
 class NativeDispatcher:
-    """Runs native calls with the chat dispatcher's refusal path, metrics and durable acknowledgements
-    (a 2xx is answered only once its event is durable, ``durable_acks.py``)."""
+    """Runs native calls with the chat dispatcher's refusals, failures, metrics and durable
+    acknowledgements (a 2xx is answered only once its event is durable, ``durable_acks.py``) and the
+    attempt loop chat uses (``attempts.py``); only how a target is called and answered is native."""
 
     def __init__(self, dispatcher: Dispatcher, clients: Mapping[str, NativeClient],
                  ready: Callable[[RequestContext], Awaitable[None]] | None = None) -> None:
