@@ -145,8 +145,7 @@ class BedrockDoor:
                               _header_int(response, "x-amzn-bedrock-cache-read-input-token-count"),
                           "cache_creation_input_tokens":
                               _header_int(response, "x-amzn-bedrock-cache-write-input-token-count")})
-        usage = Usage(tally.input_tokens, tally.output_tokens, tally.cache_read_tokens,
-                      tally.cache_write_tokens, tally.tool_calls)
+        usage = Usage.tallied(tally)
         if response.status != 200:
             usage = Usage()
         content_type = response.header("content-type") or "application/json"
@@ -161,30 +160,35 @@ class BedrockDoor:
         return opened, PassthroughRelay()
 
 
-class PassthroughRelay:
-    """The response stream goes to the client byte for byte; its chunks are read on the side."""
-
-    content_type = "application/vnd.amazon.eventstream"
+class TallyingRelay:
+    """What the relays of a Bedrock response stream share: its ``chunk`` events are read on the side,
+    so that their text meets the output guardrails and their usage is charged."""
 
     def __init__(self) -> None:
         self.reader = ChunkReader()
         self.tally = MessageTally()
-        self.usage = Usage()
+
+    @property
+    def usage(self) -> Usage:
+        return Usage.tallied(self.tally)
+
+    @staticmethod
+    def end() -> bytes:
+        return b""
+
+
+class PassthroughRelay(TallyingRelay):
+    """The response stream goes to the client byte for byte."""
+
+    content_type = "application/vnd.amazon.eventstream"
 
     def feed(self, data: bytes) -> tuple[bytes, str]:
         texts = [self.tally.read_event(event) for kind, event in self.reader.feed(data) if kind == "chunk"]
-        tally = self.tally
-        self.usage = Usage(tally.input_tokens, tally.output_tokens, tally.cache_read_tokens,
-                           tally.cache_write_tokens, tally.tool_calls)
         return data, "".join(texts)
 
     @staticmethod
     def error(code: str, message: str) -> bytes:
         return encode_exception("modelStreamErrorException", orjson.dumps({"message": f"{code}: {message}"}))
-
-    @staticmethod
-    def end() -> bytes:
-        return b""
 
 
 def _header_int(response: NativeResponse, name: str) -> int | None:

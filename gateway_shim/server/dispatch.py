@@ -15,27 +15,31 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
 from gateway_shim.core import Gateway
-from gateway_shim.server.doors import Door, Headers
+from gateway_shim.server.attempts import client_for, first_answer, record_answer
+from gateway_shim.server.doors import Door, ErrorWriter, Headers
 from gateway_shim.server.errors import ApiError, error_type, retry_after_header
 from gateway_shim.server.http import Connection
 from gateway_shim.server.lanes import AsyncLanes
 from gateway_shim.server.metrics import Metrics
+from gateway_shim.server.stream_endings import (
+    OUTPUT_SCAN_TAIL,
+    SHUTDOWN_CUT,
+    broken_stream,
+    client_closed,
+    unreported_output_tokens,
+)
 from gateway_shim.types import AttemptResult, Plan, Rejection, RequestContext, Target
 from gateway_shim.upstream.base import (
     ProviderClient,
     StreamChunk,
-    UpstreamError,
     UpstreamRequest,
     UpstreamResult,
     UsageDetails,
 )
 
 log = logging.getLogger("aigw.server")
-OUTPUT_SCAN_TAIL = 256
-"""Streamed output is validated chunk by chunk together with this many previous characters."""
-
-
-_Opened = tuple[Target, AsyncIterator[StreamChunk], StreamChunk | None, float]
+UNEXPECTED_CALL = "provider %s failed unexpectedly"
+UNEXPECTED_STREAM = "stream from %s failed unexpectedly"
 
 
 def _mono() -> float:
@@ -60,20 +64,9 @@ def _never_failing() -> bool:
     return False
 
 
-SHUTDOWN_CUT = Rejection(503, "gateway_shutdown", "the gateway shut down mid-stream; retry",
-                         "upstream_error", "server_error", retry_after=1.0)
 SPOOL_FAILING = Rejection(503, "telemetry_unavailable", "the gateway cannot record requests right now "
                           "(its telemetry spool is full); retry later", "upstream_error", "server_error",
                           retry_after=5.0)
-
-
-async def pause_for_retry(gateway: Gateway, plan: Plan) -> float:
-    """Wait out a same-target retry's backoff (``Gateway.retry_wait``; 0 unless one is pending);
-    the seconds waited count as upstream time, not gateway overhead."""
-    wait = gateway.retry_wait(plan, _mono())
-    if wait > 0:
-        await asyncio.sleep(wait)
-    return wait
 
 
 class Dispatcher:
@@ -93,7 +86,7 @@ class Dispatcher:
         """True while events cannot be recorded and the config says to refuse (``on_spool_full``)."""
 
     # ---- refusals -------------------------------------------------------------------------------------
-    def refuse(self, conn: Connection, door: Door, ctx: RequestContext, rejection: Rejection,
+    def refuse(self, conn: Connection, door: ErrorWriter, ctx: RequestContext, rejection: Rejection,
                started: float) -> None:
         """A request refused before any upstream call: one event, one error answer."""
         now = _mono()
@@ -102,7 +95,7 @@ class Dispatcher:
         headers = [("x-aigw-trace-id", ctx.trace_id), *retry_after_header(rejection.retry_after)]
         door.error(conn, rejection.status, rejection.error_type, rejection.code, rejection.message, headers)
 
-    def refuse_malformed(self, conn: Connection, door: Door, ctx: RequestContext, error: ApiError,
+    def refuse_malformed(self, conn: Connection, door: ErrorWriter, ctx: RequestContext, error: ApiError,
                          started: float) -> None:
         self.refuse(conn, door, ctx, self.malformed(ctx, error.status, error.code, error.message), started)
 
@@ -129,7 +122,7 @@ class Dispatcher:
                 shared = await gateway.state.admit(plan.tenant_id, plan.month, plan.input_tokens,
                                                    plan.reservation_usd)
             except asyncio.CancelledError:
-                self._cut_off(plan)
+                self.cut_off(plan)
                 raise
             refused = gateway.conclude(plan, shared)
             if refused is not None:
@@ -138,11 +131,11 @@ class Dispatcher:
         try:
             ticket, shed, waited = await self.lanes.acquire(plan.lane)
         except asyncio.CancelledError:
-            self._cut_off(plan)
+            self.cut_off(plan)
             raise
         if ticket is None:
             assert shed is not None
-            self._fail(conn, door, plan, shed, started, waited, upstream_s=0.0)
+            self.fail(conn, door, plan, shed, started, waited, upstream_s=0.0)
             return
         try:
             if ctx.stream:
@@ -150,65 +143,48 @@ class Dispatcher:
             else:
                 await self._complete(conn, door, plan, started, waited, extra)
         except asyncio.CancelledError:
-            self._cut_off(plan)
+            self.cut_off(plan)
             raise
         except Exception:
-            if not plan.finished:  # a bug: still settle the reservation and record the one event
-                bug = Rejection(status=500, code="internal_error", message="internal gateway error",
-                                outcome="upstream_error", error_type="api_error")
-                self.metrics.observe(gateway.finish(plan, status_code=500, now=_mono(), error=bug))
+            self.settle_bug(plan)
             raise
         finally:
             self.lanes.release(ticket)
 
-    def _request(self, plan: Plan, target: Target, stream: bool,
+    def _request(self, plan: Plan, target: Target, timeout_s: float, stream: bool,
                  extra: dict[str, Any] | None) -> UpstreamRequest:
-        timeout = self.gateway.attempt_timeout(plan, target, _mono())
         return UpstreamRequest(model=target.model, messages=plan.messages, max_tokens=plan.max_tokens,
-                               timeout_s=timeout, stream=stream, extra=extra, trace_id=plan.ctx.trace_id,
+                               timeout_s=timeout_s, stream=stream, extra=extra, trace_id=plan.ctx.trace_id,
                                tenant_id=plan.tenant_id, workflow=plan.ctx.workflow,
                                body=plan.ctx.body, wire=plan.ctx.wire)
 
-    def _client(self, target: Target) -> ProviderClient:
-        client = self.clients.get(target.provider)
-        if client is None:
-            raise UpstreamError("error", 0, f"no client for provider {target.provider!r}")
-        return client
+    def _completion_attempt(self, plan: Plan, target: Target, timeout_s: float,
+                            extra: dict[str, Any] | None) -> Awaitable[UpstreamResult]:
+        """One non-streamed attempt (an `attempts.Send`)."""
+        return client_for(self.clients, target).complete(self._request(plan, target, timeout_s, False, extra))
+
+    async def _stream_attempt(self, plan: Plan, target: Target, timeout_s: float, extra: dict[str, Any] | None
+                              ) -> tuple[AsyncIterator[StreamChunk], StreamChunk | None]:
+        """One streamed attempt (an `attempts.Send`): it answers with its first chunk (None: an empty
+        stream), so that a failure before the first byte still falls back."""
+        request = self._request(plan, target, timeout_s, True, extra)
+        chunks = await client_for(self.clients, target).stream(request)
+        try:
+            first: StreamChunk | None = await anext(chunks)
+        except StopAsyncIteration:
+            first = None
+        return chunks, first
 
     async def _complete(self, conn: Connection, door: Door, plan: Plan, started: float, waited: float,
                         extra: dict[str, Any] | None) -> None:
         gateway = self.gateway
-        upstream_s = 0.0
-        inference_s = 0.0
-        result: UpstreamResult | None = None
-        while (target := gateway.next_target(plan, _mono())) is not None:
-            if plan.retry_at:  # a same-target retry is pending: wait out its backoff
-                upstream_s += await pause_for_retry(gateway, plan)
-            call_start = _mono()
-            try:
-                request = self._request(plan, target, False, extra)
-                if request.timeout_s <= 0:
-                    outcome = AttemptResult.failure("timeout")
-                else:
-                    result = await self._client(target).complete(request)
-                    outcome = AttemptResult.success()
-            except UpstreamError as exc:
-                outcome = AttemptResult.failure(exc.reason, exc.status or None, exc.retry_after)
-            except Exception as exc:  # an adapter bug counts as a failed attempt, never a crash
-                log.exception("provider %s failed unexpectedly", target.provider)
-                self.metrics.handler_errors += 1
-                outcome = AttemptResult.failure("error", None)
-                del exc
-            call_end = _mono()
-            upstream_s += call_end - call_start
-            gateway.record_attempt(plan, target, outcome, call_end)
-            if outcome.ok:
-                inference_s = call_end - call_start
-                break
-            result = None
-        if result is None:
-            self._fail(conn, door, plan, gateway.exhausted(plan), started, waited, upstream_s)
-            return
+        answered = await first_answer(gateway, self.metrics, plan, self._completion_attempt, extra,
+                                      UNEXPECTED_CALL)
+        if isinstance(answered, float):  # no target answered
+            return self.fail(conn, door, plan, gateway.exhausted(plan), started, waited, answered)
+        result, target, call_start, upstream_s = answered
+        inference_s = record_answer(gateway, plan, target, call_start)
+        upstream_s += inference_s
         blocked = gateway.validate_output(plan, result.text if result.scan is None else result.scan)
         now = _mono()
         total_s = now - started
@@ -226,51 +202,18 @@ class Dispatcher:
             door.error(conn, blocked.status, blocked.error_type, blocked.code, blocked.message, headers)
             return
         if not await self.durable():
-            door.error(conn, SPOOL_FAILING.status, SPOOL_FAILING.error_type, SPOOL_FAILING.code,
-                       SPOOL_FAILING.message, [*headers, *retry_after_header(SPOOL_FAILING.retry_after)])
-            return
+            return answer_unrecorded(conn, door, headers)
         model = plan.served.model if plan.served else ""
         door.success(conn, plan.ctx.trace_id, model, result, inference_s * 1000, headers)
-
-    async def _open_stream(self, plan: Plan, extra: dict[str, Any] | None) -> tuple[_Opened | None, float]:
-        """Call targets until one yields its first chunk (so a failure before the first byte falls
-        back). Returns ((target, rest of the stream, first chunk, call start) or None when every
-        target failed, seconds spent on failed attempts)."""
-        gateway = self.gateway
-        upstream_s = 0.0
-        while (target := gateway.next_target(plan, _mono())) is not None:
-            if plan.retry_at:  # a same-target retry is pending: wait out its backoff
-                upstream_s += await pause_for_retry(gateway, plan)
-            call_start = _mono()
-            try:
-                request = self._request(plan, target, True, extra)
-                if request.timeout_s <= 0:
-                    raise UpstreamError("timeout", 0, "the lane's time is used up")
-                chunks = await self._client(target).stream(request)
-                try:
-                    first: StreamChunk | None = await anext(chunks)
-                except StopAsyncIteration:
-                    first = None
-                return (target, chunks, first, call_start), upstream_s
-            except UpstreamError as exc:
-                failure = AttemptResult.failure(exc.reason, exc.status or None, exc.retry_after)
-            except Exception:
-                log.exception("provider %s failed unexpectedly", target.provider)
-                self.metrics.handler_errors += 1
-                failure = AttemptResult.failure("error", None)
-            now = _mono()
-            upstream_s += now - call_start
-            gateway.record_attempt(plan, target, failure, now)
-        return None, upstream_s
 
     async def _stream(self, conn: Connection, door: Door, plan: Plan, started: float, waited: float,
                       extra: dict[str, Any] | None, include_usage: bool) -> None:
         gateway = self.gateway
-        opened, upstream_s = await self._open_stream(plan, extra)
-        if opened is None:
-            self._fail(conn, door, plan, gateway.exhausted(plan), started, waited, upstream_s)
-            return
-        target, chunks, first, call_start = opened
+        answered = await first_answer(gateway, self.metrics, plan, self._stream_attempt, extra,
+                                      UNEXPECTED_CALL)
+        if isinstance(answered, float):  # no target answered
+            return self.fail(conn, door, plan, gateway.exhausted(plan), started, waited, answered)
+        (chunks, first), target, call_start, upstream_s = answered
         ttft_s = _mono() - call_start
         encoder = door.stream_encoder(plan.ctx.trace_id, target.model, include_usage)
         headers = self._headers(plan, None, target)
@@ -302,28 +245,17 @@ class Dispatcher:
                     tail = scanned[-OUTPUT_SCAN_TAIL:]
                 await conn.write(encoder.delta(chunk))
                 if conn.closed:
-                    error = Rejection(status=499, code="client_closed", outcome="client_error",
-                                      message="the client closed the connection mid-stream")
+                    error = client_closed()
                     break
                 try:
                     chunk = await anext(chunks)
                 except StopAsyncIteration:
                     chunk = None
-        except UpstreamError as exc:
-            attempt = AttemptResult.failure(exc.reason, exc.status or None)
-            error = Rejection(status=502, code="stream_interrupted", outcome="upstream_error",
-                              error_type="upstream_error",
-                              message=f"the upstream stream broke: {exc.message}")
-            await conn.write(encoder.error(error.error_type, error.code, error.message))
         except asyncio.CancelledError:  # cut by the drain timeout: tell the client, charge, re-raise
             error = cut = SHUTDOWN_CUT
             conn.send(encoder.error(error.error_type, error.code, error.message))
-        except Exception:
-            log.exception("stream from %s failed unexpectedly", target.provider)
-            self.metrics.handler_errors += 1
-            attempt = AttemptResult.failure("error", None)
-            error = Rejection(status=502, code="stream_interrupted", outcome="upstream_error",
-                              error_type="upstream_error", message="the upstream stream broke")
+        except Exception as exc:
+            attempt, error = broken_stream(exc, target, self.metrics, UNEXPECTED_STREAM)
             await conn.write(encoder.error(error.error_type, error.code, error.message))
         finally:
             closer = getattr(chunks, "aclose", None)
@@ -341,7 +273,7 @@ class Dispatcher:
         if input_tokens is None:
             input_tokens = plan.input_tokens
         if output_tokens is None:
-            output_tokens = min(plan.max_tokens, max(1, text_chars // 4)) if text_chars else 0
+            output_tokens = unreported_output_tokens(plan, text_chars)
         now = _mono()
         total_s = now - started
         event = gateway.finish(
@@ -367,16 +299,25 @@ class Dispatcher:
         conn.end_stream()
 
     # ---- helpers ----------------------------------------------------------------------------------------
-    def _cut_off(self, plan: Plan) -> None:
+    def cut_off(self, plan: Plan) -> None:
         """Cancelled at shutdown (after the drain timeout): still one event, and the budget settled."""
-        if not plan.finished:
-            cut = Rejection(status=503, code="gateway_shutdown", outcome="upstream_error",
-                            error_type="server_error", message="the gateway shut down mid-request")
-            self.metrics.observe(self.gateway.finish(plan, status_code=503, now=_mono(), error=cut))
+        self._settle(plan, Rejection(status=503, code="gateway_shutdown", outcome="upstream_error",
+                                     error_type="server_error", message="the gateway shut down mid-request"))
 
-    def _fail(self, conn: Connection, door: Door, plan: Plan, error: Rejection, started: float,
-              waited: float, upstream_s: float) -> None:
-        """An admitted request that ends without an answer (shed, queue timeout, chain exhausted)."""
+    def settle_bug(self, plan: Plan) -> None:
+        """An exception escaped the lifecycle (a bug): still one event, and the budget settled."""
+        self._settle(plan, Rejection(status=500, code="internal_error", message="internal gateway error",
+                                     outcome="upstream_error", error_type="api_error"))
+
+    def _settle(self, plan: Plan, error: Rejection) -> None:
+        if not plan.finished:
+            event = self.gateway.finish(plan, status_code=error.status, now=_mono(), error=error)
+            self.metrics.observe(event)
+
+    def fail(self, conn: Connection, door: ErrorWriter, plan: Plan, error: Rejection, started: float,
+             waited: float, upstream_s: float, *, edits_header: bool = True) -> None:
+        """An admitted request that ends without an answer (shed, queue timeout, chain exhausted, no
+        target can carry a native body); ``x-aigw-edits`` is for chat answers only."""
         now = _mono()
         total_s = now - started
         event = self.gateway.finish(
@@ -384,7 +325,8 @@ class Dispatcher:
             gateway_overhead_ms=max(0.0, total_s - upstream_s - waited) * 1000,
             streamed=plan.ctx.stream, error=error)
         self.metrics.observe(event)
-        headers = [*self._headers(plan, event), *retry_after_header(error.retry_after)]
+        shown = self._headers(plan, event) if edits_header else response_headers(plan, event)
+        headers = [*shown, *retry_after_header(error.retry_after)]
         door.error(conn, error.status, error.error_type or error_type(error.status), error.code,
                    error.message, headers)
 
@@ -396,6 +338,13 @@ class Dispatcher:
         if edits:
             headers.append(("x-aigw-edits", edits))
         return headers
+
+
+def answer_unrecorded(conn: Connection, door: ErrorWriter, headers: Headers) -> None:
+    """The event of a success could not be made durable: a 503 instead of the 2xx."""
+    error = SPOOL_FAILING
+    door.error(conn, error.status, error.error_type, error.code, error.message,
+               [*headers, *retry_after_header(error.retry_after)])
 
 
 def response_headers(plan: Plan, event: Mapping[str, Any] | None, serving: Target | None = None) -> Headers:

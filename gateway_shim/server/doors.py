@@ -34,9 +34,15 @@ class StreamEncoder(Protocol):
     def done(self) -> bytes: ...
 
 
-class Door(Protocol):
+class ErrorWriter(Protocol):
+    """What every door can do, chat or native: write an error in its API's shape."""
+
     def error(self, conn: Connection, status: int, type_: str, code: str, message: str,
               headers: Headers) -> None: ...
+
+
+class Door(ErrorWriter, Protocol):
+    """A chat door (OpenAI or Converse): errors, whole answers and stream encoders."""
 
     def success(self, conn: Connection, trace: str, model: str, result: UpstreamResult,
                 inference_ms: float, headers: Headers) -> None: ...

@@ -26,6 +26,7 @@ from gateway_shim.server.native_calls import (
     TextSlot,
     Usage,
     int_or_none,
+    required_model,
     slot_messages,
 )
 from gateway_shim.server.openai_api import parse_json_object
@@ -125,9 +126,7 @@ def _inputs(doc: dict[str, Any]) -> list[Any]:
 
 def parse_embeddings(request: Request) -> NativeCall:
     doc = parse_json_object(request.body)
-    model = doc.get("model")
-    if not isinstance(model, str) or not model:
-        raise ApiError(400, "invalid_model", "'model' must name an embedding model")
+    model = required_model(doc, "an embedding model")
     value = doc.get("input")
     inputs = _inputs(doc)
     if value is None or not inputs:

@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 import orjson
 
-from gateway_shim.server.bedrock_api import RELAYED_RESPONSE_HEADERS, modalities_of
+from gateway_shim.server.bedrock_api import RELAYED_RESPONSE_HEADERS, TallyingRelay, modalities_of
 from gateway_shim.server.doors import Headers
 from gateway_shim.server.errors import ApiError
 from gateway_shim.server.http import Connection, Request
@@ -29,13 +29,14 @@ from gateway_shim.server.native_calls import (
     Usage,
     collect_texts,
     int_or_none,
+    required_model,
     slot_messages,
 )
 from gateway_shim.server.openai_api import parse_json_object
 from gateway_shim.server.request_contract import bearer_key, contract, trace_id
 from gateway_shim.types import Plan, RequestContext, Target
 from gateway_shim.upstream.native import NativeClient, NativeRequest, NativeResponse, NativeStream
-from gateway_shim.wire.anthropic_stream import ChunkReader, MessageTally
+from gateway_shim.wire.anthropic_stream import MessageTally
 
 BEDROCK_VERSION = "bedrock-2023-05-31"
 BEDROCK_FIELDS = frozenset({"anthropic_version", "anthropic_beta", "max_tokens", "messages", "system",
@@ -99,8 +100,7 @@ class MessagesDoor:
         except orjson.JSONDecodeError:
             doc = None
         text = tally.read_message(doc)
-        usage = Usage(tally.input_tokens, tally.output_tokens, tally.cache_read_tokens,
-                      tally.cache_write_tokens, tally.tool_calls)
+        usage = Usage.tallied(tally)
         return Answer(200, headers, response.body, "application/json", usage, text)
 
     async def open_stream(self, call: NativeCall, plan: Plan, target: Target, client: NativeClient,
@@ -111,16 +111,11 @@ class MessagesDoor:
         return opened, SseRelay()
 
 
-class SseRelay:
+class SseRelay(TallyingRelay):
     """Bedrock ``chunk`` events → the Messages API's ``event: <type>`` / ``data: <json>`` frames; the
     ``amazon-bedrock-invocationMetrics`` Bedrock adds to ``message_stop`` is read, not relayed."""
 
     content_type = "text/event-stream"
-
-    def __init__(self) -> None:
-        self.reader = ChunkReader()
-        self.tally = MessageTally()
-        self.usage = Usage()
 
     def feed(self, data: bytes) -> tuple[bytes, str]:
         out: list[bytes] = []
@@ -134,25 +129,16 @@ class SseRelay:
                 event = {k: v for k, v in event.items() if k != "amazon-bedrock-invocationMetrics"}
                 out.append(b"event: %s\ndata: %s\n\n" % (str(event.get("type", "")).encode(),
                                                          orjson.dumps(event)))
-        tally = self.tally
-        self.usage = Usage(tally.input_tokens, tally.output_tokens, tally.cache_read_tokens,
-                           tally.cache_write_tokens, tally.tool_calls)
         return b"".join(out), "".join(texts)
 
     @staticmethod
     def error(code: str, message: str) -> bytes:
         return b"event: error\ndata: %s\n\n" % anthropic_error(500, f"{code}: {message}")
 
-    @staticmethod
-    def end() -> bytes:
-        return b""
-
 
 def parse_messages(request: Request) -> NativeCall:
     doc = parse_json_object(request.body)
-    model = doc.get("model")
-    if not isinstance(model, str) or not model:
-        raise ApiError(400, "invalid_model", "'model' must name a model")
+    model = required_model(doc, "a model")
     messages = doc.get("messages")
     if not isinstance(messages, list) or not messages or not all(isinstance(m, dict) for m in messages):
         raise ApiError(400, "invalid_messages", "'messages' must be a non-empty array of message objects")

@@ -12,7 +12,6 @@ written into the body's own ``max_tokens`` when the door has one.
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -21,22 +20,24 @@ from typing import Any, Protocol
 import orjson
 
 from gateway_shim.core import Gateway
-from gateway_shim.server.dispatch import (
-    SHUTDOWN_CUT,
-    SPOOL_FAILING,
-    Dispatcher,
-    pause_for_retry,
-    response_headers,
-)
-from gateway_shim.server.doors import Headers
-from gateway_shim.server.errors import error_type, retry_after_header
+from gateway_shim.server.attempts import client_for, first_answer, record_answer
+from gateway_shim.server.dispatch import SPOOL_FAILING, Dispatcher, answer_unrecorded, response_headers
+from gateway_shim.server.doors import ErrorWriter, Headers
+from gateway_shim.server.errors import ApiError
 from gateway_shim.server.http import Connection
+from gateway_shim.server.stream_endings import (
+    OUTPUT_SCAN_TAIL,
+    SHUTDOWN_CUT,
+    broken_stream,
+    client_closed,
+    unreported_output_tokens,
+)
 from gateway_shim.types import AttemptResult, Message, Plan, Rejection, RequestContext, Target
-from gateway_shim.upstream.base import UpstreamError
 from gateway_shim.upstream.native import NativeClient, NativeResponse, NativeStream
+from gateway_shim.wire.anthropic_stream import MessageTally
 
-log = logging.getLogger("aigw.server")
-OUTPUT_SCAN_TAIL = 256
+UNEXPECTED_CALL = "native call to %s failed unexpectedly"
+UNEXPECTED_STREAM = "native stream from %s failed unexpectedly"
 NO_TEXT: list[Message] = [{"role": "user", "content": ""}]
 """The policy messages of a body without any text (token arrays, a GET): admission still runs."""
 
@@ -59,6 +60,12 @@ class Usage:
     cache_write_tokens: int | None = None
     tool_calls: int | None = None
 
+    @staticmethod
+    def tallied(tally: MessageTally) -> Usage:
+        """The usage an Anthropic answer reported, as its tally read it."""
+        return Usage(tally.input_tokens, tally.output_tokens, tally.cache_read_tokens,
+                     tally.cache_write_tokens, tally.tool_calls)
+
 
 @dataclass(slots=True)
 class Answer:
@@ -77,7 +84,11 @@ class StreamRelay(Protocol):
     """Turns the upstream stream's bytes into the client's, noting text and usage on the way."""
 
     content_type: str
-    usage: Usage
+
+    @property
+    def usage(self) -> Usage:
+        """What the provider reported so far."""
+        ...
 
     def feed(self, data: bytes) -> tuple[bytes, str]:
         """(bytes for the client, text seen in them)."""
@@ -86,11 +97,6 @@ class StreamRelay(Protocol):
     def error(self, code: str, message: str) -> bytes: ...
 
     def end(self) -> bytes: ...
-
-
-class ErrorWriter(Protocol):
-    def error(self, conn: Connection, status: int, type_: str, code: str, message: str,
-              headers: Headers) -> None: ...
 
 
 class NativeDoor(ErrorWriter, Protocol):
@@ -171,8 +177,9 @@ async def _ready_now(ctx: RequestContext) -> None:
 
 
 class NativeDispatcher:
-    """Runs native calls with the chat dispatcher's refusal path, metrics and durable acknowledgements
-    (a 2xx is answered only once its event is durable, ``durable_acks.py``)."""
+    """Runs native calls with the chat dispatcher's refusals, failures, metrics and durable
+    acknowledgements (a 2xx is answered only once its event is durable, ``durable_acks.py``) and the
+    attempt loop chat uses (``attempts.py``); only how a target is called and answered is native."""
 
     def __init__(self, dispatcher: Dispatcher, clients: Mapping[str, NativeClient],
                  ready: Callable[[RequestContext], Awaitable[None]] | None = None) -> None:
@@ -188,7 +195,7 @@ class NativeDispatcher:
         await self.ready(ctx)
         decision = SPOOL_FAILING if self.dispatcher.spool_failing() else gateway.admit(ctx, _mono())
         if isinstance(decision, Rejection):
-            self.refuse(conn, door, ctx, decision, started)
+            self.dispatcher.refuse(conn, door, ctx, decision, started)
             return
         plan = decision
         unable = self._narrow(call, plan)
@@ -200,7 +207,7 @@ class NativeDispatcher:
         try:
             ticket, shed, waited = await lanes.acquire(plan.lane)
         except asyncio.CancelledError:
-            self._cut_off(plan)
+            self.dispatcher.cut_off(plan)
             raise
         if ticket is None:
             assert shed is not None
@@ -212,29 +219,13 @@ class NativeDispatcher:
             else:
                 await self._complete(conn, call, plan, started, waited)
         except asyncio.CancelledError:
-            self._cut_off(plan)
+            self.dispatcher.cut_off(plan)
             raise
         except Exception:
-            if not plan.finished:
-                bug = Rejection(status=500, code="internal_error", message="internal gateway error",
-                                outcome="upstream_error", error_type="api_error")
-                self.metrics.observe(gateway.finish(plan, status_code=500, now=_mono(), error=bug))
+            self.dispatcher.settle_bug(plan)
             raise
         finally:
             lanes.release(ticket)
-
-    def refuse(self, conn: Connection, door: ErrorWriter, ctx: RequestContext, rejection: Rejection,
-               started: float) -> None:
-        """Refused before any upstream call: one event, one error answer in the door's shape."""
-        now = _mono()
-        event = self.gateway.reject(ctx, rejection, now, total_ms=(now - started) * 1000)
-        self.metrics.observe(event)
-        headers = [("x-aigw-trace-id", ctx.trace_id), *retry_after_header(rejection.retry_after)]
-        door.error(conn, rejection.status, rejection.error_type, rejection.code, rejection.message, headers)
-
-    def refuse_malformed(self, conn: Connection, door: ErrorWriter, ctx: RequestContext, status: int,
-                         code: str, message: str, started: float) -> None:
-        self.refuse(conn, door, ctx, self.dispatcher.malformed(ctx, status, code, message), started)
 
     def _narrow(self, call: NativeCall, plan: Plan) -> Rejection | None:
         """Keep the targets that can carry this body; a 400 naming why when none can."""
@@ -272,44 +263,25 @@ class NativeDispatcher:
                 call.doc[key] = plan.max_tokens
                 call.edited = True
 
-    def _client(self, target: Target) -> NativeClient:
-        client = self.clients.get(target.provider)
-        if client is None:
-            raise UpstreamError("error", 0, f"no client for provider {target.provider!r}")
-        return client
+    def _call_attempt(self, plan: Plan, target: Target, timeout_s: float,
+                      call: NativeCall) -> Awaitable[Answer]:
+        """One non-streamed attempt (an `attempts.Send`)."""
+        return call.door.call(call, plan, target, client_for(self.clients, target), timeout_s)
+
+    def _stream_attempt(self, plan: Plan, target: Target, timeout_s: float, call: NativeCall
+                        ) -> Awaitable[tuple[NativeStream, StreamRelay] | Answer]:
+        """One streamed attempt (an `attempts.Send`): the open stream, or the provider's whole answer."""
+        return call.door.open_stream(call, plan, target, client_for(self.clients, target), timeout_s)
 
     async def _complete(self, conn: Connection, call: NativeCall, plan: Plan, started: float,
                         waited: float) -> None:
         gateway = self.gateway
-        upstream_s = inference_s = 0.0
-        answer: Answer | None = None
-        while (target := gateway.next_target(plan, _mono())) is not None:
-            if plan.retry_at:  # a same-target retry is pending: wait out its backoff
-                upstream_s += await pause_for_retry(gateway, plan)
-            call_start = _mono()
-            try:
-                timeout = gateway.attempt_timeout(plan, target, call_start)
-                if timeout <= 0:
-                    outcome = AttemptResult.failure("timeout")
-                else:
-                    answer = await call.door.call(call, plan, target, self._client(target), timeout)
-                    outcome = AttemptResult.success()
-            except UpstreamError as exc:
-                outcome = AttemptResult.failure(exc.reason, exc.status or None, exc.retry_after)
-            except Exception:
-                log.exception("native call to %s failed unexpectedly", target.provider)
-                self.metrics.handler_errors += 1
-                outcome = AttemptResult.failure("error", None)
-            call_end = _mono()
-            upstream_s += call_end - call_start
-            gateway.record_attempt(plan, target, outcome, call_end)
-            if outcome.ok:
-                inference_s = call_end - call_start
-                break
-            answer = None
-        if answer is None:
-            self._fail(conn, call, plan, gateway.exhausted(plan), started, waited, upstream_s)
-            return
+        answered = await first_answer(gateway, self.metrics, plan, self._call_attempt, call, UNEXPECTED_CALL)
+        if isinstance(answered, float):  # no target answered
+            return self._fail(conn, call, plan, gateway.exhausted(plan), started, waited, answered)
+        answer, target, call_start, upstream_s = answered
+        inference_s = record_answer(gateway, plan, target, call_start)
+        upstream_s += inference_s
         blocked = gateway.validate_output(plan, answer.text) if answer.text else None
         now = _mono()
         total_s = now - started
@@ -321,50 +293,19 @@ class NativeDispatcher:
             call.door.error(conn, blocked.status, blocked.error_type, blocked.code, blocked.message, headers)
             return
         if 200 <= answer.status < 300 and not await self.dispatcher.durable():
-            self._spool_failing(conn, call, headers)
+            answer_unrecorded(conn, call.door, headers)
             return
         conn.respond(answer.status, [*answer.headers, *headers], answer.body,
                      content_type=answer.content_type)
 
-    def _spool_failing(self, conn: Connection, call: NativeCall, headers: Headers) -> None:
-        """The event of a success could not be made durable: a 503 instead of the 2xx."""
-        error = SPOOL_FAILING
-        call.door.error(conn, error.status, error.error_type, error.code, error.message,
-                        [*headers, *retry_after_header(error.retry_after)])
-
-    async def _open(self, call: NativeCall, plan: Plan) -> tuple[Any, float]:
-        """Targets in turn until one opens a stream (or answers whole); (opened or None, failed seconds)."""
-        gateway = self.gateway
-        upstream_s = 0.0
-        while (target := gateway.next_target(plan, _mono())) is not None:
-            if plan.retry_at:  # a same-target retry is pending: wait out its backoff
-                upstream_s += await pause_for_retry(gateway, plan)
-            call_start = _mono()
-            try:
-                timeout = gateway.attempt_timeout(plan, target, call_start)
-                if timeout <= 0:
-                    raise UpstreamError("timeout", 0, "the lane's time is used up")
-                opened = await call.door.open_stream(call, plan, target, self._client(target), timeout)
-                return (target, opened, call_start), upstream_s
-            except UpstreamError as exc:
-                failure = AttemptResult.failure(exc.reason, exc.status or None, exc.retry_after)
-            except Exception:
-                log.exception("native stream from %s failed unexpectedly", target.provider)
-                self.metrics.handler_errors += 1
-                failure = AttemptResult.failure("error", None)
-            now = _mono()
-            upstream_s += now - call_start
-            gateway.record_attempt(plan, target, failure, now)
-        return None, upstream_s
-
     async def _stream(self, conn: Connection, call: NativeCall, plan: Plan, started: float,
                       waited: float) -> None:
         gateway = self.gateway
-        opened, upstream_s = await self._open(call, plan)
-        if opened is None:
-            self._fail(conn, call, plan, gateway.exhausted(plan), started, waited, upstream_s)
-            return
-        target, result, call_start = opened
+        answered = await first_answer(gateway, self.metrics, plan, self._stream_attempt, call,
+                                      UNEXPECTED_STREAM)
+        if isinstance(answered, float):  # no target answered
+            return self._fail(conn, call, plan, gateway.exhausted(plan), started, waited, answered)
+        result, target, call_start, upstream_s = answered
         if isinstance(result, Answer):  # the provider refused the request itself: relayed unchanged
             end = _mono()
             gateway.record_attempt(plan, target, AttemptResult.success(), end)
@@ -372,7 +313,7 @@ class NativeDispatcher:
                                  None, (end - started) * 1000, None, True, None)
             headers = response_headers(plan, event)
             if 200 <= result.status < 300 and not await self.dispatcher.durable():
-                self._spool_failing(conn, call, headers)
+                answer_unrecorded(conn, call.door, headers)
                 return
             conn.respond(result.status, [*result.headers, *headers], result.body,
                          content_type=result.content_type)
@@ -400,24 +341,13 @@ class NativeDispatcher:
                     tail = scanned[-OUTPUT_SCAN_TAIL:]
                 await conn.write(out)
                 if conn.closed:
-                    error = Rejection(status=499, code="client_closed", outcome="client_error",
-                                      message="the client closed the connection mid-stream")
+                    error = client_closed()
                     break
-        except UpstreamError as exc:
-            attempt = AttemptResult.failure(exc.reason, exc.status or None)
-            error = Rejection(status=502, code="stream_interrupted", outcome="upstream_error",
-                              error_type="upstream_error",
-                              message=f"the upstream stream broke: {exc.message}")
-            await conn.write(relay.error(error.code, error.message))
         except asyncio.CancelledError:  # cut by the drain timeout: tell the client, charge, re-raise
             error = cut = SHUTDOWN_CUT
             conn.send(relay.error(error.code, error.message))
-        except Exception:
-            log.exception("native stream from %s failed unexpectedly", target.provider)
-            self.metrics.handler_errors += 1
-            attempt = AttemptResult.failure("error", None)
-            error = Rejection(status=502, code="stream_interrupted", outcome="upstream_error",
-                              error_type="upstream_error", message="the upstream stream broke")
+        except Exception as exc:
+            attempt, error = broken_stream(exc, target, self.metrics, UNEXPECTED_STREAM)
             await conn.write(relay.error(error.code, error.message))
         finally:
             stream.close()
@@ -433,7 +363,7 @@ class NativeDispatcher:
             if usage.input_tokens is None:
                 usage.input_tokens = plan.input_tokens
             if usage.output_tokens is None:
-                usage.output_tokens = min(plan.max_tokens, max(1, text_chars // 4)) if text_chars else 0
+                usage.output_tokens = unreported_output_tokens(plan, text_chars)
         now = _mono()
         total_s = now - started
         self._finish(call, plan, 200 if error is None else error.status, now, usage,
@@ -465,21 +395,7 @@ class NativeDispatcher:
 
     def _fail(self, conn: Connection, call: NativeCall, plan: Plan, error: Rejection, started: float,
               waited: float, upstream_s: float) -> None:
-        now = _mono()
-        total_s = now - started
-        event = self.gateway.finish(plan, status_code=error.status, now=now, total_ms=total_s * 1000,
-                                    gateway_overhead_ms=max(0.0, total_s - upstream_s - waited) * 1000,
-                                    streamed=plan.ctx.stream, error=error)
-        self.metrics.observe(event)
-        headers = [*response_headers(plan, event), *retry_after_header(error.retry_after)]
-        call.door.error(conn, error.status, error.error_type or error_type(error.status), error.code,
-                        error.message, headers)
-
-    def _cut_off(self, plan: Plan) -> None:
-        if not plan.finished:
-            cut = Rejection(status=503, code="gateway_shutdown", outcome="upstream_error",
-                            error_type="server_error", message="the gateway shut down mid-request")
-            self.metrics.observe(self.gateway.finish(plan, status_code=503, now=_mono(), error=cut))
+        self.dispatcher.fail(conn, call.door, plan, error, started, waited, upstream_s, edits_header=False)
 
 
 def relayed_headers(response: NativeResponse | NativeStream, names: tuple[str, ...]) -> Headers:
@@ -488,6 +404,12 @@ def relayed_headers(response: NativeResponse | NativeStream, names: tuple[str, .
     return [(k, v) for k, v in response.headers if k.lower().startswith(wanted)]
 
 
+def required_model(doc: dict[str, Any], what: str) -> str:
+    """The body's ``model``, which a native body must name (``what`` words the 400)."""
+    model = doc.get("model")
+    if not isinstance(model, str) or not model:
+        raise ApiError(400, "invalid_model", f"'model' must name {what}")
+    return model
 
 
 def int_or_none(value: object) -> int | None:

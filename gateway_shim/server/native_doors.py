@@ -25,6 +25,7 @@ class NativeDoors:
     def __init__(self, dispatcher: Dispatcher, clients: Mapping[str, NativeClient],
                  header_context: Callable[[Request], RequestContext],
                  ready: Callable[[RequestContext], Awaitable[None]] | None = None) -> None:
+        self.dispatcher = dispatcher
         self.runner = NativeDispatcher(dispatcher, clients, ready)
         self.clients = clients
         self.header_context = header_context
@@ -58,8 +59,7 @@ class NativeDoors:
                 ctx.operation = operation
                 if path == "/v1/messages" and ctx.api_key is None:
                     ctx.api_key = request.headers.get("x-api-key") or None
-                self.runner.refuse_malformed(conn, door, ctx, error.status, error.code, error.message,
-                                             started)
+                self.dispatcher.refuse_malformed(conn, door, ctx, error, started)
                 return True
             await self.runner.run(conn, call, started)
             return True
@@ -72,8 +72,8 @@ class NativeDoors:
         except ApiError as error:
             ctx = self.header_context(request)
             ctx.operation = bedrock_operation.snake
-            self.runner.refuse_malformed(conn, BedrockDoor(bedrock_operation, labels, path, "", {}), ctx,
-                                         error.status, error.code, error.message, started)
+            self.dispatcher.refuse_malformed(conn, BedrockDoor(bedrock_operation, labels, path, "", {}), ctx,
+                                             error, started)
             return True
         if not call.ctx.model_requested:
             call.ctx.model_requested = self._any_bedrock_model(call.ctx)
