@@ -10,7 +10,7 @@ export UV_PYTHON_DOWNLOADS := never
 # The suite starts many Python processes (gateway, provider, Locust, Streamlit): let them cache bytecode.
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: install demo test lint pytest browser redis bench screenshot clean
+.PHONY: install demo test test-long lint pytest browser redis bench screenshot clean
 
 install: $(STAMP) $(FOCUS_STAMP)
 	@echo "aigw is installed in $(VENV): run 'source $(VENV)/bin/activate' to put aigw on the PATH (or call $(BIN)/aigw)"
@@ -46,10 +46,12 @@ redis:
 	@command -v redis-server >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; }
 
 # Coverage of every Python process the suite starts (settings in pyproject.toml): the total is printed
-# last, the per-file table is kept in test-artifacts/coverage.txt.
+# last, the per-file table is kept in test-artifacts/coverage.txt. Two workers, a test file each at a
+# time: most tests wait on the servers they start. The long tier (`long` marker) is `make test-long`.
+PYTEST_WORKERS ?= 2
 pytest: install browser redis
 	rm -f .coverage .coverage.*
-	$(BIN)/coverage run -m pytest
+	$(BIN)/coverage run -m pytest -m "not long" -n $(PYTEST_WORKERS) --dist loadfile
 	@$(BIN)/coverage combine --quiet
 	@mkdir -p test-artifacts
 	@$(BIN)/coverage report > test-artifacts/coverage.txt
@@ -65,6 +67,11 @@ test: lint
 		echo "make test changed the checkout (git status before -> after):"; \
 		diff <(echo "$$before") <(echo "$$after"); exit 1; \
 	fi
+
+# The long tier: documented long jobs run as printed (demo, pipelines, simulations, load tests, the
+# Dagster UI) and the fleet load tests; about 15 minutes, no coverage.
+test-long: install browser redis
+	$(BIN)/pytest -m long
 
 bench: install
 	$(BIN)/python benchmarks/sink.py
