@@ -40,6 +40,7 @@ from gateway_shim.policy.callers import AuthFailure, Caller
 from gateway_shim.policy.cost import MICROS_PER_DAY, PriceBook, month_end_us, month_key
 from gateway_shim.policy.dimensions import Dimensions
 from gateway_shim.policy.guardrails import MAX_DEPTH, DenyList, Redactor, message_strings
+from gateway_shim.policy.load_tests import LOAD_TEST_NOT_ALLOWED, load_test_refusal
 from gateway_shim.policy.normalize import fold_for_redaction
 from gateway_shim.policy.rate_limit import RateLimiter
 from gateway_shim.policy.tokens import estimate_tokens_from_chars, message_text
@@ -140,7 +141,8 @@ class Gateway:
     # ---- admission -------------------------------------------------------------------------
 
     def admit(self, ctx: RequestContext, now: float) -> Plan | Rejection:
-        """Decide before any call: auth, contract, lane, guardrails, allowlist, rate limits, budget, degrade.
+        """Decide before any call: auth, load-test run id, contract, lane, guardrails, allowlist,
+        rate limits, budget, degrade.
 
         A ``Rejection`` is not emitted here: pass it to ``reject`` (which emits its event).
         """
@@ -156,6 +158,10 @@ class Gateway:
             tenant = _as_claimed(ctx, tenant, caller)
         lane_name = ctx.latency_class or self._default_lane
         sensitivity = ctx.sensitivity or self._default_sensitivity
+        load_test_refused = load_test_refusal(caller, ctx.run_id)
+        if load_test_refused is not None:
+            return self._refuse(tenant, lane_name, sensitivity, 403, LOAD_TEST_NOT_ALLOWED, load_test_refused,
+                                "blocked", "permission_error")
         lane = self._lanes.get(lane_name)
         if lane is None:
             return self._refuse(tenant, None, sensitivity, 400, "invalid_latency_class",

@@ -15,7 +15,16 @@ from functools import cached_property
 from typing import Annotated, Literal
 
 import re2
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    StrictBool,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from gateway_shim.config.yaml_document import PROBLEMS_SEPARATOR
 
@@ -34,6 +43,18 @@ PositiveInt = Annotated[int, Field(gt=0)]
 class ApiKey(Strict):
     name: str
     sha256: str
+    load_tests: StrictBool = False
+    """This key may mark its traffic as load-test traffic (a run id starting with ``lt-``), which the
+    cost marts and budget seeding leave out of the tenant's spend; any other key gets 403
+    ``load_test_not_allowed`` for such a run id (docs/security.md, "Load-test traffic")."""
+
+    @model_serializer(mode="wrap")
+    def _without_default_permission(self, handler: SerializerFunctionWrapHandler) -> dict[str, object]:
+        """``load_tests`` only when granted: documents written before it keep their policy version."""
+        dumped: dict[str, object] = handler(self)
+        if not self.load_tests:
+            dumped.pop("load_tests", None)
+        return dumped
 
     @field_validator("sha256")
     @classmethod
@@ -291,6 +312,14 @@ class OidcClaims(Strict):
     user: str | None = "sub"
 
 
+class OidcLoadTests(Strict):
+    """Which tokens may mark their traffic as load-test traffic: those whose ``claim`` (a name or a
+    dotted path) is ``value``, or a list holding it (a role or group granted to the load-test runner)."""
+
+    claim: str = Field(min_length=1)
+    value: str = Field(min_length=1)
+
+
 class Oidc(Strict):
     """The company identity provider: tokens it signs reach tenants as API keys do (docs/policy.md)."""
 
@@ -305,6 +334,16 @@ class Oidc(Strict):
     jwks_refresh_s: Annotated[float, Field(ge=60, le=86_400)] = 3600
     jwks_min_refresh_interval_s: Annotated[float, Field(ge=1, le=3600)] = 30
     jwks_fetch_timeout_s: Annotated[float, Field(gt=0, le=30)] = 3
+    load_tests: OidcLoadTests | None = None
+    """``None``: no token may mark load-test traffic (only API keys with ``load_tests: true``)."""
+
+    @model_serializer(mode="wrap")
+    def _without_default_permission(self, handler: SerializerFunctionWrapHandler) -> dict[str, object]:
+        """``load_tests`` only when set: documents written before it keep their policy version."""
+        dumped: dict[str, object] = handler(self)
+        if self.load_tests is None:
+            dumped.pop("load_tests", None)
+        return dumped
 
     @field_validator("algorithms")
     @classmethod

@@ -17,11 +17,10 @@ if TYPE_CHECKING:
 class Authenticator:
     """API keys (constant-time, ``KeyRing``) and, with ``identity.oidc``, tokens (``JwtVerifier``)."""
 
-    __slots__ = ("_by_key", "_keys", "jwt")
+    __slots__ = ("_keys", "jwt")
 
     def __init__(self, tenants: Mapping[str, Tenant], oidc: Oidc | None = None) -> None:
         self._keys = KeyRing(tenants)
-        self._by_key = {tenant_id: Caller(tenant_id) for tenant_id in tenants}
         self.jwt: JwtVerifier | None = None
         if oidc is not None:  # PyJWT and cryptography are imported only by gateways that use them
             from gateway_shim.policy.jwt_identity import JwtVerifier
@@ -33,9 +32,9 @@ class Authenticator:
 
         The key ring is asked first, so an API key that happens to look like a JWT still works.
         """
-        tenant_id = self._keys.tenant_for(credential)
-        if tenant_id is not None:
-            return self._by_key[tenant_id]
+        caller = self._keys.caller_for(credential)
+        if caller is not None:
+            return caller
         if self.jwt is not None and looks_like_jwt(credential):
             return self.jwt.verify(credential, now_s)
         return INVALID_API_KEY

@@ -14,6 +14,9 @@ class Caller:
     team: str | None = None
     app_id: str | None = None
     user_id: str | None = None
+    load_tests: bool = False
+    """May mark its traffic as load-test traffic (``policy/load_tests.py``): an API key with
+    ``load_tests: true``, or a token carrying ``identity.oidc.load_tests``."""
 
 
 @dataclass(slots=True, frozen=True)

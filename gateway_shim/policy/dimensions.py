@@ -7,7 +7,9 @@ label value and a mart row each (issue 13). So a refusal's dimensions are bounde
 * lane, sensitivity and model asked for are kept only if the config names them;
 * the app is kept only if it is one of the tenant's apps;
 * free-form dimensions (workflow, user, budget class, prompt version, run id) are kept only when the
-  key named a tenant: without one nobody is accountable for them.
+  key named a tenant: without one nobody is accountable for them;
+* a load-test run id the caller may not send (``load_test_not_allowed``) is not kept either: it would
+  put the refusal among load-test traffic (``policy/load_tests.py``).
 
 Anything else becomes ``INVALID``. Admitted requests need none of this: admission already refuses
 unknown lanes, sensitivities and models.
@@ -18,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 
 from gateway_shim.config.models import Config
+from gateway_shim.policy.load_tests import LOAD_TEST_NOT_ALLOWED
 from gateway_shim.types import Rejection, RequestContext
 
 INVALID = "invalid"
@@ -51,7 +54,8 @@ class Dimensions:
             user_id=ctx.user_id if known else _known(ctx.user_id, frozenset()),
             budget_class=ctx.budget_class if known else _known(ctx.budget_class, frozenset()),
             prompt_version=ctx.prompt_version if known else _known(ctx.prompt_version, frozenset()),
-            run_id=ctx.run_id if known else _known(ctx.run_id, frozenset()),
+            run_id=ctx.run_id if known and rejection.code != LOAD_TEST_NOT_ALLOWED
+            else _known(ctx.run_id, frozenset()),
         )
         refused = dataclasses.replace(
             rejection,

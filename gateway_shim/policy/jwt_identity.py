@@ -43,6 +43,7 @@ class JwtVerifier:
         self._skew = float(settings.max_clock_skew_s)
         self._audience = settings.audience
         self._claims = settings.claims
+        self._load_tests = settings.load_tests
         self._tenant_map: Mapping[str, str] = (
             dict(settings.tenants) if settings.tenants is not None else {t: t for t in tenant_ids})
         self.keys = SigningKeys()
@@ -158,7 +159,15 @@ class JwtVerifier:
                                f"claim {names.tenant!r} = {_shown(raw)} maps to several tenants "
                                f"({', '.join(sorted(tenants))})")
         return Caller(tenants.pop(), _text(payload, names.team), _text(payload, names.app),
-                      _text(payload, names.user))
+                      _text(payload, names.user), self._may_run_load_tests(payload))
+
+    def _may_run_load_tests(self, payload: dict[str, Any]) -> bool:
+        """The token carries ``identity.oidc.load_tests``: its claim is the value or a list holding it."""
+        grant = self._load_tests
+        if grant is None:
+            return False
+        value = _claim(payload, grant.claim)
+        return value == grant.value or (isinstance(value, list) and grant.value in value)
 
     def _remember(self, token: str, caller: Caller, expires: float, now_s: float) -> None:
         cache = self._verified

@@ -36,7 +36,8 @@ def policy_snapshot(config: VersionedConfig, first_seen: dt.datetime) -> bytes:
 
 
 def without_key_hashes(document: dict[str, Any]) -> dict[str, Any]:
-    """The canonical document with each tenant's ``api_keys`` reduced to their names.
+    """The canonical document with each tenant's ``api_keys`` reduced to their names, and the names
+    of those that may mark load-test traffic as ``load_test_keys`` (only when there are any).
 
     Key hashes are unsalted sha256 of the keys: whoever reads the lake could test guesses against
     them, so they never leave the config file. A rotated key still changes the policy version.
@@ -44,12 +45,18 @@ def without_key_hashes(document: dict[str, Any]) -> dict[str, Any]:
     tenants = document.get("tenants")
     if not isinstance(tenants, dict):
         return document
-    named = {
-        tenant_id: {**tenant, "api_keys": [key.get("name") for key in tenant.get("api_keys", [])]}
-        if isinstance(tenant, dict) else tenant
-        for tenant_id, tenant in tenants.items()
-    }
+    named = {tenant_id: _keys_by_name(tenant) if isinstance(tenant, dict) else tenant
+             for tenant_id, tenant in tenants.items()}
     return {**document, "tenants": named}
+
+
+def _keys_by_name(tenant: dict[str, Any]) -> dict[str, Any]:
+    keys = [key for key in tenant.get("api_keys", []) if isinstance(key, dict)]
+    named = {**tenant, "api_keys": [key.get("name") for key in keys]}
+    granted = [key.get("name") for key in keys if key.get("load_tests") is True]
+    if granted:
+        named["load_test_keys"] = granted
+    return named
 
 
 def write_policy_snapshot(lake: LakeLocation, config: VersionedConfig, now: dt.datetime | None = None) -> str:

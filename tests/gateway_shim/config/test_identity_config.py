@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -75,3 +76,13 @@ def test_a_tenant_needs_a_key_or_a_token_mapping() -> None:
     document = yaml.safe_load(yaml.safe_dump(DEMO))
     document["tenants"]["initech"]["api_keys"] = []
     assert "tenants.initech.api_keys: no API key" in error_of(yaml.safe_dump(document))
+
+
+def test_a_load_test_grant_for_tokens_names_a_claim_and_a_value() -> None:
+    grant = {"claim": "roles", "value": "aigw-load-tests"}
+    oidc = parse_config(with_identity({**OIDC, "load_tests": grant})).identity.oidc
+    assert oidc is not None and oidc.load_tests is not None and oidc.load_tests.claim == "roles"
+    ungranted = json.loads(parse_config(with_identity(OIDC)).canonical_json())
+    assert "load_tests" not in ungranted["identity"]["oidc"]
+    assert "identity.oidc.load_tests.value: Field required" in error_of(
+        with_identity({**OIDC, "load_tests": {"claim": "roles"}}))

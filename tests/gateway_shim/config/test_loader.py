@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 from pathlib import Path
 
 import pytest
@@ -158,3 +160,25 @@ def test_apps_are_enforced_unless_the_tenant_opts_out() -> None:
     config = parse_config(edited(lambda d: d["tenants"]["initech"].update(enforce_apps=False)))
     assert config.tenants["acme"].enforce_apps is True
     assert config.tenants["initech"].enforce_apps is False
+
+
+def test_load_tests_is_granted_per_key_as_a_plain_boolean() -> None:
+    def revoke(document: dict) -> None:
+        document["tenants"]["acme"]["api_keys"][0]["load_tests"] = False
+
+    demo = parse_config(DEMO_TEXT)
+    assert demo.tenants["acme"].api_keys[0].load_tests is True
+    revoked = parse_config(edited(revoke))
+    assert revoked.tenants["acme"].api_keys[0].load_tests is False
+    assert revoked.policy_version != demo.policy_version
+    # not granted: left out of the canonical document, so a document without the key keeps its version
+    assert json.loads(revoked.canonical_json())["tenants"]["acme"]["api_keys"][0] == {
+        "name": "demo-acme", "sha256": hashlib.sha256(b"demo-acme").hexdigest()}
+    omitted = parse_config(edited(lambda d: d["tenants"]["acme"]["api_keys"][0].pop("load_tests")))
+    assert omitted.policy_version == revoked.policy_version
+    for wrong in ("yes please", 1):
+        def grant(document: dict, value: object = wrong) -> None:
+            document["tenants"]["acme"]["api_keys"][0]["load_tests"] = value
+
+        message = error_of(edited(grant))
+        assert "tenants.acme.api_keys.0.load_tests: Input should be a valid boolean" in message

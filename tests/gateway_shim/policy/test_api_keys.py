@@ -8,20 +8,20 @@ import pytest
 from gateway_shim.config.loader import DEMO_CONFIG, load_config
 from gateway_shim.policy import api_keys
 from gateway_shim.policy.api_keys import KeyRing
+from gateway_shim.policy.callers import Caller
 
 CONFIG = load_config(DEMO_CONFIG)
 
 
 def test_demo_keys_resolve_to_their_tenants() -> None:
     ring = KeyRing(CONFIG.tenants)
-    assert ring.tenant_for("demo-acme") == "acme"
-    assert ring.tenant_for("demo-globex") == "globex"
-    assert ring.tenant_for("demo-initech") == "initech"
+    assert [ring.caller_for(key) for key in ("demo-acme", "demo-globex", "demo-initech")] == [
+        Caller(tenant, load_tests=True) for tenant in ("acme", "globex", "initech")]
 
 
 @pytest.mark.parametrize("key", ["", "demo-acme ", "DEMO-ACME", "0ee3d7e3ae154954f584999ee8a2898c", "\udcff"])
 def test_other_keys_resolve_to_no_tenant(key: str) -> None:
-    assert KeyRing(CONFIG.tenants).tenant_for(key) is None
+    assert KeyRing(CONFIG.tenants).caller_for(key) is None
 
 
 def test_the_stored_hash_is_the_sha256_of_the_key() -> None:
@@ -41,5 +41,5 @@ def test_every_stored_key_is_compared_whichever_matches(monkeypatch: pytest.Monk
     ring = KeyRing(CONFIG.tenants)
     for key in ("demo-acme", "demo-initech", "nope"):
         calls.clear()
-        ring.tenant_for(key)
+        ring.caller_for(key)
         assert len(calls) == 3

@@ -35,7 +35,7 @@ def loaded(auth: Authenticator) -> Authenticator:
 def test_api_keys_still_work_beside_tokens() -> None:
     cfg = config()
     auth = loaded(Authenticator(cfg.tenants, cfg.identity.oidc))
-    assert auth.identify("demo-acme", NOW) == Caller("acme")
+    assert auth.identify("demo-acme", NOW) == Caller("acme", load_tests=True)
     assert auth.identify(IDP.token(now=NOW, org="search"), NOW) == Caller("initech")
     assert auth.identify("not-a-key", NOW) == AuthFailure("invalid_api_key", "unknown API key")
 

@@ -23,7 +23,9 @@ import orjson
 from tests.helpers import LOCALHOST, free_port, wait_until
 
 TEST_CONFIG = Path(__file__).with_name("gateway_test.yaml")
-KEYS = {"acme": "demo-acme", "tiny": "test-tiny", "limited": "test-limited"}
+KEYS = {"acme": "demo-acme", "tiny": "test-tiny", "limited": "test-limited",
+        "acme_loadtest": "test-acme-loadtest"}
+"""Plain keys of ``gateway_test.yaml``; only ``acme_loadtest`` may mark load-test traffic (``lt-`` runs)."""
 
 
 def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 30.0) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 import orjson
 
 from gateway_shim.config import load_config
-from gateway_shim.telemetry.policies import write_policy_snapshot
+from gateway_shim.telemetry.policies import without_key_hashes, write_policy_snapshot
 from gateway_shim.telemetry.storage import LakeLocation
 from tests.helpers import MotoS3Server
 
@@ -38,5 +38,17 @@ def test_snapshots_name_the_keys_and_never_hold_their_hashes(tmp_path: Path) -> 
     snapshot = orjson.loads(raw)
     for tenant_id, tenant in config.tenants.items():
         assert snapshot["config"]["tenants"][tenant_id]["api_keys"] == [key.name for key in tenant.api_keys]
+        assert snapshot["config"]["tenants"][tenant_id]["load_test_keys"] == [
+            key.name for key in tenant.api_keys if key.load_tests]  # the demo grants every key
         for key in tenant.api_keys:
             assert key.sha256.encode() not in raw
+
+
+def test_snapshots_name_the_keys_that_may_mark_load_test_traffic() -> None:
+    document = {"tenants": {
+        "acme": {"api_keys": [{"name": "everyday", "sha256": "a" * 64},
+                              {"name": "runner", "sha256": "b" * 64, "load_tests": True}]},
+        "globex": {"api_keys": [{"name": "only", "sha256": "c" * 64}]}}}
+    assert without_key_hashes(document)["tenants"] == {
+        "acme": {"api_keys": ["everyday", "runner"], "load_test_keys": ["runner"]},
+        "globex": {"api_keys": ["only"]}}
