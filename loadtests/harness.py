@@ -56,8 +56,9 @@ HOST = "127.0.0.1"
 REPORT_HTML = "report.html"
 """Locust's own HTML report of the run, kept beside the CSVs in ``loadtests/<run_id>/``."""
 AIGW = [sys.executable, "-c", "from aigw.cli import main; main()"]
-READY_TIMEOUT_S = 30.0
-FLEET_READY_TIMEOUT_S = 60.0
+READY_TIMEOUT_S = 60.0
+"""A busy machine (a test suite on two cores, coverage on) can take half a minute to import a gateway."""
+FLEET_READY_TIMEOUT_S = 90.0
 """Several gateways import and start at once on the same cores; Locust waits as long for them."""
 LOCUST_GRACE_S = 60.0
 STOP_TIMEOUT_S = 30.0
