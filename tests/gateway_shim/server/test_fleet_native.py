@@ -1,6 +1,7 @@
-"""The native doors (``/v1/embeddings``, ``/v1/messages``) hold the fleet's limits as chat does: two real
-`aigw serve` replicas with `state.backend: redis` share the rate limits and the budget, and every
-request's cost is settled into Redis (streams included). With the memory backend nothing changes.
+"""The native doors (``/v1/embeddings``, ``/v1/messages``, Bedrock InvokeModel) hold the fleet's limits
+as chat does: two real `aigw serve` replicas with `state.backend: redis` share the rate limits and the
+budget, every request's cost is settled into Redis (streams and hang-ups included), and a Redis outage
+is met as configured. With the memory backend nothing changes.
 """
 
 from __future__ import annotations
@@ -32,6 +33,12 @@ def messages(url: str, key: str, text: str = "hello") -> Answer:
                                        "messages": [{"role": "user", "content": text}]}, key=key)
 
 
+def invoke_model(url: str, key: str, text: str = "hello") -> Answer:
+    """The Bedrock door's InvokeModel, as boto3 sends it with a bearer token."""
+    return call(f"{url}/model/{MODEL}/invoke", {"anthropic_version": "bedrock-2023-05-31", "max_tokens": 32,
+                                                "messages": [{"role": "user", "content": text}]}, key=key)
+
+
 def streamed_messages(url: str, key: str, text: str = "stream please") -> int:
     """A streamed Messages request with the anthropic SDK read to its end: 200, or the refusal's status."""
     with anthropic.Anthropic(api_key=key, base_url=url, max_retries=0) as client:
@@ -54,8 +61,8 @@ def hang_up(url: str, key: str) -> None:
 
 
 def native(fleet: Fleet, index: int, key: str) -> Answer:
-    """Requests spread over the replicas and over both native doors."""
-    door = embeddings if index % 2 else messages
+    """Requests spread over the replicas and over the native doors."""
+    door = (messages, embeddings, invoke_model)[index % 3]
     return door(fleet.replicas[index % len(fleet.replicas)].url, key, f"question {index}")
 
 
