@@ -22,6 +22,10 @@ pytestmark = pytest.mark.slow
 MODEL = "budget-model"
 """The fleet policy's default target: the simulated provider serves its embeddings and InvokeModel."""
 TINY_BUDGET_USD = 2.0
+PATIENT = FLEET_CONFIG.read_text().replace("timeout_s: 0.5", "timeout_s: 5")
+"""The fleet policy with a Redis call given 5 s, not 0.5 s, before the replica decides on its share:
+on a loaded machine a slow answer must not turn the exact fleet-wide decisions under test into
+(documented, looser) local-share ones. A killed Redis refuses connections, so outages show at once."""
 
 
 def embeddings(url: str, key: str, text: str = "hello") -> Answer:
@@ -84,11 +88,18 @@ def _code(answer: Answer) -> str:
 @pytest.fixture(scope="module")
 def pair(tmp_path_factory: pytest.TempPathFactory, provider: ProviderProcess,
          redis_server: RedisServer) -> Iterator[Fleet]:
-    running = start_fleet(tmp_path_factory.mktemp("native-fleet"), provider, redis_server, replicas=2)
+    running = start_fleet(tmp_path_factory.mktemp("native-fleet"), provider, redis_server, replicas=2,
+                          template=PATIENT)
     try:
         yield running
     finally:
         running.stop()
+
+
+def shared_throughout(fleet: Fleet) -> bool:
+    """No replica decided anything without Redis (the exact bound holds only for shared decisions)."""
+    return all(fleet.metric(i, "aigw_state_degraded_decisions_total") == 0
+               for i in range(len(fleet.replicas)))
 
 
 def test_thirty_a_minute_admits_exactly_thirty_native_requests_across_two_replicas(pair: Fleet) -> None:
@@ -102,6 +113,7 @@ def test_thirty_a_minute_admits_exactly_thirty_native_requests_across_two_replic
     # The limit is the fleet's: both replicas admitted some, and both now refuse.
     assert {i % 2 for i, a in enumerate(answers) if a.status == 200} == {0, 1}
     assert [native(pair, i, "test-limited").status for i in range(2)] == [429, 429]
+    assert shared_throughout(pair)
 
 
 def test_native_spend_is_settled_into_redis_and_stays_within_the_budget(pair: Fleet) -> None:
@@ -118,6 +130,7 @@ def test_native_spend_is_settled_into_redis_and_stays_within_the_budget(pair: Fl
     charged = sum(float(a.headers["x-aigw-cost-usd"]) for a in ok)
     assert spent == pytest.approx(charged, abs=1e-6)
     assert 0 < spent <= TINY_BUDGET_USD
+    assert shared_throughout(pair)
 
 
 def test_native_streams_whole_and_hung_up_are_settled_in_redis(pair: Fleet) -> None:
@@ -144,8 +157,10 @@ def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
 
 def test_redis_down_refuse_and_local_share_apply_to_the_native_doors(
         tmp_path: Path, provider: ProviderProcess, own_redis: RedisServer) -> None:
-    refusing = start_fleet(tmp_path / "refuse", provider, own_redis, replicas=1, on_unavailable="refuse")
-    sharing = start_fleet(tmp_path / "share", provider, own_redis, replicas=1, on_unavailable="local_share")
+    refusing = start_fleet(tmp_path / "refuse", provider, own_redis, replicas=1, on_unavailable="refuse",
+                           template=PATIENT)
+    sharing = start_fleet(tmp_path / "share", provider, own_redis, replicas=1,
+                          on_unavailable="local_share", template=PATIENT)
     try:
         url, shared_url = refusing.replicas[0].url, sharing.replicas[0].url
         assert [embeddings(url, "demo-acme").status, messages(url, "demo-acme").status] == [200, 200]
