@@ -117,17 +117,8 @@ class Dispatcher:
             self.refuse(conn, door, ctx, decision, started)
             return
         plan = decision
-        if gateway.state is not None:  # rate limits and budget decided by the store every replica shares
-            try:
-                shared = await gateway.state.admit(plan.tenant_id, plan.month, plan.input_tokens,
-                                                   plan.reservation_usd)
-            except asyncio.CancelledError:
-                self.cut_off(plan)
-                raise
-            refused = gateway.conclude(plan, shared)
-            if refused is not None:
-                self.refuse(conn, door, ctx, refused, started)
-                return
+        if gateway.state is not None and not await self.admit_shared(conn, door, plan, started):
+            return
         try:
             ticket, shed, waited = await self.lanes.acquire(plan.lane)
         except asyncio.CancelledError:
@@ -150,6 +141,24 @@ class Dispatcher:
             raise
         finally:
             self.lanes.release(ticket)
+
+    async def admit_shared(self, conn: Connection, door: ErrorWriter, plan: Plan, started: float) -> bool:
+        """The rate limits and budget of a plan ``Gateway.admit`` left pending (``gateway.state`` is
+        set: the store every replica shares decides them). False: refused (429, or 503 with the store
+        down and ``on_unavailable: refuse``), its event emitted and the client answered. Every door
+        takes this step; the plan's lease is settled by ``Gateway.finish``."""
+        state = self.gateway.state
+        assert state is not None
+        try:
+            shared = await state.admit(plan.tenant_id, plan.month, plan.input_tokens, plan.reservation_usd)
+        except asyncio.CancelledError:
+            self.cut_off(plan)
+            raise
+        refused = self.gateway.conclude(plan, shared)
+        if refused is None:
+            return True
+        self.refuse(conn, door, plan.ctx, refused, started)
+        return False
 
     def _request(self, plan: Plan, target: Target, timeout_s: float, stream: bool,
                  extra: dict[str, Any] | None) -> UpstreamRequest:

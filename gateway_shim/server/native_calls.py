@@ -1,6 +1,7 @@
 """The lifecycle of a native-body request (embeddings, InvokeModel, Anthropic Messages, any other
-``bedrock-runtime`` operation): the same admit → lane slot → attempts with fallback → one event as
-chat (`dispatch.py`), but the body travels as the application wrote it.
+``bedrock-runtime`` operation): the same admit → (with ``state.backend: redis``, the shared store's
+answer: ``Dispatcher.admit_shared``) → lane slot → attempts with fallback → one event as chat
+(`dispatch.py`), but the body travels as the application wrote it.
 
 A door parses its body into a `NativeCall`: the request context for policy (its ``messages`` are the
 body's texts, one per `TextSlot`, so guardrails, token estimates and redaction work on them) and a
@@ -177,9 +178,10 @@ async def _ready_now(ctx: RequestContext) -> None:
 
 
 class NativeDispatcher:
-    """Runs native calls with the chat dispatcher's refusals, failures, metrics and durable
-    acknowledgements (a 2xx is answered only once its event is durable, ``durable_acks.py``) and the
-    attempt loop chat uses (``attempts.py``); only how a target is called and answered is native."""
+    """Runs native calls with the chat dispatcher's shared-state admission (``admit_shared``),
+    refusals, failures, metrics and durable acknowledgements (a 2xx is answered only once its event
+    is durable, ``durable_acks.py``) and the attempt loop chat uses (``attempts.py``); only how a
+    target is called and answered is native."""
 
     def __init__(self, dispatcher: Dispatcher, clients: Mapping[str, NativeClient],
                  ready: Callable[[RequestContext], Awaitable[None]] | None = None) -> None:
@@ -201,6 +203,9 @@ class NativeDispatcher:
         unable = self._narrow(call, plan)
         if unable is not None:
             self._fail(conn, call, plan, unable, started, 0.0, 0.0)
+            return
+        # Asked after narrowing: a body no target can carry takes nothing from the shared limits.
+        if gateway.state is not None and not await self.dispatcher.admit_shared(conn, door, plan, started):
             return
         self._apply_policy(call, plan)
         lanes = self.dispatcher.lanes
