@@ -142,6 +142,7 @@ def _stop_group(
     while time.monotonic() < deadline:
         process.poll()
         if not _group_alive(pgid):
+            process.wait(timeout=10)  # our own child may be a zombie still: reap it
             return True
         time.sleep(0.1)
     os.killpg(pgid, signal.SIGKILL)

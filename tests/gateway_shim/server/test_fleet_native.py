@@ -22,10 +22,6 @@ pytestmark = pytest.mark.slow
 MODEL = "budget-model"
 """The fleet policy's default target: the simulated provider serves its embeddings and InvokeModel."""
 TINY_BUDGET_USD = 2.0
-PATIENT = FLEET_CONFIG.read_text().replace("timeout_s: 0.5", "timeout_s: 5")
-"""The fleet policy with a Redis call given 5 s, not 0.5 s, before the replica decides on its share:
-on a loaded machine a slow answer must not turn the exact fleet-wide decisions under test into
-(documented, looser) local-share ones. A killed Redis refuses connections, so outages show at once."""
 
 
 def embeddings(url: str, key: str, text: str = "hello") -> Answer:
@@ -88,8 +84,7 @@ def _code(answer: Answer) -> str:
 @pytest.fixture(scope="module")
 def pair(tmp_path_factory: pytest.TempPathFactory, provider: ProviderProcess,
          redis_server: RedisServer) -> Iterator[Fleet]:
-    running = start_fleet(tmp_path_factory.mktemp("native-fleet"), provider, redis_server, replicas=2,
-                          template=PATIENT)
+    running = start_fleet(tmp_path_factory.mktemp("native-fleet"), provider, redis_server, replicas=2)
     try:
         yield running
     finally:
@@ -157,10 +152,9 @@ def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
 
 def test_redis_down_refuse_and_local_share_apply_to_the_native_doors(
         tmp_path: Path, provider: ProviderProcess, own_redis: RedisServer) -> None:
-    refusing = start_fleet(tmp_path / "refuse", provider, own_redis, replicas=1, on_unavailable="refuse",
-                           template=PATIENT)
+    refusing = start_fleet(tmp_path / "refuse", provider, own_redis, replicas=1, on_unavailable="refuse")
     sharing = start_fleet(tmp_path / "share", provider, own_redis, replicas=1,
-                          on_unavailable="local_share", template=PATIENT)
+                          on_unavailable="local_share")
     try:
         url, shared_url = refusing.replicas[0].url, sharing.replicas[0].url
         assert [embeddings(url, "demo-acme").status, messages(url, "demo-acme").status] == [200, 200]
