@@ -557,7 +557,8 @@ class Gateway:
         elif served is not None and (billed_in or output_tokens):
             cost = self.prices.cost(served.model, day, billed_in, output_tokens,
                                     (cache_read_tokens or 0) if billed_in else 0,
-                                    (cache_write_tokens or 0) if billed_in else 0)
+                                    (cache_write_tokens or 0) if billed_in else 0,
+                                    plan.ctx.input_images if billed_in else 0)
             tokens_delta = billed_in + output_tokens - plan.input_tokens
             if state is None:
                 self.rate_limits.charge(plan.tenant_id, tokens_delta, now)

@@ -177,6 +177,6 @@ def test_a_warehouse_built_before_schema_v2_gains_its_columns(tmp_path: Path) ->
     old.execute("INSERT INTO raw.events (dt, event_id, ts) VALUES ('2026-11-13', 'e-1', '2026-11-13 01:00')")
     old.execute(load_sql("schema"))
     columns = [row[0] for row in old.execute("DESCRIBE raw.events").fetchall()]
-    assert columns[-7:] == ["operation", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens",
-                            "tool_calls", "modalities", "state_degraded"]
+    assert columns[-8:] == ["operation", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens",
+                            "tool_calls", "modalities", "state_degraded", "input_images"]
     assert old.execute("SELECT event_id, operation FROM raw.events").fetchall() == [("e-1", None)]
