@@ -69,7 +69,7 @@ EVENT_SCHEMA: Final = pa.schema(
         pa.field("tool_calls", pa.int16()),
         pa.field("modalities", pa.list_(pa.string())),
         pa.field("state_degraded", pa.bool_()),
-        pa.field("input_images", pa.int16()),
+        pa.field("input_images", pa.int32()),
     ],
     metadata={"aigw.schema_version": str(SCHEMA_VERSION)},
 )
