@@ -63,6 +63,11 @@ class PriceBook:
         index = self._index(model, epoch_days)
         return self._rates[model][index] if index >= 0 else None
 
+    def fees(self, model: str, epoch_days: int) -> tuple[float, float] | None:
+        """(USD per request, USD per input image) in force on that day; ``None`` if unpriced."""
+        index = self._index(model, epoch_days)
+        return self._details[model][index][2:] if index >= 0 else None
+
     def cost(self, model: str, epoch_days: int, input_tokens: int, output_tokens: int,
              cache_read_tokens: int = 0, cache_write_tokens: int = 0, input_images: int = 0) -> float:
         """USD for one call; 0.0 for a model without a price in force (never raises on the hot path).

@@ -83,3 +83,5 @@ def test_each_input_image_adds_the_per_image_price_on_top_of_its_tokens() -> Non
         tokens + 3 * 0.003)
     assert book.cost("vision-model", days(dt.date(2026, 11, 15)), 1000, 500) == pytest.approx(tokens)
     assert book.cost(HAIKU, days(dt.date(2026, 11, 20)), 1000, 0, 0, 0, 4) == pytest.approx(0.001)  # no price
+    assert book.fees("vision-model", days(dt.date(2026, 11, 15))) == (0.0, 0.003)
+    assert book.fees("vision-model", days(dt.date(2025, 12, 31))) is None
