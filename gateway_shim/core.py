@@ -76,10 +76,11 @@ class _Tenant:
 
 @dataclass(slots=True)
 class _Chain:
-    """A route's targets for one (sensitivity, model asked for, degraded) and its worst price per day."""
+    """A route's targets for one (sensitivity, model asked for, degraded) and its worst price per day:
+    (per input token, per output token, per request, per input image)."""
 
     targets: tuple[Target, ...]
-    worst_rates: dict[int, tuple[float, float]]
+    worst_rates: dict[int, tuple[float, float, float, float]]
     window: int = 1 << 62
     """The smallest context window among the targets: a prompt below it needs no per-target check."""
 
@@ -253,7 +254,9 @@ class Gateway:
         rates = chain.worst_rates.get(day)
         if rates is None:
             rates = chain.worst_rates[day] = self._worst_rates(chain.targets, day)
-        reservation = input_tokens * rates[0] + max_tokens * rates[1]
+        reservation = input_tokens * rates[0] + max_tokens * rates[1] + rates[2]
+        if ctx.input_images:
+            reservation += ctx.input_images * rates[3]
         if self.state is None:  # else the shared store decides both, in ``conclude``
             limited = self.rate_limits.acquire(tenant_id, input_tokens, now)
             if limited is not None:
@@ -333,14 +336,18 @@ class Gateway:
         rates = self.prices.rates(target.model, 1 << 30)
         return rates[0] + rates[1] if rates is not None else 0.0
 
-    def _worst_rates(self, targets: tuple[Target, ...], day: int) -> tuple[float, float]:
-        worst_in = worst_out = 0.0
+    def _worst_rates(self, targets: tuple[Target, ...], day: int) -> tuple[float, float, float, float]:
+        """The highest of each price among the targets: the reservation covers whichever serves."""
+        worst_in = worst_out = worst_request = worst_image = 0.0
         for target in targets:
             rates = self.prices.rates(target.model, day)
-            if rates is not None:
+            fees = self.prices.fees(target.model, day)
+            if rates is not None and fees is not None:
                 worst_in = max(worst_in, rates[0])
                 worst_out = max(worst_out, rates[1])
-        return worst_in, worst_out
+                worst_request = max(worst_request, fees[0])
+                worst_image = max(worst_image, fees[1])
+        return worst_in, worst_out, worst_request, worst_image
 
     def conclude(self, plan: Plan, decision: Decision) -> Rejection | None:
         """The shared store's answer for a plan ``admit`` left pending: ``None`` = admitted (the plan
@@ -563,7 +570,8 @@ class Gateway:
         elif served is not None and (billed_in or output_tokens):
             cost = self.prices.cost(served.model, day, billed_in, output_tokens,
                                     (cache_read_tokens or 0) if billed_in else 0,
-                                    (cache_write_tokens or 0) if billed_in else 0)
+                                    (cache_write_tokens or 0) if billed_in else 0,
+                                    plan.ctx.input_images if billed_in else 0)
             tokens_delta = billed_in + output_tokens - plan.input_tokens
             if state is None:
                 self.rate_limits.charge(plan.tenant_id, tokens_delta, now)

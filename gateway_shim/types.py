@@ -61,6 +61,8 @@ class RequestContext:
     """The client's parsed body, forwarded (same wire) or translated (other wire) by the upstream client."""
     wire: str = "openai"
     """The body's wire format: ``openai`` or ``converse``."""
+    input_images: int = 0
+    """Images the request sends (``gateway_shim/wire/images.py``): what a per-image price multiplies."""
 
     @staticmethod
     def arrived(
@@ -69,7 +71,7 @@ class RequestContext:
         sensitivity: str | None, latency_class: str | None, budget_class: str | None,
         prompt_version: str | None, retrieval_ms: float | None, run_id: str | None, body_bytes: int,
         operation: str, modalities: tuple[str, ...], needs: tuple[str, ...], body: dict[str, Any] | None,
-        wire: str,
+        wire: str, input_images: int,
     ) -> RequestContext:
         """Every field, in field order: the simulator builds one per arrival."""
         ctx: RequestContext = _new(RequestContext)
@@ -95,6 +97,7 @@ class RequestContext:
         ctx.needs = needs
         ctx.body = body
         ctx.wire = wire
+        ctx.input_images = input_images
         return ctx
 
 

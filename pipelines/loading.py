@@ -365,6 +365,7 @@ _SQL_TYPES = {
     "tool_calls": "SMALLINT",
     "modalities": "VARCHAR[]",
     "state_degraded": "BOOLEAN",
+    "input_images": "INTEGER",
 }
 """DuckDB types of the columns a file of an older schema version may lack (schema v2's additions)."""
 

@@ -85,6 +85,7 @@ def pricing_table(config: Config) -> pa.Table:
             "cache_read_per_mtok": _or_input(p.cache_read_per_mtok, p),
             "cache_write_per_mtok": _or_input(p.cache_write_per_mtok, p),
             "per_request_usd": p.per_request_usd,
+            "input_image_usd": p.input_image_usd,
         }
         for model, prices in sorted(config.pricing.items())
         for p in sorted(prices, key=lambda p: p.effective_from)
@@ -100,6 +101,7 @@ def pricing_table(config: Config) -> pa.Table:
                 ("cache_read_per_mtok", pa.float64()),
                 ("cache_write_per_mtok", pa.float64()),
                 ("per_request_usd", pa.float64()),
+                ("input_image_usd", pa.float64()),
             ]
         ),
     )

@@ -7,8 +7,10 @@
 -- cost_usd = input_cost_usd (input tokens not read from or written to the prompt cache, at the input
 -- price) + cached_input_cost_usd (cache reads and writes at their own prices) + output_cost_usd
 -- (output tokens that are not reasoning) + reasoning_cost_usd (reasoning tokens, at the output price)
--- + request_cost_usd (per_request_usd for each ok request). Cache and reasoning tokens are part of
--- input_tokens and output_tokens; missing counts (schema v1, providers that do not report them) are 0.
+-- + request_cost_usd (per_request_usd for each ok request) + image_cost_usd (input_image_usd for each
+-- image an ok, priced request sent). Cache and reasoning tokens are part of input_tokens and
+-- output_tokens; missing counts (schema v1, providers that do not report them, early v2 rows without
+-- input_images) are 0.
 -- Tokens of operations the gateway records unpriced (estimated_cost_usd NULL) count in input_tokens
 -- but not in the cost.
 CREATE OR REPLACE TEMP MACRO cost_daily_rows(days) AS TABLE
@@ -22,6 +24,8 @@ WITH usage AS (
         coalesce(sum(cache_read_tokens), 0)::BIGINT AS cache_read_tokens,
         coalesce(sum(cache_write_tokens), 0)::BIGINT AS cache_write_tokens,
         coalesce(sum(reasoning_tokens), 0)::BIGINT AS reasoning_tokens,
+        coalesce(sum(input_images) FILTER (WHERE outcome = 'ok' AND estimated_cost_usd IS NOT NULL), 0)::BIGINT
+            AS input_images,
         coalesce(usd_sum(estimated_cost_usd), 0) AS estimated_cost_usd,
         -- operations the gateway records unpriced (estimated_cost_usd NULL: e.g. CountTokens) cost nothing
         coalesce(sum(input_tokens) FILTER (WHERE estimated_cost_usd IS NOT NULL), 0)::BIGINT AS priced_input_tokens,
@@ -35,14 +39,15 @@ priced AS (
     SELECT
         u.*,
         p.input_per_mtok, p.output_per_mtok, p.cache_read_per_mtok, p.cache_write_per_mtok,
-        p.per_request_usd, p.effective_from AS price_effective_from,
+        p.per_request_usd, p.input_image_usd, p.effective_from AS price_effective_from,
         u.priced_input_tokens = 0 AND u.priced_output_tokens = 0 AS no_tokens,
         (u.priced_input_tokens - u.cache_read_tokens - u.cache_write_tokens) * p.input_per_mtok / 1e6 AS input_cost,
         (u.cache_read_tokens * p.cache_read_per_mtok + u.cache_write_tokens * p.cache_write_per_mtok) / 1e6
             AS cached_input_cost,
         (u.priced_output_tokens - u.reasoning_tokens) * p.output_per_mtok / 1e6 AS output_cost,
         u.reasoning_tokens * p.output_per_mtok / 1e6 AS reasoning_cost,
-        u.ok_requests * p.per_request_usd AS request_cost
+        u.ok_requests * p.per_request_usd AS request_cost,
+        u.input_images * p.input_image_usd AS image_cost
     FROM usage AS u
     ASOF LEFT JOIN ref.pricing AS p ON u.model_name = p.model AND u.day >= p.effective_from
 )
@@ -50,15 +55,17 @@ SELECT
     day, tenant_id, team, app_id, workflow, latency_class, model_provider, model_name,
     requests, ok_requests, input_tokens, output_tokens,
     CASE WHEN no_tokens THEN 0.0
-         ELSE input_cost + cached_input_cost + output_cost + reasoning_cost + request_cost END AS cost_usd,
+         ELSE input_cost + cached_input_cost + output_cost + reasoning_cost + request_cost + image_cost
+    END AS cost_usd,
     estimated_cost_usd,
     input_per_mtok,
     output_per_mtok,
     price_effective_from,
-    cache_read_tokens, cache_write_tokens, reasoning_tokens,
+    cache_read_tokens, cache_write_tokens, reasoning_tokens, input_images,
     CASE WHEN no_tokens THEN 0.0 ELSE input_cost END AS input_cost_usd,
     CASE WHEN no_tokens THEN 0.0 ELSE cached_input_cost END AS cached_input_cost_usd,
     CASE WHEN no_tokens THEN 0.0 ELSE output_cost END AS output_cost_usd,
     CASE WHEN no_tokens THEN 0.0 ELSE reasoning_cost END AS reasoning_cost_usd,
-    CASE WHEN no_tokens THEN 0.0 ELSE request_cost END AS request_cost_usd
+    CASE WHEN no_tokens THEN 0.0 ELSE request_cost END AS request_cost_usd,
+    CASE WHEN no_tokens THEN 0.0 ELSE image_cost END AS image_cost_usd
 FROM priced;

@@ -52,7 +52,8 @@ CREATE TABLE IF NOT EXISTS raw.events (
     reasoning_tokens INTEGER,
     tool_calls SMALLINT,
     modalities VARCHAR[],
-    state_degraded BOOLEAN           -- decided without the shared store (Redis unreachable)
+    state_degraded BOOLEAN,          -- decided without the shared store (Redis unreachable)
+    input_images INTEGER             -- images the request sent (added within v2: NULL on older rows)
 );
 -- A warehouse built before schema v2 gains its columns (a no-op on a new one).
 ALTER TABLE raw.events ADD COLUMN IF NOT EXISTS operation VARCHAR;
@@ -62,6 +63,7 @@ ALTER TABLE raw.events ADD COLUMN IF NOT EXISTS reasoning_tokens INTEGER;
 ALTER TABLE raw.events ADD COLUMN IF NOT EXISTS tool_calls SMALLINT;
 ALTER TABLE raw.events ADD COLUMN IF NOT EXISTS modalities VARCHAR[];
 ALTER TABLE raw.events ADD COLUMN IF NOT EXISTS state_degraded BOOLEAN;
+ALTER TABLE raw.events ADD COLUMN IF NOT EXISTS input_images INTEGER;
 
 -- One row per Bedrock model invocation as its invocation logs record it (AWS's ModelInvocationLog
 -- record), deduplicated on request_id (the first copy loaded is kept); dt is the invocation's UTC day.

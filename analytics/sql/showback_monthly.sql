@@ -1,5 +1,5 @@
 -- marts.showback_monthly: one row per month x tenant x team x app, summed from marts.cost_daily
--- (cost_usd split into input, cached input, output, reasoning and per-request cost as there).
+-- (cost_usd split into input, cached input, output, reasoning, per-request and per-image cost as there).
 -- budget_usd is the tenant's monthly budget; budget_used_pct is this app's cost as a share of it, so
 -- the rows of one tenant add up to tenant_budget_used_pct.
 CREATE OR REPLACE TABLE marts.showback_monthly AS
@@ -15,7 +15,8 @@ WITH monthly AS (
         usd_sum(cached_input_cost_usd) AS cached_input_cost_usd,
         usd_sum(output_cost_usd) AS output_cost_usd,
         usd_sum(reasoning_cost_usd) AS reasoning_cost_usd,
-        usd_sum(request_cost_usd) AS request_cost_usd
+        usd_sum(request_cost_usd) AS request_cost_usd,
+        usd_sum(image_cost_usd) AS image_cost_usd
     FROM marts.cost_daily
     GROUP BY ALL
 ),
@@ -32,6 +33,7 @@ SELECT
     prev.cost_usd AS prev_month_cost_usd,
     100 * (m.cost_usd - prev.cost_usd) / nullif(prev.cost_usd, 0) AS change_pct,
     m.input_cost_usd, m.cached_input_cost_usd, m.output_cost_usd, m.reasoning_cost_usd, m.request_cost_usd,
+    m.image_cost_usd,
     strftime(m.month, '%Y-%m') AS year_month  -- 'YYYY-MM', as the dashboard's ?month= links
 FROM monthly AS m
 JOIN tenant_month AS t ON t.month = m.month AND t.tenant_id IS NOT DISTINCT FROM m.tenant_id

@@ -188,8 +188,9 @@ class Provider(Strict):
 
 
 class Price(Strict):
-    """USD per million tokens (and per request) from ``effective_from`` on. Cache reads and writes
-    default to the input price; reasoning tokens are billed as output, as providers do."""
+    """USD per million tokens (and per request, per input image) from ``effective_from`` on. Cache
+    reads and writes default to the input price; reasoning tokens are billed as output, as providers
+    do; an image is charged ``input_image_usd`` on top of its tokens, for providers that bill per image."""
 
     effective_from: dt.date
     input_per_mtok: Annotated[float, Field(ge=0)]
@@ -197,6 +198,7 @@ class Price(Strict):
     cache_read_per_mtok: Annotated[float, Field(ge=0)] | None = None
     cache_write_per_mtok: Annotated[float, Field(ge=0)] | None = None
     per_request_usd: Annotated[float, Field(ge=0)] = 0.0
+    input_image_usd: Annotated[float, Field(ge=0)] = 0.0
 
 
 class DenyPattern(Strict):

@@ -71,17 +71,25 @@ def format_problems(source: str, root: yaml.Node | None, problems: list[Problem]
 
 
 def line_of(node: yaml.Node | None, path: str) -> int | None:
-    """1-based line of the deepest YAML node on ``path`` (a key path like ``routes.default.targets.0``)."""
+    """1-based line of the deepest YAML node on ``path`` (a key path like ``routes.default.targets.0``).
+    A key with dots in it (a model id such as ``amazon.nova-lite-v1``) matches several parts at once."""
     found: int | None = None
-    for part in path.split(".") if path else []:
+    parts = path.split(".") if path else []
+    i = 0
+    while i < len(parts):
+        part = parts[i]
         if isinstance(node, yaml.MappingNode):
-            match = next(((k, v) for k, v in node.value if k.value == part), None)
-            if match is None:
+            keys = {str(k.value): (k, v) for k, v in node.value}
+            width = next((w for w in range(len(parts) - i, 0, -1) if ".".join(parts[i:i + w]) in keys), 0)
+            if not width:
                 break
-            found, node = match[0].start_mark.line + 1, match[1]
+            key, node = keys[".".join(parts[i:i + width])]
+            found = key.start_mark.line + 1
+            i += width
         elif isinstance(node, yaml.SequenceNode) and part.isdigit() and int(part) < len(node.value):
             node = node.value[int(part)]
             found = node.start_mark.line + 1
+            i += 1
         else:
             break
     return found

@@ -38,6 +38,7 @@ from gateway_shim.types import Plan, RequestContext, Target
 from gateway_shim.upstream.native import NativeClient, NativeRequest, NativeResponse, NativeStream
 from gateway_shim.wire.anthropic_stream import ChunkReader, MessageTally
 from gateway_shim.wire.eventstream import encode_exception
+from gateway_shim.wire.images import native_images
 
 TEXT_KEYS = frozenset({"text", "inputText", "prompt", "content", "system", "texts", "input"})
 """Body keys whose strings are prompt text (guardrails, redaction, the token estimate)."""
@@ -216,11 +217,13 @@ def parse_bedrock(request: Request, operation: Operation, labels: dict[str, str]
     invoke = operation.name in ("InvokeModel", "InvokeModelWithResponseStream")
     label = invoke_operation(model, doc) if invoke else operation.snake
     max_tokens = int_or_none(doc.get("max_tokens")) if invoke and isinstance(doc, dict) else None
+    modalities = modalities_of(doc)
     ctx = RequestContext(
         api_key=bearer_key(request.headers), messages=slot_messages(slots), received_at=request.received_us,
         trace_id=trace_id(request.headers), model_requested=model[:256], max_tokens=max_tokens,
         stream=operation.name == "InvokeModelWithResponseStream", body_bytes=len(request.body),
-        operation=label, modalities=modalities_of(doc), **contract(request.headers, None))
+        operation=label, modalities=modalities,
+        input_images=native_images(doc) if "image" in modalities else 0, **contract(request.headers, None))
     door = BedrockDoor(operation, labels, request.path, request.query, request.headers)
     return NativeCall(ctx, door, doc, slots, request.body, same_model=bool(model), priced=invoke,
                       max_tokens_key="max_tokens" if max_tokens is not None else None)

@@ -25,6 +25,7 @@ from gateway_shim.types import Message, RequestContext
 from gateway_shim.upstream.base import StreamChunk, UpstreamResult
 from gateway_shim.wire.converse_fields import block_needs, request_needs
 from gateway_shim.wire.eventstream import encode_event, encode_exception
+from gateway_shim.wire.images import converse_images
 from gateway_shim.wire.translate_response import json_default, openai_to_converse_response
 from gateway_shim.wire.translate_stream import OpenAIToConverse
 
@@ -76,6 +77,7 @@ def parse_converse(request: Request, model: str, stream: bool = False) -> Conver
         needs=tuple(dict.fromkeys(needs)) if needs else (),
         body=body,
         wire="converse",
+        input_images=converse_images(conversation) if "image" in modalities else 0,
         **contract(request.headers, body.get("requestMetadata")),
     )
     return ConverseCall(ctx, extra)

@@ -37,6 +37,7 @@ from gateway_shim.server.request_contract import bearer_key, contract, trace_id
 from gateway_shim.types import Plan, RequestContext, Target
 from gateway_shim.upstream.native import NativeClient, NativeRequest, NativeResponse, NativeStream
 from gateway_shim.wire.anthropic_stream import MessageTally
+from gateway_shim.wire.images import native_images
 
 BEDROCK_VERSION = "bedrock-2023-05-31"
 BEDROCK_FIELDS = frozenset({"anthropic_version", "anthropic_beta", "max_tokens", "messages", "system",
@@ -158,8 +159,10 @@ def parse_messages(request: Request) -> NativeCall:
     if isinstance(user, str) and user and "user_id" not in fields:
         fields["user_id"] = user[:256]
     api_key = bearer_key(request.headers) or request.headers.get("x-api-key") or None
+    modalities = modalities_of(messages)
     ctx = RequestContext(api_key=api_key, messages=slot_messages(slots), received_at=request.received_us,
                          trace_id=trace_id(request.headers), model_requested=model[:256],
                          max_tokens=max_tokens, stream=stream, body_bytes=len(request.body), operation="chat",
-                         modalities=modalities_of(messages), **fields)
+                         modalities=modalities,
+                         input_images=native_images(messages) if "image" in modalities else 0, **fields)
     return NativeCall(ctx, MessagesDoor(), doc, slots, request.body, max_tokens_key="max_tokens")

@@ -18,6 +18,7 @@ from gateway_shim.server.http import Request
 from gateway_shim.server.request_contract import bearer_key, contract, trace_id
 from gateway_shim.types import Message, RequestContext
 from gateway_shim.upstream.base import StreamChunk, UpstreamResult
+from gateway_shim.wire.images import openai_images
 from gateway_shim.wire.json_body import NotAJsonObject, json_object
 from gateway_shim.wire.openai_fields import message_needs, request_needs
 from gateway_shim.wire.translate_response import converse_to_openai_response
@@ -95,6 +96,7 @@ def parse_chat(request: Request) -> ChatCall:
         needs=tuple(dict.fromkeys(needs)) if needs else (),
         body=body,
         wire="openai",
+        input_images=openai_images(messages) if "image" in modalities else 0,
         **fields,
     )
     return ChatCall(ctx, include_usage, extra)

@@ -169,7 +169,7 @@ class Simulation:
             key, messages, round(now * 1_000_000), f"{self._ids.getrandbits(128):032x}", model_requested,
             max_tokens, streamed, workflow, app, user, sensitivity, lane, budget_class,
             self._version[stream] or None, retrieval if retrieval >= 0 else None, self.spec.run_id,
-            tokens * 4 + 200, self._operation[stream], TEXT_ONLY, self._needs[stream], None, "openai",
+            tokens * 4 + 200, self._operation[stream], TEXT_ONLY, self._needs[stream], None, "openai", 0,
         )
         gateway = self.gateway
         plan = gateway.admit(ctx, now)

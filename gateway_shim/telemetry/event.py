@@ -82,6 +82,7 @@ def rejection_event(
         "tool_calls": None,
         "modalities": ctx.modalities,
         "state_degraded": rejection.state_degraded,
+        "input_images": ctx.input_images,
     }
 
 
@@ -156,4 +157,5 @@ def plan_event(
         "tool_calls": tool_calls,
         "modalities": ctx.modalities,
         "state_degraded": plan.state_degraded,
+        "input_images": ctx.input_images,
     }

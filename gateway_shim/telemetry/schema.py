@@ -4,9 +4,9 @@ Every producer builds rows against ``EVENT_SCHEMA`` and every consumer reads wit
 defines these columns. Field meanings and their OpenTelemetry GenAI mapping are in docs/telemetry.md.
 
 v2 is additive: it appends ``operation``, the cache/reasoning token counts, ``tool_calls``,
-``modalities`` and ``state_degraded`` to v1's columns. Readers accept both versions
-(``READABLE_VERSIONS``); a v1 row reads with the new columns null (``operation`` as ``chat``: v1 had
-no other operation).
+``modalities``, ``state_degraded`` and (added later within v2) ``input_images`` to v1's columns.
+Readers accept both versions (``READABLE_VERSIONS``); a v1 row reads with the new columns null
+(``operation`` as ``chat``: v1 had no other operation), an early v2 row with ``input_images`` null.
 """
 
 from __future__ import annotations
@@ -69,6 +69,7 @@ EVENT_SCHEMA: Final = pa.schema(
         pa.field("tool_calls", pa.int16()),
         pa.field("modalities", pa.list_(pa.string())),
         pa.field("state_degraded", pa.bool_()),
+        pa.field("input_images", pa.int32()),
     ],
     metadata={"aigw.schema_version": str(SCHEMA_VERSION)},
 )
@@ -103,13 +104,13 @@ def _is_text(data_type: pa.DataType) -> bool:
 
 V2_COLUMNS: Final = frozenset(
     ("operation", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens", "tool_calls", "modalities",
-     "state_degraded"))
-"""The columns v2 added: what a v1 table lacks."""
+     "state_degraded", "input_images"))
+"""The columns v2 added: what a v1 table lacks (an early v2 table lacks ``input_images`` only)."""
 
 
 def upgrade(table: pa.Table) -> pa.Table:
     """A table of an older schema version (a spool segment written before an upgrade) as
-    ``EVENT_SCHEMA``, the columns v2 added as nulls; ``pa.ArrowInvalid`` for any other schema."""
+    ``EVENT_SCHEMA``, the v2 columns it lacks as nulls; ``pa.ArrowInvalid`` for any other schema."""
     if table.schema.equals(EVENT_SCHEMA, check_metadata=False):
         return table
     names = set(table.column_names)

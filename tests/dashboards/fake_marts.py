@@ -82,7 +82,8 @@ def _cost_split(row: dict[str, Any]) -> dict[str, Any]:
     return {"cache_read_tokens": row["input_tokens"] // 10, "cache_write_tokens": 0,
             "reasoning_tokens": row["output_tokens"] // 10, "input_cost_usd": 0.3 * cost,
             "cached_input_cost_usd": 0.02 * cost, "output_cost_usd": 0.6 * cost,
-            "reasoning_cost_usd": 0.08 * cost, "request_cost_usd": 0.0}
+            "reasoning_cost_usd": 0.08 * cost, "request_cost_usd": 0.0, "input_images": 0,
+            "image_cost_usd": 0.0}
 
 
 def _slo_daily(days: list[date], rng: np.random.Generator) -> pd.DataFrame:

@@ -332,6 +332,27 @@ def test_the_reservation_is_the_worst_case_at_todays_price() -> None:
     assert gw.budget.spent("acme", MONTH) == pytest.approx(1000 * 1.0e-6 + 1000 * 5.0e-6)
 
 
+def test_per_request_and_per_image_fees_are_reserved_and_charged() -> None:
+    haiku = "anthropic.claude-3-5-haiku-v1"
+
+    def fees(document: dict[str, Any]) -> None:
+        for price in document["pricing"][haiku]:
+            price.update(per_request_usd=0.002, input_image_usd=0.01)
+
+    gw, events = gateway(config_with(fees))
+    plan = admitted(gw, request(latency_class="standard", workflow=None, input_images=3))
+    assert plan.targets[0].model == haiku
+    rates = [gw.prices.rates(t.model, at(20) // 86_400_000_000) for t in plan.targets]
+    tokens_usd = plan.input_tokens * max(r[0] for r in rates if r) + 2048 * max(r[1] for r in rates if r)
+    assert plan.reservation_usd == pytest.approx(tokens_usd + 0.002 + 3 * 0.01)
+    event = serve(gw, plan, [OK], input_tokens=1000, output_tokens=1000)
+    charged = 1000 * 1.0e-6 + 1000 * 5.0e-6 + 0.002 + 3 * 0.01
+    assert (event["input_images"], event["estimated_cost_usd"]) == (3, pytest.approx(charged))
+    assert events == [event]
+    assert gw.budget.spent("acme", MONTH) == pytest.approx(charged)
+    assert gw.budget.reserved("acme", MONTH) == pytest.approx(0.0)
+
+
 def test_over_budget_is_429_budget_exceeded_until_the_month_ends() -> None:
     gw, _ = gateway()
     gw.budget.seed("acme", MONTH, 2500.0)

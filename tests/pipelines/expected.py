@@ -31,7 +31,7 @@ COST_KEYS = [
 ]
 SLO_KEYS = ["latency_class", "model_route"]
 COST_PARTS = ("input_cost_usd", "cached_input_cost_usd", "output_cost_usd", "reasoning_cost_usd",
-              "request_cost_usd")
+              "request_cost_usd", "image_cost_usd")
 
 
 def events_frame(events: list[dict[str, Any]], config: Config) -> pl.DataFrame:
@@ -75,6 +75,8 @@ def cost_parts(e: dict[str, Any], config: Config) -> dict[str, float]:
         "output_cost_usd": (tokens_out - reasoning) * price.output_per_mtok / 1e6,
         "reasoning_cost_usd": reasoning * price.output_per_mtok / 1e6,
         "request_cost_usd": price.per_request_usd if e["outcome"] == "ok" else 0.0,
+        "image_cost_usd": (e.get("input_images") or 0) * price.input_image_usd if e["outcome"] == "ok"
+        else 0.0,
     }
 
 
@@ -91,6 +93,8 @@ def cost_daily(ev: pl.DataFrame) -> pl.DataFrame:
         cache_read_tokens=pl.col("cache_read_tokens").cast(pl.Int64).fill_null(0).sum(),
         cache_write_tokens=pl.col("cache_write_tokens").cast(pl.Int64).fill_null(0).sum(),
         reasoning_tokens=pl.col("reasoning_tokens").cast(pl.Int64).fill_null(0).sum(),
+        input_images=(pl.col("input_images").cast(pl.Int64).fill_null(0)
+                      * ((pl.col("outcome") == "ok") & pl.col("estimated_cost_usd").is_not_null())).sum(),
         **{name: pl.col(name).sum() for name in COST_PARTS},
     )
 

@@ -46,6 +46,8 @@ FOREIGN_PATH = "events/v1/dt=2026-11-04/hour=07/gw-x-20261104T070000Z-foreign.pa
 BAD_SUMMARY_PATH = "loadtests/run-broken/summary.json"
 BOUNDARY_AT = dt.datetime(2026, 11, 19, 15, 0, tzinfo=dt.UTC)
 HAIKU = "anthropic.claude-3-5-haiku-v1"  # $1.00 per million input tokens from 2026-11-15
+HAIKU_PER_IMAGE_USD = (0.0004, 0.0005)
+"""The test catalog's per-image prices for Haiku before and from 2026-11-15 (the demo has none)."""
 EDGE_BUDGET_USD = 2.0
 EDGE_REQUESTS_OF_125K_TOKENS = {"edge-under": 15, "edge-at": 16, "edge-over": 17}  # $0.125 each, exact
 EDGE_STATUS = {"edge-under": "at_risk", "edge-at": "exhausted", "edge-over": "over_budget"}
@@ -63,6 +65,9 @@ def test_configs(folder: Path) -> tuple[Path, Config, Config]:
         "monthly_budget_usd: 2500", "monthly_budget_usd: 40"
     )
     text = text.replace("\ntenants:\n", "\ntenants:\n" + "".join(map(_edge_tenant, EDGE_STATUS)), 1)
+    for cache_write, per_image in zip(("1.00", "1.25"), HAIKU_PER_IMAGE_USD, strict=True):
+        text = text.replace(f"cache_write_per_mtok: {cache_write}}}",
+                            f"cache_write_per_mtok: {cache_write}, input_image_usd: {per_image}}}", 1)
     v1 = parse_config(text)
     text_v2 = text.replace(
         "models: [anthropic.claude-3-5-haiku-v1, anthropic.claude-3-7-sonnet-v1, amazon.nova-lite-v1]",
@@ -82,9 +87,11 @@ def _usage_details(event: dict[str, Any]) -> dict[str, Any]:
     if rng.random() >= 1 / 3:
         return {}
     tokens_in, tokens_out = event["input_tokens"], event["output_tokens"]
-    return {"schema_version": 2, "operation": "chat", "cache_read_tokens": rng.randint(0, tokens_in // 2),
-            "cache_write_tokens": rng.randint(0, tokens_in // 4),
-            "reasoning_tokens": rng.randint(0, tokens_out // 3), "tool_calls": 0, "modalities": ["text"]}
+    details = {"schema_version": 2, "operation": "chat", "cache_read_tokens": rng.randint(0, tokens_in // 2),
+               "cache_write_tokens": rng.randint(0, tokens_in // 4),
+               "reasoning_tokens": rng.randint(0, tokens_out // 3), "tool_calls": 0, "modalities": ["text"]}
+    images = rng.randint(1, 3) if rng.random() < 0.25 else 0  # drawn last: the draws above are unchanged
+    return {**details, "input_images": images, "modalities": ["image", "text"] if images else ["text"]}
 
 
 def _count_tokens_calls(events: list[dict[str, Any]], count: int = 12) -> None:
@@ -222,7 +229,8 @@ class Generator:
         assert self.v2.price_on(model, event["ts"].date()) is not None
         cost = PriceBook(self.v2.pricing).cost(model, day, event["input_tokens"], event["output_tokens"],
                                                event.get("cache_read_tokens") or 0,
-                                               event.get("cache_write_tokens") or 0)
+                                               event.get("cache_write_tokens") or 0,
+                                               event.get("input_images") or 0)
         if event["ts"].date() == MISPRICED_DAY and model == MISPRICED_MODEL:
             cost *= 1.03
         return cost

@@ -131,11 +131,13 @@ def test_a_new_object_repeating_a_loaded_id_reloads_the_day_keeping_the_first_co
     assert _rows(connection) == _reloaded(tmp_path, location)
 
 
-def _write_v1_object(location: LakeLocation, events: list[dict[str, object]], path: str) -> None:
-    """An object exactly as a schema-v1 gateway wrote it: v1's columns only."""
+def _write_v1_object(location: LakeLocation, events: list[dict[str, object]], path: str,
+                     dropped: frozenset[str] = V2_COLUMNS) -> None:
+    """An object exactly as an older gateway wrote it: without the ``dropped`` columns (schema v1's
+    columns only by default)."""
     table = pa.Table.from_pylist([{c: e.get(c) for c in EVENT_COLUMNS} for e in events], schema=EVENT_SCHEMA)
     sink = pa.BufferOutputStream()
-    pq.write_table(table.drop_columns(sorted(V2_COLUMNS)), sink, compression="zstd")
+    pq.write_table(table.drop_columns(sorted(dropped)), sink, compression="zstd")
     location.write_bytes(path, sink.getvalue().to_pybytes())
 
 
@@ -151,7 +153,7 @@ def test_schema_v1_objects_load_beside_v2_ones_with_the_new_columns_null_and_ope
     new = [
         generator.event(dt.datetime(2026, 11, 13, 7, i, tzinfo=dt.UTC), schema_version=2, operation="chat",
                         cache_read_tokens=64 + i, cache_write_tokens=0, reasoning_tokens=10, tool_calls=i,
-                        modalities=["image", "text"])
+                        modalities=["image", "text"], input_images=i + 1)
         for i in range(4)
     ] if with_v2 else []
     if new:
@@ -161,12 +163,34 @@ def test_schema_v1_objects_load_beside_v2_ones_with_the_new_columns_null_and_ope
 
     assert report.quarantined == {}
     assert report.rows_loaded == len(lake.events) + len(old) + len(new)
-    columns = "operation, cache_read_tokens, cache_write_tokens, reasoning_tokens, tool_calls, modalities"
+    columns = ("operation, cache_read_tokens, cache_write_tokens, reasoning_tokens, tool_calls, modalities,"
+               " input_images")
     by_id = {row[0]: row[1:] for row in connection.execute(
         f"SELECT event_id, {columns} FROM raw.events").fetchall()}
-    assert {by_id[e["event_id"]] for e in old} == {("chat", None, None, None, None, None)}
+    assert {by_id[e["event_id"]] for e in old} == {("chat", None, None, None, None, None, None)}
     assert [by_id[e["event_id"]] for e in new] == [
-        ("chat", 64 + i, 0, 10, i, ["image", "text"]) for i in range(len(new))]
+        ("chat", 64 + i, 0, 10, i, ["image", "text"], i + 1) for i in range(len(new))]
+
+
+def test_a_v2_object_written_before_input_images_loads_with_it_null(
+    tmp_path: Path, connection: duckdb.DuckDBPyConnection
+) -> None:
+    location = LakeLocation.parse(str(tmp_path / "lake"))
+    lake = small_lake(location, tmp_path, days=1)
+    generator = Generator(lake.v2, lake.v2)
+    early = [generator.event(dt.datetime(2026, 11, 13, 6, i, tzinfo=dt.UTC), schema_version=2,
+                             operation="chat", tool_calls=i, modalities=["image", "text"]) for i in range(3)]
+    _write_v1_object(location, early, "events/v1/dt=2026-11-13/hour=06/gw-early-20261113T060000Z-v2.parquet",
+                     frozenset({"input_images"}))
+
+    report = load_days(location, connection, [DAY], list_event_objects(location))
+
+    assert report.quarantined == {} and report.rows_loaded == len(lake.events) + len(early)
+    ids = [e["event_id"] for e in early]
+    rows = connection.execute(
+        "SELECT tool_calls, modalities, input_images FROM raw.events"
+        " WHERE list_contains($ids, event_id) ORDER BY tool_calls", {"ids": ids}).fetchall()
+    assert rows == [(i, ["image", "text"], None) for i in range(3)]
 
 
 def test_a_warehouse_built_before_schema_v2_gains_its_columns(tmp_path: Path) -> None:
@@ -177,6 +201,6 @@ def test_a_warehouse_built_before_schema_v2_gains_its_columns(tmp_path: Path) ->
     old.execute("INSERT INTO raw.events (dt, event_id, ts) VALUES ('2026-11-13', 'e-1', '2026-11-13 01:00')")
     old.execute(load_sql("schema"))
     columns = [row[0] for row in old.execute("DESCRIBE raw.events").fetchall()]
-    assert columns[-7:] == ["operation", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens",
-                            "tool_calls", "modalities", "state_degraded"]
+    assert columns[-8:] == ["operation", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens",
+                            "tool_calls", "modalities", "state_degraded", "input_images"]
     assert old.execute("SELECT event_id, operation FROM raw.events").fetchall() == [("e-1", None)]

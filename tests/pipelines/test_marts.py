@@ -18,6 +18,8 @@ from tests.pipelines.lakegen import (
     EDGE_STATUS,
     EMPTY_DAY,
     FOREIGN_PATH,
+    HAIKU,
+    HAIKU_PER_IMAGE_USD,
     LATE_DAY,
     LOAD_TEST_RUN,
     MISPRICED_DAY,
@@ -75,7 +77,8 @@ def test_second_run_reloads_only_the_day_with_late_data(built: Built) -> None:
 def test_cost_daily_prices_each_day_at_its_own_price(built: Built, cost: pl.DataFrame) -> None:
     actual = built.frame("SELECT * FROM marts.cost_daily")
     values = ["requests", "ok_requests", "input_tokens", "output_tokens", "cost_usd", "estimated_cost_usd",
-              "cache_read_tokens", "cache_write_tokens", "reasoning_tokens", *expected.COST_PARTS]
+              "cache_read_tokens", "cache_write_tokens", "reasoning_tokens", "input_images",
+              *expected.COST_PARTS]
     assert_same(actual, cost, expected.COST_KEYS, values)
     haiku = actual.filter(pl.col("model_name") == "anthropic.claude-3-5-haiku-v1")
     prices = haiku.group_by(pl.col("day") >= dt.date(2026, 11, 15)).agg(pl.col("input_per_mtok").unique())
@@ -86,6 +89,35 @@ def test_cost_daily_prices_each_day_at_its_own_price(built: Built, cost: pl.Data
     assert unpriced, "the scenario has unpriced operations; expected.py gives them no cost either"
     cached = haiku.filter(pl.col("cache_read_tokens") > 0)
     assert cached.height and (cached.get_column("cached_input_cost_usd") > 0).all()
+
+
+def test_images_are_priced_per_image_at_the_price_of_their_day(built: Built) -> None:
+    """Counted straight from the events written, priced with the test catalog's two Haiku prices; the
+    images of calls recorded unpriced (CountTokens) neither count nor cost."""
+    served = [e for e in built.lake.events if e["outcome"] == "ok" and e.get("input_images")
+              and e["estimated_cost_usd"] is not None and not e["run_id"].startswith("lt-")]
+    unpriced = [e for e in built.lake.events if e.get("input_images") and e["estimated_cost_usd"] is None]
+    assert unpriced, "some CountTokens calls carry images"
+    change = dt.date(2026, 11, 15)
+    haiku = [sum(e["input_images"] for e in served
+                 if e["model_name"] == HAIKU and (e["ts"].date() >= change) == after)
+             for after in (False, True)]
+    others = sum(e["input_images"] for e in served if e["model_name"] != HAIKU)
+    assert min(*haiku, others) > 0, "the scenario sends images to Haiku on both prices and to unpriced models"
+    rows = built.frame(
+        f"SELECT coalesce(model_name = '{HAIKU}', false) AS is_haiku, day >= DATE '{change}' AS after,"
+        " sum(input_images) AS images, sum(image_cost_usd) AS image_cost FROM marts.cost_daily GROUP BY ALL"
+    )
+    got = {(r["is_haiku"], r["after"]): (r["images"], r["image_cost"]) for r in rows.iter_rows(named=True)}
+    for after in (False, True):
+        images, usd = got[(True, after)]
+        assert images == haiku[after]
+        assert usd == pytest.approx(haiku[after] * HAIKU_PER_IMAGE_USD[after], rel=1e-12)
+    assert sum(got[(False, after)][0] for after in (False, True) if (False, after) in got) == others
+    assert all(got[(False, after)][1] == 0 for after in (False, True) if (False, after) in got)
+    monthly = built.frame("SELECT sum(image_cost_usd) AS usd FROM marts.showback_monthly")
+    wanted = sum(n * p for n, p in zip(haiku, HAIKU_PER_IMAGE_USD, strict=True))
+    assert monthly.item() == pytest.approx(wanted, rel=1e-12)
 
 
 def test_showback_monthly(built: Built, cost: pl.DataFrame) -> None:

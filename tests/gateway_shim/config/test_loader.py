@@ -63,6 +63,18 @@ def test_price_lookup_returns_the_price_in_force_on_the_day() -> None:
     assert config.price_on("no-such-model", dt.date(2026, 11, 20)) is None
 
 
+def test_a_negative_per_image_price_names_file_line_and_key() -> None:
+    text = DEMO_TEXT.replace("input_per_mtok: 0.06, output_per_mtok: 0.24}",
+                             "input_per_mtok: 0.06, output_per_mtok: 0.24, input_image_usd: -0.01}")
+    assert text != DEMO_TEXT
+    line = next(i for i, row in enumerate(text.splitlines(), 1) if "input_image_usd" in row)
+    message = error_of(text)
+    assert f"aigw.yaml:{line}: pricing.amazon.nova-lite-v1.0.input_image_usd" in message
+    assert "greater than or equal to 0" in message
+    assert parse_config(text.replace("-0.01", "0.0004")).price_on(
+        "amazon.nova-lite-v1", dt.date(2026, 11, 20)).input_image_usd == 0.0004  # type: ignore[union-attr]
+
+
 def test_unknown_key_names_file_line_and_path() -> None:
     message = error_of(edited(lambda d: d["tenants"]["acme"].update(colour="red")))
     assert "tenants.acme.colour: unknown key" in message

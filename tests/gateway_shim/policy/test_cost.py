@@ -66,3 +66,22 @@ def test_a_per_request_price_is_added_once_per_call() -> None:
     book = PriceBook(type(CONFIG).model_validate(document).pricing)
     assert book.cost("per-call-model", days(dt.date(2026, 11, 20)), 1000, 500) == pytest.approx(
         0.001 + 0.001 + 0.004)
+
+
+def test_each_input_image_adds_the_per_image_price_on_top_of_its_tokens() -> None:
+    document = CONFIG.model_dump(mode="json")
+    rates = {"input_per_mtok": 1.0, "output_per_mtok": 2.0}
+    document["pricing"]["vision-model"] = [
+        {"effective_from": "2026-01-01", **rates, "input_image_usd": 0.002},
+        {"effective_from": "2026-11-15", **rates, "input_image_usd": 0.003},
+    ]
+    book = PriceBook(type(CONFIG).model_validate(document).pricing)
+    tokens = 0.001 + 0.001  # 1000 in at $1/M, 500 out at $2/M
+    assert book.cost("vision-model", days(dt.date(2026, 11, 14)), 1000, 500, 0, 0, 3) == pytest.approx(
+        tokens + 3 * 0.002)
+    assert book.cost("vision-model", days(dt.date(2026, 11, 15)), 1000, 500, 0, 0, 3) == pytest.approx(
+        tokens + 3 * 0.003)
+    assert book.cost("vision-model", days(dt.date(2026, 11, 15)), 1000, 500) == pytest.approx(tokens)
+    assert book.cost(HAIKU, days(dt.date(2026, 11, 20)), 1000, 0, 0, 0, 4) == pytest.approx(0.001)  # no price
+    assert book.fees("vision-model", days(dt.date(2026, 11, 15))) == (0.0, 0.003)
+    assert book.fees("vision-model", days(dt.date(2025, 12, 31))) is None

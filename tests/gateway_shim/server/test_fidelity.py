@@ -56,6 +56,8 @@ PNG = base64.b64encode(
         "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082"
     )
 ).decode()
+PER_IMAGE_USD = 0.001
+"""gpt-4o's per-image price in this test's catalog (the ``per-image`` route)."""
 AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
@@ -106,12 +108,14 @@ def _config(port: int) -> str:
         },
         "no-tools": {"match": {"workflows": ["no-tools"]}, "targets": ["br/amazon.titan-text-express-v1"]},
         "strict": {"match": {"workflows": ["strict"]}, "targets": ["strict/gpt-4o-mini"]},
+        "per-image": {"match": {"workflows": ["per-image"]}, "targets": ["oa/gpt-4o"]},
         "default": {"targets": ["oa/gpt-4o-mini"]},
     }
     price = [{"effective_from": "2026-01-01", "input_per_mtok": 1.0, "output_per_mtok": 2.0}]
     document["pricing"] = {
         m: price for m in ("gpt-4o-mini", "anthropic.claude-3-7-sonnet-v1", "amazon.titan-text-express-v1")
     }
+    document["pricing"]["gpt-4o"] = [{**price[0], "input_image_usd": PER_IMAGE_USD}]
     document["gateway"]["max_body_bytes"] = 262144
     document["guardrails"]["output_validation"] = {
         "deny_patterns": [{"name": "secret", "regex": "TOPSECRET-[0-9]+"}]
@@ -738,3 +742,45 @@ def test_the_event_records_tools_cache_modalities_and_capability_fallback(
     assert tools_event["cache_read_tokens"] is not None and tools_event["reasoning_tokens"] == 0
     assert list(image_event["modalities"]) == ["image", "text"]
     assert image_event["model_name"] == "gpt-4o-mini"  # titan has no vision
+
+
+def test_each_image_is_priced_and_counted_in_the_event(
+    tmp_path: Path, upstream: RecordingUpstream, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two images through the OpenAI door and one through Converse, on a model with a per-image price;
+    a text-only call on the same model pays tokens only."""
+    image = {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG}"}}
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("AWS_BEARER_TOKEN_BEDROCK", "demo-acme")
+    gateway = _start(tmp_path, upstream, "fidelity-images")
+    try:
+        with _openai(gateway, "per-image") as client:
+            client.chat.completions.create(
+                model="auto",
+                messages=[{"role": "user", "content": [{"type": "text", "text": "compare"}, image, image]}],
+            )
+            client.chat.completions.create(model="auto", messages=[{"role": "user", "content": "no picture"}])
+        bedrock = boto3.client("bedrock-runtime", region_name="us-east-1", endpoint_url=gateway.tls_url,
+                               verify=str(gateway.ca_file),
+                               config=BotoConfig(retries={"total_max_attempts": 1}))
+        picture = {"image": {"format": "png", "source": {"bytes": base64.b64decode(PNG)}}}
+        try:
+            bedrock.converse(
+                modelId="auto",
+                messages=[{"role": "user", "content": [{"text": "and this one?"}, picture]}],
+                requestMetadata={"workflow": "per-image"},
+            )
+        finally:
+            bedrock.close()
+    finally:
+        gateway.stop()
+    events = gateway.events()
+    assert [(e["model_name"], e["outcome"], e["input_images"]) for e in events] == [
+        ("gpt-4o", "ok", 2), ("gpt-4o", "ok", 0), ("gpt-4o", "ok", 1)]
+    for event in events:
+        tokens_usd = (event["input_tokens"] * 1.0 + event["output_tokens"] * 2.0) / 1e6
+        assert event["input_tokens"] > 0
+        images_usd = event["input_images"] * PER_IMAGE_USD
+        assert event["estimated_cost_usd"] == pytest.approx(tokens_usd + images_usd, rel=1e-12)

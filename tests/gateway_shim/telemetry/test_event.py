@@ -28,7 +28,7 @@ def test_plan_event_parameters_are_in_the_order_the_core_passes_them() -> None:
 def test_each_argument_lands_in_its_own_column() -> None:
     ctx = RequestContext.arrived("k", [], 1_795_600_000_000_000, "0af7651916cd43dd8448eb211c80319c", "",
                                  None, False, "wf", "app", "u", None, None, None, None, None, None, 0,
-                                 "chat", ("image", "text"), ("vision",), None, "openai")
+                                 "chat", ("image", "text"), ("vision",), None, "openai", 2)
     target = Target("bedrock", "anthropic.claude-3-5-haiku-v1")
     plan = Plan.admitted(ctx, "acme", "payments", "interactive", "internal", "chat", (target,), 1024, [], 12,
                          10.0, 15.0, 0, 0.01, 24322, [], "passed", False)
@@ -41,12 +41,13 @@ def test_each_argument_lands_in_its_own_column() -> None:
         "acme", "payments", "interactive", "chat")
     assert (event["schema_version"], event["operation"]) == (2, "chat")
     assert event["modalities"] == ("image", "text")
+    assert event["input_images"] == 2
 
 
 def test_a_refusal_names_its_operation_and_modalities_and_reports_no_usage_details() -> None:
     ctx = RequestContext.arrived("k", [], 1_795_600_000_000_000, "", "", None, False, None, None, None, None,
                                  None, None, None, None, None, 0, "embeddings", ("text",), (),
-                                 None, "openai")
+                                 None, "openai", 0)
     event = rejection_event(ctx, Rejection(401, "invalid_api_key", "unknown API key", "client_error"),
                             event_id="e", gateway_id="gw", policy_version="p")
     assert set(event) == set(EVENT_COLUMNS)

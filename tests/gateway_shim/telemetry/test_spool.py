@@ -88,6 +88,17 @@ def test_outbox_file_is_kept_if_replaced_during_upload(tmp_path: Path) -> None:
     spool.close()
 
 
+def test_a_v2_segment_spooled_before_input_images_replays_with_it_null(tmp_path: Path) -> None:
+    old = pa.Table.from_batches([batch_of(0, 3)]).drop_columns(["input_images"])
+    path = tmp_path / "000000000001-early.arrows"
+    with pa.ipc.new_stream(str(path), old.schema) as stream:
+        stream.write_table(old)
+    table = read_segment(path)
+    assert table.schema.equals(EVENT_SCHEMA, check_metadata=False)
+    assert table.column("operation").to_pylist() == old.column("operation").to_pylist()
+    assert table.column("input_images").null_count == 3
+
+
 def test_a_segment_spooled_before_schema_v2_replays_with_the_new_columns_null(tmp_path: Path) -> None:
     old = pa.Table.from_batches([batch_of(0, 4)]).drop_columns(sorted(V2_COLUMNS))
     path = tmp_path / "000000000001-old.arrows"
