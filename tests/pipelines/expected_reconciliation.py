@@ -22,7 +22,12 @@ def _day(record: dict[str, Any]) -> dt.date:
     return dt.date.fromisoformat(record["timestamp"][:10])
 
 
-KINDS = {"input": "input", "output": "output", "cache-read-input": "cache_read", "cache-write-input": "cache_write"}
+KINDS = {
+    "input": "input",
+    "output": "output",
+    "cache-read-input": "cache_read",
+    "cache-write-input": "cache_write",
+}
 """The bill's usage-type token types -> this module's names."""
 
 

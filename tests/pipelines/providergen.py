@@ -2,12 +2,13 @@
 
 Logs: one record per Bedrock call the lake's events say was served, with the gateway's trace id in
 ``requestMetadata`` and, as Bedrock counts them, the cached input apart (``inputTokenCount`` excludes
-the cache reads and writes the event's ``input_tokens`` includes), plus calls outside the gateway (a mapped research role, including a model the
-gateway never routes, and an unmapped script user). Traps: an hour's object delivered twice, records
-repeated in the next hour's object, a malformed line, a late object for an old day (``add_late_logs``),
-an object that is not gzip. Bill: per day x model x token type from the distinct logged calls at the
-provider's own prices (Haiku's rise billed from 2026-11-13, two days before the catalog has it) with a
-10% discount, cache reads and writes on their own usage types; 2026-11-20 not billed yet; a billing object that is not Parquet.
+the cache reads and writes the event's ``input_tokens`` includes), plus calls outside the gateway (a
+mapped research role, including a model the gateway never routes, and an unmapped script user).
+Traps: an hour's object delivered twice, records repeated in the next hour's object, a malformed
+line, a late object for an old day (``add_late_logs``), an object that is not gzip. Bill: per day x
+model x token type from the distinct logged calls at the provider's own prices (Haiku's rise billed
+from 2026-11-13, two days before the catalog has it) with a 10% discount, cache reads and writes on
+their own usage types; 2026-11-20 not billed yet; a billing object that is not Parquet.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ MALFORMED_LINE = b'{"schemaType": "ModelInvocationLog", "timestamp": "2026-11-09
 NOT_GZIP = "AWSLogs/111122223333/BedrockModelInvocationLogs/us-east-1/2026/11/10/07/broken.json.gz"
 NOT_PARQUET = "focus-export/data/BILLING_PERIOD=2026-11/broken.parquet"
 TOKEN_TYPES = ("input", "output", "cache-read-input", "cache-write-input")
-"""The bill's token types, in the order of a price tuple (AWS's usage type `<region>-<model>-<type>-tokens`)."""
+"""The bill's token types in a price tuple's order (AWS's usage type `<region>-<model>-<type>-tokens`)."""
 Prices = tuple[Decimal, Decimal, Decimal, Decimal]
 """USD per 1M tokens: input, output, cache read, cache write."""
 

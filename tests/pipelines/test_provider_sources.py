@@ -28,8 +28,9 @@ from tests.pipelines.providergen import (
 )
 
 HELD_BACK = dt.datetime(2026, 11, 14, 13, tzinfo=dt.UTC)
-CACHED_USAGE = {"input_tokens": 4000, "cache_read_tokens": 2048, "cache_write_tokens": 512, "output_tokens": 300}
-"""A Converse call served partly from the prompt cache, as the gateway's event counts it (input incl. cache)."""
+CACHED_USAGE = {"input_tokens": 4000, "cache_read_tokens": 2048, "cache_write_tokens": 512,
+                "output_tokens": 300}
+"""A Converse call served partly from the prompt cache, as its event counts it (input incl. cache)."""
 
 
 def _provider(lake: Lake, logs: LakeLocation, billing: LakeLocation, hold_back: dt.datetime | None) -> str:
@@ -53,9 +54,8 @@ def _catalog(lake: Lake, model: str, day: dt.date) -> Prices:
     assert price is not None
     read = price.input_per_mtok if price.cache_read_per_mtok is None else price.cache_read_per_mtok
     write = price.input_per_mtok if price.cache_write_per_mtok is None else price.cache_write_per_mtok
-    return Decimal(str(price.input_per_mtok)), Decimal(str(price.output_per_mtok)), Decimal(str(read)), Decimal(
-        str(write)
-    )
+    input_price, output_price = Decimal(str(price.input_per_mtok)), Decimal(str(price.output_per_mtok))
+    return input_price, output_price, Decimal(str(read)), Decimal(str(write))
 
 
 def test_a_late_log_object_fails_the_token_check_for_its_day_until_it_lands(tmp_path: Path) -> None:
@@ -119,7 +119,9 @@ def test_a_cached_call_reconciles_with_the_record_bedrock_writes_for_it(tmp_path
     ``inputTokenCount`` and bills it on its own usage types: the three sides still agree, exactly."""
     lake = small_lake(LakeLocation.parse(str(tmp_path / "lake")), tmp_path, days=1)
     template = next(
-        e for e in lake.events if e["model_name"] == HAIKU and e["model_provider"] == "bedrock" and e["outcome"] == "ok"
+        e
+        for e in lake.events
+        if e["model_name"] == HAIKU and e["model_provider"] == "bedrock" and e["outcome"] == "ok"
     )
     cached = template | CACHED_USAGE | {
         "event_id": "00000000-0000-4000-8000-00000000cac4",
@@ -144,8 +146,11 @@ def test_a_cached_call_reconciles_with_the_record_bedrock_writes_for_it(tmp_path
     assert not outcome.warnings, "\n".join(outcome.warnings)
     day = cached["ts"].date()
     served = [
-        e for e in lake.events
-        if e["model_name"] == HAIKU and e["model_provider"] == "bedrock" and e["ts"].date() == day
+        e
+        for e in lake.events
+        if e["model_name"] == HAIKU
+        and e["model_provider"] == "bedrock"
+        and e["ts"].date() == day
         and e["outcome"] != "upstream_error"
     ]
     gateway_input = sum(e["input_tokens"] or 0 for e in served)
@@ -156,9 +161,10 @@ def test_a_cached_call_reconciles_with_the_record_bedrock_writes_for_it(tmp_path
             [cached["trace_id"]],
         ).fetchall()
         row = connection.execute(
-            "SELECT gateway_input_tokens, logged_gateway_input_tokens, logged_input_tokens, billed_input_tokens, "
-            "logged_cache_read_input_tokens, logged_cache_write_input_tokens, gateway_vs_logged_tokens, "
-            "logged_vs_billed_tokens, status FROM marts.reconciliation_daily WHERE day = ? AND model = ?",
+            "SELECT gateway_input_tokens, logged_gateway_input_tokens, logged_input_tokens, "
+            "billed_input_tokens, logged_cache_read_input_tokens, logged_cache_write_input_tokens, "
+            "gateway_vs_logged_tokens, logged_vs_billed_tokens, status FROM marts.reconciliation_daily "
+            "WHERE day = ? AND model = ?",
             [day, HAIKU],
         ).fetchall()
     assert logged == [(4000 - 2048 - 512, 2048, 512, 300)]  # as Bedrock logs it: input without the cache

@@ -107,10 +107,10 @@ def test_native_usage_counts_cached_input_in_the_event_input_as_every_other_door
     """Anthropic's ``usage.input_tokens`` (and Bedrock's native counts) leave the cached input out; the
     event's ``input_tokens`` includes it, so the cost (cache at its own price) and the reconciliation
     with Bedrock's logs (inputTokenCount + cache counts) see the same input as for chat."""
-    body = {"id": "msg_1", "type": "message", "role": "assistant", "content": [{"type": "text", "text": "hi"}],
-            "stop_reason": "end_turn", "usage": {"input_tokens": 40, "output_tokens": 7,
-                                                 "cache_read_input_tokens": 2048,
-                                                 "cache_creation_input_tokens": 512}}
+    usage_doc = {"input_tokens": 40, "output_tokens": 7, "cache_read_input_tokens": 2048,
+                 "cache_creation_input_tokens": 512}
+    body = {"id": "msg_1", "type": "message", "role": "assistant",
+            "content": [{"type": "text", "text": "hi"}], "stop_reason": "end_turn", "usage": usage_doc}
     usage = MessagesDoor.answer(NativeResponse(200, [], orjson.dumps(body))).usage
     assert (usage.input_tokens, usage.cache_read_tokens, usage.cache_write_tokens) == (40, 2048, 512)
     assert usage.event_input_tokens == 40 + 2048 + 512
