@@ -16,7 +16,7 @@ from gateway_shim.server.bedrock_api import (
 from gateway_shim.server.errors import ApiError
 from gateway_shim.server.http import Request
 from gateway_shim.server.messages_api import MessagesDoor
-from gateway_shim.server.native_calls import TextSlot, Usage, collect_texts, slot_messages
+from gateway_shim.server.native_calls import TextSlot, Usage, collect_texts, event_input_tokens, slot_messages
 from gateway_shim.upstream.native import NativeResponse
 
 MODEL = "anthropic.claude-3-5-haiku-20241022-v1%3A0"
@@ -113,5 +113,5 @@ def test_native_usage_counts_cached_input_in_the_event_input_as_every_other_door
             "content": [{"type": "text", "text": "hi"}], "stop_reason": "end_turn", "usage": usage_doc}
     usage = MessagesDoor.answer(NativeResponse(200, [], orjson.dumps(body))).usage
     assert (usage.input_tokens, usage.cache_read_tokens, usage.cache_write_tokens) == (40, 2048, 512)
-    assert usage.event_input_tokens == 40 + 2048 + 512
-    assert Usage(input_tokens=40).event_input_tokens == 40 and Usage().event_input_tokens is None
+    assert event_input_tokens(usage) == 40 + 2048 + 512
+    assert event_input_tokens(Usage(input_tokens=40)) == 40 and event_input_tokens(Usage()) is None
