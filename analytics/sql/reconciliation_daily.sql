@@ -4,6 +4,12 @@
 --   logged   Bedrock's invocation logs (raw.invocation_logs, successful calls); `logged_gateway_*` are
 --            the logged calls whose requestMetadata trace id is a gateway event's
 --   billed   the bill's token lines (raw.billed_tokens): quantities and list, effective, billed cost
+-- Like with like: every `*_input_tokens` column counts input the way the gateway's events do, cache
+-- reads and writes included, and `*_cache_read_input_tokens` / `*_cache_write_input_tokens` say how
+-- much of it was cached. Bedrock counts cached input apart (the log's `inputTokenCount` excludes
+-- `cacheRead/WriteInputTokenCount`; the bill has `cache-read-input` / `cache-write-input` usage
+-- types), so the logged and billed input here are the sums of the three. Catalog costs price the
+-- cached part at the catalog's cache prices, as marts.cost_daily does.
 -- Tolerances are bound parameters (analytics/thresholds.py, documented in docs/analysts.md):
 --   $token_tolerance  relative token difference (gateway vs logged, logged vs billed) still "ok"
 --   $cost_tolerance   relative difference between the bill's list cost and the catalog cost of the
@@ -17,7 +23,9 @@ WITH gateway_calls AS (
     SELECT e.dt AS day, p.account_id, p.region, e.model_name AS model,
         count(*) AS requests,
         coalesce(sum(e.input_tokens), 0)::BIGINT AS input_tokens,
-        coalesce(sum(e.output_tokens), 0)::BIGINT AS output_tokens
+        coalesce(sum(e.output_tokens), 0)::BIGINT AS output_tokens,
+        coalesce(sum(e.cache_read_tokens), 0)::BIGINT AS cache_read_input_tokens,
+        coalesce(sum(e.cache_write_tokens), 0)::BIGINT AS cache_write_input_tokens
     FROM raw.events AS e
     JOIN ref.reconciled_providers AS p ON e.model_provider = p.provider
     WHERE e.model_name IS NOT NULL AND e.outcome <> 'upstream_error'
@@ -25,38 +33,56 @@ WITH gateway_calls AS (
 ),
 gateway AS (
     SELECT g.*,
-        (g.input_tokens * p.input_per_mtok + g.output_tokens * p.output_per_mtok) / 1e6 AS cost_usd
+        ((g.input_tokens - g.cache_read_input_tokens - g.cache_write_input_tokens) * p.input_per_mtok
+            + g.cache_read_input_tokens * p.cache_read_per_mtok + g.cache_write_input_tokens * p.cache_write_per_mtok
+            + g.output_tokens * p.output_per_mtok) / 1e6 AS cost_usd
     FROM gateway_calls AS g
     ASOF LEFT JOIN ref.pricing AS p ON g.model = p.model AND g.day >= p.effective_from
 ),
 gateway_traces AS (
     SELECT DISTINCT trace_id FROM raw.events WHERE trace_id IS NOT NULL
 ),
-logged AS (
-    SELECT l.dt AS day, l.account_id, l.region, l.model_id AS model,
-        count(*) AS requests,
-        coalesce(sum(l.input_tokens), 0)::BIGINT AS input_tokens,
-        coalesce(sum(l.output_tokens), 0)::BIGINT AS output_tokens,
-        coalesce(sum(l.cache_read_input_tokens), 0)::BIGINT AS cache_read_input_tokens,
-        coalesce(sum(l.cache_write_input_tokens), 0)::BIGINT AS cache_write_input_tokens,
-        count(t.trace_id) AS gateway_requests,
-        coalesce(sum(l.input_tokens) FILTER (WHERE t.trace_id IS NOT NULL), 0)::BIGINT AS gateway_input_tokens,
-        coalesce(sum(l.output_tokens) FILTER (WHERE t.trace_id IS NOT NULL), 0)::BIGINT AS gateway_output_tokens
+logged_calls AS (
+    SELECT l.dt AS day, l.account_id, l.region, l.model_id AS model, t.trace_id IS NOT NULL AS via_gateway,
+        coalesce(l.cache_read_input_tokens, 0) AS cache_read_input_tokens,
+        coalesce(l.cache_write_input_tokens, 0) AS cache_write_input_tokens,
+        -- the log's inputTokenCount excludes the cached input: add it back, as the events count it
+        coalesce(l.input_tokens, 0) + coalesce(l.cache_read_input_tokens, 0)
+            + coalesce(l.cache_write_input_tokens, 0) AS input_tokens,
+        l.output_tokens
     FROM raw.invocation_logs AS l
     LEFT JOIN gateway_traces AS t ON l.trace_id = t.trace_id
     WHERE l.error_code IS NULL
+),
+logged AS (
+    SELECT day, account_id, region, model,
+        count(*) AS requests,
+        coalesce(sum(input_tokens), 0)::BIGINT AS input_tokens,
+        coalesce(sum(output_tokens), 0)::BIGINT AS output_tokens,
+        coalesce(sum(cache_read_input_tokens), 0)::BIGINT AS cache_read_input_tokens,
+        coalesce(sum(cache_write_input_tokens), 0)::BIGINT AS cache_write_input_tokens,
+        count(*) FILTER (WHERE via_gateway) AS gateway_requests,
+        coalesce(sum(input_tokens) FILTER (WHERE via_gateway), 0)::BIGINT AS gateway_input_tokens,
+        coalesce(sum(output_tokens) FILTER (WHERE via_gateway), 0)::BIGINT AS gateway_output_tokens
+    FROM logged_calls
     GROUP BY ALL
 ),
 logged_at_catalog AS (
     SELECT l.*,
-        (l.input_tokens * p.input_per_mtok + l.output_tokens * p.output_per_mtok) / 1e6 AS catalog_cost_usd
+        ((l.input_tokens - l.cache_read_input_tokens - l.cache_write_input_tokens) * p.input_per_mtok
+            + l.cache_read_input_tokens * p.cache_read_per_mtok + l.cache_write_input_tokens * p.cache_write_per_mtok
+            + l.output_tokens * p.output_per_mtok) / 1e6 AS catalog_cost_usd
     FROM logged AS l
     ASOF LEFT JOIN ref.pricing AS p ON l.model = p.model AND l.day >= p.effective_from
 ),
 billed AS (
     SELECT day, account_id, region, model,
-        coalesce(sum(consumed_quantity) FILTER (WHERE token_type = 'input'), 0)::BIGINT AS input_tokens,
+        coalesce(sum(consumed_quantity) FILTER (WHERE token_type <> 'output'), 0)::BIGINT AS input_tokens,
         coalesce(sum(consumed_quantity) FILTER (WHERE token_type = 'output'), 0)::BIGINT AS output_tokens,
+        coalesce(sum(consumed_quantity) FILTER (WHERE token_type = 'cache_read_input'), 0)::BIGINT
+            AS cache_read_input_tokens,
+        coalesce(sum(consumed_quantity) FILTER (WHERE token_type = 'cache_write_input'), 0)::BIGINT
+            AS cache_write_input_tokens,
         sum(list_cost) AS list_cost_usd,
         sum(effective_cost) AS effective_cost_usd,
         sum(billed_cost) AS billed_cost_usd
@@ -74,6 +100,8 @@ joined AS (
         coalesce(g.requests, 0) AS gateway_requests,
         coalesce(g.input_tokens, 0) AS gateway_input_tokens,
         coalesce(g.output_tokens, 0) AS gateway_output_tokens,
+        coalesce(g.cache_read_input_tokens, 0) AS gateway_cache_read_input_tokens,
+        coalesce(g.cache_write_input_tokens, 0) AS gateway_cache_write_input_tokens,
         coalesce(g.cost_usd, 0) AS gateway_cost_usd,
         coalesce(l.requests, 0) AS logged_requests,
         coalesce(l.input_tokens, 0) AS logged_input_tokens,
@@ -87,6 +115,8 @@ joined AS (
         l.catalog_cost_usd AS logged_catalog_cost_usd,
         b.input_tokens AS billed_input_tokens,
         b.output_tokens AS billed_output_tokens,
+        b.cache_read_input_tokens AS billed_cache_read_input_tokens,
+        b.cache_write_input_tokens AS billed_cache_write_input_tokens,
         b.list_cost_usd AS billed_list_cost_usd,
         b.effective_cost_usd AS billed_effective_cost_usd,
         b.billed_cost_usd,
@@ -119,6 +149,8 @@ SELECT
     logged_gateway_requests, logged_gateway_input_tokens, logged_gateway_output_tokens, shadow_requests,
     logged_catalog_cost_usd,
     billed_input_tokens, billed_output_tokens, billed_list_cost_usd, billed_effective_cost_usd, billed_cost_usd,
+    gateway_cache_read_input_tokens, gateway_cache_write_input_tokens,
+    billed_cache_read_input_tokens, billed_cache_write_input_tokens,
     gateway_vs_logged_tokens, logged_vs_billed_tokens, billed_vs_catalog_usd,
     CASE
         WHEN no_logs THEN 'no_logs'

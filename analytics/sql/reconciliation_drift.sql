@@ -1,7 +1,8 @@
 -- marts.reconciliation_drift: findings from the provider's records, shaped like marts.policy_drift
 -- (day, tenant_id, kind, subject, observed, expected, severity, detail).
---   price_catalog_drift  the bill's list unit price for a model and token type on a day differs from
---                        the catalog's (ref.pricing in force that day) by more than $price_tolerance
+--   price_catalog_drift  the bill's list unit price for a model and token type (input, output, cache
+--                        read, cache write) on a day differs from the catalog's (ref.pricing in force
+--                        that day; an unset cache price is the input price) by more than $price_tolerance
 --                        (relative): the catalog missed or anticipated a price change (models the
 --                        catalog does not price at all are shadow spend, not drift)
 --   shadow_spend         per identity and month, Bedrock spend no gateway event accounts for
@@ -11,12 +12,16 @@ WITH billed_prices AS (
     SELECT day, model, token_type,
         sum(list_cost)::DOUBLE / nullif(sum(consumed_quantity), 0)::DOUBLE * 1e6 AS billed_per_mtok
     FROM raw.billed_tokens
-    WHERE token_type IN ('input', 'output')
     GROUP BY ALL
 ),
 compared AS (
     SELECT b.*, p.effective_from,
-        CASE b.token_type WHEN 'input' THEN p.input_per_mtok ELSE p.output_per_mtok END AS catalog_per_mtok
+        CASE b.token_type
+            WHEN 'input' THEN p.input_per_mtok
+            WHEN 'output' THEN p.output_per_mtok
+            WHEN 'cache_read_input' THEN p.cache_read_per_mtok
+            WHEN 'cache_write_input' THEN p.cache_write_per_mtok
+        END AS catalog_per_mtok
     FROM billed_prices AS b
     ASOF LEFT JOIN ref.pricing AS p ON b.model = p.model AND b.day >= p.effective_from
 ),

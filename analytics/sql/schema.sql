@@ -176,11 +176,13 @@ SELECT
 FROM raw.events;
 
 -- The bill's Bedrock token lines by UTC day, with the model and token type read from the usage type
--- (AWS writes `<region code>-<model id>-<input|output|cache-read-input|cache-write-input>-tokens`).
+-- (AWS writes `<region code>-<model id>-<input|output|cache-read-input|cache-write-input>-tokens`; the
+-- model is matched lazily, so `...-v1-cache-read-input-tokens` is the model's cache reads, not a model
+-- `...-v1-cache-read` with input tokens).
 CREATE OR REPLACE VIEW raw.billed_tokens AS
 WITH usage AS (
     SELECT *, regexp_extract(
-        x_usage_type, '^[A-Z0-9]+-(.+)-(input|output|cache-read-input|cache-write-input)-tokens$',
+        x_usage_type, '^[A-Z0-9]+-(.+?)-(input|output|cache-read-input|cache-write-input)-tokens$',
         ['model', 'token_type']
     ) AS parsed
     FROM raw.billing

@@ -51,6 +51,15 @@ class TextSlot:
     key: Any
 
 
+def event_input_tokens(usage: Usage) -> int | None:
+    """The input as the event counts it, cache reads and writes included (docs/telemetry.md). Every
+    native count leaves them out: Anthropic's ``usage.input_tokens``, Bedrock's
+    ``x-amzn-bedrock-input-token-count`` and ``inputTokenCount``."""
+    if usage.input_tokens is None:
+        return None
+    return usage.input_tokens + (usage.cache_read_tokens or 0) + (usage.cache_write_tokens or 0)
+
+
 @dataclass(slots=True)
 class Usage:
     """What the provider reported (``None`` = not reported; never guessed)."""
@@ -390,7 +399,7 @@ class NativeDispatcher:
         if not call.priced:
             plan.guardrail_actions = [*plan.guardrail_actions, f"unpriced:{call.ctx.operation}"]
         event = self.gateway.finish(
-            plan, status_code=status, now=now, input_tokens=usage.input_tokens,
+            plan, status_code=status, now=now, input_tokens=event_input_tokens(usage),
             output_tokens=usage.output_tokens or 0, inference_ms=inference_ms, ttft_ms=ttft_ms,
             total_ms=total_ms, gateway_overhead_ms=overhead_ms, streamed=streamed, error=error,
             cache_read_tokens=usage.cache_read_tokens, cache_write_tokens=usage.cache_write_tokens,

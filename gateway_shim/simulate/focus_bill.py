@@ -3,8 +3,9 @@
 Computed from the provider's side only: the tokens its invocation logs counted per day and model
 (``InvocationLogWriter.usage``) at its own list prices (the scenario's ``provider.prices``, which
 need not match the gateway's catalog), less the negotiated discount (billed = effective < list). One
-row per day x model x token type; the run's last ``bill_lag_days`` are not billed yet. Money is
-``Decimal`` written as DECIMAL(38, 10): a price in cents per 1M tokens times a token count is exact.
+row per day x model x token type (input, output and, as AWS bills them apart, cache reads); the
+run's last ``bill_lag_days`` are not billed yet. Money is ``Decimal`` written as DECIMAL(38, 10): a
+price in cents per 1M tokens times a token count is exact.
 """
 
 from __future__ import annotations
@@ -85,7 +86,7 @@ def bill_rows(side: ProviderSide, usage: Usage, last_billed: dt.date) -> list[di
     """The FOCUS rows for every (day, model) of ``usage`` up to ``last_billed``."""
     rows = []
     code = REGION_CODES.get(side.region, side.region.upper().replace("-", ""))
-    for (day, model), (tokens_in, tokens_out) in sorted(usage.items()):
+    for (day, model), (tokens_in, tokens_out, cache_read) in sorted(usage.items()):
         if day > last_billed:
             continue
         price = side.price_on(model, day)
@@ -94,6 +95,7 @@ def bill_rows(side: ProviderSide, usage: Usage, last_billed: dt.date) -> list[di
         for kind, quantity, per_mtok in (
             ("input", tokens_in, price.input_per_mtok),
             ("output", tokens_out, price.output_per_mtok),
+            ("cache-read-input", cache_read, price.cache_read_price),
         ):
             if quantity:
                 rows.append(_row(side, code, day, model, kind, quantity, per_mtok / _MILLION))

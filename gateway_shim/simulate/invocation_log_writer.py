@@ -5,7 +5,9 @@ engine completes (``on_served``, including calls the gateway then gave up on), p
 make with their own IAM roles (the scenario's ``provider.direct_callers``), which never reach the
 gateway. Records are AWS's format (built by ``simulated_provider/invocation_log.py``, shared with
 the live ``aigw provider``), delivered per hour under
-``AWSLogs/<account>/BedrockModelInvocationLogs/<region>/YYYY/MM/DD/HH/``.
+``AWSLogs/<account>/BedrockModelInvocationLogs/<region>/YYYY/MM/DD/HH/``. Cached input is counted as
+Bedrock counts it: apart from ``inputTokenCount``, in ``cacheReadInputTokenCount`` (the same reads the
+engine gives the call's event, where they are part of ``input_tokens``).
 Object names derive from the run's identity, so a rerun overwrites its own objects. The per day x
 model token totals go to the bill (``focus_bill.py``): the provider's side, never the gateway's events.
 """
@@ -19,8 +21,10 @@ from collections import defaultdict
 import numpy as np
 
 from gateway_shim.simulate.scenario import DirectCaller, Lognormal, Scenario
+from gateway_shim.simulated_provider.answers import cached_tokens
 from gateway_shim.simulated_provider.invocation_log import (
     RecordFormat,
+    cache_counts,
     gzip_lines,
     json_text,
     object_key,
@@ -32,7 +36,8 @@ from gateway_shim.types import Plan, Target
 
 HOUR_S = 3600.0
 Usage = dict[tuple[dt.date, str], list[int]]
-"""(UTC day, model) -> [input tokens, output tokens] of every call served."""
+"""(UTC day, model) -> [input tokens not from the cache, output tokens, cache-read tokens] of every
+call served, as Bedrock counts and bills them."""
 
 
 class InvocationLogWriter:
@@ -52,14 +57,14 @@ class InvocationLogWriter:
         assert side is not None
         self.location = location
         self.side = side
-        self._hourly_usage: dict[tuple[int, str], list[int]] = defaultdict(lambda: [0, 0])
+        self._hourly_usage: dict[tuple[int, str], list[int]] = defaultdict(lambda: [0, 0, 0])
         self.records = 0
         self.objects = 0
         self._origin = dt.datetime.combine(start, dt.time(), tzinfo=dt.UTC)
         self._origin_s = self._origin.timestamp()
         self._run_key = run_key
         self._providers = frozenset(side.providers)
-        self._hours: dict[int, list[tuple[float, str, str, str, int, int, str]]] = defaultdict(list)
+        self._hours: dict[int, list[tuple[float, str, str, str, int, int, int, str]]] = defaultdict(list)
         self._deliveries: dict[int, int] = defaultdict(int)  # objects written per hour so far
         # Request ids are UUID-shaped: a random prefix per run, then a sequence number (unique, cheap).
         h = f"{random.Random(f'{seed}:{run_key}:request-ids').getrandbits(80):020x}"
@@ -83,14 +88,18 @@ class InvocationLogWriter:
             }
         )
         operation = "ConverseStream" if plan.ctx.stream else "Converse"
+        # The engine's rule for the event's cache reads (an embedding reads no prompt cache).
+        embedding = plan.ctx.operation == "embeddings"
+        read = 0 if embedding else cached_tokens(response.input_tokens, response.digest)
         self._add(
             now,
             self._gateway_arn,
             operation,
             target.model,
-            response.input_tokens,
+            response.input_tokens - read,
             response.output_tokens,
             metadata,
+            read,
         )
 
     def on_hour(self, hours_done: int) -> None:
@@ -106,6 +115,7 @@ class InvocationLogWriter:
                     tokens_in,
                     tokens_out,
                     "",
+                    0,
                 )
         for done in sorted(h for h in self._hours if h <= hour - 1):
             self._write(done)
@@ -121,27 +131,37 @@ class InvocationLogWriter:
         return text
 
     def _add(
-        self, now: float, arn: str, operation: str, model: str, tokens_in: int, tokens_out: int, metadata: str
+        self,
+        now: float,
+        arn: str,
+        operation: str,
+        model: str,
+        tokens_in: int,
+        tokens_out: int,
+        metadata: str,
+        cache_read: int,
     ) -> None:
-        """Hold the call in its hour; formatting waits for the hour's write (one pass, no datetimes)."""
+        """Hold the call in its hour; formatting waits for the hour's write (one pass, no datetimes).
+        ``tokens_in`` excludes the ``cache_read`` tokens, as Bedrock's ``inputTokenCount`` does."""
         since = now - self._origin_s
         hour = int(since // HOUR_S)
         self._hours[hour].append(
-            (since - hour * HOUR_S, arn, operation, model, tokens_in, tokens_out, metadata)
+            (since - hour * HOUR_S, arn, operation, model, tokens_in, tokens_out, cache_read, metadata)
         )
         totals = self._hourly_usage[(hour, model)]
         totals[0] += tokens_in
         totals[1] += tokens_out
+        totals[2] += cache_read
         self.records += 1
 
     @property
     def usage(self) -> Usage:
-        """(UTC day, model) -> [input tokens, output tokens] of every call logged so far."""
-        days: Usage = defaultdict(lambda: [0, 0])
-        for (hour, model), (tokens_in, tokens_out) in self._hourly_usage.items():
+        """(UTC day, model) -> [uncached input, output, cache-read tokens] of every call logged so far."""
+        days: Usage = defaultdict(lambda: [0, 0, 0])
+        for (hour, model), counts in self._hourly_usage.items():
             totals = days[((self._origin + dt.timedelta(hours=hour)).date(), model)]
-            totals[0] += tokens_in
-            totals[1] += tokens_out
+            for i, count in enumerate(counts):
+                totals[i] += count
         return dict(days)
 
     def _write(self, hour: int) -> None:
@@ -151,7 +171,7 @@ class InvocationLogWriter:
         line, id_prefix, model_json = self._format.line, self._id_prefix, self._json
         sequence = self._sequence
         lines = []
-        for offset, arn, operation, model, tokens_in, tokens_out, metadata in calls:
+        for offset, arn, operation, model, tokens_in, tokens_out, cache_read, metadata in calls:
             millis = int(offset * 1000)
             seconds, millis = divmod(millis, 1000)
             minutes, seconds = divmod(seconds, 60)
@@ -165,7 +185,7 @@ class InvocationLogWriter:
                     model_json(model),
                     tokens_in,
                     tokens_out,
-                    "",
+                    cache_counts(cache_read, 0) if cache_read else "",
                     metadata,
                 )
             )

@@ -232,6 +232,12 @@ class ProviderPrice(Strict):
     effective_from: dt.date
     input_per_mtok: Annotated[Decimal, Field(ge=0)]
     output_per_mtok: Annotated[Decimal, Field(ge=0)]
+    cache_read_per_mtok: Annotated[Decimal | None, Field(ge=0)] = None
+    """Prompt-cache reads (billed on their own usage type); unset: the input price."""
+
+    @property
+    def cache_read_price(self) -> Decimal:
+        return self.input_per_mtok if self.cache_read_per_mtok is None else self.cache_read_per_mtok
 
 
 class DirectCaller(Strict):

@@ -1,6 +1,8 @@
 """The reconciliation marts computed independently, in plain Python with Decimal, from the raw files the
 test wrote (the events, the invocation-log records, the bill rows): docs/analysts.md's definitions
-written a second time, never reading the warehouse or the pipeline's SQL."""
+written a second time, never reading the warehouse or the pipeline's SQL. Input counts cached input on
+every side, as the events do: a log record's ``inputTokenCount`` plus its cache read and write counts,
+the bill's input plus its cache-read and cache-write lines."""
 
 from __future__ import annotations
 
@@ -20,8 +22,50 @@ def _day(record: dict[str, Any]) -> dt.date:
     return dt.date.fromisoformat(record["timestamp"][:10])
 
 
+KINDS = {
+    "input": "input",
+    "output": "output",
+    "cache-read-input": "cache_read",
+    "cache-write-input": "cache_write",
+}
+"""The bill's usage-type token types -> this module's names."""
+
+
 def gateway_traces(events: list[dict[str, Any]]) -> set[str]:
     return {e["trace_id"] for e in events if e["trace_id"]}
+
+
+def logged_counts(record: dict[str, Any]) -> dict[str, int]:
+    """(uncached input, output, cache read, cache write) of a log record, by name."""
+    return {
+        "input": record["input"]["inputTokenCount"],
+        "output": record["output"]["outputTokenCount"],
+        "cache_read": record["input"].get("cacheReadInputTokenCount", 0),
+        "cache_write": record["input"].get("cacheWriteInputTokenCount", 0),
+    }
+
+
+def usage_of(bill_row: dict[str, Any]) -> tuple[str, str]:
+    """(model, token kind) of a bill row, from its usage type `<region>-<model>-<type>-tokens`."""
+    usage = bill_row["x_UsageType"].split("-", 1)[1].removesuffix("-tokens")
+    for kind in sorted(KINDS, key=len, reverse=True):
+        if usage.endswith(f"-{kind}"):
+            return usage.removesuffix(f"-{kind}"), KINDS[kind]
+    raise AssertionError(bill_row["x_UsageType"])
+
+
+def catalog_cost(price: Any, tokens: dict[str, int]) -> float:
+    """USD at the catalog's price: the uncached input at the input price, the cache at its own prices
+    (unset: the input price). ``tokens["input"]`` includes the cache."""
+    read = price.input_per_mtok if price.cache_read_per_mtok is None else price.cache_read_per_mtok
+    write = price.input_per_mtok if price.cache_write_per_mtok is None else price.cache_write_per_mtok
+    uncached = tokens["input"] - tokens["cache_read"] - tokens["cache_write"]
+    return (
+        uncached * price.input_per_mtok
+        + tokens["cache_read"] * read
+        + tokens["cache_write"] * write
+        + tokens["output"] * price.output_per_mtok
+    ) / 1e6
 
 
 def reconciliation_daily(
@@ -29,7 +73,7 @@ def reconciliation_daily(
 ) -> dict[Key, dict[str, Any]]:
     account = config.reconciliation.account_id
     assert account is not None
-    zero = {"requests": 0, "input": 0, "output": 0}
+    zero = {"requests": 0, "input": 0, "output": 0, "cache_read": 0, "cache_write": 0}
     rows: dict[Key, dict[str, Any]] = defaultdict(
         lambda: {
             "gateway": dict(zero),
@@ -38,6 +82,8 @@ def reconciliation_daily(
             "billed": {
                 "input": 0,
                 "output": 0,
+                "cache_read": 0,
+                "cache_write": 0,
                 "list": Decimal(0),
                 "effective": Decimal(0),
                 "billed": Decimal(0),
@@ -59,24 +105,28 @@ def reconciliation_daily(
         side["requests"] += 1
         side["input"] += e["input_tokens"] or 0
         side["output"] += e["output_tokens"] or 0
+        side["cache_read"] += e.get("cache_read_tokens") or 0
+        side["cache_write"] += e.get("cache_write_tokens") or 0
     traces = gateway_traces(events)
     for r in records:
         row = rows[(_day(r), r["accountId"], r["region"], r["modelId"])]
         sides = [row["logged"]]
         if r.get("requestMetadata", {}).get("aigw_trace_id") in traces:
             sides.append(row["logged_gateway"])
+        counts = logged_counts(r)
         for side in sides:
             side["requests"] += 1
-            side["input"] += r["input"]["inputTokenCount"]
-            side["output"] += r["output"]["outputTokenCount"]
+            side["input"] += counts["input"] + counts["cache_read"] + counts["cache_write"]
+            side["output"] += counts["output"]
+            side["cache_read"] += counts["cache_read"]
+            side["cache_write"] += counts["cache_write"]
     for b in bill:
-        usage = b["x_UsageType"].split("-", 1)[1]
-        model, kind = usage.removesuffix("-input-tokens"), "input"
-        if usage.endswith("-output-tokens"):
-            model, kind = usage.removesuffix("-output-tokens"), "output"
+        model, kind = usage_of(b)
         row = rows[(b["ChargePeriodStart"].date(), b["SubAccountId"], b["RegionId"], model)]
         row["has_bill"] = True
         row["billed"][kind] += int(b["ConsumedQuantity"])
+        if kind.startswith("cache"):
+            row["billed"]["input"] += int(b["ConsumedQuantity"])
         row["billed"]["list"] += b["ListCost"]
         row["billed"]["effective"] += b["EffectiveCost"]
         row["billed"]["billed"] += b["BilledCost"]
@@ -87,17 +137,9 @@ def reconciliation_daily(
     for (day, _, _, model), row in rows.items():
         price = config.price_on(model, day)
         logged = row["logged"]
-        row["catalog_cost"] = (
-            None
-            if price is None
-            else (logged["input"] * price.input_per_mtok + logged["output"] * price.output_per_mtok) / 1e6
-        )
+        row["catalog_cost"] = None if price is None else catalog_cost(price, logged)
         gateway = row["gateway"]
-        row["gateway_cost"] = (
-            0.0
-            if price is None
-            else (gateway["input"] * price.input_per_mtok + gateway["output"] * price.output_per_mtok) / 1e6
-        )
+        row["gateway_cost"] = 0.0 if price is None else catalog_cost(price, gateway)
         gw_tokens = gateway["input"] + gateway["output"]
         lg_tokens = row["logged_gateway"]["input"] + row["logged_gateway"]["output"]
         all_logged = logged["input"] + logged["output"]
@@ -131,9 +173,7 @@ def effective_rates(
         lambda: [Decimal(0), Decimal(0)]
     )
     for b in bill:
-        usage = b["x_UsageType"].split("-", 1)[1]
-        kind = "output" if usage.endswith("-output-tokens") else "input"
-        model = usage.removesuffix(f"-{kind}-tokens")
+        model, kind = usage_of(b)
         entry = sums[(b["SubAccountId"], b["RegionId"], model, kind, b["ChargePeriodStart"].date())]
         entry[0] += b["EffectiveCost"]
         entry[1] += b["ConsumedQuantity"]
@@ -146,11 +186,12 @@ def effective_rates(
 def shadow_spend(
     events: list[dict[str, Any]], records: list[dict[str, Any]], bill: list[dict[str, Any]], config: Config
 ) -> dict[tuple[dt.date, str, str, str], dict[str, Any]]:
-    """(day, identity, team, model) -> requests, tokens, cost at the bill's effective rate (as of the day)."""
+    """(day, identity, team, model) -> requests, tokens (input incl. cache), cost at the bill's effective
+    rate per token type (as of the day)."""
     traces = gateway_traces(events)
     rates = effective_rates(bill)
     rows: dict[tuple[dt.date, str, str, str], dict[str, Any]] = defaultdict(
-        lambda: {"requests": 0, "input": 0, "output": 0}
+        lambda: {"requests": 0, "input": 0, "output": 0, "cache_read": 0, "cache_write": 0}
     )
     for r in records:
         if r.get("requestMetadata", {}).get("aigw_trace_id") in traces:
@@ -160,12 +201,12 @@ def shadow_spend(
         team = max(teams)[1] if teams else "unmapped"
         row = rows[(_day(r), arn, team, r["modelId"])]
         row["requests"] += 1
-        row["input"] += r["input"]["inputTokenCount"]
-        row["output"] += r["output"]["outputTokenCount"]
+        for kind, count in logged_counts(r).items():
+            row[kind] += count
         row["account"], row["region"] = r["accountId"], r["region"]
     for (day, _, _, model), row in rows.items():
         cost = Decimal(0)
-        for kind in ("input", "output"):
+        for kind in ("input", "output", "cache_read", "cache_write"):
             known = [
                 rate
                 for when, rate in rates.get((row["account"], row["region"], model, kind), [])
@@ -174,4 +215,5 @@ def shadow_spend(
             if known:
                 cost += row[kind] * known[-1]
         row["cost"] = cost
+        row["input"] += row["cache_read"] + row["cache_write"]
     return dict(rows)

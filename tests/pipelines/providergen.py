@@ -1,12 +1,14 @@
 """The provider's side of the test lake, written by the test: Bedrock invocation logs and a FOCUS bill.
 
 Logs: one record per Bedrock call the lake's events say was served, with the gateway's trace id in
-``requestMetadata``, plus calls outside the gateway (a mapped research role, including a model the
-gateway never routes, and an unmapped script user). Traps: an hour's object delivered twice, records
-repeated in the next hour's object, a malformed line, a late object for an old day (``add_late_logs``),
-an object that is not gzip. Bill: per day x model x token type from the distinct logged calls at the
-provider's own prices (Haiku's rise billed from 2026-11-13, two days before the catalog has it) with a
-10% discount; 2026-11-20 not billed yet; a billing object that is not Parquet.
+``requestMetadata`` and, as Bedrock counts them, the cached input apart (``inputTokenCount`` excludes
+the cache reads and writes the event's ``input_tokens`` includes), plus calls outside the gateway (a
+mapped research role, including a model the gateway never routes, and an unmapped script user).
+Traps: an hour's object delivered twice, records repeated in the next hour's object, a malformed
+line, a late object for an old day (``add_late_logs``), an object that is not gzip. Bill: per day x
+model x token type from the distinct logged calls at the provider's own prices (Haiku's rise billed
+from 2026-11-13, two days before the catalog has it) with a 10% discount, cache reads and writes on
+their own usage types; 2026-11-20 not billed yet; a billing object that is not Parquet.
 """
 
 from __future__ import annotations
@@ -38,25 +40,37 @@ UNBILLED_DAY = LAST_DAY
 MALFORMED_LINE = b'{"schemaType": "ModelInvocationLog", "timestamp": "2026-11-09T07:00:00Z", "requestId": '
 NOT_GZIP = "AWSLogs/111122223333/BedrockModelInvocationLogs/us-east-1/2026/11/10/07/broken.json.gz"
 NOT_PARQUET = "focus-export/data/BILLING_PERIOD=2026-11/broken.parquet"
-# USD per 1M tokens, the provider's own list: the catalog's, except Haiku's rise starting two days early.
-PROVIDER_PRICES: dict[str, list[tuple[dt.date, Decimal, Decimal]]] = {
+TOKEN_TYPES = ("input", "output", "cache-read-input", "cache-write-input")
+"""The bill's token types in a price tuple's order (AWS's usage type `<region>-<model>-<type>-tokens`)."""
+Prices = tuple[Decimal, Decimal, Decimal, Decimal]
+"""USD per 1M tokens: input, output, cache read, cache write."""
+
+
+def _d(*values: str) -> Prices:
+    a, b, c, d = (Decimal(v) for v in values)
+    return a, b, c, d
+
+
+# The provider's own list: the catalog's (a cache price the catalog leaves unset is its input price),
+# except Haiku's rise starting two days early.
+PROVIDER_PRICES: dict[str, list[tuple[dt.date, Prices]]] = {
     "anthropic.claude-3-5-haiku-v1": [
-        (dt.date(2026, 1, 1), Decimal("0.80"), Decimal("4.00")),
-        (dt.date(2026, 11, 13), Decimal("1.00"), Decimal("5.00")),
+        (dt.date(2026, 1, 1), _d("0.80", "4.00", "0.08", "1.00")),
+        (dt.date(2026, 11, 13), _d("1.00", "5.00", "0.10", "1.25")),
     ],
-    "anthropic.claude-3-7-sonnet-v1": [(dt.date(2026, 1, 1), Decimal("3.00"), Decimal("15.00"))],
-    "meta.llama3-1-70b-instruct-v1": [(dt.date(2026, 1, 1), Decimal("0.72"), Decimal("0.72"))],
-    "amazon.nova-lite-v1": [(dt.date(2026, 1, 1), Decimal("0.06"), Decimal("0.24"))],
-    "amazon.titan-text-express-v1": [(dt.date(2026, 1, 1), Decimal("0.20"), Decimal("0.60"))],
-    UNROUTED_MODEL: [(dt.date(2026, 1, 1), Decimal("0.50"), Decimal("1.50"))],
+    "anthropic.claude-3-7-sonnet-v1": [(dt.date(2026, 1, 1), _d("3.00", "15.00", "3.00", "3.00"))],
+    "meta.llama3-1-70b-instruct-v1": [(dt.date(2026, 1, 1), _d("0.72", "0.72", "0.72", "0.72"))],
+    "amazon.nova-lite-v1": [(dt.date(2026, 1, 1), _d("0.06", "0.24", "0.06", "0.06"))],
+    "amazon.titan-text-express-v1": [(dt.date(2026, 1, 1), _d("0.20", "0.60", "0.20", "0.20"))],
+    UNROUTED_MODEL: [(dt.date(2026, 1, 1), _d("0.50", "1.50", "0.05", "0.625"))],
 }
 
 
-Pricing = Callable[[str, dt.date], tuple[Decimal, Decimal]]
+Pricing = Callable[[str, dt.date], Prices]
 
 
-def provider_price(model: str, day: dt.date) -> tuple[Decimal, Decimal]:
-    return max((p for p in PROVIDER_PRICES[model] if p[0] <= day), key=lambda p: p[0])[1:]
+def provider_price(model: str, day: dt.date) -> Prices:
+    return max((p for p in PROVIDER_PRICES[model] if p[0] <= day), key=lambda p: p[0])[1]
 
 
 @dataclass
@@ -68,8 +82,17 @@ class ProviderRecords:
 
 
 def record(event_or_call: dict[str, Any], request_id: str, arn: str) -> dict[str, Any]:
-    """A ModelInvocationLog record as Bedrock writes it (text delivery off: no bodies)."""
+    """A ModelInvocationLog record as Bedrock writes it (text delivery off: no bodies). The event's
+    ``input_tokens`` include its cache reads and writes; Bedrock's ``inputTokenCount`` does not, it
+    counts them apart (only when the call reported them)."""
     metadata = event_or_call.get("metadata")
+    read, write = event_or_call.get("cache_read_tokens"), event_or_call.get("cache_write_tokens")
+    logged_input: dict[str, Any] = {
+        "inputContentType": "application/json",
+        "inputTokenCount": event_or_call["input_tokens"] - (read or 0) - (write or 0),
+    }
+    if read is not None or write is not None:
+        logged_input |= {"cacheReadInputTokenCount": read or 0, "cacheWriteInputTokenCount": write or 0}
     result = {
         "schemaType": "ModelInvocationLog",
         "schemaVersion": "1.0",
@@ -80,7 +103,7 @@ def record(event_or_call: dict[str, Any], request_id: str, arn: str) -> dict[str
         "requestId": request_id,
         "operation": "Converse",
         "modelId": event_or_call["model_name"],
-        "input": {"inputContentType": "application/json", "inputTokenCount": event_or_call["input_tokens"]},
+        "input": logged_input,
         "output": {
             "outputContentType": "application/json",
             "outputTokenCount": event_or_call["output_tokens"],
@@ -120,12 +143,16 @@ def shadow_records(rng: random.Random) -> list[dict[str, Any]]:
             moment = dt.datetime(day.year, day.month, day.day, 9 + i % 8, tzinfo=dt.UTC) + dt.timedelta(
                 seconds=rng.randrange(3600)
             )
+            tokens_in = rng.randint(500, 9000)
             call = {
                 "ts": moment,
                 "model_name": model,
-                "input_tokens": rng.randint(500, 9000),
+                "input_tokens": tokens_in,
                 "output_tokens": rng.randint(20, 1500),
             }
+            if i % 3 == 1:  # a notebook re-sending a long prompt: read from (or written to) the cache
+                call |= {"cache_read_tokens": rng.randint(0, tokens_in // 2),
+                         "cache_write_tokens": rng.randint(0, tokens_in // 4)}
             calls.append(record(call, str(uuid.UUID(int=rng.getrandbits(128))), arn))
         day += dt.timedelta(days=1)
     return calls
@@ -195,22 +222,26 @@ def add_late_logs(provider: ProviderRecords, late_events: list[dict[str, Any]]) 
 
 
 def write_bill(provider: ProviderRecords, price: Pricing = provider_price) -> None:
-    """FOCUS 1.0 rows per day x model x token type, one Parquet object per billing period."""
+    """FOCUS 1.0 rows per day x model x token type (input, output, cache read, cache write: AWS bills
+    cached input on its own usage types), one Parquet object per billing period."""
     usage: dict[tuple[dt.date, str, str], int] = {}
     for item in provider.records:
         day = dt.date.fromisoformat(item["timestamp"][:10])
         if day >= UNBILLED_DAY:
             continue
-        for kind, count in (
-            ("input", item["input"]["inputTokenCount"]),
-            ("output", item["output"]["outputTokenCount"]),
-        ):
-            key = (day, item["modelId"], kind)
-            usage[key] = usage.get(key, 0) + count
+        counts = (
+            item["input"]["inputTokenCount"],
+            item["output"]["outputTokenCount"],
+            item["input"].get("cacheReadInputTokenCount", 0),
+            item["input"].get("cacheWriteInputTokenCount", 0),
+        )
+        for kind, count in zip(TOKEN_TYPES, counts, strict=True):
+            if count or not kind.startswith("cache"):
+                key = (day, item["modelId"], kind)
+                usage[key] = usage.get(key, 0) + count
     rows = []
     for (day, model, kind), quantity in sorted(usage.items()):
-        input_price, output_price = price(model, day)
-        unit = (input_price if kind == "input" else output_price) / Decimal(1_000_000)
+        unit = price(model, day)[TOKEN_TYPES.index(kind)] / Decimal(1_000_000)
         list_cost = unit * quantity
         effective = list_cost * (1 - DISCOUNT)
         start = dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)

@@ -89,6 +89,11 @@ def test_reconciliation_daily_matches_the_raw_files(built: Built) -> None:
             want["logged_gateway"]["requests"],
             want["logged_gateway"]["input"],
         ), where
+        for side, prefix in (("gateway", "gateway"), ("logged", "logged")):
+            assert (row[f"{prefix}_cache_read_input_tokens"], row[f"{prefix}_cache_write_input_tokens"]) == (
+                want[side]["cache_read"],
+                want[side]["cache_write"],
+            ), where
         assert row["shadow_requests"] == want["logged"]["requests"] - want["logged_gateway"]["requests"]
         assert row["gateway_cost_usd"] == pytest.approx(want["gateway_cost"], rel=1e-9, abs=1e-12), where
         if want["catalog_cost"] is None:
@@ -99,6 +104,10 @@ def test_reconciliation_daily_matches_the_raw_files(built: Built) -> None:
             assert Decimal(row["list_text"]) == want["billed"]["list"], where
             assert Decimal(row["eff_text"]) == want["billed"]["effective"], where
             assert row["billed_input_tokens"] == want["billed"]["input"], where
+            assert (row["billed_cache_read_input_tokens"], row["billed_cache_write_input_tokens"]) == (
+                want["billed"]["cache_read"],
+                want["billed"]["cache_write"],
+            ), where
         else:
             assert row["billed_list_cost_usd"] is None, where
         assert row["status"] == want["status"], where
@@ -137,11 +146,13 @@ def test_shadow_spend_matches_the_raw_files(built: Built) -> None:
     assert mart.height == len(wanted)
     for row in mart.iter_rows(named=True):
         want = wanted[(row["day"], row["identity_arn"], row["team"], row["model"])]
-        assert (row["requests"], row["input_tokens"], row["output_tokens"]) == (
-            want["requests"],
-            want["input"],
-            want["output"],
-        )
+        assert (
+            row["requests"],
+            row["input_tokens"],
+            row["output_tokens"],
+            row["cache_read_input_tokens"],
+            row["cache_write_input_tokens"],
+        ) == (want["requests"], want["input"], want["output"], want["cache_read"], want["cache_write"])
         assert float(Decimal(row["cost_text"])) == pytest.approx(float(want["cost"]), rel=1e-9)
     teams = dict(built.frame("SELECT DISTINCT identity_arn, team FROM marts.shadow_spend").iter_rows())
     assert teams == {RESEARCH_ARN: "research", SCRIPT_ARN: "unmapped"}

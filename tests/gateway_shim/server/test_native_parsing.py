@@ -15,7 +15,9 @@ from gateway_shim.server.bedrock_api import (
 )
 from gateway_shim.server.errors import ApiError
 from gateway_shim.server.http import Request
-from gateway_shim.server.native_calls import TextSlot, collect_texts, slot_messages
+from gateway_shim.server.messages_api import MessagesDoor
+from gateway_shim.server.native_calls import TextSlot, Usage, collect_texts, event_input_tokens, slot_messages
+from gateway_shim.upstream.native import NativeResponse
 
 MODEL = "anthropic.claude-3-5-haiku-20241022-v1%3A0"
 
@@ -99,3 +101,17 @@ def found_start() -> tuple[Operation, dict[str, str]]:
     found = match_operation("POST", "/async-invoke")
     assert found is not None
     return found
+
+
+def test_native_usage_counts_cached_input_in_the_event_input_as_every_other_door_does() -> None:
+    """Anthropic's ``usage.input_tokens`` (and Bedrock's native counts) leave the cached input out; the
+    event's ``input_tokens`` includes it, so the cost (cache at its own price) and the reconciliation
+    with Bedrock's logs (inputTokenCount + cache counts) see the same input as for chat."""
+    usage_doc = {"input_tokens": 40, "output_tokens": 7, "cache_read_input_tokens": 2048,
+                 "cache_creation_input_tokens": 512}
+    body = {"id": "msg_1", "type": "message", "role": "assistant",
+            "content": [{"type": "text", "text": "hi"}], "stop_reason": "end_turn", "usage": usage_doc}
+    usage = MessagesDoor.answer(NativeResponse(200, [], orjson.dumps(body))).usage
+    assert (usage.input_tokens, usage.cache_read_tokens, usage.cache_write_tokens) == (40, 2048, 512)
+    assert event_input_tokens(usage) == 40 + 2048 + 512
+    assert event_input_tokens(Usage(input_tokens=40)) == 40 and event_input_tokens(Usage()) is None

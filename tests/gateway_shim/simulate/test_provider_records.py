@@ -71,12 +71,17 @@ def test_every_served_bedrock_call_is_logged_with_the_gateways_join_keys(
         logged = by_trace[event["trace_id"]]
         last = logged[-1]
         assert last["modelId"] == event["model_name"]
+        # As Bedrock counts it: the cached input apart from inputTokenCount (the event includes it).
+        read = event["cache_read_tokens"] or 0
         assert (last["input"]["inputTokenCount"], last["output"]["outputTokenCount"]) == (
-            event["input_tokens"],
+            event["input_tokens"] - read,
             event["output_tokens"],
         )
+        assert last["input"].get("cacheReadInputTokenCount", 0) == read
+        assert last["input"].get("cacheWriteInputTokenCount", 0) == 0
         assert last["requestMetadata"]["aigw_tenant"] == event["tenant_id"]
         assert last["identity"]["arn"] == GATEWAY
+    assert any(e["cache_read_tokens"] for e in served)  # long prompts read the cache
     models = {r["modelId"] for r in records}
     assert HAIKU in models and not models & {"gpt-4o-mini", "mistral-7b-instruct"}  # other providers' models
 
@@ -100,19 +105,19 @@ def test_the_bill_is_the_logged_tokens_at_the_providers_prices_less_the_discount
         day = dt.date.fromisoformat(r["timestamp"][:10])
         usage[(day, r["modelId"], "input")] += r["input"]["inputTokenCount"]
         usage[(day, r["modelId"], "output")] += r["output"]["outputTokenCount"]
+        usage[(day, r["modelId"], "cache-read-input")] += r["input"].get("cacheReadInputTokenCount", 0)
     last_billed = START + dt.timedelta(days=DAYS - 2)  # bill_lag_days: 1
     wanted = {k: v for k, v in usage.items() if k[0] <= last_billed and v}
     bill = _bill(lake)
-    got = {
-        (
-            row["ChargePeriodStart"].date(),
-            row["x_UsageType"].removeprefix("USE1-").rsplit("-", 2)[0],
-            row["x_UsageType"].rsplit("-", 2)[1],
-        ): row
-        for row in bill
-    }
+    got = {}
+    for row in bill:
+        usage_type = row["x_UsageType"].removeprefix("USE1-").removesuffix("-tokens")
+        kind = next(k for k in ("cache-read-input", "input", "output") if usage_type.endswith(f"-{k}"))
+        got[(row["ChargePeriodStart"].date(), usage_type.removesuffix(f"-{kind}"), kind)] = row
     assert got.keys() == wanted.keys()
+    assert any(kind == "cache-read-input" for _, _, kind in got)
     haiku_input = {"2026-11-10": Decimal("0.80"), "2026-11-12": Decimal("1.00")}
+    haiku_cache_read = {"2026-11-10": Decimal("0.08"), "2026-11-12": Decimal("0.10")}
     for key, row in got.items():
         assert row["ConsumedQuantity"] == wanted[key]
         assert row["ListCost"] == row["ListUnitPrice"] * wanted[key]
@@ -120,4 +125,6 @@ def test_the_bill_is_the_logged_tokens_at_the_providers_prices_less_the_discount
         assert row["EffectiveCost"] < row["ListCost"]
         if key[1] == HAIKU and key[2] == "input" and str(key[0]) in haiku_input:
             assert row["ListUnitPrice"] * 1_000_000 == haiku_input[str(key[0])]  # the provider's own rise
+        if key[1] == HAIKU and key[2] == "cache-read-input" and str(key[0]) in haiku_cache_read:
+            assert row["ListUnitPrice"] * 1_000_000 == haiku_cache_read[str(key[0])]
     assert {row["ServiceName"] for row in bill} == {"Amazon Bedrock"}
