@@ -43,7 +43,8 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Lake, Path]:
     """Three days with every part of the price at work: prompt-cache reads and writes, reasoning,
     images (Haiku's per-image price), a per-request fee on every model and unpriced CountTokens calls."""
     folder = tmp_path_factory.mktemp("focus")
-    lake = small_lake(LakeLocation.parse(str(folder / "lake")), folder, days=3, per_hour=20, priced_extras=True)
+    location = LakeLocation.parse(str(folder / "lake"))
+    lake = small_lake(location, folder, days=3, per_hour=20, priced_extras=True)
     warehouse = folder / "warehouse.duckdb"
     assert run(lake, warehouse).success
     return lake, warehouse
@@ -107,7 +108,7 @@ def test_the_export_sums_to_the_showback_per_tenant_and_part_and_to_the_events_p
     for event in lake.events:
         for part, usd in _parts(event, lake).items():
             wanted[(event["tenant_id"], part)] += usd
-    assert {key: usd for key, usd in exported.items()} == {k: v for k, v in wanted.items() if v}  # exact
+    assert dict(exported) == {key: usd for key, usd in wanted.items() if usd}  # exact
     for part in ("input", "cache_read", "cache_write", "output", "request", "image"):
         assert sum(usd for (_, p), usd in exported.items() if p == part) > 0, f"no {part} charge"
     # The same totals as the showback, per tenant and per part: what a FinOps analyst compares.
@@ -151,7 +152,8 @@ def test_allocation_is_in_tags_and_x_columns_after_the_focus_columns(
         assert tags.get("aigw:app") == row["x_App"] and tags.get("aigw:workflow") == row["x_Workflow"]
         assert row["ChargePeriodStart"].date() == row["ChargePeriodEnd"].date() - dt.timedelta(days=1)
         assert row["ConsumedUnit"] == row["PricingUnit"] == UNITS[row["x_CostPart"]]
-        assert row["SkuId"].endswith("/" + row["x_CostPart"]) and row["ServiceCategory"] == "AI and Machine Learning"
+        assert row["SkuId"].endswith("/" + row["x_CostPart"])
+        assert row["ServiceCategory"] == "AI and Machine Learning"
     assert {r["ServiceName"] for r in rows if r["x_GatewayProvider"] == "bedrock"} == {"Amazon Bedrock"}
 
 
