@@ -2,10 +2,11 @@
 
 FOCUS 1.0, the newest version the FinOps Foundation's ``focus-validator`` supports on Python 3.11
 (its 2.x needs 3.12). One charge per day x tenant x team x app x workflow x lane x provider x model x
-token type from ``marts.cost_daily``; allocation goes in ``Tags`` (``aigw:tenant``, ``aigw:team``,
-``aigw:app``, ``aigw:workflow``, ``aigw:lane``) and in ``x_`` columns. The gateway's providers are
-named from the config: those in ``reconciliation.providers`` are AWS / Amazon Bedrock in the
-provider's region; the others keep their config name.
+cost part (input, cache read, cache write, output tokens, per-request and per-image fees) from
+``marts.cost_daily``, so the costs sum to the cost marts; allocation goes in ``Tags``
+(``aigw:tenant``, ``aigw:team``, ``aigw:app``, ``aigw:workflow``, ``aigw:lane``) and in ``x_``
+columns. The gateway's providers are named from the config: those in ``reconciliation.providers``
+are AWS / Amazon Bedrock in the provider's region; the others keep their config name.
 """
 
 from __future__ import annotations

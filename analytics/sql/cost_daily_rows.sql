@@ -7,18 +7,20 @@
 -- cost_usd = input_cost_usd (input tokens not read from or written to the prompt cache, at the input
 -- price) + cached_input_cost_usd (cache reads and writes at their own prices) + output_cost_usd
 -- (output tokens that are not reasoning) + reasoning_cost_usd (reasoning tokens, at the output price)
--- + request_cost_usd (per_request_usd for each ok request) + image_cost_usd (input_image_usd for each
--- image an ok, priced request sent). Cache and reasoning tokens are part of input_tokens and
+-- + request_cost_usd (per_request_usd for each ok, priced request) + image_cost_usd (input_image_usd for
+-- each image an ok, priced request sent). Cache and reasoning tokens are part of input_tokens and
 -- output_tokens; missing counts (schema v1, providers that do not report them, early v2 rows without
 -- input_images) are 0.
 -- Tokens of operations the gateway records unpriced (estimated_cost_usd NULL) count in input_tokens
--- but not in the cost.
+-- and ok_requests but not in the cost; priced_requests, priced_input_tokens and priced_output_tokens
+-- are what the cost is for (the quantities of `aigw export focus`).
 CREATE OR REPLACE TEMP MACRO cost_daily_rows(days) AS TABLE
 WITH usage AS (
     SELECT
         dt AS day, tenant_id, team, app_id, workflow, latency_class, model_provider, model_name,
         count(*) AS requests,
         count(*) FILTER (WHERE outcome = 'ok') AS ok_requests,
+        count(*) FILTER (WHERE outcome = 'ok' AND estimated_cost_usd IS NOT NULL) AS priced_requests,
         coalesce(sum(input_tokens), 0)::BIGINT AS input_tokens,
         coalesce(sum(output_tokens), 0)::BIGINT AS output_tokens,
         coalesce(sum(cache_read_tokens), 0)::BIGINT AS cache_read_tokens,
@@ -46,7 +48,7 @@ priced AS (
             AS cached_input_cost,
         (u.priced_output_tokens - u.reasoning_tokens) * p.output_per_mtok / 1e6 AS output_cost,
         u.reasoning_tokens * p.output_per_mtok / 1e6 AS reasoning_cost,
-        u.ok_requests * p.per_request_usd AS request_cost,
+        u.priced_requests * p.per_request_usd AS request_cost,
         u.input_images * p.input_image_usd AS image_cost
     FROM usage AS u
     ASOF LEFT JOIN ref.pricing AS p ON u.model_name = p.model AND u.day >= p.effective_from
@@ -67,5 +69,6 @@ SELECT
     CASE WHEN no_tokens THEN 0.0 ELSE output_cost END AS output_cost_usd,
     CASE WHEN no_tokens THEN 0.0 ELSE reasoning_cost END AS reasoning_cost_usd,
     CASE WHEN no_tokens THEN 0.0 ELSE request_cost END AS request_cost_usd,
-    CASE WHEN no_tokens THEN 0.0 ELSE image_cost END AS image_cost_usd
+    CASE WHEN no_tokens THEN 0.0 ELSE image_cost END AS image_cost_usd,
+    priced_requests, priced_input_tokens, priced_output_tokens
 FROM priced;

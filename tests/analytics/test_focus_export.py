@@ -7,8 +7,10 @@ import csv
 import datetime as dt
 import json
 import subprocess
+from collections import defaultdict
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
@@ -32,11 +34,17 @@ VALIDATOR_ALIASES = {
     "ChargeType": "ChargeCategory",
 }
 
+UNITS = {"input": "Tokens", "cache_read": "Tokens", "cache_write": "Tokens", "output": "Tokens",
+         "request": "Requests", "image": "Images"}
+
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Lake, Path]:
+    """Three days with every part of the price at work: prompt-cache reads and writes, reasoning,
+    images (Haiku's per-image price), a per-request fee on every model and unpriced CountTokens calls."""
     folder = tmp_path_factory.mktemp("focus")
-    lake = small_lake(LakeLocation.parse(str(folder / "lake")), folder, days=3, per_hour=20)
+    location = LakeLocation.parse(str(folder / "lake"))
+    lake = small_lake(location, folder, days=3, per_hour=20, priced_extras=True)
     warehouse = folder / "warehouse.duckdb"
     assert run(lake, warehouse).success
     return lake, warehouse
@@ -63,31 +71,66 @@ def _export(built: tuple[Lake, Path], out: Path, month: str = "2026-11") -> str:
     return result.output
 
 
-def test_the_export_sums_to_the_cost_marts_and_to_the_events_priced_independently(
+def _usd(value: float | None) -> Decimal:
+    return Decimal(str(value or 0))
+
+
+def _parts(event: dict[str, Any], lake: Lake) -> dict[str, Decimal]:
+    """One event's charges by cost part, priced exactly from the test's catalog (not the warehouse)."""
+    if not event["model_name"] or event["estimated_cost_usd"] is None or event["outcome"] != "ok":
+        return {}  # refused, failed or recorded unpriced (CountTokens): no charge
+    price = lake.v2.price_on(event["model_name"], event["ts"].date())
+    assert price is not None
+    read, write = event.get("cache_read_tokens") or 0, event.get("cache_write_tokens") or 0
+    return {
+        "input": (event["input_tokens"] - read - write) * _usd(price.input_per_mtok) / 1_000_000,
+        "cache_read": read * _usd(price.cache_read_per_mtok or price.input_per_mtok) / 1_000_000,
+        "cache_write": write * _usd(price.cache_write_per_mtok or price.input_per_mtok) / 1_000_000,
+        "output": event["output_tokens"] * _usd(price.output_per_mtok) / 1_000_000,
+        "request": _usd(price.per_request_usd),
+        "image": (event.get("input_images") or 0) * _usd(price.input_image_usd),
+    }
+
+
+def test_the_export_sums_to_the_showback_per_tenant_and_part_and_to_the_events_priced_independently(
     built: tuple[Lake, Path], tmp_path: Path
 ) -> None:
     lake, warehouse = built
     out = tmp_path / "focus.parquet"
     assert "FOCUS 1.0 rows for 2026-11" in _export(built, out)
-    table = pq.read_table(out)
-    billed = sum((v.as_py() for v in table.column("BilledCost")), Decimal(0))
-    wanted = Decimal(0)
-    for e in lake.events:
-        if e["model_name"] and e["ts"].strftime("%Y-%m") == "2026-11":
-            price = lake.v2.price_on(e["model_name"], e["ts"].date())
-            assert price is not None
-            wanted += (
-                e["input_tokens"] * Decimal(str(price.input_per_mtok))
-                + e["output_tokens"] * Decimal(str(price.output_per_mtok))
-            ) / 1_000_000
-    assert billed == wanted  # exact
+    rows = pq.read_table(out).to_pylist()
+    exported: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+    for row in rows:
+        exported[(row["SubAccountId"], row["x_CostPart"])] += row["BilledCost"]
+        assert row["ListCost"] == row["PricingQuantity"] * row["ListUnitPrice"]  # exact
+        assert row["BilledCost"] == row["EffectiveCost"] == row["ListCost"] == row["ContractedCost"]
+    wanted: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+    for event in lake.events:
+        for part, usd in _parts(event, lake).items():
+            wanted[(event["tenant_id"], part)] += usd
+    assert dict(exported) == {key: usd for key, usd in wanted.items() if usd}  # exact
+    for part in ("input", "cache_read", "cache_write", "output", "request", "image"):
+        assert sum(usd for (_, p), usd in exported.items() if p == part) > 0, f"no {part} charge"
+    # The same totals as the showback, per tenant and per part: what a FinOps analyst compares.
     with connect_read_only(warehouse) as connection:
-        [(marts,)] = connection.sql(
-            "SELECT sum(cost_usd) FROM marts.showback_monthly WHERE month = DATE '2026-11-01'"
+        showback = connection.sql(
+            "SELECT tenant_id, usd_sum(cost_usd), usd_sum(input_cost_usd), usd_sum(cached_input_cost_usd),"
+            " usd_sum(output_cost_usd + reasoning_cost_usd), usd_sum(request_cost_usd),"
+            " usd_sum(image_cost_usd) FROM marts.showback_monthly"
+            " WHERE month = DATE '2026-11-01' GROUP BY tenant_id"
         ).fetchall()
-    assert float(billed) == pytest.approx(marts, rel=1e-12)
-    for name in ("EffectiveCost", "ListCost", "ContractedCost"):
-        assert sum((v.as_py() for v in table.column(name)), Decimal(0)) == billed
+    assert {tenant for tenant, *_ in showback} == {tenant for tenant, _ in exported}
+    for tenant, total, input_usd, cached_usd, output_usd, request_usd, image_usd in showback:
+        mine = {part: usd for (t, part), usd in exported.items() if t == tenant}
+        for figure, parts in (
+            (total, mine),
+            (input_usd, ["input"]),
+            (cached_usd, ["cache_read", "cache_write"]),
+            (output_usd, ["output"]),
+            (request_usd, ["request"]),
+            (image_usd, ["image"]),
+        ):
+            assert float(sum(mine.get(p, Decimal(0)) for p in parts)) == pytest.approx(figure, abs=1e-9)
 
 
 def test_allocation_is_in_tags_and_x_columns_after_the_focus_columns(
@@ -108,7 +151,9 @@ def test_allocation_is_in_tags_and_x_columns_after_the_focus_columns(
         assert tags["aigw:team"] == row["x_Team"]
         assert tags.get("aigw:app") == row["x_App"] and tags.get("aigw:workflow") == row["x_Workflow"]
         assert row["ChargePeriodStart"].date() == row["ChargePeriodEnd"].date() - dt.timedelta(days=1)
-        assert row["ConsumedUnit"] == "Tokens" and row["ServiceCategory"] == "AI and Machine Learning"
+        assert row["ConsumedUnit"] == row["PricingUnit"] == UNITS[row["x_CostPart"]]
+        assert row["SkuId"].endswith("/" + row["x_CostPart"])
+        assert row["ServiceCategory"] == "AI and Machine Learning"
     assert {r["ServiceName"] for r in rows if r["x_GatewayProvider"] == "bedrock"} == {"Amazon Bedrock"}
 
 

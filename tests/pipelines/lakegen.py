@@ -13,6 +13,7 @@ import datetime as dt
 import hashlib
 import json
 import random
+import re
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,6 +49,8 @@ BOUNDARY_AT = dt.datetime(2026, 11, 19, 15, 0, tzinfo=dt.UTC)
 HAIKU = "anthropic.claude-3-5-haiku-v1"  # $1.00 per million input tokens from 2026-11-15
 HAIKU_PER_IMAGE_USD = (0.0004, 0.0005)
 """The test catalog's per-image prices for Haiku before and from 2026-11-15 (the demo has none)."""
+EXTRAS_PER_REQUEST_USD = 0.00025
+"""The per-request fee of every model in ``small_lake(priced_extras=True)`` (the demo has none)."""
 EDGE_BUDGET_USD = 2.0
 EDGE_REQUESTS_OF_125K_TOKENS = {"edge-under": 15, "edge-at": 16, "edge-over": 17}  # $0.125 each, exact
 EDGE_STATUS = {"edge-under": "at_risk", "edge-at": "exhausted", "edge-over": "over_budget"}
@@ -57,10 +60,13 @@ HOURS = (1, 7, 13, 19)
 WORKFLOWS = ("support-summary", "knowledge-bot", "ai-search", "analytics-assistant", None)
 
 
-def test_configs(folder: Path) -> tuple[Path, Config, Config]:
+def test_configs(folder: Path, per_request_usd: float = 0.0) -> tuple[Path, Config, Config]:
     """The demo config with small budgets (so a tenant overruns) as v1, and v2 without Nova Lite for
-    restricted data. Returns (path of v2 = the current config, v1, v2)."""
+    restricted data; ``per_request_usd`` > 0 adds that fee to every price. Returns (path of v2 = the
+    current config, v1, v2)."""
     text = DEMO_CONFIG.read_text()
+    if per_request_usd:
+        text = re.sub(r"(output_per_mtok: [0-9.]+)", rf"\1, per_request_usd: {per_request_usd}", text)
     text = text.replace("monthly_budget_usd: 900", "monthly_budget_usd: 4").replace(
         "monthly_budget_usd: 2500", "monthly_budget_usd: 40"
     )
@@ -394,14 +400,20 @@ def add_late_events(lake: Lake, count: int = 30) -> list[dict[str, Any]]:
     return late
 
 
-def small_lake(location: LakeLocation, folder: Path, days: int = 3, per_hour: int = 10) -> Lake:
-    """A few clean days from 2026-11-13 (across the Haiku price change), one policy version."""
-    config_path, v1, v2 = test_configs(folder)
+def small_lake(location: LakeLocation, folder: Path, days: int = 3, per_hour: int = 10,
+               priced_extras: bool = False) -> Lake:
+    """A few clean days from 2026-11-13 (across the Haiku price change), one policy version.
+    ``priced_extras``: every price part at work as well, i.e. prompt-cache, reasoning and image
+    tokens (schema v2), ``EXTRAS_PER_REQUEST_USD`` on every model, and CountTokens calls (unpriced)
+    on the first day."""
+    config_path, v1, v2 = test_configs(folder, EXTRAS_PER_REQUEST_USD if priced_extras else 0.0)
     write_policy_snapshot(location, v2, now=dt.datetime(2026, 11, 1, tzinfo=dt.UTC))
-    generator = Generator(v2, v2, random.Random(days))
+    generator = Generator(v2, v2, random.Random(days), usage_details=priced_extras)
     events: list[dict[str, Any]] = []
     for i in range(days):
         day_events = generator.day(dt.date(2026, 11, 13) + dt.timedelta(days=i), per_hour=per_hour)
+        if priced_extras and i == 0:
+            _count_tokens_calls(day_events)
         write_events(location, day_events, "gw-a", "main")
         events += day_events
     return Lake(location, config_path, v1, v2, events, [])
