@@ -23,6 +23,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -31,6 +32,9 @@ from analytics.warehouse import warehouse_path
 from gateway_shim.config.loader import DEMO_CONFIG
 from gateway_shim.telemetry.layout import EVENTS_LAYOUT, EVENTS_PREFIX, POLICIES_PREFIX
 from gateway_shim.telemetry.storage import LakeLocation, default_lake_url
+
+if TYPE_CHECKING:
+    from gateway_shim.simulate.run import Options
 
 DEMO_GATEWAY = "demo-sim"
 DASHBOARD_HOST = "127.0.0.1"
@@ -72,6 +76,23 @@ def demo_window(today: dt.date) -> DemoWindow:
     return DemoWindow(baseline_start, baseline_days, main_start, main_days)
 
 
+def demo_runs(window: DemoWindow, *, seed: int, scale: float, lake: str) -> list[Options]:
+    """The baseline month, then the main window. The simulated provider bills each run's logged calls;
+    the baseline is billed through the main run's billed days (its last day and the calls it served
+    after midnight included), not cut ``bill_lag_days`` short as if it ended today."""
+    from gateway_shim.simulate.run import Options
+    from gateway_shim.simulate.scenario import load_scenario
+
+    main = Options(days=window.main_days, start=window.main_start, seed=seed, scale=scale, config=DEMO_CONFIG,
+                   lake=lake, gateway_id=DEMO_GATEWAY)
+    side = load_scenario(main.scenario).scenario.provider
+    lag = side.bill_lag_days if side is not None else 0
+    billed_through = window.main_start + dt.timedelta(days=window.main_days - 1 - lag)
+    baseline = replace(main, days=window.baseline_days, start=window.baseline_start, incidents=False,
+                       bill_through=billed_through)
+    return [baseline, main]
+
+
 def remove_previous_run(lake: LakeLocation) -> int:
     """Delete the event files an earlier ``aigw demo`` wrote (only the demo gateway's), and the simulated
     provider's invocation logs and bill for them; returns how many event files."""
@@ -109,7 +130,6 @@ def demo(today: dt.datetime | None, scale: float, seed: int, no_dashboard: bool,
 
 def _demo(today: dt.datetime | None, scale: float, seed: int, no_dashboard: bool, port: int) -> None:
     from gateway_shim.simulate.command import simulate_with_report
-    from gateway_shim.simulate.run import Options
 
     lake_url = default_lake_url()
     lake = LakeLocation.parse(lake_url)
@@ -125,11 +145,7 @@ def _demo(today: dt.datetime | None, scale: float, seed: int, no_dashboard: bool
     landing = f"{window.main_start:%B}"
     click.echo(f"\n[1/3] simulate: {window.baseline_start:%B} (baseline, no incidents), then {landing} and "
                f"this month so far (the review opens on {landing} {window.main_start:%Y})")
-    main = Options(days=window.main_days, start=window.main_start, seed=seed, scale=scale, config=DEMO_CONFIG,
-                   lake=lake_url, gateway_id=DEMO_GATEWAY)
-    baseline = replace(main, days=window.baseline_days, start=window.baseline_start, incidents=False)
-    runs = [baseline, main]
-    for options in runs:
+    for options in demo_runs(window, seed=seed, scale=scale, lake=lake_url):
         if simulate_with_report(options) is None:
             raise SystemExit(1)
 

@@ -3,9 +3,10 @@
 Computed from the provider's side only: the tokens its invocation logs counted per day and model
 (``InvocationLogWriter.usage``) at its own list prices (the scenario's ``provider.prices``, which
 need not match the gateway's catalog), less the negotiated discount (billed = effective < list). One
-row per day x model x token type (input, output and, as AWS bills them apart, cache reads); the
-run's last ``bill_lag_days`` are not billed yet. Money is ``Decimal`` written as DECIMAL(38, 10): a
-price in cents per 1M tokens times a token count is exact.
+row per day x model x token type (input, output and, as AWS bills them apart, cache reads) up to
+the last day billed (``run.py``: by default the run's last ``bill_lag_days`` are not billed yet).
+Money is ``Decimal`` written as DECIMAL(38, 10): a price in cents per 1M tokens times a token count
+is exact.
 """
 
 from __future__ import annotations
@@ -155,10 +156,11 @@ def _row(
 
 
 def write_focus_bill(
-    location: LakeLocation, side: ProviderSide, usage: Usage, *, last_day: dt.date, run_key: str
+    location: LakeLocation, side: ProviderSide, usage: Usage, *, through: dt.date, run_key: str
 ) -> int:
-    """One Parquet object per billing period under ``<EXPORT>/data/BILLING_PERIOD=YYYY-MM/``; returns rows."""
-    rows = bill_rows(side, usage, last_day - dt.timedelta(days=side.bill_lag_days))
+    """The usage of the days up to ``through`` (the last day billed), one Parquet object per billing
+    period under ``<EXPORT>/data/BILLING_PERIOD=YYYY-MM/``; returns rows."""
+    rows = bill_rows(side, usage, through)
     periods: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
         periods.setdefault(row["BillingPeriodStart"].strftime("%Y-%m"), []).append(row)

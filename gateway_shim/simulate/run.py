@@ -43,6 +43,10 @@ class Options:
     prompt_text: str | None = None
     incidents: bool = True
     """False: the scenario's normal traffic only (the demo's baseline month before its incidents)."""
+    bill_through: dt.date | None = None
+    """The last day the provider's bill covers. None: the run's last day less the scenario's
+    ``bill_lag_days`` (the run ends today). A run followed by another (the demo's baseline month) is
+    billed through the later run's billed days, or its last days would never be billed."""
 
 
 @dataclass(slots=True)
@@ -171,7 +175,8 @@ def _close_provider_records(prepared: Prepared, lake: LakeLocation, logs: Invoca
     logs.close()
     billing = provider_sources(prepared.config, lake).billing
     last_day = prepared.start + dt.timedelta(days=prepared.options.days - 1)
-    rows = write_focus_bill(billing, side, logs.usage, last_day=last_day,
+    through = prepared.options.bill_through or last_day - dt.timedelta(days=side.bill_lag_days)
+    rows = write_focus_bill(billing, side, logs.usage, through=through,
                             run_key=f"{prepared.spec.gateway_id}-{run_key}")
     return ProviderRecordsWritten(logs.location.url, logs.records, logs.objects, billing.url, rows)
 

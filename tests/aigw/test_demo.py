@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import datetime as dt
+import gzip
 import json
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import dagster as dg
 import duckdb
+import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
 from aigw.cli import main
-from aigw.demo import demo_window
+from aigw.demo import DemoWindow, demo_runs, demo_window
+from gateway_shim.simulate.run import prepare, run
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[2]
@@ -52,6 +56,36 @@ def test_the_window_is_whole_months_whatever_the_day() -> None:
     assert (first.baseline_start, first.baseline_days) == (dt.date(2026, 11, 1), 30)
     assert (first.main_start, first.main_days) == (dt.date(2026, 12, 1), 31)
     assert demo_window(dt.date(2026, 4, 30)).baseline_days == 28  # February before March
+
+
+def test_the_provider_bills_every_logged_day_of_both_runs_through_the_last_billed_day(tmp_path: Path) -> None:
+    """The baseline's last day (and its calls served after midnight) is billed: only the main run's
+    last day (bill_lag_days: 1) waits for its bill. Billed tokens per day x model x token type are
+    exactly the logged ones, whichever run logged them."""
+    window = DemoWindow(dt.date(2026, 10, 30), 2, dt.date(2026, 11, 1), 2)
+    lake = tmp_path / "lake"
+    for options in demo_runs(window, seed=3, scale=0.02, lake=str(lake)):
+        assert run(prepare(options)).provider_records is not None
+    logged: Counter[tuple[dt.date, str, str]] = Counter()
+    for path in (lake / "provider" / "invocation-logs").rglob("*.json.gz"):
+        for line in gzip.decompress(path.read_bytes()).splitlines():
+            record = json.loads(line)
+            day, model = dt.date.fromisoformat(record["timestamp"][:10]), record["modelId"]
+            logged[(day, model, "input")] += record["input"]["inputTokenCount"]
+            logged[(day, model, "cache-read-input")] += record["input"].get("cacheReadInputTokenCount", 0)
+            logged[(day, model, "output")] += record["output"]["outputTokenCount"]
+    billed: Counter[tuple[dt.date, str, str]] = Counter()
+    for path in (lake / "provider" / "focus").rglob("*.parquet"):
+        for row in pq.read_table(path).to_pylist():
+            usage_type = row["x_UsageType"].removeprefix("USE1-").removesuffix("-tokens")
+            kind = next(k for k in ("cache-read-input", "input", "output") if usage_type.endswith(f"-{k}"))
+            billed[(row["ChargePeriodStart"].date(), usage_type.removesuffix(f"-{kind}"), kind)] += int(
+                row["ConsumedQuantity"])
+    assert {day for day, _, _ in logged} == {dt.date(2026, 10, d) for d in (30, 31)} | {
+        dt.date(2026, 11, d) for d in (1, 2)}
+    last_billed = dt.date(2026, 11, 1)
+    wanted = {key: tokens for key, tokens in logged.items() if key[0] <= last_billed and tokens}
+    assert dict(billed) == wanted
 
 
 @pytest.mark.timeout(900)  # two demo runs and the Dagster project loaded: minutes on a busy machine

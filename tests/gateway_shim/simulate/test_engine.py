@@ -6,6 +6,7 @@ import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -89,3 +90,15 @@ def test_the_embedding_workflow_emits_embeddings_events() -> None:
     assert all(e["model_name"] == "amazon.titan-embed-text-v2" for e in served)
     assert all(e["estimated_cost_usd"] > 0 for e in served)
     assert {e["operation"] for e in events if e["workflow"] != "document-embedding"} == {"chat"}
+
+
+def test_an_embedding_answers_at_once_and_never_times_out(month_events: list[dict[str, Any]]) -> None:
+    """An embedding has no output to decode: its answer comes at its first token's time, as the live
+    provider sends it, so a few hundred input tokens never reach the 30 s attempt timeout (a timeout
+    the provider still serves and bills would be a token mismatch in the reconciliation)."""
+    embedded = [e for e in month_events if e["operation"] == "embeddings"]
+    served = [e for e in embedded if e["outcome"] == "ok"]
+    assert len(served) > 1000
+    assert all(e["ttft_ms"] == e["total_latency_ms"] for e in served)
+    assert max(e["inference_latency_ms"] for e in served) < 5000
+    assert not [e for e in embedded if e["error_type"] == "upstream_timeout"]
