@@ -4,37 +4,50 @@
 -- A model with tokens but no price gets a NULL cost_usd, so it stands out instead of costing 0.
 -- Load-test events (run_id starting with 'lt-', telemetry/layout.py LOAD_TEST_RUN_PREFIX) are left out,
 -- so cost_daily, showback_monthly and budget_status hold tenant spend only; they stay in raw.events.
--- cost_usd = input_cost_usd (input tokens not read from or written to the prompt cache, at the input
--- price) + cached_input_cost_usd (cache reads and writes at their own prices) + output_cost_usd
--- (output tokens that are not reasoning) + reasoning_cost_usd (reasoning tokens, at the output price)
--- + request_cost_usd (per_request_usd for each ok, priced request) + image_cost_usd (input_image_usd for
--- each image an ok, priced request sent). Cache and reasoning tokens are part of input_tokens and
--- output_tokens; missing counts (schema v1, providers that do not report them, early v2 rows without
--- input_images) are 0.
--- Tokens of operations the gateway records unpriced (estimated_cost_usd NULL) count in input_tokens
--- and ok_requests but not in the cost; priced_requests, priced_input_tokens and priced_output_tokens
--- are what the cost is for (the quantities of `aigw export focus`).
+-- cost_usd prices what the gateway charged (gateway_shim/core.py `Gateway.finish`, docs/gateway.md "What
+-- a request is charged"), read from each event: a call is *charged* when estimated_cost_usd is not
+-- NULL and either above 0 (the provider's usage, or a hung-up stream's input estimate plus output so
+-- far, was priced; the outcome may be an error) or the call is ok with tokens (priced even when the
+-- gateway had no price for its model, so the reconciliation check sees it). Not charged: a call that
+-- failed without the provider's usage (its event shows the gateway's input estimate at cost 0), an ok
+-- answer of 0 tokens, and operations recorded unpriced (estimated_cost_usd NULL: e.g. CountTokens).
+-- Every part uses the charged calls only:
+-- cost_usd = input_cost_usd (priced input tokens not read from or written to the prompt cache, at the
+-- input price) + cached_input_cost_usd (cache reads and writes at their own prices) + output_cost_usd
+-- (priced output tokens that are not reasoning) + reasoning_cost_usd (reasoning tokens, at the output
+-- price) + request_cost_usd (per_request_usd for each charged call) + image_cost_usd (input_image_usd
+-- for each image a charged call sent). Cache and reasoning tokens are part of input and output tokens;
+-- missing counts (schema v1, providers that do not report them, early v2 rows without input_images)
+-- are 0.
+-- Columns: requests, ok_requests, input_tokens and output_tokens count every call (the estimates of
+-- failed calls and unpriced operations included); priced_requests, priced_input_tokens,
+-- priced_output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens and input_images count
+-- the charged calls: what the cost is for (the quantities of `aigw export focus`).
 CREATE OR REPLACE TEMP MACRO cost_daily_rows(days) AS TABLE
-WITH usage AS (
+WITH events AS (
+    SELECT *,
+        estimated_cost_usd IS NOT NULL AND (estimated_cost_usd > 0
+            OR (outcome = 'ok' AND coalesce(input_tokens, 0) + coalesce(output_tokens, 0) > 0)) AS charged
+    FROM raw.events
+    WHERE (days IS NULL OR list_contains(days, dt))
+        AND NOT starts_with(coalesce(run_id, ''), 'lt-')  -- load-test traffic is not tenant spend
+),
+usage AS (
     SELECT
         dt AS day, tenant_id, team, app_id, workflow, latency_class, model_provider, model_name,
         count(*) AS requests,
         count(*) FILTER (WHERE outcome = 'ok') AS ok_requests,
-        count(*) FILTER (WHERE outcome = 'ok' AND estimated_cost_usd IS NOT NULL) AS priced_requests,
+        count(*) FILTER (WHERE charged) AS priced_requests,
         coalesce(sum(input_tokens), 0)::BIGINT AS input_tokens,
         coalesce(sum(output_tokens), 0)::BIGINT AS output_tokens,
-        coalesce(sum(cache_read_tokens), 0)::BIGINT AS cache_read_tokens,
-        coalesce(sum(cache_write_tokens), 0)::BIGINT AS cache_write_tokens,
-        coalesce(sum(reasoning_tokens), 0)::BIGINT AS reasoning_tokens,
-        coalesce(sum(input_images) FILTER (WHERE outcome = 'ok' AND estimated_cost_usd IS NOT NULL), 0)::BIGINT
-            AS input_images,
+        coalesce(sum(cache_read_tokens) FILTER (WHERE charged), 0)::BIGINT AS cache_read_tokens,
+        coalesce(sum(cache_write_tokens) FILTER (WHERE charged), 0)::BIGINT AS cache_write_tokens,
+        coalesce(sum(reasoning_tokens) FILTER (WHERE charged), 0)::BIGINT AS reasoning_tokens,
+        coalesce(sum(input_images) FILTER (WHERE charged), 0)::BIGINT AS input_images,
         coalesce(usd_sum(estimated_cost_usd), 0) AS estimated_cost_usd,
-        -- operations the gateway records unpriced (estimated_cost_usd NULL: e.g. CountTokens) cost nothing
-        coalesce(sum(input_tokens) FILTER (WHERE estimated_cost_usd IS NOT NULL), 0)::BIGINT AS priced_input_tokens,
-        coalesce(sum(output_tokens) FILTER (WHERE estimated_cost_usd IS NOT NULL), 0)::BIGINT AS priced_output_tokens
-    FROM raw.events
-    WHERE (days IS NULL OR list_contains(days, dt))
-        AND NOT starts_with(coalesce(run_id, ''), 'lt-')  -- load-test traffic is not tenant spend
+        coalesce(sum(input_tokens) FILTER (WHERE charged), 0)::BIGINT AS priced_input_tokens,
+        coalesce(sum(output_tokens) FILTER (WHERE charged), 0)::BIGINT AS priced_output_tokens
+    FROM events
     GROUP BY ALL
 ),
 priced AS (

@@ -4,12 +4,13 @@
 --   cache_read   prompt-cache reads                                         (Tokens)
 --   cache_write  prompt-cache writes                                        (Tokens)
 --   output       output tokens, reasoning tokens included                   (Tokens)
---   request      the per-request fee of ok, priced requests                 (Requests)
---   image        the per-image fee of the images ok, priced requests sent   (Images)
+--   request      the per-request fee of the calls the gateway charged       (Requests)
+--   image        the per-image fee of the images those calls sent           (Images)
 -- These are the parts of cost_daily's cost_usd (input_cost_usd, cached_input_cost_usd, output_cost_usd
--- + reasoning_cost_usd, request_cost_usd, image_cost_usd): the quantities are the mart's priced counts,
+-- + reasoning_cost_usd, request_cost_usd, image_cost_usd): the quantities are the mart's counts of charged calls,
 -- the unit prices the ref.pricing row the mart priced the day with (price_effective_from), so what the
--- gateway records unpriced (CountTokens) and zero-quantity parts give no row. The catalog holds list
+-- gateway did not charge (calls failed without the provider's usage, CountTokens recorded unpriced)
+-- and zero-quantity parts give no row. The catalog holds list
 -- prices and the gateway knows no discount, so BilledCost = EffectiveCost = ListCost = ContractedCost
 -- = PricingQuantity x ListUnitPrice, in DECIMAL (USD per 1M tokens x 10^-6, exact): they sum to the
 -- month's cost_usd in marts.cost_daily and marts.showback_monthly. $month is the month's first day.
@@ -45,7 +46,7 @@ charges AS (
     JOIN ref.pricing AS p ON p.model = c.model_name AND p.effective_from = c.price_effective_from
     CROSS JOIN parts AS k
     WHERE c.day >= $month AND c.day < ($month + INTERVAL 1 MONTH)::DATE
-        -- as in cost_daily: no priced tokens, no cost (refused requests, operations recorded unpriced)
+        -- as in cost_daily: no charged tokens, no cost (refused or failed calls, unpriced operations)
         AND (c.priced_input_tokens > 0 OR c.priced_output_tokens > 0)
 ),
 priced AS (

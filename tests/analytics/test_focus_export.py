@@ -41,7 +41,9 @@ UNITS = {"input": "Tokens", "cache_read": "Tokens", "cache_write": "Tokens", "ou
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Lake, Path]:
     """Three days with every part of the price at work: prompt-cache reads and writes, reasoning,
-    images (Haiku's per-image price), a per-request fee on every model and unpriced CountTokens calls."""
+    images (Haiku's per-image price), a per-request fee on every model, unpriced CountTokens calls,
+    and calls that ended without an answer: charged (hung-up streams, withheld answers) or not
+    (failed without the provider's usage)."""
     folder = tmp_path_factory.mktemp("focus")
     location = LakeLocation.parse(str(folder / "lake"))
     lake = small_lake(location, folder, days=3, per_hour=20, priced_extras=True)
@@ -77,8 +79,10 @@ def _usd(value: float | None) -> Decimal:
 
 def _parts(event: dict[str, Any], lake: Lake) -> dict[str, Decimal]:
     """One event's charges by cost part, priced exactly from the test's catalog (not the warehouse)."""
-    if not event["model_name"] or event["estimated_cost_usd"] is None or event["outcome"] != "ok":
-        return {}  # refused, failed or recorded unpriced (CountTokens): no charge
+    usd = event["estimated_cost_usd"]
+    served = event["outcome"] == "ok" and event["input_tokens"] + event["output_tokens"] > 0
+    if not event["model_name"] or usd is None or not (usd > 0 or served):
+        return {}  # refused, failed without usage (cost 0) or recorded unpriced (CountTokens): no charge
     price = lake.v2.price_on(event["model_name"], event["ts"].date())
     assert price is not None
     read, write = event.get("cache_read_tokens") or 0, event.get("cache_write_tokens") or 0

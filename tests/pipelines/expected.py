@@ -40,6 +40,7 @@ def events_frame(events: list[dict[str, Any]], config: Config) -> pl.DataFrame:
     frame = pl.from_arrow(table)
     assert isinstance(frame, pl.DataFrame)
     parts: dict[str, list[float]] = {name: [] for name in COST_PARTS}
+    was_charged = [charged(e) for e in events]
     for e in events:
         split = cost_parts(e, config)
         for name in COST_PARTS:
@@ -49,6 +50,7 @@ def events_frame(events: list[dict[str, Any]], config: Config) -> pl.DataFrame:
         ts=pl.col("ts").dt.replace_time_zone(None),
         day=pl.col("ts").dt.date(),
         cost=pl.Series([sum(values) for values in zip(*parts.values(), strict=True)], dtype=pl.Float64),
+        charged=pl.Series(was_charged, dtype=pl.Boolean),
         **{name: pl.Series(values, dtype=pl.Float64) for name, values in parts.items()},
         latency=pl.col("total_latency_ms").cast(pl.Float64),
         is_error=(pl.col("outcome") == "upstream_error") | (status >= 500),
@@ -58,11 +60,23 @@ def events_frame(events: list[dict[str, Any]], config: Config) -> pl.DataFrame:
     )
 
 
+def charged(e: dict[str, Any]) -> bool:
+    """Whether the gateway charged the call, read from its event as docs/analysts.md says: a cost
+    above 0 (usage or a hung-up stream's estimate was priced), or an ok answer with tokens (its
+    model may lack a price). A failure without the provider's usage shows the estimate at cost 0;
+    an operation recorded unpriced has no cost at all."""
+    usd = e["estimated_cost_usd"]
+    if usd is None:
+        return False
+    served_tokens = (e["input_tokens"] or 0) + (e["output_tokens"] or 0) > 0
+    return usd > 0 or (e["outcome"] == "ok" and served_tokens)
+
+
 def cost_parts(e: dict[str, Any], config: Config) -> dict[str, float]:
     """One event's cost at the price of its day, split as docs/analysts.md defines it."""
-    tokens_in, tokens_out = e["input_tokens"] or 0, e["output_tokens"] or 0
-    if tokens_in + tokens_out == 0 or e["estimated_cost_usd"] is None:  # None: recorded unpriced
+    if not charged(e):
         return dict.fromkeys(COST_PARTS, 0.0)
+    tokens_in, tokens_out = e["input_tokens"] or 0, e["output_tokens"] or 0
     price = config.price_on(e["model_name"], e["ts"].date())
     assert price is not None
     read, write = e.get("cache_read_tokens") or 0, e.get("cache_write_tokens") or 0
@@ -74,9 +88,8 @@ def cost_parts(e: dict[str, Any], config: Config) -> dict[str, float]:
         "cached_input_cost_usd": (read * read_price + write * write_price) / 1e6,
         "output_cost_usd": (tokens_out - reasoning) * price.output_per_mtok / 1e6,
         "reasoning_cost_usd": reasoning * price.output_per_mtok / 1e6,
-        "request_cost_usd": price.per_request_usd if e["outcome"] == "ok" else 0.0,
-        "image_cost_usd": (e.get("input_images") or 0) * price.input_image_usd if e["outcome"] == "ok"
-        else 0.0,
+        "request_cost_usd": price.per_request_usd,
+        "image_cost_usd": (e.get("input_images") or 0) * price.input_image_usd,
     }
 
 
@@ -90,11 +103,12 @@ def cost_daily(ev: pl.DataFrame) -> pl.DataFrame:
         output_tokens=pl.col("output_tokens").cast(pl.Int64).sum(),
         cost_usd=pl.col("cost").sum(),
         estimated_cost_usd=pl.col("estimated_cost_usd").sum(),
-        cache_read_tokens=pl.col("cache_read_tokens").cast(pl.Int64).fill_null(0).sum(),
-        cache_write_tokens=pl.col("cache_write_tokens").cast(pl.Int64).fill_null(0).sum(),
-        reasoning_tokens=pl.col("reasoning_tokens").cast(pl.Int64).fill_null(0).sum(),
-        input_images=(pl.col("input_images").cast(pl.Int64).fill_null(0)
-                      * ((pl.col("outcome") == "ok") & pl.col("estimated_cost_usd").is_not_null())).sum(),
+        # the parts of the cost count the calls the gateway charged only
+        **{name: pl.col(name).cast(pl.Int64).fill_null(0).filter(pl.col("charged")).sum()
+           for name in ("cache_read_tokens", "cache_write_tokens", "reasoning_tokens", "input_images")},
+        priced_requests=pl.col("charged").sum(),
+        priced_input_tokens=pl.col("input_tokens").cast(pl.Int64).fill_null(0).filter(pl.col("charged")).sum(),
+        priced_output_tokens=pl.col("output_tokens").cast(pl.Int64).fill_null(0).filter(pl.col("charged")).sum(),
         **{name: pl.col(name).sum() for name in COST_PARTS},
     )
 

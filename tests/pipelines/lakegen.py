@@ -110,6 +110,43 @@ def _count_tokens_calls(events: list[dict[str, Any]], count: int = 12) -> None:
                      guardrail_actions=["unpriced:count_tokens"])
 
 
+ENDINGS_DAY = dt.date(2026, 11, 14)
+"""``small_lake(priced_extras=True)``'s day of calls that ended without an answer (``_endings``)."""
+
+
+def _endings(generator: Generator) -> list[dict[str, Any]]:
+    """Haiku calls that ended without an answer, recorded as the gateway records them (core.py
+    ``Gateway.finish``): 8 that every attempt failed (502) and 2 the provider refused (400), without
+    the provider's usage (the input estimate, images sent, cost 0: nothing charged); 3 streams the
+    client hung up on (the input estimate plus the output so far, charged) and 2 answers the output
+    guardrail withheld (the provider's usage, cache and reasoning tokens included, charged); and an
+    ok answer whose usage was 0 tokens (no cost, not even the per-request fee)."""
+    moment = dt.datetime(ENDINGS_DAY.year, ENDINGS_DAY.month, ENDINGS_DAY.day, 16, tzinfo=dt.UTC)
+    common = {"schema_version": 2, "operation": "chat", "model_provider": "bedrock", "model_name": HAIKU,
+              "sensitivity": "internal", "tool_calls": None, "modalities": ["image", "text"],
+              "input_images": 2, "fallback_used": False, "fallback_reason": None}
+    rows: list[dict[str, Any]] = []
+    for i in range(10):
+        failed = i < 8
+        status = 502 if failed else 400
+        rows.append({**common, "outcome": "upstream_error" if failed else "client_error",
+                     "status_code": status, "error_type": f"http_{status}", "attempts": 2 if failed else 1,
+                     "input_tokens": 1500 + i, "output_tokens": 0})
+    for i in range(3):
+        rows.append({**common, "outcome": "client_error", "status_code": 499, "error_type": "client_closed",
+                     "streamed": True, "attempts": 1, "input_tokens": 1200 + i, "output_tokens": 40 + i})
+    for i in range(2):
+        rows.append({**common, "outcome": "blocked", "status_code": 403, "error_type": "output_blocked",
+                     "attempts": 1, "input_tokens": 900 + i, "output_tokens": 300, "cache_read_tokens": 400,
+                     "cache_write_tokens": 100, "reasoning_tokens": 50})
+    rows.append({**common, "outcome": "ok", "status_code": 200, "error_type": None, "attempts": 1,
+                 "input_tokens": 0, "output_tokens": 0, "input_images": 0, "modalities": ["text"]})
+    events = [generator.event(moment + dt.timedelta(seconds=i), **row) for i, row in enumerate(rows)]
+    for event in events[:10]:  # no usage from the provider: the gateway charged nothing
+        event["estimated_cost_usd"] = 0.0
+    return events
+
+
 def _edge_tenant(name: str) -> str:
     """A tenant that only the boundary rows spend for, with a budget of $2."""
     digest = hashlib.sha256(name.encode()).hexdigest()
@@ -404,8 +441,9 @@ def small_lake(location: LakeLocation, folder: Path, days: int = 3, per_hour: in
                priced_extras: bool = False) -> Lake:
     """A few clean days from 2026-11-13 (across the Haiku price change), one policy version.
     ``priced_extras``: every price part at work as well, i.e. prompt-cache, reasoning and image
-    tokens (schema v2), ``EXTRAS_PER_REQUEST_USD`` on every model, and CountTokens calls (unpriced)
-    on the first day."""
+    tokens (schema v2), ``EXTRAS_PER_REQUEST_USD`` on every model, CountTokens calls (unpriced)
+    on the first day, and calls that ended without an answer, charged or not (``_endings``), on
+    ``ENDINGS_DAY``."""
     config_path, v1, v2 = test_configs(folder, EXTRAS_PER_REQUEST_USD if priced_extras else 0.0)
     write_policy_snapshot(location, v2, now=dt.datetime(2026, 11, 1, tzinfo=dt.UTC))
     generator = Generator(v2, v2, random.Random(days), usage_details=priced_extras)
@@ -414,6 +452,8 @@ def small_lake(location: LakeLocation, folder: Path, days: int = 3, per_hour: in
         day_events = generator.day(dt.date(2026, 11, 13) + dt.timedelta(days=i), per_hour=per_hour)
         if priced_extras and i == 0:
             _count_tokens_calls(day_events)
+        if priced_extras and day_events[0]["ts"].date() == ENDINGS_DAY:
+            day_events += _endings(generator)
         write_events(location, day_events, "gw-a", "main")
         events += day_events
     return Lake(location, config_path, v1, v2, events, [])

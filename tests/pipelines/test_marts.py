@@ -78,7 +78,7 @@ def test_cost_daily_prices_each_day_at_its_own_price(built: Built, cost: pl.Data
     actual = built.frame("SELECT * FROM marts.cost_daily")
     values = ["requests", "ok_requests", "input_tokens", "output_tokens", "cost_usd", "estimated_cost_usd",
               "cache_read_tokens", "cache_write_tokens", "reasoning_tokens", "input_images",
-              *expected.COST_PARTS]
+              "priced_requests", "priced_input_tokens", "priced_output_tokens", *expected.COST_PARTS]
     assert_same(actual, cost, expected.COST_KEYS, values)
     haiku = actual.filter(pl.col("model_name") == "anthropic.claude-3-5-haiku-v1")
     prices = haiku.group_by(pl.col("day") >= dt.date(2026, 11, 15)).agg(pl.col("input_per_mtok").unique())
