@@ -198,9 +198,11 @@ http {{
     return conf
 
 
-def gateway_config(folder: Path, provider_port: int) -> Path:
-    """The demo policy pointed at the provider, with limits and budgets too large to refuse anything."""
-    document = yaml.safe_load(DEMO_CONFIG.read_text())
+def gateway_config(folder: Path, provider_port: int, demo: Path = DEMO_CONFIG,
+                   name: str = "aigw.yaml") -> Path:
+    """The demo policy pointed at the provider, with limits and budgets too large to refuse anything.
+    A baseline gateway gets its own version's demo policy: a newer one may hold keys it does not know."""
+    document = yaml.safe_load(demo.read_text())
     for tenant in document["tenants"].values():
         tenant["limits"] = {"requests_per_min": 10**9, "tokens_per_min": 10**12}
         tenant["monthly_budget_usd"] = 1e12
@@ -208,7 +210,7 @@ def gateway_config(folder: Path, provider_port: int) -> Path:
         lane["max_concurrency"] = 1024
     for provider in document["providers"].values():
         provider["endpoint"] = f"http://127.0.0.1:{provider_port}"
-    path = folder / "aigw.yaml"
+    path = folder / name
     path.write_text(yaml.safe_dump(document))
     return path
 
@@ -289,8 +291,10 @@ def main() -> int:
             archive = subprocess.run(["git", "-C", str(ROOT), "archive", args.baseline_ref],
                                      check=True, capture_output=True).stdout
             subprocess.run(["tar", "-x", "-C", str(source)], input=archive, check=True)
+            own_demo = source / DEMO_CONFIG.relative_to(ROOT)
+            baseline_config = gateway_config(folder, ports["provider"], own_demo, "aigw-baseline.yaml")
             baseline = subprocess.Popen(  # `python -m` from the worktree imports its code, not ours
-                ["taskset", "-c", PROXY_CORE, *aigw, "serve", "--config", str(config),
+                ["taskset", "-c", PROXY_CORE, *aigw, "serve", "--config", str(baseline_config),
                  "--port", str(ports["baseline"]), "--lake", str(folder / "lake-baseline"),
                  "--gateway-id", "bench-baseline", "--loop", args.loop],
                 stdout=log, stderr=subprocess.STDOUT, env=env, cwd=source)
@@ -419,17 +423,22 @@ def render(rows: list[Row], args: argparse.Namespace) -> str:
     return "\n".join(lines)
 
 
+def _cpu(result: Result) -> str:
+    return "n/a" if result.cpu_ms_per_request is None else f"{result.cpu_ms_per_request:.3f}"
+
+
 def render_baseline(rows: list[tuple[float, int, Result, Result, Result]], ref: str) -> str:
     lines = [
         f"aigw serve (this checkout) against aigw serve at {ref}, same run, added over direct:",
         "",
-        f"| delay | conns | {ref} rps | aigw rps | added p50 {ref} / aigw (ms) "
+        f"| delay | conns | {ref} rps | aigw rps | CPU ms/req {ref} / aigw | added p50 {ref} / aigw (ms) "
         f"| added p99 {ref} / aigw (ms) | errors ({ref}/aigw) |",
-        "|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for delay, connections, direct, before, ours in rows:
         lines.append(
             f"| {delay:g} ms | {connections} | {before.rps:,.0f} | {ours.rps:,.0f} "
+            f"| {_cpu(before)} / {_cpu(ours)} "
             f"| {before.p50_ms - direct.p50_ms:+.2f} / {ours.p50_ms - direct.p50_ms:+.2f} "
             f"| {before.p99_ms - direct.p99_ms:+.2f} / {ours.p99_ms - direct.p99_ms:+.2f} "
             f"| {before.errors}/{ours.errors} |")

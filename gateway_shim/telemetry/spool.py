@@ -35,7 +35,10 @@ KEEP_IN_MEMORY_BYTES = 4 * 2**20
 """A segment keeps its rows in memory for the uploader only up to this many Arrow bytes; a bigger one
 is read back from disk at upload. Group commits append many small batches, whose per-batch overhead
 would otherwise make memory grow by ~2 KB per event until the segment is sealed."""
-_IPC_OPTIONS = pa.ipc.IpcWriteOptions(compression="lz4")
+_IPC_OPTIONS = pa.ipc.IpcWriteOptions()
+"""Uncompressed: a group commit appends a few rows, and LZ4 on each of a batch's ~150 buffers cost
+0.8 ms of CPU per 4-row commit against 0.17 ms without (the spool is local and short-lived; the lake
+gets zstd Parquet). Segments written compressed by earlier versions still read."""
 
 
 class SpoolLocked(RuntimeError):
