@@ -41,6 +41,28 @@ def dagster_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
             os.environ["DAGSTER_HOME"] = before
 
 
+@pytest.fixture
+def durable_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A redis-server of the test's own that it may kill and restart: append-only, it keeps its data."""
+    server = RedisServer(log_path=tmp_path / "redis.log", aof_dir=tmp_path)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def volatile_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A redis-server of the test's own without persistence: FLUSHALL or a restart empties it."""
+    server = RedisServer(log_path=tmp_path / "redis.log")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
     """``redis-server --save '' --appendonly no`` on 127.0.0.1; each test uses its own key prefix."""

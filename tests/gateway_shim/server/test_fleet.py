@@ -110,26 +110,16 @@ def test_a_replica_killed_holding_reservations_frees_them_when_the_lease_ends(
     assert final is not None and spent == pytest.approx(float(final.headers["x-aigw-cost-usd"]), abs=1e-6)
 
 
-@pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
-    """A redis-server this test may kill and restart: append-only, so it comes back with its data."""
-    server = RedisServer(log_path=tmp_path / "redis.log", aof_dir=tmp_path)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
 
 def test_redis_down_local_share_keeps_serving_marks_the_events_and_reconciles_once(
-        tmp_path: Path, provider: ProviderProcess, own_redis: RedisServer) -> None:
-    fleet = start_fleet(tmp_path, provider, own_redis, on_unavailable="local_share")
+        tmp_path: Path, provider: ProviderProcess, durable_redis: RedisServer) -> None:
+    fleet = start_fleet(tmp_path, provider, durable_redis, on_unavailable="local_share")
     try:
         before = [fleet.chat(i, "demo-acme", "before") for i in range(6)]
-        own_redis.kill()
+        durable_redis.kill()
         during = [fleet.chat(i, "demo-acme", "during") for i in range(6)]
         assert all(fleet.metric(i, "aigw_state_shared_up") == 0.0 for i in range(3))
-        own_redis.start()
+        durable_redis.start()
         assert _wait_for(lambda: all(fleet.metric(i, "aigw_state_shared_up") == 1.0 for i in range(3)), 5)
         after = [fleet.chat(i, "demo-acme", "after") for i in range(6)]
         answers = [*before, *during, *after]
@@ -146,15 +136,15 @@ def test_redis_down_local_share_keeps_serving_marks_the_events_and_reconciles_on
 
 
 def test_redis_down_refuse_answers_503_until_it_returns(
-        tmp_path: Path, provider: ProviderProcess, own_redis: RedisServer) -> None:
-    fleet = start_fleet(tmp_path, provider, own_redis, replicas=2, on_unavailable="refuse")
+        tmp_path: Path, provider: ProviderProcess, durable_redis: RedisServer) -> None:
+    fleet = start_fleet(tmp_path, provider, durable_redis, replicas=2, on_unavailable="refuse")
     try:
         assert [a.status for a in (fleet.chat(i, "demo-acme") for i in range(2)) if a] == [200, 200]
-        own_redis.kill()
+        durable_redis.kill()
         during = [fleet.chat(i, "demo-acme") for i in range(4)]
         assert [(a.status, _code(a)) for a in during if a] == [(503, "state_unavailable")] * 4
         assert all(int(a.headers["retry-after"]) >= 1 for a in during if a)
-        own_redis.start()
+        durable_redis.start()
         assert _wait_for(lambda: all(fleet.metric(i, "aigw_state_shared_up") == 1.0 for i in range(2)), 5)
         assert [a.status for a in (fleet.chat(i, "demo-acme") for i in range(2)) if a] == [200, 200]
     finally:
@@ -185,16 +175,6 @@ def test_the_months_spend_is_seeded_into_redis_once_for_the_whole_fleet(
     finally:
         assert second.stop() == [0, 0, 0]
 
-
-@pytest.fixture
-def volatile_redis(tmp_path: Path) -> Iterator[RedisServer]:
-    """A redis-server of this test's own, without persistence: FLUSHALL or a restart empties it."""
-    server = RedisServer(log_path=tmp_path / "redis.log")
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def _flushall(server: RedisServer) -> None:

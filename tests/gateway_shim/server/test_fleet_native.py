@@ -139,33 +139,23 @@ def test_native_streams_whole_and_hung_up_are_settled_in_redis(pair: Fleet) -> N
         pair.month("acme")
 
 
-@pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
-    """A redis-server this test may kill and restart."""
-    server = RedisServer(log_path=tmp_path / "redis.log", aof_dir=tmp_path)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
 
 def test_redis_down_refuse_and_local_share_apply_to_the_native_doors(
-        tmp_path: Path, provider: ProviderProcess, own_redis: RedisServer) -> None:
-    refusing = start_fleet(tmp_path / "refuse", provider, own_redis, replicas=1, on_unavailable="refuse")
-    sharing = start_fleet(tmp_path / "share", provider, own_redis, replicas=1,
+        tmp_path: Path, provider: ProviderProcess, durable_redis: RedisServer) -> None:
+    refusing = start_fleet(tmp_path / "refuse", provider, durable_redis, replicas=1, on_unavailable="refuse")
+    sharing = start_fleet(tmp_path / "share", provider, durable_redis, replicas=1,
                           on_unavailable="local_share")
     try:
         url, shared_url = refusing.replicas[0].url, sharing.replicas[0].url
         assert [embeddings(url, "demo-acme").status, messages(url, "demo-acme").status] == [200, 200]
-        own_redis.kill()
+        durable_redis.kill()
         refused = [embeddings(url, "demo-acme"), messages(url, "demo-acme")]
         assert [a.status for a in refused] == [503, 503]
         assert all("state_unavailable" in _code(a) for a in refused)
         assert all(int(a.headers["retry-after"]) >= 1 for a in refused)
         degraded = [embeddings(shared_url, "demo-acme"), messages(shared_url, "demo-acme")]
         assert [a.status for a in degraded] == [200, 200]
-        own_redis.start()
+        durable_redis.start()
         assert _wait_for(lambda: refusing.metric(0, "aigw_state_shared_up") == 1.0, 5)
         assert messages(url, "demo-acme").status == 200
     finally:

@@ -7,7 +7,7 @@ import logging
 import os
 import signal
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -17,17 +17,6 @@ from gateway_shim.state.decisions import Decision, Lease
 from gateway_shim.state.redis_backend import SETTLE_DELAY_S, RedisState
 from tests.gateway_shim.state.replicas import MONTH, TENANT, limits, month_field, redis_fleet, redis_settings
 from tests.helpers import RedisServer
-
-
-@pytest.fixture
-def durable_redis(tmp_path: Path) -> Iterator[RedisServer]:
-    """A private server of its own that keeps its data across a kill (append-only file)."""
-    server = RedisServer(log_path=tmp_path / "redis.log", aof_dir=tmp_path)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def test_one_tick_of_admissions_and_settlements_is_one_call(redis_server: RedisServer) -> None:
@@ -343,16 +332,6 @@ def test_with_redis_down_each_replica_grants_its_share_of_the_rate_and_seeds_loc
     assert all(o.degraded and not o.seeded and o.by_tenant == {TENANT: 40.0}  # type: ignore[attr-defined]
                for o in outcomes)
 
-
-@pytest.fixture
-def volatile_redis(tmp_path: Path) -> Iterator[RedisServer]:
-    """A private server without persistence: FLUSHALL or a restart leaves it empty."""
-    server = RedisServer(log_path=tmp_path / "redis.log")
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 class Lake:
