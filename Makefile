@@ -69,7 +69,7 @@ test: lint
 	fi
 
 # The long tier: documented long jobs run as printed (demo, pipelines, simulations, load tests, the
-# Dagster UI) and the fleet load tests; about 15 minutes, no coverage.
+# Dagster UI) and the fleet load tests; about 11 minutes, no coverage.
 test-long: install browser redis
 	$(BIN)/pytest -m long
 
