@@ -32,7 +32,7 @@ import pyarrow.dataset as ds
 import yaml
 
 from gateway_shim.config.loader import DEMO_CONFIG
-from gateway_shim.telemetry.spool import SEGMENT_SUFFIX, read_segment
+from gateway_shim.telemetry.spool import read_segment, segment_files
 
 BODY = orjson.dumps({"model": "auto", "max_tokens": 16,
                      "messages": [{"role": "user", "content": "durable?"}]})
@@ -89,8 +89,9 @@ def send(url: str, key: str) -> str | None:
 
 def recorded(spool: Path, lake: Path) -> set[str]:
     traces: set[str] = set()
-    for segment in spool.rglob(f"*{SEGMENT_SUFFIX}"):
-        traces.update(read_segment(segment).column("trace_id").to_pylist())
+    for segments in spool.rglob("segments"):
+        for segment in segment_files(segments):
+            traces.update(read_segment(segment).column("trace_id").to_pylist())
     events = lake / "events" / "v1"
     if events.exists():
         table = ds.dataset(str(events), format="parquet", partitioning="hive").to_table(columns=["trace_id"])

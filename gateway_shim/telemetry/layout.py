@@ -148,9 +148,9 @@ def writer_quarantine_path(gateway_id: str, started_us: int) -> str:
     return f"{WRITER_QUARANTINE_PREFIX}/{gateway_id}-{stamp(started_us)}-{uuid.uuid4().hex}.jsonl"
 
 
-def writer_quarantined_segment_path(gateway_id: str, segment_name: str) -> str:
+def writer_quarantined_segment_path(gateway_id: str, segment_file_name: str) -> str:
     """Where the writer keeps a spool segment that cannot be turned into Parquet, as it is."""
-    return f"{WRITER_QUARANTINE_PREFIX}/{gateway_id}-{segment_name}.arrows"
+    return f"{WRITER_QUARANTINE_PREFIX}/{gateway_id}-{segment_file_name}"
 
 
 def quarantine_copy_path(relative_path: str) -> str:

@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 
 from gateway_shim.telemetry.layout import EVENTS_PREFIX, LOAD_TEST_RUN_PREFIX, day_prefix
 from gateway_shim.telemetry.schema import EVENT_SCHEMA, READABLE_VERSIONS, schema_problem
-from gateway_shim.telemetry.spool import SEGMENT_SUFFIX, Spool, read_segment
+from gateway_shim.telemetry.spool import Spool, read_segment, segment_files
 from gateway_shim.telemetry.storage import LakeLocation
 
 SPEND_COLUMNS = ("event_id", "tenant_id", "estimated_cost_usd", "ts", "run_id")
@@ -91,8 +91,10 @@ def read_spool(spool_dir: Path) -> list[pa.Table]:
 
     Read before the lake writer takes the spool: once started, it uploads and deletes these files.
     """
-    segments = sorted(Spool(spool_dir).segments_dir.glob(f"*{SEGMENT_SUFFIX}"))
-    return [read_segment(path).select(list(SPEND_COLUMNS)) for path in segments]
+    segments_dir = Spool(spool_dir).segments_dir
+    if not segments_dir.is_dir():
+        return []
+    return [read_segment(path).select(list(SPEND_COLUMNS)) for path in segment_files(segments_dir)]
 
 
 def tally(tables: Sequence[pa.Table], first: dt.date, end: dt.date) -> tuple[dict[str, float], int]:

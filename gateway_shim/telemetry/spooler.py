@@ -1,13 +1,15 @@
 """The lake writer's spooler thread: events from the inbox into the spool on disk, sealed into segments.
 
 Every ``sync_interval_s``, or as soon as a caller waits for a commit (``commit_soon``; at most one
-commit per ``commit_interval_s``), it converts the new events to Arrow record batches, appends them
-to the open spool segment and fsyncs it: from then on the events are *durable* (a kill -9 cannot
-lose them), and it reports so to the commit log (``commits.py``), which wakes the waiting
-responses. Events arriving during one fsync wait for the next: a group commit. It seals the segment
-when it reaches ``max_rows``, ``max_bytes`` or ``max_age_s``, or for a flush, and queues it for the
-uploader. Events that do not fit the schema go to the outbox for ``quarantine/writer/``; events
-beyond the spool's cap or lost to a disk error are dropped, reported as lost, and recorded in a gap.
+commit per ``commit_interval_s``), it appends the new events to the open segment's journal as JSON
+lines and fsyncs it: from then on the events are *durable* (a kill -9 cannot lose them), and it
+reports so to the commit log (``commits.py``), which wakes the waiting responses. Events arriving
+during one fsync wait for the next: a group commit. Every ``CONVERT_ROWS`` events it converts the
+journal's new events to Arrow (``spool.py``), off the commit's path. It seals the segment when it
+reaches ``max_rows``, ``max_bytes`` or ``max_age_s``, or for a flush, and queues it for the uploader.
+Events that do not fit the schema (found at conversion) or that JSON cannot hold go to the outbox
+for ``quarantine/writer/``; events beyond the spool's cap or lost to a disk error are dropped,
+reported as lost, and recorded in a gap.
 """
 
 from __future__ import annotations
@@ -16,16 +18,21 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
+from itertools import accumulate
 
-import orjson
-import pyarrow as pa
-
-from gateway_shim.telemetry.columnar import Event, to_table
+from gateway_shim.telemetry.columnar import Event
 from gateway_shim.telemetry.commits import CommitLog
 from gateway_shim.telemetry.gap_recorder import GapRecorder
 from gateway_shim.telemetry.inbox import Inbox
 from gateway_shim.telemetry.layout import writer_quarantine_path
-from gateway_shim.telemetry.spool import OpenSegment, Segment, Spool
+from gateway_shim.telemetry.spool import (
+    CONVERT_ROWS,
+    OpenSegment,
+    Segment,
+    Spool,
+    encode_journal,
+    quarantine_lines,
+)
 from gateway_shim.telemetry.writer_progress import WriterProgress
 from gateway_shim.telemetry.writer_settings import WriterSettings
 
@@ -52,8 +59,8 @@ class Spooler:
         self.gaps = GapRecorder(self.gateway_id, spool, progress, self.commits)
         """Only this thread drops events, so the gap records are its own."""
         self._wake = threading.Event()
-        self._unsynced: list[tuple[pa.Table, Sequence[int]]] = []
-        """Rows appended to the open segment but not yet fsynced, with their sequence numbers."""
+        self._unsynced: list[tuple[list[Event], Sequence[int]]] = []
+        """Events appended to the open segment but not yet fsynced, with their sequence numbers."""
         self._lost: list[int] = []
         """Sequence numbers dropped in the current cycle."""
 
@@ -95,6 +102,8 @@ class Spooler:
         if segment is not None:
             segment = self._sync(segment)
         self.commits.report(last_seq, tuple(self._lost))
+        if segment is not None and segment.unconverted >= CONVERT_ROWS:
+            segment = self._convert(segment)
         flush = self.progress.flush_unanswered(ticket)
         seal = flush or stopping
         if segment is not None and (seal or self._segment_full(segment)):
@@ -115,49 +124,49 @@ class Spooler:
         )
 
     def _append(self, events: list[Event], first_seq: int, segment: OpenSegment | None) -> OpenSegment | None:
-        table, bad = to_table(events, self.gateway_id)
         seqs: Sequence[int] = range(first_seq, first_seq + len(events))
+        good, lines, bad = encode_journal(events)
         if bad:
             rejected = {id(event) for event, _ in bad}
             if not self._quarantine(bad):
                 self._lost.extend(s for s, event in zip(seqs, events, strict=True) if id(event) in rejected)
             seqs = [seq for seq, event in zip(seqs, events, strict=True) if id(event) not in rejected]
-        if table.num_rows == 0:
+        if not good:
             return segment
-        spool_bytes = self.progress.spool_bytes(segment.size if segment else 0)
-        row_bytes = max(1, table.nbytes // table.num_rows)
-        fits = max(0, (self.settings.spool_max_bytes - spool_bytes) // row_bytes)
-        if fits < table.num_rows:
-            self._drop(table.slice(fits), seqs[fits:], "spool_full")
+        room = self.settings.spool_max_bytes - self.progress.spool_bytes(segment.size if segment else 0)
+        fits = _lines_within(lines, 0, room)
+        if fits < len(good):
+            self._drop(good[fits:], seqs[fits:], "spool_full")
             if fits == 0:
                 return segment
-            table, seqs = table.slice(0, fits), seqs[:fits]
+            good, lines, seqs = good[:fits], lines[:fits], seqs[:fits]
         offset = 0
-        while offset < table.num_rows:
+        while offset < len(good):
             try:
                 if segment is None:
                     segment = self.spool.new_segment()
-                piece = table.slice(offset, self._room(segment, row_bytes))
-                segment.append(piece)
+                end = offset + self._room(segment, lines, offset)
+                piece, data = good[offset:end], b"".join(lines[offset:end])
+                segment.append(piece, data)
             except OSError as exc:
                 self.progress.record_error(exc)
-                self._drop(table.slice(offset), seqs[offset:], "spool_error")
+                self._drop(good[offset:], seqs[offset:], "spool_error")
                 if segment is not None:
                     self._abandon(segment)
                 return None
-            self._unsynced.append((piece, seqs[offset : offset + piece.num_rows]))
-            offset += piece.num_rows
-            self.progress.grow_open_segment(segment.rows, piece.num_rows * row_bytes)
+            self._unsynced.append((piece, seqs[offset:end]))
+            offset = end
+            self.progress.grow_open_segment(segment.rows, len(data))
             if self._segment_full(segment):
                 self._seal(segment)
                 segment = None
         self.gaps.end_if_open()
         return segment
 
-    def _room(self, segment: OpenSegment, row_bytes: int) -> int:
-        """How many rows still fit the open segment (rotation cuts batches at the exact limit)."""
+    def _room(self, segment: OpenSegment, lines: list[bytes], offset: int) -> int:
+        """How many lines from ``offset`` still fit the open segment (rotation cuts at the exact limit)."""
         by_rows = self.settings.max_rows - segment.rows
-        by_bytes = (self.settings.max_bytes - self.progress.open_bytes) // row_bytes
+        by_bytes = _lines_within(lines, offset, self.settings.max_bytes - self.progress.open_bytes)
         return max(1, min(by_rows, by_bytes))
 
     def _sync(self, segment: OpenSegment) -> OpenSegment | None:
@@ -174,11 +183,22 @@ class Spooler:
         self.progress.add_durable(newly)
         return segment
 
+    def _convert(self, segment: OpenSegment) -> OpenSegment | None:
+        try:
+            bad = segment.convert(self.gateway_id)
+        except OSError as exc:
+            self.progress.record_error(exc)
+            self._abandon(segment)
+            return None
+        if bad:
+            self._quarantine(bad)
+        return segment
+
     def _seal(self, segment: OpenSegment) -> None:
         unsynced = segment.rows - segment.synced_rows
         try:
             keep_table = self.progress.queued_memory_below(self.settings.max_bytes)
-            sealed = segment.seal(self.settings.fsync, keep_table=keep_table)
+            sealed, bad = segment.seal(self.gateway_id, self.settings.fsync, keep_table=keep_table)
         except OSError as exc:
             self.progress.record_error(exc)
             self._abandon(segment)
@@ -186,19 +206,25 @@ class Spooler:
         self._unsynced = []
         self.commits.recovered()
         self.progress.add_durable(unsynced)
-        self.progress.enqueue(sealed)
+        if bad:
+            self._quarantine(bad)
+        if sealed is None:
+            self.progress.discard_open_segment()
+        else:
+            self.progress.enqueue(sealed)
 
-    def _drop(self, rows: pa.Table, seqs: Sequence[int], reason: str) -> None:
-        """Rows that will not be durable: counted into the gap, their callers told they are lost."""
-        self.gaps.drop_rows(rows, reason)
+    def _drop(self, events: list[Event], seqs: Sequence[int], reason: str) -> None:
+        """Events that will not be durable: counted into the gap, their callers told they are lost."""
+        self.gaps.drop_events(events, reason)
         self._lost.extend(seqs)
 
     def _abandon(self, segment: OpenSegment) -> None:
-        """A segment the disk failed on: its unsynced rows are lost; queue what of it is readable (its
-        synced rows), or delete it if nothing is (no empty files left behind on a full disk)."""
+        """A segment the disk failed on: its unsynced events are lost; queue its journal for what of it is
+        readable (its synced events), or delete it if nothing is (no empty files left behind on a full
+        disk)."""
         segment.close()
-        for rows, seqs in self._unsynced:
-            self._drop(rows, seqs, "spool_error")
+        for events, seqs in self._unsynced:
+            self._drop(events, seqs, "spool_error")
         self._unsynced = []
         if segment.synced_rows == 0:
             segment.path.unlink(missing_ok=True)
@@ -209,9 +235,7 @@ class Spooler:
     def _quarantine(self, bad: list[tuple[Event, str]]) -> bool:
         """Keep events that do not fit the schema for ``quarantine/writer/``; False if that failed."""
         now_us = time.time_ns() // 1000
-        lines = b"".join(
-            orjson.dumps({"reason": reason, "event": event}, default=str) + b"\n" for event, reason in bad
-        )
+        lines = quarantine_lines(bad)
         log.error(
             "lake writer %s: %d events do not fit the event schema (first: %s); quarantined",
             self.gateway_id,
@@ -226,3 +250,13 @@ class Spooler:
             return False
         self.progress.quarantined(len(bad))
         return True
+
+
+def _lines_within(lines: list[bytes], offset: int, budget: int) -> int:
+    """How many of ``lines[offset:]`` fit in ``budget`` bytes."""
+    count = 0
+    for total in accumulate(len(line) for line in lines[offset:]):
+        if total > budget:
+            break
+        count += 1
+    return count

@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from dataclasses import dataclass, field
 
 import pyarrow as pa
 
 from gateway_shim.telemetry.backoff import backoff_delay
-from gateway_shim.telemetry.layout import writer_quarantined_segment_path
+from gateway_shim.telemetry.columnar import Event
+from gateway_shim.telemetry.layout import writer_quarantine_path, writer_quarantined_segment_path
 from gateway_shim.telemetry.parquet_encoding import hour_files
-from gateway_shim.telemetry.spool import Segment, Spool, read_segment
+from gateway_shim.telemetry.spool import Segment, Spool, load_segment, quarantine_lines
 from gateway_shim.telemetry.storage import LakeLocation
 from gateway_shim.telemetry.writer_progress import WriterProgress
 from gateway_shim.telemetry.writer_settings import WriterSettings
@@ -85,25 +87,35 @@ class Uploader:
         written = files = invalid = 0
         if segment.path.exists():
             try:
-                rows, encoded = self._encode_segment(segment)
+                rows, encoded, bad = self._encode_segment(segment)
             except _DATA_ERRORS as exc:  # the segment's content is at fault, not the lake
                 self._quarantine_segment(segment, exc)
                 invalid = segment.rows
             else:
+                if bad:  # a crashed writer's journal: its events were never checked against the schema
+                    quarantine = writer_quarantine_path(self.gateway_id, time.time_ns() // 1000)
+                    self.lake.write_bytes(quarantine, quarantine_lines(bad))
                 for path, data in encoded:
                     self.lake.write_bytes(path, data)
-                written, files = rows, len(encoded)
+                written, files, invalid = rows, len(encoded), len(bad)
             segment.path.unlink()
         self.progress.segment_uploaded(segment, written, invalid, files)
 
-    def _encode_segment(self, segment: Segment) -> tuple[int, list[tuple[str, pa.Buffer]]]:
-        """The segment's row count and Parquet files, all encoded before the first is written."""
-        table = segment.table if segment.table is not None else read_segment(segment.path)
-        return table.num_rows, hour_files(self.gateway_id, segment.name, table)
+    def _encode_segment(
+        self, segment: Segment
+    ) -> tuple[int, list[tuple[str, pa.Buffer]], list[tuple[Event, str]]]:
+        """The segment's row count and Parquet files, all encoded before the first is written, and the
+        events that do not fit the schema."""
+        bad: list[tuple[Event, str]] = []
+        if segment.table is not None:
+            table = segment.table
+        else:
+            table, bad = load_segment(segment.path, self.gateway_id)
+        return table.num_rows, hour_files(self.gateway_id, segment.name, table), bad
 
     def _quarantine_segment(self, segment: Segment, exc: BaseException) -> None:
         """Keep an unreadable segment as it is in ``quarantine/writer/`` rather than retry it forever."""
-        path = writer_quarantined_segment_path(self.gateway_id, segment.name)
+        path = writer_quarantined_segment_path(self.gateway_id, segment.path.name)
         self.lake.write_bytes(path, segment.path.read_bytes())
         log.error(
             "lake writer %s: spool segment %s cannot be turned into Parquet (%s: %s); kept at %s",

@@ -220,6 +220,12 @@ class WriterProgress:
             self._open_bytes = 0
             self._cond.notify_all()
 
+    def discard_open_segment(self) -> None:
+        """The open segment sealed into nothing (none of its events fitted the schema)."""
+        with self._cond:
+            self._open_rows = 0
+            self._open_bytes = 0
+
     def quarantined(self, count: int) -> None:
         """``count`` invalid events are in the outbox, bound for the quarantine."""
         with self._cond:

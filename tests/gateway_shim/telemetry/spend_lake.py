@@ -8,9 +8,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from gateway_shim.telemetry.columnar import to_record_batch
 from gateway_shim.telemetry.lake_writer import LakeWriter
-from gateway_shim.telemetry.spool import Spool
+from gateway_shim.telemetry.spool import Spool, encode_journal
 from gateway_shim.telemetry.storage import LakeLocation
 from tests.gateway_shim.telemetry.events import make_event
 
@@ -49,14 +48,15 @@ def write_lake(lake: LakeLocation, spool_root: Path, batches: Sequence[Sequence[
 
 
 def leave_in_spool(spool_dir: Path, events: Sequence[dict[str, Any]]) -> None:
-    """A spool segment as a crashed gateway leaves it: events durable locally, not (all) in the lake."""
+    """A spool segment as a crashed gateway leaves it: a journal of durable events, not (all) in the lake."""
     spool = Spool(spool_dir)
     spool.open()
     try:
         segment = spool.new_segment()
-        batch, bad = to_record_batch(list(events), "crashed-gw")
+        good, lines, bad = encode_journal(list(events))
         assert not bad, bad
-        segment.append(batch)
-        segment.seal()
+        segment.append(good, b"".join(lines))
+        segment.sync()
+        segment.close()
     finally:
         spool.close()

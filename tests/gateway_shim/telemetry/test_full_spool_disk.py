@@ -40,6 +40,7 @@ def test_full_spool_disk_drops_are_reported_counted_and_recorded_with_cost(tmp_p
             before = [writer.emit(make_event(i, estimated_cost_usd=0.01)) for i in range(5)]
             writer.commit_soon()
             assert _wait(lambda: writer.commits.committed_seq >= before[-1])
+            assert writer.flush(timeout=10)  # nothing left in the spool whose upload would free space
             filler = fill(disk)
             dropped = [writer.emit(make_event(100 + i, estimated_cost_usd=0.25)) for i in range(400)]
             for _ in range(40):  # many cycles on the full disk: each one must clean up after itself
