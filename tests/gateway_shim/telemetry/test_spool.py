@@ -9,6 +9,7 @@ import pytest
 from gateway_shim.telemetry.columnar import to_record_batch
 from gateway_shim.telemetry.schema import EVENT_SCHEMA, V2_COLUMNS
 from gateway_shim.telemetry.spool import (
+    JOURNAL_CHUNK_BYTES,
     OpenSegment,
     Spool,
     SpoolLocked,
@@ -65,6 +66,8 @@ def test_a_commit_converts_nothing_and_seal_converts_in_batches(tmp_path: Path) 
     segment = spool.new_segment()
     append_events(segment, events_of(0, 3))
     segment.sync()
+    # a kill -9 now leaves the journal with its allocated space zeroed after the three lines
+    assert segment.path.stat().st_size == JOURNAL_CHUNK_BYTES and count_rows(segment.path) == 3
     assert segment.unconverted == 3
     assert segment.convert("gw") == [] and segment.unconverted == 0
     append_events(segment, events_of(3, 2))
