@@ -25,7 +25,12 @@ import re2
 
 from gateway_shim.config.models import DenyPattern, PiiRedaction
 from gateway_shim.policy.linear_regex import LinearRegex
-from gateway_shim.policy.normalize import collapse_spaces, fold_for_redaction, fold_letters_for_deny
+from gateway_shim.policy.normalize import (
+    collapse_spaces,
+    fold_for_redaction,
+    fold_letters_for_deny,
+    in_slices,
+)
 from gateway_shim.types import Message
 
 MAX_DEPTH = 16
@@ -145,7 +150,7 @@ class DenyList:
             return None
         text = fold_letters_for_deny(text)
         if self._prefixes is not None:
-            folded = text.casefold() if self._fold_text else text
+            folded = in_slices(str.casefold, text) if self._fold_text else text
             if not any(prefix in (folded if ignore_case else text) for prefix, ignore_case in self._prefixes):
                 return None
         found = self._set.Match(collapse_spaces(text))
