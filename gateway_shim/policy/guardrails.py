@@ -303,9 +303,50 @@ def card_stretches(run: str) -> list[tuple[int, int]]:
 _DOUBLE = np.array([0, 2, 4, 6, 8, 1, 3, 5, 7, 9], dtype=np.int32)
 
 
-_WINDOW_GROUPS = 16_384
-"""Digit groups whose stretches one vectorised pass searches: each numpy call then handles about
-80,000 digits (a fraction of a millisecond of GIL) instead of a whole megabyte's."""
+_WINDOW_CHARS = 65_536
+"""Characters of a long digit run whose stretches one vectorised pass searches: each numpy call then
+handles at most this many (a fraction of a millisecond of GIL) instead of a whole megabyte."""
+_SEPARATOR_CHARS = " .-"
+
+
+def _next_group(run: str, pos: int) -> int:
+    """Where the first digit group starting at or after ``pos`` begins (``len(run)``: none)."""
+    found = [i for i in (run.find(sep, pos) for sep in _SEPARATOR_CHARS) if i >= 0]
+    if not found:
+        return len(run)
+    pos = min(found)
+    while pos < len(run) and run[pos] in _SEPARATOR_CHARS:
+        pos += 1
+    return pos
+
+
+def card_stretches_vectorised(run: str, window_chars: int = _WINDOW_CHARS) -> list[tuple[int, int]]:
+    """``card_stretches`` for long runs: every stretch's Luhn sum from prefix sums, vectorised, window
+    by window: the stretches starting in a window of about ``window_chars`` characters (cut where a
+    digit group starts) are searched in it plus the 18 groups after it (a stretch spans at most 19)."""
+    high = CARD_DIGITS[1]
+    chosen: list[tuple[int, int]] = []
+    free_from = 0
+    start = 0
+    while start < len(run):
+        stop = _next_group(run, start + window_chars) if start + window_chars < len(run) else len(run)
+        end = stop
+        for _ in range(high - 1):
+            if end >= len(run):
+                break
+            end = _next_group(run, end)
+        piece = run[start:end]
+        piece_starts, piece_ends, longest = _longest_stretches(piece)
+        for group in np.flatnonzero(longest >= 0).tolist():
+            begin = start + int(piece_starts[group])
+            if begin >= stop:
+                break
+            if begin < free_from:
+                continue
+            free_from = start + int(piece_ends[int(longest[group])])
+            chosen.append((begin, free_from))
+        start = stop
+    return chosen
 
 
 def _groups(run: str) -> tuple[Any, Any]:
@@ -315,27 +356,6 @@ def _groups(run: str) -> tuple[Any, Any]:
     before = np.concatenate(([False], is_digit[:-1]))
     after = np.concatenate((is_digit[1:], [False]))
     return np.flatnonzero(is_digit & ~before), np.flatnonzero(is_digit & ~after) + 1
-
-
-def card_stretches_vectorised(run: str, window_groups: int = _WINDOW_GROUPS) -> list[tuple[int, int]]:
-    """``card_stretches`` for long runs: every stretch's Luhn sum from prefix sums, vectorised, over
-    windows of ``window_groups`` start groups (a stretch spans at most 19 groups, so each window also
-    reads the 18 groups after it)."""
-    high = CARD_DIGITS[1]
-    starts, ends = _groups(run)
-    chosen: list[tuple[int, int]] = []
-    free_from = 0
-    for first in range(0, len(starts), window_groups):
-        last = min(first + window_groups + high - 1, len(starts)) - 1
-        offset = int(starts[first])
-        piece_starts, piece_ends, longest = _longest_stretches(run[offset:int(ends[last])])
-        for start in np.flatnonzero(longest[:window_groups] >= 0).tolist():
-            begin = offset + int(piece_starts[start])
-            if begin < free_from:
-                continue
-            free_from = offset + int(piece_ends[int(longest[start])])
-            chosen.append((begin, free_from))
-    return chosen
 
 
 def _longest_stretches(run: str) -> tuple[Any, Any, Any]:
