@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import functools
+import gc
 import http.client
 import itertools
 import os
@@ -193,6 +194,8 @@ async def loop_blocking(args: argparse.Namespace, provider_port: int) -> None:
                         on_wire_error=app.wire_error, on_handler_error=app.handler_error)
     port = await server.listen("127.0.0.1", 0)
     await asyncio.to_thread(post, port, chat_body("warm up"))
+    gc.collect()
+    gc.freeze()  # as the serve command does: a full collection then scans only what came after start-up
 
     async def gap_while(work: Callable[[], object] | None, idle_s: float = 0.0) -> tuple[float, object]:
         gaps: list[float] = []

@@ -5,6 +5,7 @@ event loop; another client's cheap request is answered meanwhile."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import http.client
 import sys
 import threading
@@ -158,8 +159,11 @@ def gateway_loop(provider: ProviderProcess) -> Iterator[tuple[asyncio.AbstractEv
         port = holder["port"]
         assert isinstance(port, int)
         assert _post(port, orjson.dumps(chat("warm up"))) == 200
+        gc.collect()
+        gc.freeze()  # as the serve command does: a full collection scans only what came after start-up
         yield loop, port
     finally:
+        gc.unfreeze()
         server, app = holder.get("server"), holder.get("app")
         if isinstance(server, HttpServer) and isinstance(app, GatewayApp):
             asyncio.run_coroutine_threadsafe(stop(server, app), loop).result(20)
