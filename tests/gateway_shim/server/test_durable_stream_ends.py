@@ -24,6 +24,7 @@ import boto3
 import orjson
 import pytest
 from botocore.config import Config as BotoConfig
+from botocore.exceptions import EventStreamError
 
 from gateway_shim.config.loader import parse_config
 from gateway_shim.core import Gateway
@@ -51,10 +52,12 @@ class Gate:
     confirm: Callable[[], Any]
     opened: threading.Event = field(default_factory=threading.Event)
     confirmed_at: list[float] = field(default_factory=list)
+    refuse: bool = False
+    """Answer "not durable" (as ``on_spool_full: refuse`` does when the spool loses the event)."""
 
     async def __call__(self) -> bool:
         await asyncio.to_thread(self.opened.wait, 30)
-        durable = bool(await self.confirm())
+        durable = bool(await self.confirm()) and not self.refuse
         self.confirmed_at.append(time.monotonic())
         return durable
 
@@ -225,3 +228,29 @@ def test_chat_stream_done_waits_for_the_durable_event(gateway: InProcess) -> Non
 
     kinds = _held_until_durable(gateway, stream, "delta", {"done"})
     assert kinds[-1] == "done"
+
+
+def test_a_stream_whose_event_is_not_durable_ends_in_an_error_not_its_closing_frames(
+        gateway: InProcess, bedrock: Any) -> None:
+    """``on_spool_full: refuse`` and the spool lost the event: no acknowledgement, an error frame."""
+    gateway.gate.refuse = True
+    gateway.gate.opened.set()
+    with anthropic.Anthropic(api_key=KEY, base_url=gateway.url, max_retries=0) as client, \
+            client.messages.stream(model=MODEL, max_tokens=16,
+                                   messages=[{"role": "user", "content": "hello"}]) as events:
+        seen: list[str] = []
+        with pytest.raises(anthropic.APIStatusError, match="telemetry_unavailable"):
+            for event in events:
+                seen.append(event.type)
+    assert "content_block_delta" in seen and not {"message_delta", "message_stop"} & set(seen), seen
+    body = {"anthropic_version": "bedrock-2023-05-31", "max_tokens": 16,
+            "messages": [{"role": "user", "content": "stream please"}]}
+    response = bedrock.invoke_model_with_response_stream(modelId=MODEL, body=orjson.dumps(body))
+    chunks: list[str] = []
+    try:
+        with pytest.raises(EventStreamError, match="telemetry_unavailable"):
+            for event in response["body"]:
+                chunks.append(orjson.loads(event["chunk"]["bytes"])["type"])
+    finally:
+        response["body"].close()
+    assert "content_block_delta" in chunks and not {"message_delta", "message_stop"} & set(chunks), chunks
