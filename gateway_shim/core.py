@@ -27,7 +27,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from gateway_shim.config.models import CircuitBreaker as BreakerSettings
@@ -90,6 +90,22 @@ class _Chain:
             self.window = min(windows)
 
 
+@dataclass(slots=True, frozen=True)
+class Screening:
+    """What ``Gateway.screen`` found in a prompt; ``admit`` turns it into a refusal or the plan's messages."""
+
+    texts_found: bool = True
+    """False: ``messages`` is not a non-empty list of objects."""
+    too_deep: bool = False
+    input_tokens: int = 0
+    denied: str | None = None
+    """The first deny pattern the prompt matches."""
+    messages: list[Message] = field(default_factory=list)
+    """The messages to send: PII redacted (copies only of those changed) when ``actions`` says so."""
+    actions: list[str] = field(default_factory=list)
+    """``pii_redacted:<kind>`` actions."""
+
+
 class Gateway:
     """Policy, routing, budget and telemetry for one gateway replica (single-threaded)."""
 
@@ -141,11 +157,43 @@ class Gateway:
 
     # ---- admission -------------------------------------------------------------------------
 
-    def admit(self, ctx: RequestContext, now: float) -> Plan | Rejection:
+    def screen(self, messages: object) -> Screening:
+        """The prompt's guardrail pass: its text, token estimate, deny patterns and PII redaction.
+
+        Pure and thread-safe (it reads only the immutable guardrail settings), so a large prompt can be
+        screened on a worker thread while the event loop serves others; ``admit`` decides on the result.
+        """
+        texts = _texts_of(messages)
+        if texts is None:
+            return Screening(texts_found=False)
+        assert type(messages) is list  # _texts_of checked it
+        joined = texts[0] if len(texts) == 1 else "\n".join(texts)
+        scanned = _scanned_text(messages, joined)
+        if scanned is None:
+            return Screening(too_deep=True, messages=messages)
+        # Every text field counts (names, tool-call arguments, tool results go upstream too), so the
+        # input cap also bounds what the guardrails scan.
+        input_tokens = estimate_tokens_from_chars(len(scanned), len(texts))
+        if input_tokens > self._max_input_tokens:
+            return Screening(input_tokens=input_tokens, messages=messages)
+        scanned = fold_for_redaction(scanned)
+        denied = self._deny.first_match(scanned) if self._deny else None
+        if denied is not None:
+            return Screening(input_tokens=input_tokens, denied=denied, messages=messages)
+        if self._redactor.might_match(scanned):
+            redacted, actions = self._redactor.redact_messages(messages)
+            if actions:
+                return Screening(input_tokens=input_tokens, messages=redacted, actions=actions)
+        return Screening(input_tokens=input_tokens, messages=messages)
+
+
+    def admit(self, ctx: RequestContext, now: float, screening: Screening | None = None) -> Plan | Rejection:
         """Decide before any call: auth, load-test run id, contract, lane, guardrails, allowlist,
         rate limits, budget, degrade.
 
-        A ``Rejection`` is not emitted here: pass it to ``reject`` (which emits its event).
+        ``screening``: ``screen(ctx.messages)`` done beforehand (off the event loop for a large
+        prompt); without it admit screens the prompt itself. A ``Rejection`` is not emitted here:
+        pass it to ``reject`` (which emits its event).
         """
         if not ctx.api_key:
             return Rejection(401, "missing_api_key", "no API key: send 'Authorization: Bearer <key>'",
@@ -182,42 +230,30 @@ class Gateway:
         if app_refused is not None:
             return self._refuse(tenant, lane_name, sensitivity, 403, "app_not_allowed", app_refused,
                                 "blocked", "permission_error")
-        messages = ctx.messages
-        texts = _texts_of(messages)
-        if texts is None:
+        screening = screening if screening is not None else self.screen(ctx.messages)
+        if not screening.texts_found:
             return self._refuse(tenant, lane_name, sensitivity, 400, "invalid_messages",
                                 "'messages' must be a non-empty list of message objects", "client_error")
         if ctx.max_tokens is not None and (type(ctx.max_tokens) is not int or ctx.max_tokens < 1):
             return self._refuse(tenant, lane_name, sensitivity, 400, "invalid_max_tokens",
                                 "'max_tokens' must be a positive integer", "client_error")
-
-        joined = texts[0] if len(texts) == 1 else "\n".join(texts)
-        scanned = _scanned_text(messages, joined)
-        if scanned is None:
+        if screening.too_deep:
             return self._refuse(tenant, lane_name, sensitivity, 400, "invalid_messages",
                                 f"a message nests deeper than {MAX_DEPTH} levels", "client_error")
-        # Every text field counts (names, tool-call arguments, tool results go upstream too), so the
-        # input cap also bounds what the guardrails scan.
-        input_tokens = estimate_tokens_from_chars(len(scanned), len(texts))
+        input_tokens = screening.input_tokens
         if input_tokens > self._max_input_tokens:
             return self._refuse(tenant, lane_name, sensitivity, 413, "input_too_large",
                                 f"the prompt is about {input_tokens} tokens; the limit is "
                                 f"{self._max_input_tokens}", "client_error", input_tokens=input_tokens)
-        scanned = fold_for_redaction(scanned)
-        if self._deny:
-            denied = self._deny.first_match(scanned)
-            if denied is not None:
-                return self._refuse(tenant, lane_name, sensitivity, 403, "blocked",
-                                    f"the prompt matches deny pattern {denied!r}", "blocked",
-                                    "permission_error", input_tokens=input_tokens,
-                                    validation="blocked", actions=[f"deny:{denied}"])
-        actions: list[str] = []
-        validation = "passed"
-        if self._redactor.might_match(scanned):
-            redacted, actions = self._redactor.redact_messages(messages)
-            if actions:
-                messages = redacted
-                validation = "modified"
+        denied = screening.denied
+        if denied is not None:
+            return self._refuse(tenant, lane_name, sensitivity, 403, "blocked",
+                                f"the prompt matches deny pattern {denied!r}", "blocked",
+                                "permission_error", input_tokens=input_tokens,
+                                validation="blocked", actions=[f"deny:{denied}"])
+        messages = screening.messages
+        actions = screening.actions
+        validation = "modified" if actions else "passed"
 
         route = self._routes.select(ctx.workflow, lane_name)
         requested = ctx.model_requested or ""

@@ -27,6 +27,7 @@ from gateway_shim.server.http import Connection, Request
 from gateway_shim.server.lanes import AsyncLanes
 from gateway_shim.server.metrics import Metrics
 from gateway_shim.server.native_doors import NativeDoors
+from gateway_shim.server.off_loop import parsed
 from gateway_shim.server.openai_api import parse_chat
 from gateway_shim.server.request_contract import bearer_key, contract, trace_id
 from gateway_shim.types import RequestContext
@@ -122,7 +123,7 @@ class GatewayApp:
     async def _chat(self, request: Request, conn: Connection) -> None:
         started = time.monotonic()
         try:
-            call = parse_chat(request)
+            call = await parsed(parse_chat, request)
         except ApiError as error:
             return self._malformed(request, conn, OPENAI_DOOR, error, started)
         await self._signing_key_ready(call.ctx)
@@ -131,7 +132,7 @@ class GatewayApp:
     async def _converse(self, request: Request, conn: Connection, model: str, stream: bool) -> None:
         started = time.monotonic()
         try:
-            call = parse_converse(request, model, stream)
+            call = await parsed(lambda r: parse_converse(r, model, stream), request)
         except ApiError as error:
             return self._malformed(request, conn, CONVERSE_DOOR, error, started)
         await self._signing_key_ready(call.ctx)

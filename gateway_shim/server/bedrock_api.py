@@ -34,9 +34,10 @@ from gateway_shim.server.native_calls import (
     slot_messages,
 )
 from gateway_shim.server.request_contract import bearer_key, contract, trace_id
+from gateway_shim.server.stream_endings import HeldEnding
 from gateway_shim.types import Plan, RequestContext, Target
 from gateway_shim.upstream.native import NativeClient, NativeRequest, NativeResponse, NativeStream
-from gateway_shim.wire.anthropic_stream import ChunkReader, MessageTally
+from gateway_shim.wire.anthropic_stream import ChunkReader, MessageTally, completes_message
 from gateway_shim.wire.eventstream import encode_exception
 from gateway_shim.wire.images import native_images
 
@@ -168,6 +169,8 @@ class TallyingRelay:
     def __init__(self) -> None:
         self.reader = ChunkReader()
         self.tally = MessageTally()
+        self.ending = HeldEnding()
+        """The closing chunks, sent once the event is durable (``native_calls.NativeDispatcher``)."""
 
     @property
     def usage(self) -> Usage:
@@ -179,13 +182,20 @@ class TallyingRelay:
 
 
 class PassthroughRelay(TallyingRelay):
-    """The response stream goes to the client byte for byte."""
+    """The response stream goes to the client byte for byte, frame by frame; the closing chunks
+    (``completes_message``) are held until the event is durable."""
 
     content_type = "application/vnd.amazon.eventstream"
 
     def feed(self, data: bytes) -> tuple[bytes, str]:
-        texts = [self.tally.read_event(event) for kind, event in self.reader.feed(data) if kind == "chunk"]
-        return data, "".join(texts)
+        out: list[bytes] = []
+        texts: list[str] = []
+        for raw, kind, event in self.reader.frames(data):
+            final = kind == "chunk" and completes_message(event)
+            if kind == "chunk":
+                texts.append(self.tally.read_event(event))
+            out.append(self.ending.pass_or_hold(raw, final))
+        return b"".join(out), "".join(texts)
 
     @staticmethod
     def error(code: str, message: str) -> bytes:

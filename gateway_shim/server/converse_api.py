@@ -21,6 +21,7 @@ from gateway_shim.server.errors import ApiError
 from gateway_shim.server.http import Request
 from gateway_shim.server.openai_api import parse_json_object
 from gateway_shim.server.request_contract import bearer_key, contract, trace_id
+from gateway_shim.server.stream_endings import HeldEnding
 from gateway_shim.types import Message, RequestContext
 from gateway_shim.upstream.base import StreamChunk, UpstreamResult
 from gateway_shim.wire.converse_fields import block_needs, request_needs
@@ -159,9 +160,11 @@ def converse_body(result: UpstreamResult, latency_ms: float) -> bytes:
 class ConverseStreamEncoder:
     """ConverseStream events in AWS event-stream framing: a Converse provider's own events as they came,
     an OpenAI provider's chunks translated, plain text chunks framed here (messageStart,
-    contentBlockDelta..., contentBlockStop, messageStop, metadata). Usage is always sent, as Bedrock does."""
+    contentBlockDelta..., contentBlockStop, messageStop, metadata). Usage is always sent, as Bedrock does.
+    ``messageStop`` and ``metadata`` (and anything after them) are held until ``usage``, which the
+    dispatcher calls once the request's event is durable (``HeldEnding``)."""
 
-    __slots__ = ("_openai", "opened", "sent_usage", "stopped")
+    __slots__ = ("_openai", "ending", "opened", "sent_usage", "stopped")
     content_type = "application/vnd.amazon.eventstream"
     always_usage = True
 
@@ -170,6 +173,7 @@ class ConverseStreamEncoder:
         self.stopped = False
         self.sent_usage = False
         self._openai: OpenAIToConverse | None = None
+        self.ending = HeldEnding()
 
     def first(self) -> bytes:
         """Nothing yet: the provider's first event (or ``delta``) opens the stream."""
@@ -200,7 +204,8 @@ class ConverseStreamEncoder:
             self.stopped = True
         elif kind == "metadata":
             self.sent_usage = True
-        return encode_event(kind, orjson.dumps(payload, default=json_default))
+        frame = encode_event(kind, orjson.dumps(payload, default=json_default))
+        return self.ending.pass_or_hold(frame, kind in ("messageStop", "metadata"))
 
     def _stop(self, finish_reason: str) -> bytes:
         if self.stopped:
@@ -210,13 +215,14 @@ class ConverseStreamEncoder:
                 + self._event("messageStop", {"stopReason": reason}))
 
     def usage(self, input_tokens: int, output_tokens: int, latency_ms: float = 0.0) -> bytes:
-        """messageStop (if the provider sent none) and the metadata event (if it sent none)."""
-        if self.sent_usage:
-            return b""
-        return self._stop("stop") + self._event("metadata", {
-            "usage": {"inputTokens": input_tokens, "outputTokens": output_tokens,
-                      "totalTokens": input_tokens + output_tokens},
-            "metrics": {"latencyMs": int(latency_ms)}})
+        """The held ending: the provider's messageStop and metadata, or ours where it sent none."""
+        if not self.sent_usage:
+            self._stop("stop")
+            self._event("metadata", {
+                "usage": {"inputTokens": input_tokens, "outputTokens": output_tokens,
+                          "totalTokens": input_tokens + output_tokens},
+                "metrics": {"latencyMs": int(latency_ms)}})
+        return self.ending.release()
 
     @staticmethod
     def error(type_: str, code: str, message: str) -> bytes:

@@ -21,6 +21,7 @@ from gateway_shim.server.errors import ApiError, error_type, retry_after_header
 from gateway_shim.server.http import Connection
 from gateway_shim.server.lanes import AsyncLanes
 from gateway_shim.server.metrics import Metrics
+from gateway_shim.server.off_loop import OFF_LOOP_BYTES, off_loop
 from gateway_shim.server.stream_endings import (
     OUTPUT_SCAN_TAIL,
     SHUTDOWN_CUT,
@@ -112,7 +113,7 @@ class Dispatcher:
     async def run(self, conn: Connection, door: Door, ctx: RequestContext, started: float,
                   extra: dict[str, Any] | None = None, include_usage: bool = False) -> None:
         gateway = self.gateway
-        decision = SPOOL_FAILING if self.spool_failing() else gateway.admit(ctx, _mono())
+        decision = await self.admit(ctx)
         if isinstance(decision, Rejection):
             self.refuse(conn, door, ctx, decision, started)
             return
@@ -141,6 +142,18 @@ class Dispatcher:
             raise
         finally:
             self.lanes.release(ticket)
+
+    async def admit(self, ctx: RequestContext) -> Plan | Rejection:
+        """``Gateway.admit``, with a large prompt screened on the worker thread (``off_loop.py``) once its
+        key is known to be valid (nobody without one makes the gateway scan a megabyte)."""
+        if self.spool_failing():
+            return SPOOL_FAILING
+        gateway = self.gateway
+        screening = None
+        if (ctx.body_bytes >= OFF_LOOP_BYTES and ctx.api_key
+                and gateway.tenant_for_key(ctx.api_key, ctx.received_at) is not None):
+            screening = await off_loop(gateway.screen, ctx.messages)
+        return gateway.admit(ctx, _mono(), screening)
 
     async def admit_shared(self, conn: Connection, door: ErrorWriter, plan: Plan, started: float) -> bool:
         """The rate limits and budget of a plan ``Gateway.admit`` left pending (``gateway.state`` is

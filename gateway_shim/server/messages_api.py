@@ -36,7 +36,7 @@ from gateway_shim.server.openai_api import parse_json_object
 from gateway_shim.server.request_contract import bearer_key, contract, trace_id
 from gateway_shim.types import Plan, RequestContext, Target
 from gateway_shim.upstream.native import NativeClient, NativeRequest, NativeResponse, NativeStream
-from gateway_shim.wire.anthropic_stream import MessageTally
+from gateway_shim.wire.anthropic_stream import MessageTally, completes_message
 from gateway_shim.wire.images import native_images
 
 BEDROCK_VERSION = "bedrock-2023-05-31"
@@ -114,22 +114,27 @@ class MessagesDoor:
 
 class SseRelay(TallyingRelay):
     """Bedrock ``chunk`` events → the Messages API's ``event: <type>`` / ``data: <json>`` frames; the
-    ``amazon-bedrock-invocationMetrics`` Bedrock adds to ``message_stop`` is read, not relayed."""
+    ``amazon-bedrock-invocationMetrics`` Bedrock adds to ``message_stop`` is read, not relayed.
+    ``message_delta`` and ``message_stop`` are held until the event is durable (``HeldEnding``)."""
 
     content_type = "text/event-stream"
 
     def feed(self, data: bytes) -> tuple[bytes, str]:
         out: list[bytes] = []
         texts: list[str] = []
+        ending = self.ending
         for kind, event in self.reader.feed(data):
             if kind != "chunk":
-                out.append(self.error(kind, str(event.get("message", "") if isinstance(event, dict) else "")))
+                message = str(event.get("message", "") if isinstance(event, dict) else "")
+                out.append(ending.pass_or_hold(self.error(kind, message), False))
                 continue
             texts.append(self.tally.read_event(event))
             if isinstance(event, dict):
+                final = completes_message(event)
                 event = {k: v for k, v in event.items() if k != "amazon-bedrock-invocationMetrics"}
-                out.append(b"event: %s\ndata: %s\n\n" % (str(event.get("type", "")).encode(),
-                                                         orjson.dumps(event)))
+                event_type = str(event.get("type", ""))
+                frame = b"event: %s\ndata: %s\n\n" % (event_type.encode(), orjson.dumps(event))
+                out.append(ending.pass_or_hold(frame, final))
         return b"".join(out), "".join(texts)
 
     @staticmethod

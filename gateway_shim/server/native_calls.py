@@ -29,6 +29,7 @@ from gateway_shim.server.http import Connection
 from gateway_shim.server.stream_endings import (
     OUTPUT_SCAN_TAIL,
     SHUTDOWN_CUT,
+    HeldEnding,
     broken_stream,
     client_closed,
     unreported_output_tokens,
@@ -94,6 +95,8 @@ class StreamRelay(Protocol):
     """Turns the upstream stream's bytes into the client's, noting text and usage on the way."""
 
     content_type: str
+    ending: HeldEnding
+    """The stream's closing frames, held by ``feed`` and sent once the event is durable."""
 
     @property
     def usage(self) -> Usage:
@@ -204,7 +207,7 @@ class NativeDispatcher:
     async def run(self, conn: Connection, call: NativeCall, started: float) -> None:
         gateway, door, ctx = self.gateway, call.door, call.ctx
         await self.ready(ctx)
-        decision = SPOOL_FAILING if self.dispatcher.spool_failing() else gateway.admit(ctx, _mono())
+        decision = await self.dispatcher.admit(ctx)
         if isinstance(decision, Rejection):
             self.dispatcher.refuse(conn, door, ctx, decision, started)
             return
@@ -387,9 +390,11 @@ class NativeDispatcher:
             conn.send(relay.end())
             conn.end_stream()
             raise asyncio.CancelledError
-        if error is None and not await self.dispatcher.durable():  # the stream's end is its ack
+        if error is None and not await self.dispatcher.durable():  # the last frames are its ack
             error = SPOOL_FAILING
             await conn.write(relay.error(error.code, error.message))
+        if error is None:
+            await conn.write(relay.ending.release())
         await conn.write(relay.end())
         conn.end_stream()
 

@@ -15,6 +15,7 @@ from gateway_shim.server.errors import ApiError
 from gateway_shim.server.http import Connection, Request
 from gateway_shim.server.messages_api import MessagesDoor, parse_messages
 from gateway_shim.server.native_calls import NativeCall, NativeDispatcher
+from gateway_shim.server.off_loop import parsed
 from gateway_shim.types import RequestContext
 from gateway_shim.upstream.native import NativeClient
 
@@ -53,7 +54,7 @@ class NativeDoors:
             door = OPENAI_DOOR if path == "/v1/embeddings" else MessagesDoor()
             operation = "embeddings" if path == "/v1/embeddings" else "chat"
             try:
-                call = parse(request)
+                call = await parsed(parse, request)
             except ApiError as error:
                 ctx = self.header_context(request)
                 ctx.operation = operation
@@ -68,7 +69,7 @@ class NativeDoors:
             return False
         bedrock_operation, labels = found
         try:
-            call = parse_bedrock(request, bedrock_operation, labels)
+            call = await parsed(lambda r: parse_bedrock(r, bedrock_operation, labels), request)
         except ApiError as error:
             ctx = self.header_context(request)
             ctx.operation = bedrock_operation.snake

@@ -1,6 +1,7 @@
-"""How a relayed stream ends when it does not end cleanly, for chat and native streams alike: the
-client hung up, the upstream broke, the drain cut it; and what it is charged without the provider's
-usage. One place, so that every door answers, records and charges a broken stream the same way."""
+"""How a relayed stream ends, for chat and native streams alike: its last frames held back until the
+request's event is durable (``HeldEnding``); and when it does not end cleanly (the client hung up, the
+upstream broke, the drain cut it), its error and what it is charged without the provider's usage.
+One place, so that every door acknowledges, answers, records and charges a stream the same way."""
 
 from __future__ import annotations
 
@@ -40,3 +41,34 @@ def unreported_output_tokens(plan: Plan, text_chars: int) -> int:
     """Output tokens charged when the stream ended before the provider's usage (the client hung up,
     the drain cut it, the upstream broke): the output produced so far, within the reservation."""
     return min(plan.max_tokens, max(1, text_chars // 4)) if text_chars else 0
+
+
+class HeldEnding:
+    """A stream's last frames, kept back until the request's event is durable in the spool.
+
+    The frame that completes a stream (Anthropic's ``message_delta`` and ``message_stop``, Converse's
+    ``messageStop`` and ``metadata``, Bedrock's last ``chunk``) is the client's acknowledgement, as a
+    2xx is for a whole answer: it is sent only after ``Dispatcher.durable()`` said yes. From the first
+    final frame on every frame is held, so the order the provider sent stays. When the event cannot be
+    made durable, or the stream ends in an error, the held frames are dropped: the client gets the error
+    frame instead of a completed stream.
+    """
+
+    __slots__ = ("_frames",)
+
+    def __init__(self) -> None:
+        self._frames: list[bytes] | None = None
+
+    def pass_or_hold(self, frame: bytes, final: bool) -> bytes:
+        """``frame`` to send now, or ``b""`` when it is held (it is final, or a final frame came before)."""
+        if final and self._frames is None:
+            self._frames = []
+        if self._frames is None:
+            return frame
+        self._frames.append(frame)
+        return b""
+
+    def release(self) -> bytes:
+        """The held frames, in order, to send once the event is durable (the ending is empty after)."""
+        frames, self._frames = self._frames or [], None
+        return b"".join(frames)

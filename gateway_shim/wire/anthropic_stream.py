@@ -83,12 +83,21 @@ class ChunkReader:
 
     def __init__(self) -> None:
         self._buffer = EventStreamBuffer()
+        self._raw = b""
 
     def feed(self, data: bytes) -> Iterator[tuple[str, Any]]:
         """``("chunk", <the Anthropic/model event>)`` per chunk; ``(<exception type>, payload)`` per
         modelled error."""
+        for _, kind, payload in self.frames(data):
+            yield kind, payload
+
+    def frames(self, data: bytes) -> Iterator[tuple[bytes, str, Any]]:
+        """``feed`` with each frame's own bytes first (a relay can pass them on, or hold them)."""
+        self._raw += data
         self._buffer.add_data(data)
         for message in self._buffer:
+            size = message.prelude.total_length
+            raw, self._raw = self._raw[:size], self._raw[size:]
             headers = message.headers
             kind = headers.get(":event-type") or headers.get(":exception-type") or ""
             try:
@@ -100,4 +109,12 @@ class ChunkReader:
                     payload = orjson.loads(base64.b64decode(payload["bytes"]))
                 except (ValueError, orjson.JSONDecodeError):
                     payload = {}
-            yield str(kind), payload
+            yield raw, str(kind), payload
+
+
+def completes_message(event: object) -> bool:
+    """Whether a streamed model event is one of an answer's closing events: Anthropic's
+    ``message_delta`` (stop reason, final usage) and ``message_stop``, or any model's last chunk, the one
+    Bedrock adds ``amazon-bedrock-invocationMetrics`` to."""
+    return isinstance(event, dict) and (event.get("type") in ("message_delta", "message_stop")
+                                        or "amazon-bedrock-invocationMetrics" in event)

@@ -175,7 +175,10 @@ def test_a_catastrophic_backtracking_deny_pattern_runs_in_linear_time() -> None:
 def test_the_vectorised_card_search_agrees_with_the_plain_one(groups: list[str],
                                                               separators: list[str]) -> None:
     run = groups[0] + "".join(sep + group for sep, group in zip(separators, groups[1:], strict=False))
-    assert card_stretches_vectorised(run) == card_stretches(run)
+    expected = card_stretches(run)
+    assert card_stretches_vectorised(run) == expected
+    for window_chars in (1, 3, 10, 40):  # long runs are searched window by window
+        assert card_stretches_vectorised(run, window_chars) == expected
 
 
 def test_a_list_of_cards_longer_than_the_exhaustive_limit_is_fully_redacted() -> None:

@@ -112,6 +112,11 @@ def _sdk(url: str) -> openai.OpenAI:
 
 
 def _event(events: list[dict[str, Any]], trace: str) -> dict[str, Any]:
+    """The request's one event; it is emitted just after the error frame the client may already have
+    read, so wait for it (bounded)."""
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and not any(e["trace_id"] == trace for e in events):
+        time.sleep(0.01)
     found = [e for e in events if e["trace_id"] == trace]
     assert len(found) == 1, found
     return found[0]
