@@ -166,7 +166,6 @@ class ConverseStreamEncoder:
 
     __slots__ = ("_openai", "ending", "opened", "sent_usage", "stopped")
     content_type = "application/vnd.amazon.eventstream"
-    always_usage = True
 
     def __init__(self) -> None:
         self.opened = False

@@ -314,7 +314,7 @@ class Dispatcher:
         if error is None and not await self.durable():  # the end of the stream is its acknowledgement
             error = SPOOL_FAILING
             await conn.write(encoder.error(error.error_type, error.code, error.message))
-        if (include_usage or encoder.always_usage) and error is None:
+        if error is None:  # the held ending, now that the event is durable
             shown = plan.input_tokens if input_tokens is None else input_tokens
             await conn.write(encoder.usage(shown, output_tokens, (end - call_start) * 1000))
         await conn.write(encoder.done())

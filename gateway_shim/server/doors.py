@@ -21,13 +21,14 @@ class StreamEncoder(Protocol):
     """Frames of one streamed answer (OpenAI SSE or Converse event stream)."""
 
     content_type: str
-    always_usage: bool
 
     def first(self) -> bytes: ...
 
     def delta(self, chunk: StreamChunk) -> bytes: ...
 
-    def usage(self, input_tokens: int, output_tokens: int, latency_ms: float = 0.0) -> bytes: ...
+    def usage(self, input_tokens: int, output_tokens: int, latency_ms: float = 0.0) -> bytes:
+        """The stream's held ending (its final frames and usage), sent once the event is durable."""
+        ...
 
     def error(self, type_: str, code: str, message: str) -> bytes: ...
 

@@ -16,6 +16,7 @@ import orjson
 from gateway_shim.server.errors import ApiError
 from gateway_shim.server.http import Request
 from gateway_shim.server.request_contract import bearer_key, contract, trace_id
+from gateway_shim.server.stream_endings import HeldEnding
 from gateway_shim.types import Message, RequestContext
 from gateway_shim.upstream.base import StreamChunk, UpstreamResult
 from gateway_shim.wire.images import openai_images
@@ -185,11 +186,12 @@ def _usage(input_tokens: int, output_tokens: int) -> dict[str, int]:
 class SseEncoder:
     """``chat.completion.chunk`` SSE frames for one streamed answer: an OpenAI provider's own
     documents as they came (the usage chunk only when the client asked for it), a Converse provider's
-    events translated, a plain text chunk framed here."""
+    events translated, a plain text chunk framed here. The chunk with a ``finish_reason`` and the usage
+    chunk (and anything after them) are held until ``usage``, which the dispatcher calls once the
+    request's event is durable (``HeldEnding``)."""
 
-    __slots__ = ("_converse", "created", "id", "include_usage", "model", "opened", "sent_usage")
+    __slots__ = ("_converse", "created", "ending", "id", "include_usage", "model", "opened", "sent_usage")
     content_type = "text/event-stream"
-    always_usage = False
 
     def __init__(self, trace: str, created: int, model: str, include_usage: bool = False) -> None:
         self.id = f"chatcmpl-{trace}"
@@ -199,13 +201,19 @@ class SseEncoder:
         self.opened = False
         self.sent_usage = False
         self._converse: ConverseToOpenAI | None = None
+        self.ending = HeldEnding()
 
     def _frame(self, choices: list[dict[str, Any]], usage: dict[str, Any] | None = None) -> bytes:
         chunk: dict[str, Any] = {"id": self.id, "object": "chat.completion.chunk", "created": self.created,
                                  "model": self.model, "choices": choices}
         if usage is not None:
             chunk["usage"] = usage
-        return b"data: " + orjson.dumps(chunk) + b"\n\n"
+        return self._send(chunk)
+
+    def _send(self, chunk: dict[str, Any]) -> bytes:
+        final = chunk.get("usage") is not None or any(
+            choice.get("finish_reason") is not None for choice in chunk.get("choices") or ())
+        return self.ending.pass_or_hold(b"data: " + orjson.dumps(chunk) + b"\n\n", final)
 
     def first(self) -> bytes:
         """Nothing yet: the provider's first chunk (or ``delta``) opens the stream."""
@@ -246,13 +254,13 @@ class SseEncoder:
                 doc = {k: v for k, v in doc.items() if k != "usage"}
             else:
                 self.sent_usage = True
-        return b"data: " + orjson.dumps(doc) + b"\n\n"
+        return self._send(doc)
 
     def usage(self, input_tokens: int, output_tokens: int, latency_ms: float = 0.0) -> bytes:
-        """The usage chunk, unless the provider's own went through already."""
-        if self.sent_usage:
-            return b""
-        return self._frame([], _usage(input_tokens, output_tokens))
+        """The held ending, with the usage chunk if the client asked for it and the provider sent none."""
+        if self.include_usage and not self.sent_usage:
+            self._frame([], _usage(input_tokens, output_tokens))
+        return self.ending.release()
 
     @staticmethod
     def error(type_: str, code: str, message: str) -> bytes:

@@ -207,8 +207,8 @@ def test_converse_stream_message_stop_and_metadata_wait_for_the_durable_event(
     assert kinds[-2:] == ["messageStop", "metadata"]
 
 
-def test_chat_stream_done_waits_for_the_durable_event(gateway: InProcess) -> None:
-    """Chat as it was already: ``[DONE]`` waits (read as raw SSE lines)."""
+def test_chat_stream_finish_usage_and_done_wait_for_the_durable_event(gateway: InProcess) -> None:
+    """The chunk with ``finish_reason``, the usage chunk and ``[DONE]`` wait (read as raw SSE lines)."""
     def stream(frames: list[tuple[str, float]]) -> None:
         request = urllib.request.Request(
             f"{gateway.url}/v1/chat/completions", method="POST",
@@ -224,10 +224,12 @@ def test_chat_stream_done_waits_for_the_durable_event(gateway: InProcess) -> Non
                     frames.append(("done", time.monotonic()))
                     continue
                 doc = orjson.loads(payload)
-                frames.append(("usage" if doc.get("usage") else "delta", time.monotonic()))
+                finished = any(choice.get("finish_reason") for choice in doc["choices"])
+                kind = "usage" if doc.get("usage") else "finish" if finished else "delta"
+                frames.append((kind, time.monotonic()))
 
-    kinds = _held_until_durable(gateway, stream, "delta", {"done"})
-    assert kinds[-1] == "done"
+    kinds = _held_until_durable(gateway, stream, "delta", {"finish", "usage", "done"})
+    assert kinds[-3:] == ["finish", "usage", "done"]
 
 
 def test_a_stream_whose_event_is_not_durable_ends_in_an_error_not_its_closing_frames(

@@ -65,8 +65,9 @@ def test_completion_and_sse_encoding_follow_the_openai_shapes() -> None:
     body = orjson.loads(completion_body("t1", 1, "m", result))
     assert body["choices"][0]["message"]["content"] == "hello"
     assert body["usage"] == {"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7}
-    encoder = SseEncoder("t1", 1, "m")
-    frames = encoder.first() + encoder.delta(StreamChunk("he")) + encoder.delta(StreamChunk("", "stop"))
+    encoder = SseEncoder("t1", 1, "m", include_usage=True)
+    frames = encoder.first() + encoder.delta(StreamChunk("he"))
+    assert encoder.delta(StreamChunk("", "stop")) == b"", "the finishing chunk waits for the durable event"
     frames += encoder.usage(5, 2) + SseEncoder.done()
     events = [f.removeprefix(b"data: ") for f in frames.split(b"\n\n") if f]
     assert events[-1] == b"[DONE]"
@@ -74,6 +75,10 @@ def test_completion_and_sse_encoding_follow_the_openai_shapes() -> None:
     assert chunks[1]["choices"][0]["delta"] == {"content": "he"}
     assert chunks[2]["choices"][0]["finish_reason"] == "stop"
     assert chunks[3]["choices"] == [] and chunks[3]["usage"]["total_tokens"] == 7
+    without_usage = SseEncoder("t2", 1, "m")
+    without_usage.delta(StreamChunk("he", "stop"))
+    (held,) = [orjson.loads(f.removeprefix(b"data: ")) for f in without_usage.usage(5, 2).split(b"\n\n") if f]
+    assert held["choices"][0]["finish_reason"] == "stop" and "usage" not in held
 
 
 def test_model_id_from_path() -> None:
