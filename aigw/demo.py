@@ -204,8 +204,8 @@ def _loadtests(lake_url: str, missing: list[str], *, skip: bool) -> None:
     for run in runs:
         click.echo(f"  {run.outcome()}")
     passed = sum(run.passed for run in runs)
-    click.echo(f"  {passed} of {len(runs)} passed in {time.monotonic() - started:.0f} s" + ("" if passed == len(runs) else
-               " (the review shows the failed runs; `aigw loadtest NAME` runs one at full length)"))
+    advice = "" if passed == len(runs) else " (shown as failed; re-run: `aigw loadtest NAME`)"
+    click.echo(f"  {passed} of {len(runs)} passed in {time.monotonic() - started:.0f} s{advice}")
 
 
 def _build_warehouse(lake_url: str, warehouse: Path, missing: list[str]) -> bool | None:
