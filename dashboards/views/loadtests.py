@@ -66,33 +66,16 @@ st.plotly_chart(charts.loadtest_panels(runs), width="stretch")
 st.subheader("Runs")
 only_month = st.toggle(f"Only {fmt.month_label(month)}", value=False, key="only_month")
 table = this_month if only_month else runs
-st.dataframe(
-    table.drop(columns=["details", "source_path"]),
-    hide_index=True,
-    width="stretch",
-    column_config={
-        "run_id": "Run",
-        "scenario": "Scenario",
-        "verdict": "Verdict",
-        "started_at": st.column_config.DatetimeColumn("Started (UTC)", format="YYYY-MM-DD HH:mm"),
-        "duration_s": st.column_config.NumberColumn("Duration", format="%d s"),
-        "requests": st.column_config.NumberColumn("Requests", format="localized"),
-        "rps": st.column_config.NumberColumn("req/s", format="%.1f"),
-        "p95_ms": st.column_config.NumberColumn("p95", format="%d ms"),
-        "error_rate": st.column_config.NumberColumn(
-            "Non-2xx", format="percent",
-            help="All non-2xx answers, including those a playbook provokes by design (saturation's sheds, "
-                 "budget's stops); the criteria say which were expected."),
-        "fallback_rate": st.column_config.NumberColumn("Fallbacks", format="percent"),
-        "report": st.column_config.TextColumn("Report in the lake", width="large"),
-    },
-)
+# The columns that fit 1280 px; the CSV download has every column, the report path included.
+SHOWN = ["started_at", "scenario", "verdict", "requests", "p95_ms", "refused_as_designed_rate",
+         "unexpected_errors", "fallback_rate", "run_id"]
+st.dataframe(table[SHOWN], hide_index=True, width="stretch", column_config=widgets.loadtest_columns())
 widgets.csv_download(table.drop(columns=["details", "source_path"]), "aigw-loadtests.csv", "runs_csv")
 
 st.subheader("Criteria of one run")
 run_id = st.selectbox("Run", table["run_id"], key="criteria_run")
 chosen = table[table["run_id"] == run_id].iloc[0]
-st.caption(f"Report: `{chosen['report']}`")
+st.caption(f"Report in the lake: `{chosen['report']}`")
 html = locust_report(str(chosen["source_path"]))
 if html is None:
     st.caption("No Locust HTML report for this run (runs before reports were kept have none).")
@@ -110,5 +93,13 @@ else:
         criteria,
         hide_index=True,
         width="stretch",
-        column_config={"passed": st.column_config.CheckboxColumn("Passed")},
+        column_config={
+            "name": st.column_config.Column("Criterion", width=230),
+            "threshold": st.column_config.Column("Threshold", width=150),
+            "measured": st.column_config.Column("Measured", width=130),
+            "unit": st.column_config.Column("Unit", width=70),
+            "passed": st.column_config.CheckboxColumn("Passed", width=65),
+            "source": st.column_config.Column("Source", width=85),
+        },
+        column_order=["name", "threshold", "measured", "unit", "passed", "source"],
     )
