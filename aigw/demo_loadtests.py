@@ -110,11 +110,12 @@ def run_brief_loadtests(lake_url: str, echo: Callable[[str], None],
 def _follow(process: subprocess.Popen[str], run: BriefRun, width: int, say: Callable[[str], None]) -> None:
     """Keep every line the run prints; echo its progress lines ('  10 s of about 20 s, 88 requests')."""
     assert process.stdout is not None
-    for raw in process.stdout:
-        line = raw.rstrip("\n")
-        run.lines.append(line)
-        if " s of about " in line:
-            say(f"  {run.name:<{width}}  {line.strip()}")
+    with process.stdout:  # closed once the run has printed everything
+        for raw in process.stdout:
+            line = raw.rstrip("\n")
+            run.lines.append(line)
+            if " s of about " in line:
+                say(f"  {run.name:<{width}}  {line.strip()}")
 
 
 def _stop(processes: list[subprocess.Popen[str]]) -> None:
