@@ -18,7 +18,7 @@ def render(review: ReconciliationReview | None) -> None:
         return
     st.markdown("\n".join(summary_lines(review)))
     st.dataframe(
-        review.by_model[
+        review.by_model.fillna({"mismatches": ""})[
             [
                 "model",
                 "gateway_tokens",
