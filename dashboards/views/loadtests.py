@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from dashboards import charts, data, review_data, widgets
+from dashboards import charts, data, months, review_data, tables, widgets
 from dashboards import formatting as fmt
 from gateway_shim.telemetry.storage import LakeLocation, default_lake_url
 
@@ -46,10 +46,12 @@ runs = every_run.assign(
     started_at=pd.to_datetime(every_run["started_at"], utc=True),
     report=[f"{lake.rstrip('/')}/{path}" for path in every_run["source_path"]],
 )
-this_month = review_data.runs_in(runs, month)
+# as the review counts them: the month under review also counts the runs since it ended
+this_month = review_data.runs_for_review(runs, month, data.default_month(snap))
+since = len(this_month) > len(review_data.runs_in(this_month, month))
 cols = st.columns([1, 1, 1, 2])  # the latest run's name and verdict need the room
-cols[0].metric("Runs", len(this_month), border=True, delta=fmt.month_label(month), delta_color="off",
-               delta_arrow="off")
+counted = f"since {months.first_day(month):%-d %b}" if since else fmt.month_label(month)
+cols[0].metric("Runs", len(this_month), border=True, delta=counted, delta_color="off", delta_arrow="off")
 cols[1].metric("Passed", int((this_month["verdict"] == "pass").sum()), border=True)
 cols[2].metric("Failed", int((this_month["verdict"] == "fail").sum()), border=True)
 latest = runs.sort_values("started_at").iloc[-1]
@@ -64,7 +66,8 @@ cols[3].metric(
 st.plotly_chart(charts.loadtest_panels(runs), width="stretch")
 
 st.subheader("Runs")
-only_month = st.toggle(f"Only {fmt.month_label(month)}", value=False, key="only_month")
+only_month = st.toggle(f"Only {fmt.month_label(month)}{' and since' if since else ''}", value=False,
+                       key="only_month")
 table = this_month if only_month else runs
 # The columns that fit 1280 px; the CSV download has every column, the report path included.
 SHOWN = ["started_at", "scenario", "verdict", "requests", "p95_ms", "refused_as_designed_rate",
@@ -83,8 +86,8 @@ else:
     st.download_button("Locust's HTML report", html, file_name=f"{run_id}-locust.html", mime="text/html",
                        icon=":material/download:", key="locust_html")
 try:
-    criteria = pd.DataFrame(json.loads(chosen["details"] or "[]"))
-except (TypeError, ValueError):
+    criteria = tables.criteria(json.loads(chosen["details"] or "[]"))
+except (TypeError, ValueError, AttributeError):
     criteria = pd.DataFrame()
 if criteria.empty:
     st.info("This run recorded no criteria.")
@@ -94,12 +97,10 @@ else:
         hide_index=True,
         width="stretch",
         column_config={
-            "name": st.column_config.Column("Criterion", width=230),
-            "threshold": st.column_config.Column("Threshold", width=150),
-            "measured": st.column_config.Column("Measured", width=130),
-            "unit": st.column_config.Column("Unit", width=70),
+            "name": st.column_config.Column("Criterion", width=240),
+            "threshold": st.column_config.Column("Threshold", width=300),
+            "measured": st.column_config.Column("Measured", width=150),
             "passed": st.column_config.CheckboxColumn("Passed", width=65),
-            "source": st.column_config.Column("Source", width=85),
+            "source": st.column_config.Column("Source", width=90),
         },
-        column_order=["name", "threshold", "measured", "unit", "passed", "source"],
     )
