@@ -49,6 +49,9 @@ SQL_EXAMPLES = (
     "SELECT team, identity_arn, sum(requests) AS calls, round(sum(cost_usd), 2) AS usd "
     "FROM marts.shadow_spend GROUP BY ALL",
 )
+BRIEF_LOADTEST_S = {"steady": 10.0, "budget": 10.0, "fallback": 16.0, "saturation": 20.0, "circuit": 20.0}
+"""Seconds of load per playbook in the demo: about twice the shortest run in which every criterion can be
+measured (fallback's three phases, saturation's load steps, two of circuit's down/up cycles)."""
 PROVIDER_RECORDS = "provider"  # where the demo config keeps the simulated provider's logs and bill
 _DEMO_FILE = re.compile(rf"^{re.escape(DEMO_GATEWAY)}-\d{{8}}T")
 
@@ -114,21 +117,26 @@ def remove_previous_run(lake: LakeLocation) -> int:
               help="Traffic scale: multiplies the scenario's normal traffic (1 = about 50k requests/day).")
 @click.option("--seed", type=int, default=42, show_default=True,
               help="Same seed, same events (ids too).")
+@click.option("--no-loadtests", is_flag=True,
+              help="Skip the brief run of each load-test playbook (about 45 s; the review then shows none).")
 @click.option("--no-dashboard", is_flag=True, help="Stop once the warehouse is built (for CI).")
 @click.option("--port", type=click.IntRange(1, 65535), default=8501, show_default=True,
               help="Dashboard port on 127.0.0.1.")
-def demo(today: dt.datetime | None, scale: float, seed: int, no_dashboard: bool, port: int) -> None:
+def demo(today: dt.datetime | None, scale: float, seed: int, no_loadtests: bool, no_dashboard: bool,
+         port: int) -> None:
     """Everything end to end on the embedded defaults: simulate a quiet month, the last complete month
-    and this month so far, build the warehouse, open the dashboard on the last complete month."""
+    and this month so far, run each load-test playbook briefly, build the warehouse, open the dashboard
+    on the last complete month."""
     try:
         with interrupt_on_stop_signals():
-            _demo(today, scale, seed, no_dashboard, port)
+            _demo(today, scale, seed, no_loadtests, no_dashboard, port)
     except KeyboardInterrupt:
         click.echo("\naigw demo: stopped (the lake keeps what was written; re-run to start afresh)", err=True)
         raise SystemExit(130) from None
 
 
-def _demo(today: dt.datetime | None, scale: float, seed: int, no_dashboard: bool, port: int) -> None:
+def _demo(today: dt.datetime | None, scale: float, seed: int, no_loadtests: bool, no_dashboard: bool,
+          port: int) -> None:
     from gateway_shim.simulate.command import simulate_with_report
 
     lake_url = default_lake_url()
@@ -143,22 +151,24 @@ def _demo(today: dt.datetime | None, scale: float, seed: int, no_dashboard: bool
 
     window = demo_window(today.date() if today else dt.datetime.now(dt.UTC).date())
     landing = f"{window.main_start:%B}"
-    click.echo(f"\n[1/3] simulate: {window.baseline_start:%B} (baseline, no incidents), then {landing} and "
+    click.echo(f"\n[1/4] simulate: {window.baseline_start:%B} (baseline, no incidents), then {landing} and "
                f"this month so far (the review opens on {landing} {window.main_start:%Y})")
     for options in demo_runs(window, seed=seed, scale=scale, lake=lake_url):
         if simulate_with_report(options) is None:
             raise SystemExit(1)
 
-    click.echo("\n[2/3] pipelines: lake -> raw.events -> marts")
     missing: list[str] = []
+    _loadtests(lake_url, missing, skip=no_loadtests)
+
+    click.echo("\n[3/4] pipelines: lake -> raw.events -> marts")
     built = _build_warehouse(lake_url, warehouse, missing)
     if built is False:
         raise SystemExit(1)
     if no_dashboard or built is None:
-        click.echo("\n[3/3] dashboard: skipped" + ("" if built else " (no warehouse)"))
+        click.echo("\n[4/4] dashboard: skipped" + ("" if built else " (no warehouse)"))
         _next_steps(lake.url, warehouse, port, missing, dashboard=False)
         return
-    click.echo(f"\n[3/3] dashboard on http://{DASHBOARD_HOST}:{port}")
+    click.echo(f"\n[4/4] dashboard on http://{DASHBOARD_HOST}:{port}")
     process = _start_dashboard(warehouse, port, missing)
     _next_steps(lake.url, warehouse, port, missing, dashboard=process is not None)
     if process is None:
@@ -172,6 +182,30 @@ def _demo(today: dt.datetime | None, scale: float, seed: int, no_dashboard: bool
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+def _loadtests(lake_url: str, missing: list[str], *, skip: bool) -> None:
+    """A brief run of every playbook into the demo's lake (a failed run is shown, never fatal)."""
+    if skip:
+        click.echo("\n[2/4] load tests: skipped (--no-loadtests)")
+        return
+    try:
+        from aigw.demo_loadtests import run_brief_loadtests
+        from loadtests.playbooks import PLAYBOOKS
+    except ImportError as exc:
+        missing.append(f"load tests (cannot import loadtests.playbooks: {exc})")
+        click.echo(f"\n[2/4] load tests: missing: {missing[-1]}")
+        return
+    plan = [(name, BRIEF_LOADTEST_S[name]) for name in PLAYBOOKS if name in BRIEF_LOADTEST_S]
+    click.echo(f"\n[2/4] load tests: a brief run of each playbook, all at once "
+               f"({', '.join(f'{name} {seconds:g} s' for name, seconds in plan)}), reports into the lake")
+    started = time.monotonic()
+    runs = run_brief_loadtests(lake_url, lambda line: click.echo(line), plan)
+    for run in runs:
+        click.echo(f"  {run.outcome()}")
+    passed = sum(run.passed for run in runs)
+    advice = "" if passed == len(runs) else " (shown as failed; re-run: `aigw loadtest NAME`)"
+    click.echo(f"  {passed} of {len(runs)} passed in {time.monotonic() - started:.0f} s{advice}")
 
 
 def _build_warehouse(lake_url: str, warehouse: Path, missing: list[str]) -> bool | None:

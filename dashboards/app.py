@@ -16,7 +16,9 @@ from dashboards import data, widgets
 VIEWS = Path(__file__).with_name("views")  # not "pages/": Streamlit would treat that as a v1 multipage app
 
 st.set_page_config(page_title="aigw · monthly review", page_icon=":material/monitoring:", layout="wide")
-st.html("<style>[data-testid='stMainBlockContainer'] { padding-top: 2.5rem; }</style>")  # less space on top
+# Less space on top, and 1.5rem instead of 5rem at the sides: at 1280 px the tables get 110 px more.
+st.html("<style>[data-testid='stMainBlockContainer'] "
+        "{ padding-top: 2.5rem; padding-left: 1.5rem; padding-right: 1.5rem; }</style>")
 
 navigation = st.navigation(
     [

@@ -55,7 +55,7 @@ def summary_lines(review: ReconciliationReview) -> list[str]:
     shadow = float(review.shadow["cost_usd"].sum()) if not review.shadow.empty else 0.0
     days, ok = int(models["days"].sum()), int(models["days_ok"].sum())
     mismatched = review.mismatched_models
-    discount = f" ({fmt.percent(100 * (1 - effective / billed_list))} below list)" if billed_list else ""
+    discount = f" ({fmt.percent(1 - effective / billed_list)} below list)" if billed_list else ""
     return [
         f"- **Gateway vs logged vs billed:** {ok} of {days} day × model rows reconcile within tolerance"
         + (f"; not within: {', '.join(mismatched['model'])}" if not mismatched.empty else ""),

@@ -18,7 +18,7 @@ def render(review: ReconciliationReview | None) -> None:
         return
     st.markdown("\n".join(summary_lines(review)))
     st.dataframe(
-        review.by_model[
+        review.by_model.fillna({"mismatches": ""})[
             [
                 "model",
                 "gateway_tokens",
@@ -33,16 +33,20 @@ def render(review: ReconciliationReview | None) -> None:
         ],
         hide_index=True,
         width="stretch",
-        column_config={
-            "model": "Model",
-            "gateway_tokens": st.column_config.NumberColumn("Gateway tokens", format="localized"),
-            "logged_gateway_tokens": st.column_config.NumberColumn("Logged (gateway's)", format="localized"),
-            "logged_tokens": st.column_config.NumberColumn("Logged (all)", format="localized"),
-            "billed_tokens": st.column_config.NumberColumn("Billed", format="localized"),
-            "catalog_cost_usd": st.column_config.NumberColumn("Catalog cost", format="dollar"),
-            "billed_list_cost_usd": st.column_config.NumberColumn("Billed list", format="dollar"),
-            "billed_effective_cost_usd": st.column_config.NumberColumn("Billed effective", format="dollar"),
-            "mismatches": "Not within tolerance",
+        column_config={  # the widths fit the page at 1280 px
+            "model": st.column_config.Column("Model", width=150),
+            "gateway_tokens": st.column_config.NumberColumn("Gateway tokens", format="localized", width=110),
+            "logged_gateway_tokens": st.column_config.NumberColumn(
+                "Logged (gateway)", format="localized", width=120,
+                help="Tokens the provider logged for the gateway's own calls."),
+            "logged_tokens": st.column_config.NumberColumn("Logged (all)", format="localized", width=95),
+            "billed_tokens": st.column_config.NumberColumn("Billed", format="localized", width=85),
+            "catalog_cost_usd": st.column_config.NumberColumn("Catalog cost", format="dollar", width=95),
+            "billed_list_cost_usd": st.column_config.NumberColumn("Billed list", format="dollar", width=80),
+            "billed_effective_cost_usd": st.column_config.NumberColumn(
+                "Billed net", format="dollar", width=80, help="Billed effective cost, after discounts."),
+            "mismatches": st.column_config.Column("Off tolerance", width=95,
+                                                      help="Days × checks not within tolerance."),
         },
     )
     left, right = st.columns(2)
@@ -55,14 +59,15 @@ def render(review: ReconciliationReview | None) -> None:
                 review.shadow,
                 hide_index=True,
                 width="stretch",
-                column_config={
-                    "team": "Team",
-                    "identity_arn": "Identity",
-                    "models": "Models",
-                    "requests": st.column_config.NumberColumn("Calls", format="localized"),
-                    "tokens": st.column_config.NumberColumn("Tokens", format="localized"),
-                    "cost_usd": st.column_config.NumberColumn("Cost (billed rate)", format="dollar"),
+                column_config={  # half the page at 1280 px: the identity is cut, the CSV has it whole
+                    "team": st.column_config.Column("Team", width=90),
+                    "identity_arn": st.column_config.Column("Identity", width=140),
+                    "requests": st.column_config.NumberColumn("Calls", format="localized", width=65),
+                    "tokens": st.column_config.NumberColumn("Tokens", format="localized", width=90),
+                    "cost_usd": st.column_config.NumberColumn("Cost", format="dollar", width=65,
+                                                              help="At the billed rate."),
                 },
+                column_order=["team", "identity_arn", "requests", "tokens", "cost_usd"],
             )
     with right:
         st.markdown("**Catalog drift**")

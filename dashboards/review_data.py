@@ -25,6 +25,7 @@ class Review:
     trend: pd.DataFrame
     compared_with: str  # "October 2026", or "1–6 Nov 2026" when the month is in progress
     in_progress: bool  # compared with the same days of the month before
+    loadtests_since: bool  # the loadtests include runs after the month's end (see runs_for_review)
     reconciliation: reconciliation.ReconciliationReview | None = None
 
     def pack(self, coverage: str | None = None, previous_coverage: str | None = None) -> str:
@@ -41,6 +42,7 @@ class Review:
             coverage,
             previous_coverage,
             self.compared_with if self.in_progress else None,
+            self.loadtests_since,
         ) + reconciliation.markdown(self.reconciliation)
 
 
@@ -52,6 +54,16 @@ def runs_in(runs: pd.DataFrame, month: str) -> pd.DataFrame:
     start = pd.Timestamp(months.first_day(month), tz="UTC")
     end = pd.Timestamp(months.next_month_start(month), tz="UTC")
     return runs[(started >= start) & (started < end)].reset_index(drop=True)
+
+
+def runs_for_review(runs: pd.DataFrame, month: str, review_month: str | None) -> pd.DataFrame:
+    """Load-test runs the review of ``month`` counts: those that started in it, and for the month under
+    review now (``review_month``, the last complete month the dashboard opens on) also those run since
+    it ended, the evidence brought to the review meeting. Other months count their own runs only."""
+    if month != review_month or runs.empty:
+        return runs_in(runs, month)
+    started = pd.to_datetime(runs["started_at"], utc=True)
+    return runs[started >= pd.Timestamp(months.first_day(month), tz="UTC")].reset_index(drop=True)
 
 
 def gather(snap: data.Snapshot, month: str) -> Review:
@@ -74,7 +86,8 @@ def gather(snap: data.Snapshot, month: str) -> Review:
     burned = tables.burned_error_budget(routes, data.slo_alerts(snap, month))
     movers = tables.cost_movers(current_cost, previous_cost, ["tenant_id", "app_id"])
     drift = data.policy_drift(snap, month)
-    loadtests = runs_in(data.loadtest_runs(snap), month)
+    review_month = data.default_month(snap)
+    loadtests = runs_for_review(data.loadtest_runs(snap), month, review_month)
     head = tables.headline(month, tenants, not previous_showback.empty, lanes, drift, loadtests)
     return Review(
         month=month,
@@ -90,5 +103,6 @@ def gather(snap: data.Snapshot, month: str) -> Review:
         trend=data.showback_trend(snap, month),
         compared_with=compared_with,
         in_progress=same_days is not None,
+        loadtests_since=len(loadtests) > len(runs_in(loadtests, month)),
         reconciliation=reconciliation.gather(snap, month),
     )

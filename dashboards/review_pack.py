@@ -42,6 +42,11 @@ def _money_delta(value: Any) -> str:
     return fmt.money_delta(_num(value))
 
 
+def _count(value: Any) -> str:
+    number = _num(value)
+    return "—" if number is None or pd.isna(number) else f"{int(number):,}"
+
+
 def _pct(value: Any) -> str:
     return fmt.percent(_num(value))
 
@@ -94,6 +99,11 @@ def headline_lines(
     ]
 
 
+LOADTESTS_SINCE = ("Runs from the start of {month} up to the review: the load tests run since the month "
+                   "ended count too.")
+"""Said when the review of the last complete month counts runs after its end (``runs_for_review``)."""
+
+
 def build(
     head: Headline,
     tenants: pd.DataFrame,
@@ -105,6 +115,7 @@ def build(
     coverage: str | None = None,
     previous_coverage: str | None = None,
     same_days: str | None = None,
+    loadtests_since: bool = False,
 ) -> str:
     """The whole review pack for ``head.month`` (``coverage``: the days covered, if only part of it)."""
     severities = ", ".join(f"{count} {name}" for name, count in severity_counts(drift).items() if count)
@@ -192,6 +203,7 @@ def build(
         "",
         *_high_severity(drift),
         "## Load tests",
+        *([LOADTESTS_SINCE.format(month=fmt.month_label(head.month)), ""] if loadtests_since else []),
         _table(
             loadtests,
             [
@@ -200,7 +212,8 @@ def build(
                 ("verdict", "Verdict", _text),
                 ("rps", "req/s", lambda v: f"{float(v):,.1f}"),
                 ("p95_ms", "p95 (ms)", lambda v: f"{float(v):,.0f}"),
-                ("error_rate", "Errors", _pct),
+                ("refused_as_designed_rate", "Refused by design", _pct),
+                ("unexpected_errors", "Unexpected errors", _count),
                 ("fallback_rate", "Fallbacks", _pct),
             ],
         )

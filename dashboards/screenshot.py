@@ -84,6 +84,21 @@ def clipped_metrics(page: Page) -> list[str]:
     return clipped
 
 
+SCROLLING = """() => [...document.querySelectorAll('[data-testid="stDataFrame"]')]
+  .map(frame => [frame, frame.querySelector('.dvn-scroller')])
+  .filter(([frame, scroller]) => scroller && scroller.scrollWidth > scroller.clientWidth + 1)
+  .map(([frame, scroller]) => [...frame.querySelectorAll('[role="columnheader"]')]
+    .map(h => h.innerText.trim()).filter(Boolean).join(' | ')
+    + ` (${scroller.scrollWidth} px in ${scroller.clientWidth} px)`)"""
+"""Tables (Streamlit's data grid) whose columns are wider than the table: they scroll sideways."""
+
+
+def scrolling_tables(page: Page) -> list[str]:
+    """The column headers of every table on the page that scrolls horizontally, with its widths."""
+    scrolling: list[str] = page.evaluate(SCROLLING)
+    return scrolling
+
+
 def first_exception(page: Page) -> str | None:
     """The text of the first Streamlit exception element on the page, if any."""
     exceptions = page.locator('[data-testid="stException"]')

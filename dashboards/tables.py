@@ -256,3 +256,18 @@ def headline(
         loadtests_passed=int(verdicts.get("pass", 0)),
         loadtests_failed=int(verdicts.get("fail", 0)),
     )
+
+
+def criteria(details: list[dict[str, object]]) -> pd.DataFrame:
+    """A run's criteria as shown: the measured value with its unit (shares as percentages, as the
+    thresholds are), whether it passed and where it was measured."""
+    rows = []
+    for item in details:
+        value, unit = item.get("measured"), str(item.get("unit") or "")
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            shown = f"{value * 100:.4g} %" if unit == "ratio" else f"{value:,.4g} {unit}".rstrip()
+        else:
+            shown = "—" if value is None else str(value)
+        rows.append({"name": item.get("name"), "threshold": item.get("threshold"), "measured": shown,
+                     "passed": bool(item.get("passed")), "source": item.get("source")})
+    return pd.DataFrame(rows, columns=["name", "threshold", "measured", "passed", "source"])

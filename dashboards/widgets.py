@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 import streamlit as st
 
@@ -90,3 +92,28 @@ def csv_download(frame: pd.DataFrame, filename: str, key: str) -> None:
         icon=":material/download:",
         on_click="ignore",
     )
+
+
+def loadtest_columns(*, compact: bool = False) -> dict[str, Any]:
+    """Column settings for load-test runs wherever they are listed: what a playbook refuses on purpose
+    (saturation's sheds, budget's stops) apart from the errors nobody wanted. ``compact``: short headers
+    for a table in half of the page."""
+    return {
+        "run_id": st.column_config.Column("Run", width=150),
+        "scenario": st.column_config.Column("Playbook", width=85),
+        "verdict": st.column_config.Column("Verdict", width=65),
+        "started_at": st.column_config.DatetimeColumn("Started (UTC)", format="D MMM HH:mm", width=105),
+        "duration_s": st.column_config.NumberColumn("Length", format="%d s", width=65),
+        "requests": st.column_config.NumberColumn("Requests", format="localized", width=75),
+        "rps": st.column_config.NumberColumn("req/s", format="%.1f", width=60),
+        "p95_ms": st.column_config.NumberColumn("p95", format="%d ms", width=75),
+        "refused_as_designed_rate": st.column_config.NumberColumn(
+            "By design" if compact else "Refused by design", format="percent", width=80 if compact else 130,
+            help="Refused on purpose: saturation's sheds (429/503 with Retry-After), budget's 429 "
+                 "budget_exceeded stops. Empty for runs from before errors were split."),
+        "unexpected_errors": st.column_config.NumberColumn(
+            "Unexpected" if compact else "Unexpected errors", format="localized",
+            width=90 if compact else 130,
+            help="Non-2xx answers that were not refused by design (e.g. a gateway 502/504), counted."),
+        "fallback_rate": st.column_config.NumberColumn("Fallbacks", format="percent", width=80),
+    }

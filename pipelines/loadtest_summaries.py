@@ -22,11 +22,16 @@ SUMMARY_SCHEMA = pa.schema(
         ("p95_ms", pa.float64()),
         ("error_rate", pa.float64()),
         ("fallback_rate", pa.float64()),
+        ("refused_as_designed_rate", pa.float64()),
+        ("unexpected_errors", pa.int64()),
         ("details", pa.string()),
         ("source_path", pa.string()),
     ]
 )
-_NUMBERS = ("duration_s", "rps", "p95_ms", "error_rate", "fallback_rate")
+_NUMBERS = ("duration_s", "rps", "p95_ms", "error_rate", "fallback_rate", "refused_as_designed_rate")
+_COUNTS = ("requests", "unexpected_errors")
+"""Summaries written before a field existed leave it NULL (e.g. the split of errors into refused by design
+and unexpected)."""
 
 
 def parse_summary(relative_path: str, text: str) -> dict[str, Any]:
@@ -40,7 +45,7 @@ def parse_summary(relative_path: str, text: str) -> dict[str, Any]:
     try:
         started = dt.datetime.fromisoformat(str(data["started_at"]))
         numbers = {k: None if data.get(k) is None else float(data[k]) for k in _NUMBERS}
-        requests = None if data.get("requests") is None else int(data["requests"])
+        counts = {k: None if data.get(k) is None else int(data[k]) for k in _COUNTS}
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{relative_path}: {exc}") from exc
     if started.tzinfo is not None:
@@ -50,7 +55,7 @@ def parse_summary(relative_path: str, text: str) -> dict[str, Any]:
         "scenario": str(data["scenario"]),
         "started_at": started,
         "verdict": data["verdict"],
-        "requests": requests,
+        **counts,
         **numbers,
         "details": json.dumps(data.get("criteria", []), sort_keys=True),
         "source_path": relative_path,

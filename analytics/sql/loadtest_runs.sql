@@ -3,6 +3,6 @@
 CREATE OR REPLACE TABLE marts.loadtest_runs AS
 SELECT
     run_id, scenario, started_at, duration_s, verdict, requests, rps, p95_ms, error_rate, fallback_rate,
-    details::JSON AS details, source_path
+    refused_as_designed_rate, unexpected_errors, details::JSON AS details, source_path
 FROM summaries
 ORDER BY started_at, run_id;

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from dashboards import charts, data, review_data, widgets
+from dashboards import charts, data, months, review_data, tables, widgets
 from dashboards import formatting as fmt
 from gateway_shim.telemetry.storage import LakeLocation, default_lake_url
 
@@ -46,10 +46,12 @@ runs = every_run.assign(
     started_at=pd.to_datetime(every_run["started_at"], utc=True),
     report=[f"{lake.rstrip('/')}/{path}" for path in every_run["source_path"]],
 )
-this_month = review_data.runs_in(runs, month)
+# as the review counts them: the month under review also counts the runs since it ended
+this_month = review_data.runs_for_review(runs, month, data.default_month(snap))
+since = len(this_month) > len(review_data.runs_in(this_month, month))
 cols = st.columns([1, 1, 1, 2])  # the latest run's name and verdict need the room
-cols[0].metric("Runs", len(this_month), border=True, delta=fmt.month_label(month), delta_color="off",
-               delta_arrow="off")
+counted = f"since {months.first_day(month):%-d %b}" if since else fmt.month_label(month)
+cols[0].metric("Runs", len(this_month), border=True, delta=counted, delta_color="off", delta_arrow="off")
 cols[1].metric("Passed", int((this_month["verdict"] == "pass").sum()), border=True)
 cols[2].metric("Failed", int((this_month["verdict"] == "fail").sum()), border=True)
 latest = runs.sort_values("started_at").iloc[-1]
@@ -64,35 +66,19 @@ cols[3].metric(
 st.plotly_chart(charts.loadtest_panels(runs), width="stretch")
 
 st.subheader("Runs")
-only_month = st.toggle(f"Only {fmt.month_label(month)}", value=False, key="only_month")
+only_month = st.toggle(f"Only {fmt.month_label(month)}{' and since' if since else ''}", value=False,
+                       key="only_month")
 table = this_month if only_month else runs
-st.dataframe(
-    table.drop(columns=["details", "source_path"]),
-    hide_index=True,
-    width="stretch",
-    column_config={
-        "run_id": "Run",
-        "scenario": "Scenario",
-        "verdict": "Verdict",
-        "started_at": st.column_config.DatetimeColumn("Started (UTC)", format="YYYY-MM-DD HH:mm"),
-        "duration_s": st.column_config.NumberColumn("Duration", format="%d s"),
-        "requests": st.column_config.NumberColumn("Requests", format="localized"),
-        "rps": st.column_config.NumberColumn("req/s", format="%.1f"),
-        "p95_ms": st.column_config.NumberColumn("p95", format="%d ms"),
-        "error_rate": st.column_config.NumberColumn(
-            "Non-2xx", format="percent",
-            help="All non-2xx answers, including those a playbook provokes by design (saturation's sheds, "
-                 "budget's stops); the criteria say which were expected."),
-        "fallback_rate": st.column_config.NumberColumn("Fallbacks", format="percent"),
-        "report": st.column_config.TextColumn("Report in the lake", width="large"),
-    },
-)
+# The columns that fit 1280 px; the CSV download has every column, the report path included.
+SHOWN = ["started_at", "scenario", "verdict", "requests", "p95_ms", "refused_as_designed_rate",
+         "unexpected_errors", "fallback_rate", "run_id"]
+st.dataframe(table[SHOWN], hide_index=True, width="stretch", column_config=widgets.loadtest_columns())
 widgets.csv_download(table.drop(columns=["details", "source_path"]), "aigw-loadtests.csv", "runs_csv")
 
 st.subheader("Criteria of one run")
 run_id = st.selectbox("Run", table["run_id"], key="criteria_run")
 chosen = table[table["run_id"] == run_id].iloc[0]
-st.caption(f"Report: `{chosen['report']}`")
+st.caption(f"Report in the lake: `{chosen['report']}`")
 html = locust_report(str(chosen["source_path"]))
 if html is None:
     st.caption("No Locust HTML report for this run (runs before reports were kept have none).")
@@ -100,8 +86,8 @@ else:
     st.download_button("Locust's HTML report", html, file_name=f"{run_id}-locust.html", mime="text/html",
                        icon=":material/download:", key="locust_html")
 try:
-    criteria = pd.DataFrame(json.loads(chosen["details"] or "[]"))
-except (TypeError, ValueError):
+    criteria = tables.criteria(json.loads(chosen["details"] or "[]"))
+except (TypeError, ValueError, AttributeError):
     criteria = pd.DataFrame()
 if criteria.empty:
     st.info("This run recorded no criteria.")
@@ -110,5 +96,11 @@ else:
         criteria,
         hide_index=True,
         width="stretch",
-        column_config={"passed": st.column_config.CheckboxColumn("Passed")},
+        column_config={
+            "name": st.column_config.Column("Criterion", width=240),
+            "threshold": st.column_config.Column("Threshold", width=300),
+            "measured": st.column_config.Column("Measured", width=150),
+            "passed": st.column_config.CheckboxColumn("Passed", width=65),
+            "source": st.column_config.Column("Source", width=90),
+        },
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboards import charts, data, months, reconciliation_section, review_data, tables, widgets
+from dashboards import charts, data, months, reconciliation_section, review_data, review_pack, tables, widgets
 from dashboards import formatting as fmt
 
 snap = widgets.current_snapshot()
@@ -99,6 +99,7 @@ cols[5].metric(
     else "no runs",
     delta_color="off" if not runs else "normal" if head.loadtests_failed == 0 else "inverse",
     delta_arrow="off",
+    help=review_pack.LOADTESTS_SINCE.format(month=fmt.month_label(month)) if review.loadtests_since else None,
 )
 
 left, right = st.columns(2)
@@ -130,20 +131,19 @@ with right:
                 "availability",
                 "availability_target",
                 "within_latency_pct",
-                "latency_target_ms",
             ]
         ],
         hide_index=True,
         width="stretch",
-        column_config={
-            "latency_class": "Lane",
-            "availability": st.column_config.NumberColumn("Availability", format="percent"),
-            "availability_target": st.column_config.NumberColumn("Target", format="percent"),
+        column_config={  # widths fit half of the page at 1280 px (a wider table would scroll)
+            "latency_class": st.column_config.Column("Lane", width=90),
+            "availability": st.column_config.NumberColumn("Availability", format="percent", width=95),
+            "availability_target": st.column_config.NumberColumn("Target", format="percent", width=70),
             "within_latency_pct": st.column_config.ProgressColumn(
-                "Within latency target", format="%.1f%%", min_value=0, max_value=100
+                "Within latency", format="%.1f%%", min_value=0, max_value=100, width=115,
+                help="Requests answered within the lane's latency target (the SLO page lists the targets).",
             ),
-            "latency_target_ms": st.column_config.NumberColumn("Latency target", format="%d ms"),
-            "slo_met": st.column_config.CheckboxColumn("SLO met"),
+            "slo_met": st.column_config.CheckboxColumn("SLO met", width=65),
         },
     )
     st.subheader("Lanes that burned error budget")
@@ -163,11 +163,13 @@ with right:
             hide_index=True,
             width="stretch",
             column_config={
-                "latency_class": "Lane",
-                "model_route": "Route",
-                "error_budget_used": st.column_config.NumberColumn("Budget used", format="percent"),
-                "error_budget_remaining": st.column_config.NumberColumn("Remaining", format="percent"),
-                "alerts": st.column_config.NumberColumn("Alerts"),
+                "latency_class": st.column_config.Column("Lane", width=85),
+                "model_route": st.column_config.Column("Route", width=125),
+                "error_budget_used": st.column_config.NumberColumn("Budget used", format="percent", width=95),
+                "error_budget_remaining": st.column_config.NumberColumn(
+                    "Remaining", format="percent", width=85
+                ),
+                "alerts": st.column_config.NumberColumn("Alerts", width=55),
             },
         )
 
@@ -182,11 +184,11 @@ with left:
             hide_index=True,
             width="stretch",
             column_config={
-                "kind": "Kind",
-                "severity": "Severity",
-                "findings": st.column_config.NumberColumn("Findings"),
-                "tenants": "Tenants",
-                "last_day": "Last seen",
+                "kind": st.column_config.Column("Kind", width=140),
+                "severity": st.column_config.Column("Severity", width=70),
+                "findings": st.column_config.NumberColumn("Findings", width=70),
+                "tenants": st.column_config.Column("Tenants", width=80),
+                "last_day": st.column_config.DateColumn("Last seen", format="D MMM", width=85),
             },
         )
         for finding in review.drift[review.drift["severity"] == "high"].head(3).itertuples():
@@ -199,19 +201,14 @@ with right:
     if review.loadtests.empty:
         st.info("No load tests ran this month.")
     else:
+        if review.loadtests_since:
+            st.caption(review_pack.LOADTESTS_SINCE.format(month=fmt.month_label(month)))
         runs = review.loadtests.assign(started_at=pd.to_datetime(review.loadtests["started_at"]))
         st.dataframe(
-            runs[["started_at", "scenario", "verdict", "rps", "p95_ms", "error_rate"]],
+            runs[["started_at", "scenario", "verdict", "refused_as_designed_rate", "unexpected_errors"]],
             hide_index=True,
             width="stretch",
-            column_config={
-                "started_at": st.column_config.DatetimeColumn("Started", format="D MMM HH:mm"),
-                "scenario": "Scenario",
-                "verdict": "Verdict",
-                "rps": st.column_config.NumberColumn("req/s", format="%.1f"),
-                "p95_ms": st.column_config.NumberColumn("p95", format="%d ms"),
-                "error_rate": st.column_config.NumberColumn("Errors", format="percent"),
-            },
+            column_config=widgets.loadtest_columns(compact=True),
         )
 
 reconciliation_section.render(review.reconciliation)

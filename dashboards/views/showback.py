@@ -57,19 +57,17 @@ with left:
         budgets,
         hide_index=True,
         width="stretch",
-        column_config={
-            "tenant_id": "Tenant",
-            "team": "Team",
-            "cost_usd": st.column_config.NumberColumn("Actual", format="dollar"),
-            "forecast_usd": st.column_config.NumberColumn("Forecast", format="dollar"),
-            "budget_usd": st.column_config.NumberColumn("Budget", format="dollar"),
+        column_config={  # the widths fit half of the page at 1280 px; the CSV has every column
+            "tenant_id": st.column_config.Column("Tenant", width=70),
+            "cost_usd": st.column_config.NumberColumn("Actual", format="dollar", width=80),
+            "forecast_usd": st.column_config.NumberColumn("Forecast", format="dollar", width=80),
+            "budget_usd": st.column_config.NumberColumn("Budget", format="dollar", width=75),
             "budget_used": st.column_config.ProgressColumn(
-                "Budget used", format="percent", min_value=0, max_value=1
+                "Used", format="percent", min_value=0, max_value=1, width=80
             ),
-            "forecast_used": st.column_config.NumberColumn("Forecast use", format="percent"),
-            "status": "Status",
-            "days_to_exhaustion": st.column_config.NumberColumn("Days of budget left", format="%.1f"),
+            "status": st.column_config.Column("Status", width=60),
         },
+        column_order=["tenant_id", "cost_usd", "forecast_usd", "budget_used", "budget_usd", "status"],
     )
     widgets.csv_download(budgets, f"aigw-budgets-{month}.csv", "budgets_csv")
 with right:
@@ -111,14 +109,16 @@ with right:
         hide_index=True,
         width="stretch",
         height=400,
-        column_config={
-            **HIERARCHY,
-            "requests": st.column_config.NumberColumn("Requests", format="localized"),
-            "cost_usd": st.column_config.NumberColumn("Spend", format="dollar"),
-            "share": st.column_config.ProgressColumn("Share", format="percent", min_value=0, max_value=1),
-            "cost_per_request_usd": st.column_config.NumberColumn("$/request", format="$%.5f"),
-            "cost_per_1k_tokens_usd": st.column_config.NumberColumn("$/1k tokens", format="$%.5f"),
+        column_config={  # levels share what the numbers leave of half the page at 1280 px
+            **{level: st.column_config.Column(HIERARCHY[level], width=max(40, 200 // len(levels)))
+               for level in levels},
+            "requests": st.column_config.NumberColumn("Requests", format="localized", width=75),
+            "cost_usd": st.column_config.NumberColumn("Spend", format="dollar", width=75),
+            "share": st.column_config.ProgressColumn(
+                "Share", format="percent", min_value=0, max_value=1, width=75
+            ),
         },
+        column_order=[*levels, "requests", "cost_usd", "share"],
     )
     widgets.csv_download(breakdown, f"aigw-showback-{month}.csv", "breakdown_csv")
 
@@ -131,14 +131,14 @@ st.dataframe(
     hide_index=True,
     width="stretch",
     column_config={
-        "model_provider": "Provider",
-        "model_name": "Model",
-        "requests": st.column_config.NumberColumn("Requests", format="localized"),
-        "input_tokens": st.column_config.NumberColumn("Input tokens", format="localized"),
-        "output_tokens": st.column_config.NumberColumn("Output tokens", format="localized"),
-        "cost_usd": st.column_config.NumberColumn("Spend", format="dollar"),
-        "cost_per_request_usd": st.column_config.NumberColumn("$/request", format="$%.5f"),
-        "cost_per_1k_tokens_usd": st.column_config.NumberColumn("$/1k tokens", format="$%.5f"),
+        "model_provider": st.column_config.Column("Provider", width=100),
+        "model_name": st.column_config.Column("Model", width=230),
+        "requests": st.column_config.NumberColumn("Requests", format="localized", width=90),
+        "input_tokens": st.column_config.NumberColumn("Input tokens", format="localized", width=110),
+        "output_tokens": st.column_config.NumberColumn("Output tokens", format="localized", width=110),
+        "cost_usd": st.column_config.NumberColumn("Spend", format="dollar", width=85),
+        "cost_per_request_usd": st.column_config.NumberColumn("$/request", format="$%.5f", width=85),
+        "cost_per_1k_tokens_usd": st.column_config.NumberColumn("$/1k tokens", format="$%.5f", width=95),
     },
 )
 widgets.csv_download(by_model, f"aigw-unit-costs-{month}.csv", "models_csv")

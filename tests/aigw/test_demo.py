@@ -19,6 +19,7 @@ from click.testing import CliRunner
 from aigw.cli import main
 from aigw.demo import DemoWindow, demo_runs, demo_window
 from gateway_shim.simulate.run import prepare, run
+from loadtests.playbooks import PLAYBOOKS
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[2]
@@ -93,6 +94,9 @@ def test_demo_builds_the_warehouse_and_reruns_without_doubling(empty_folder: Pat
     args = ["demo", "--no-dashboard", "--today", "2026-12-07", "--scale", "0.01"]
     first = CliRunner().invoke(main, args)
     assert first.exit_code == 0, first.output
+    verdicts = [line.split()[0] for line in first.output.splitlines()
+                if line.startswith("  ") and line.split()[0].rstrip(":") in PLAYBOOKS and ": " in line]
+    assert sorted(verdicts) == sorted(f"{name}:" for name in PLAYBOOKS), first.output  # pass or fail, shown
     assert (empty_folder / ".aigw" / "lake" / "events" / "v1").is_dir()
     assert "warehouse built" in first.output and "aigw sql" in first.output and "dg dev" in first.output
     rows, distinct = count_events(empty_folder)
@@ -100,18 +104,21 @@ def test_demo_builds_the_warehouse_and_reruns_without_doubling(empty_folder: Pat
     logged = count_logged(empty_folder)
     assert logged[0] == logged[1] > 500  # the simulated Bedrock's invocation logs, loaded once each
 
-    again = CliRunner().invoke(main, args)
+    again = CliRunner().invoke(main, [*args, "--no-loadtests"])
     assert again.exit_code == 0, again.output
+    assert "[2/4] load tests: skipped (--no-loadtests)" in again.output
     assert "replaced the previous demo run" in again.output
     assert count_events(empty_folder) == (rows, distinct)
     assert count_logged(empty_folder) == logged
     with duckdb.connect(str(empty_folder / ".aigw" / "warehouse.duckdb"), read_only=True) as connection:
         tenants = connection.execute("SELECT DISTINCT tenant_id FROM marts.cost_daily ORDER BY 1").fetchall()
         days = connection.execute("SELECT min(dt), max(dt), count(DISTINCT dt) FROM raw.events").fetchone()
+        loadtests = connection.execute("SELECT scenario FROM marts.loadtest_runs ORDER BY 1").fetchall()
         drift = dict(connection.execute(
             "SELECT strftime(day, '%Y-%m'), count(*) FILTER (WHERE kind = 'policy_change') "
             "FROM marts.policy_drift GROUP BY ALL").fetchall())
     assert [t[0] for t in tenants] == ["acme", "globex", "initech"]
+    assert [s[0] for s in loadtests] == sorted(PLAYBOOKS)  # the first run's, once each
     assert days == (dt.date(2026, 10, 1), dt.date(2026, 12, 6), 67)
     assert drift.get("2026-11", 0) >= 1 and drift.get("2026-10", 0) == 0  # incidents land in the review month
     assert_the_dagster_ui_sees_the_runs(empty_folder / ".aigw" / "dagster")
@@ -142,8 +149,10 @@ def test_demo_names_a_missing_piece_and_still_succeeds(
     empty_folder: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setitem(sys.modules, "pipelines.run", None)  # import fails as if not installed yet
+    monkeypatch.setitem(sys.modules, "loadtests.playbooks", None)
     result = CliRunner().invoke(main, ["demo", "--today", "2026-12-02", "--scale", "0.005"])
     assert result.exit_code == 0, result.output
     assert "missing: pipelines" in result.output and "Not available yet:" in result.output
+    assert "missing: load tests" in result.output
     assert not (empty_folder / ".aigw" / "warehouse.duckdb").exists()
     assert list((empty_folder / ".aigw" / "lake" / "events" / "v1").rglob("demo-sim-*.parquet"))

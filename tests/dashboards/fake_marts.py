@@ -140,12 +140,15 @@ def _loadtests(days: list[date], rng: np.random.Generator) -> pd.DataFrame:
         run_id = f"{scenario}-{day:%Y%m%d}"
         criteria = [{"name": "p95_ms", "threshold": 3000, "measured": float(rng.uniform(800, 3500)),
                      "passed": verdict == "pass", "source": "locust"}]  # fmt: skip
+        requests, unexpected = int(rng.integers(2000, 9000)), int(rng.integers(0, 3))
+        refused = float(rng.uniform(0.1, 0.5)) if scenario != "fallback" else 0.0
         rows.append({
             "run_id": run_id, "scenario": scenario,
             "started_at": datetime(day.year, day.month, day.day, 14, 0, tzinfo=UTC).replace(tzinfo=None),
-            "duration_s": 60.0, "verdict": verdict, "requests": int(rng.integers(2000, 9000)),
+            "duration_s": 60.0, "verdict": verdict, "requests": requests,
             "rps": float(rng.uniform(40, 150)), "p95_ms": float(rng.uniform(600, 3500)),
-            "error_rate": float(rng.uniform(0, 0.05)), "fallback_rate": float(rng.uniform(0, 0.3)),
+            "error_rate": refused + unexpected / requests, "fallback_rate": float(rng.uniform(0, 0.3)),
+            "refused_as_designed_rate": refused, "unexpected_errors": unexpected,
             "details": json.dumps(criteria), "source_path": f"loadtests/{run_id}/summary.json",
         })  # fmt: skip
     return pd.DataFrame(rows)

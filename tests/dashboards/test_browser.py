@@ -23,6 +23,7 @@ from dashboards.screenshot import (
     first_exception,
     fit_to_content,
     save_screenshot,
+    scrolling_tables,
     settle,
 )
 from tests.helpers import LOCALHOST, free_port, wait_for_port
@@ -96,18 +97,26 @@ def test_every_page_loads_in_chromium_without_exception(
 
 
 @pytest.mark.parametrize("width", [1280, 1600])
-def test_no_metric_is_clipped_at_common_widths(dashboard_url: str, browser: Browser, width: int) -> None:
+def test_no_metric_is_clipped_and_no_table_scrolls_at_common_widths(
+    dashboard_url: str, browser: Browser, width: int
+) -> None:
     """Each page at the full height of its content: every metric's value, label and delta fits its box
-    (a value cut to '$790…' would have a scroll width larger than its box); screenshots kept."""
+    (a value cut to '$790…' would have a scroll width larger than its box) and every table's columns fit
+    the table (no sideways scrolling); screenshots kept."""
     page = browser.new_page(viewport={"width": width, "height": 1000})
     clipped: dict[str, list[str]] = {}
+    scrolling: dict[str, list[str]] = {}
     try:
-        # the check can fail: a metric value made too long for its box is reported
+        # the checks can fail: a metric value made too long for its box, a table given 5000 px of content
         page.goto(dashboard_url, wait_until="domcontentloaded")
         settle(page, TITLES["review"])
         page.locator('[data-testid="stMetricValue"] div').first.evaluate(
             "value => { value.textContent = '$1,234,567,890,123.45 and more' }")
         assert "$1,234,567,890,123.45 and more" in clipped_metrics(page)
+        page.locator('[data-testid="stDataFrame"] .dvn-scroller').first.evaluate(
+            "grid => { const wide = document.createElement('div'); wide.style.width = '5000px';"
+            " wide.style.height = '1px'; grid.appendChild(wide) }")
+        assert scrolling_tables(page), "a table 5000 px wide inside must be reported as scrolling"
         for name, path in PAGES.items():
             page.goto(f"{dashboard_url}{path}", wait_until="domcontentloaded")
             settle(page, TITLES[name])
@@ -117,9 +126,12 @@ def test_no_metric_is_clipped_at_common_widths(dashboard_url: str, browser: Brow
             page.screenshot(path=str(ARTIFACTS / f"{name}-{width}.png"), full_page=True)
             if cut := clipped_metrics(page):
                 clipped[name] = cut
+            if wide := scrolling_tables(page):
+                scrolling[name] = wide
     finally:
         page.close()
     assert not clipped, f"clipped at {width} px: {clipped}"
+    assert not scrolling, f"tables scrolling sideways at {width} px: {scrolling}"
 
 
 def test_review_in_the_browser_shows_the_marts_spend(

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -222,8 +223,12 @@ def test_drift_and_loadtest_figures_equal_the_marts(
     at.switch_page("views/loadtests.py").run()
     runs = next(metric for metric in at.metric if metric.label == "Runs")
     assert (runs.value, runs.delta) == ("2", "November 2026")
-    runs = next(frame.value for frame in at.dataframe if "report" in frame.value.columns)
-    assert all(report.endswith("/summary.json") for report in runs["report"])
+    runs = next(frame.value for frame in at.dataframe if "unexpected_errors" in frame.value.columns)
+    shown = {row.run_id: (row.refused_as_designed_rate, row.unexpected_errors) for row in runs.itertuples()}
+    # run-2 (saturation) split its errors into refused by design and unexpected; run-1 predates the split
+    assert shown["run-2"] == (0.5, 0) and pd.isna(shown["run-1"][0]) and pd.isna(shown["run-1"][1])
+    assert any(c.value.startswith("Report in the lake: `") and c.value.endswith("/summary.json`")
+               for c in at.caption)
     assert not at.exception
 
 

@@ -39,8 +39,10 @@ def _review() -> dict[str, pd.DataFrame]:
                 "verdict": ["fail"],
                 "rps": [20.0],
                 "p95_ms": [840.5],
-                "error_rate": [0.01],
+                "error_rate": [0.5],
                 "fallback_rate": [0.2],
+                "refused_as_designed_rate": [0.4996],
+                "unexpected_errors": [1],
             }
         ),
     }
@@ -66,12 +68,22 @@ def test_the_pack_carries_the_headline_and_every_section() -> None:
     assert (
         "| interactive | chat / main | 200.0% | -100.0% | 0 |" in pack
     )  # a '|' in a value cannot break the table
-    assert "| run-2 | saturation | fail | 20.0 | 840 | 1.0% | 20.0% |" in pack
+    assert "| run-2 | saturation | fail | 20.0 | 840 | 50.0% | 1 | 20.0% |" in pack  # shed by design, 1 not
+    assert "up to the review" not in pack
     assert "| budget_overrun | high | 1 | initech | 2026-10-08 |" in pack
     assert "- 2026-10-08 · budget_overrun · initech: month-to-date spend exceeded the budget" in pack
     for section in ("## Spend and budgets by tenant", "## Top cost movers", "## SLO attainment by lane",
                     "## Lanes that burned error budget", "## Policy drift", "## Load tests"):  # fmt: skip
         assert section in pack
+
+
+def test_the_review_month_says_when_it_counts_load_tests_run_after_it() -> None:
+    parts = _review()
+    head = tables.headline(
+        "2026-10", parts["tenants"], True, parts["lanes"], parts["drift"], parts["loadtests"]
+    )
+    pack = review_pack.build(head, **parts, loadtests_since=True)
+    assert "Runs from the start of October 2026 up to the review" in pack
 
 
 def test_an_empty_month_still_reads_well() -> None:

@@ -116,3 +116,16 @@ def test_drift_summary_puts_the_worst_kinds_first() -> None:
     assert summary.loc[1, "findings"] == 2 and summary.loc[1, "tenants"] == "acme, initech"
     assert summary.loc[1, "last_day"] == "2026-10-02"
     assert summary.loc[2, "tenants"] == "—"
+
+
+def test_criteria_show_shares_as_percentages_with_their_units() -> None:
+    shown = tables.criteria([
+        {"name": "sheds_with_retry_after", "threshold": ">= 100 %", "measured": 1.0, "unit": "ratio",
+         "passed": True, "source": "locust"},
+        {"name": "recovery_s", "threshold": "<= 30 s", "measured": 1.4, "unit": "s", "passed": True,
+         "source": "locust"},
+        {"name": "knee_rps", "threshold": "reported", "measured": None, "unit": "req/s", "passed": False,
+         "source": "locust"},
+    ])  # fmt: skip
+    assert shown["measured"].tolist() == ["100 %", "1.4 s", "—"]
+    assert shown["passed"].tolist() == [True, True, False]

@@ -378,6 +378,7 @@ def summary(run_id: str, scenario: str, started: str, verdict: str) -> dict[str,
         "p95_ms": 840.5,
         "error_rate": 0.01,
         "fallback_rate": 0.2,
+        **({"refused_as_designed_rate": 0.5, "unexpected_errors": 0} if scenario == "saturation" else {}),
         "criteria": [
             {"name": "p95_ms", "threshold": 1000, "measured": 840.5, "passed": True, "source": "locust"}
         ],

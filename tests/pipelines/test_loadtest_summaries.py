@@ -27,12 +27,15 @@ def test_a_summary_becomes_a_row_in_utc() -> None:
                 "p95_ms": None,
                 "error_rate": 0.5,
                 "fallback_rate": 0,
+                "refused_as_designed_rate": 0.3,
+                "unexpected_errors": 2,
                 "criteria": [{"name": "x", "passed": False}],
             }
         ),
     )
     assert row["started_at"] == dt.datetime(2026, 11, 18, 10, 0)
     assert row["duration_s"] == 30.0 and row["p95_ms"] is None
+    assert (row["refused_as_designed_rate"], row["unexpected_errors"]) == (0.3, 2)
     assert json.loads(row["details"]) == [{"name": "x", "passed": False}]
 
 

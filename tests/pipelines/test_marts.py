@@ -239,6 +239,10 @@ def test_loadtest_runs(built: Built) -> None:
     assert first["started_at"] == dt.datetime(2026, 11, 18, 10, 0)
     assert first["verdict"] == "pass" and first["p95_ms"] == 840.5 and first["requests"] == 1200
     assert json.loads(first["details"]) == built.lake.summaries[0]["criteria"]
+    # a summary from before the errors were split leaves the split NULL; a newer one carries it
+    assert (first["refused_as_designed_rate"], first["unexpected_errors"]) == (None, None)
+    second = actual.row(1, named=True)
+    assert (second["refused_as_designed_rate"], second["unexpected_errors"]) == (0.5, 0)
 
 
 def test_bad_objects_are_quarantined_with_reasons_and_the_checks_fail(built: Built) -> None:
