@@ -7,7 +7,10 @@
   (conversion, spool with fsync, Parquet encoding and the whole-file write included);
 * emit alone: CPU of the emitting thread per event (what a gateway request pays inline);
 * Parquet encoding of the prepared table with pyarrow's default dictionaries (the writer before)
-  and with the writer's ``encode_parquet`` (dictionaries for low-cardinality columns only).
+  and with the writer's ``encode_parquet`` (dictionaries for low-cardinality columns only);
+* group commits as ``aigw serve`` makes them (``--commit-events`` events emitted, ``commit_soon``, wait
+  for the commit report), CPU and wall time per commit, beside their floor: the same journal bytes
+  appended to a preallocated file with ``os.write`` + ``os.fdatasync`` (the durable write alone).
 
 The process is pinned to ``--cores`` CPUs, so "events/s" is per that many cores. The last line
 compares the writer's total CPU per event with 5% of the gateway's 250 µs per-request budget.
@@ -19,10 +22,12 @@ import argparse
 import os
 import statistics
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -118,6 +123,48 @@ def writer_run(events: list[dict[str, Any]], folder: Path) -> tuple[float, float
     return elapsed, emit_cpu, cpu
 
 
+def group_commit_run(events: list[dict[str, Any]], folder: Path, per_commit: int) -> tuple[float, float]:
+    """CPU and wall seconds per group commit of ``per_commit`` events, as a waiting response makes them."""
+    writer = LakeWriter(str(folder / "lake"), "gw-commit", spool_dir=folder / "spool").start()
+    committed = threading.Event()
+    target = [0]
+
+    def listen(last_seq: int, _lost: tuple[int, ...]) -> None:
+        if last_seq >= target[0]:
+            committed.set()
+
+    writer.commits.subscribe(listen)
+    commits = len(events) // per_commit
+    cpu_started, started = time.process_time(), time.perf_counter()
+    for start in range(0, commits * per_commit, per_commit):
+        for event in events[start : start + per_commit]:
+            target[0] = writer.emit(dict(event))
+        committed.clear()
+        writer.commit_soon()
+        if not committed.wait(10):
+            raise SystemExit(f"no commit report within 10 s: {writer.stats()}")
+    cpu, wall = time.process_time() - cpu_started, time.perf_counter() - started
+    writer.close()
+    return cpu / commits, wall / commits
+
+
+def durable_write_floor(events: list[dict[str, Any]], folder: Path, per_commit: int) -> tuple[float, float]:
+    """CPU and wall seconds per commit of only appending the same journal lines and syncing them."""
+    lines = [orjson.dumps(event, option=orjson.OPT_APPEND_NEWLINE) for event in events]
+    chunks = [b"".join(lines[i : i + per_commit]) for i in range(0, len(lines) - per_commit + 1, per_commit)]
+    fd = os.open(folder / "floor.jsonl", os.O_WRONLY | os.O_CREAT, 0o644)
+    try:
+        os.posix_fallocate(fd, 0, sum(map(len, chunks)))
+        cpu_started, started = time.process_time(), time.perf_counter()
+        for chunk in chunks:
+            os.write(fd, chunk)
+            os.fdatasync(fd)
+        cpu, wall = time.process_time() - cpu_started, time.perf_counter() - started
+    finally:
+        os.close(fd)
+    return cpu / len(chunks), wall / len(chunks)
+
+
 def row(label: str, n: int, wall_s: float, cpu_s: float) -> str:
     return f"{label:30}{n / wall_s:>12,.0f}{n / cpu_s:>14,.0f}{cpu_s / n * 1e6:>12.2f}"
 
@@ -127,19 +174,24 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--cores", type=int, default=1, help="pin the process to this many CPUs")
+    parser.add_argument("--commit-events", type=int, default=4, help="events per measured group commit")
+    parser.add_argument("--commits", type=int, default=2000, help="group commits measured per run")
     args = parser.parse_args()
     if args.cores and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[: args.cores])
 
     n = args.events
     floors, floor_cpus, walls, emits, cpus = [], [], [], [], []
-    encodes = []
+    encodes, group_commits, write_floors = [], [], []
     for _ in range(args.repeat):
         events = make_events(n)
         table = pa.Table.from_pylist(events, schema=EVENT_SCHEMA)
         with tempfile.TemporaryDirectory(prefix="aigw-sink-") as folder:
             floor_wall, floor_cpu = floor_run(table, Path(folder))
             wall, emit_cpu, cpu = writer_run(events, Path(folder))
+            committed = events[: args.commits * args.commit_events]
+            group_commits.append(group_commit_run(committed, Path(folder), args.commit_events))
+            write_floors.append(durable_write_floor(committed, Path(folder), args.commit_events))
         encodes.append((encode_cpu(table, True), encode_cpu(table, False)))
         floors.append(floor_wall)
         floor_cpus.append(floor_cpu)
@@ -165,6 +217,12 @@ def main() -> None:
     share = cpu_us / GATEWAY_BUDGET_US * 100
     budget = f"{GATEWAY_BUDGET_US:.0f} µs"
     print(f"writer total CPU per event: {cpu_us:.2f} µs = {share:.1f}% of a {budget} request's CPU budget")
+    commit_cpu, commit_wall = med(c for c, _ in group_commits), med(w for _, w in group_commits)
+    floor_cpu, floor_wall = med(c for c, _ in write_floors), med(w for _, w in write_floors)
+    print(f"group commits of {args.commit_events} events ({args.commits} per run): "
+          f"{commit_cpu * 1e6:.0f} µs CPU and {commit_wall * 1e3:.2f} ms wall per commit; "
+          f"durable-write floor {floor_cpu * 1e6:.0f} µs CPU and {floor_wall * 1e3:.2f} ms wall: "
+          f"{commit_cpu / floor_cpu:.1f}x its CPU, {commit_wall / floor_wall:.1f}x its wall time")
 
 
 if __name__ == "__main__":
