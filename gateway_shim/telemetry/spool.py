@@ -233,8 +233,9 @@ def read_journal(path: Path) -> Iterator[Event]:
     with open(path, "rb") as handle:
         for number, line in enumerate(handle, start=1):
             if not line.endswith(b"\n"):
-                log.warning("spool journal %s ends in a torn line; keeping the %d before it",
-                            path, number - 1)
+                if line.strip(b"\0"):
+                    log.warning("spool journal %s ends in a torn line; keeping the %d before it",
+                                path, number - 1)
                 return
             try:
                 event = orjson.loads(line)

@@ -60,7 +60,8 @@ def test_segments_survive_and_replay_in_order(tmp_path: Path) -> None:
     again.close()
 
 
-def test_a_commit_converts_nothing_and_seal_converts_in_batches(tmp_path: Path) -> None:
+def test_a_commit_converts_nothing_and_seal_converts_in_batches(tmp_path: Path,
+                                                                caplog: pytest.LogCaptureFixture) -> None:
     spool = Spool(tmp_path)
     spool.open()
     segment = spool.new_segment()
@@ -68,6 +69,7 @@ def test_a_commit_converts_nothing_and_seal_converts_in_batches(tmp_path: Path) 
     segment.sync()
     # a kill -9 now leaves the journal with its allocated space zeroed after the three lines
     assert segment.path.stat().st_size == JOURNAL_CHUNK_BYTES and count_rows(segment.path) == 3
+    assert "torn" not in caplog.text, "allocated space is not a torn line"
     assert segment.unconverted == 3
     assert segment.convert("gw") == [] and segment.unconverted == 0
     append_events(segment, events_of(3, 2))
@@ -93,7 +95,7 @@ def test_events_that_do_not_fit_are_returned_by_the_encoder_or_the_seal(tmp_path
     spool.close()
 
 
-def test_a_torn_tail_keeps_the_complete_events(tmp_path: Path) -> None:
+def test_a_torn_tail_keeps_the_complete_events(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     spool = Spool(tmp_path)
     spool.open()
     segment = spool.new_segment()
@@ -105,7 +107,7 @@ def test_a_torn_tail_keeps_the_complete_events(tmp_path: Path) -> None:
     journal = segment.path
     with open(journal, "r+b") as handle:
         handle.truncate(journal.stat().st_size - 40)
-    assert count_rows(journal) == 29
+    assert count_rows(journal) == 29 and "ends in a torn line" in caplog.text
     assert read_segment(journal).num_rows == 29
     old = tmp_path / "segments" / "000000000098-x.arrows"
     with pa.ipc.new_stream(str(old), EVENT_SCHEMA) as stream:
