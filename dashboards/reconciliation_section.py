@@ -26,26 +26,24 @@ def render(review: ReconciliationReview | None) -> None:
                 "logged_tokens",
                 "billed_tokens",
                 "catalog_cost_usd",
-                "billed_list_cost_usd",
                 "billed_effective_cost_usd",
                 "mismatches",
             ]
         ],
         hide_index=True,
         width="stretch",
-        column_config={  # the widths fit the page at 1280 px
-            "model": st.column_config.Column("Model", width=150),
-            "gateway_tokens": st.column_config.NumberColumn("Gateway tokens", format="localized", width=110),
+        column_config={  # the widths fit the page at 1280 px (the bill at list prices: the line above)
+            "model": st.column_config.Column("Model", width=235),
+            "gateway_tokens": st.column_config.NumberColumn("Gateway tokens", format="localized", width=105),
             "logged_gateway_tokens": st.column_config.NumberColumn(
-                "Logged (gateway)", format="localized", width=120,
+                "Logged (gateway)", format="localized", width=115,
                 help="Tokens the provider logged for the gateway's own calls."),
             "logged_tokens": st.column_config.NumberColumn("Logged (all)", format="localized", width=95),
             "billed_tokens": st.column_config.NumberColumn("Billed", format="localized", width=85),
             "catalog_cost_usd": st.column_config.NumberColumn("Catalog cost", format="dollar", width=95),
-            "billed_list_cost_usd": st.column_config.NumberColumn("Billed list", format="dollar", width=80),
             "billed_effective_cost_usd": st.column_config.NumberColumn(
                 "Billed net", format="dollar", width=80, help="Billed effective cost, after discounts."),
-            "mismatches": st.column_config.Column("Off tolerance", width=95,
+            "mismatches": st.column_config.Column("Off tolerance", width=105,
                                                       help="Days × checks not within tolerance."),
         },
     )

@@ -183,11 +183,11 @@ with left:
             tables.drift_summary(review.drift),
             hide_index=True,
             width="stretch",
+            column_order=["kind", "severity", "findings", "last_day"],  # tenants: on the drift page
             column_config={
-                "kind": st.column_config.Column("Kind", width=140),
-                "severity": st.column_config.Column("Severity", width=70),
-                "findings": st.column_config.NumberColumn("Findings", width=70),
-                "tenants": st.column_config.Column("Tenants", width=80),
+                "kind": st.column_config.Column("Kind", width=185),
+                "severity": st.column_config.Column("Severity", width=75),
+                "findings": st.column_config.NumberColumn("Findings", width=75),
                 "last_day": st.column_config.DateColumn("Last seen", format="D MMM", width=85),
             },
         )
