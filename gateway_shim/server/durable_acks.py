@@ -2,9 +2,11 @@
 
 The core emits through ``DurableAcks.emit``, which remembers the sequence number the writer's inbox
 gave the event. ``confirm()`` (called right after ``Gateway.finish``, before the answer is written)
-asks the spooler for a commit and waits for its report (``telemetry/commits.py``). The spooler
-commits at most every ``commit_interval_s`` and everything emitted meanwhile shares one fsync, so the
-wait is one group commit (docs/lake.md, "Acknowledged means durable").
+asks the spooler for a commit and waits for its report (``telemetry/commits.py``). Everything
+emitted meanwhile shares one fsync, so the wait is one group commit (docs/lake.md, "Acknowledged
+means durable"). The loop paces the requests itself: at most one per ``commit_interval_s`` after
+the last report, by a timer of its own, so the spooler thread is woken once per commit and commits
+at once (a wake-up that then slept out the interval cost the thread one more hand-over of the GIL).
 
 If the event was lost (spool full, disk error) or no report came within ``CONFIRM_TIMEOUT_S``, the
 config's ``gateway.on_spool_full`` decides: ``serve`` answers anyway (the loss is counted and in a gap
@@ -35,6 +37,10 @@ class DurableAcks:
         self._loop = asyncio.get_running_loop()
         self._writer_emit = writer.emit
         self._commit_soon = writer.commit_soon
+        self._commit_interval = writer.settings.commit_interval_s
+        self._commit_requested = False
+        """A commit was asked for (or is scheduled) and its report has not come yet."""
+        self._last_report = 0.0
         self._commits = writer.commits
         self.refuse_when_full = on_spool_full == "refuse"
         self.last_seq = 0
@@ -69,12 +75,22 @@ class DurableAcks:
             self._waiting.append((seq, future, self._loop.time() + CONFIRM_TIMEOUT_S))
             if self._sweeper is None:
                 self._sweeper = self._loop.call_later(CONFIRM_TIMEOUT_S / 4, self._sweep)
-            self._commit_soon()
+            self._request_commit()
             durable = await future
         if durable:
             return True
         self.unconfirmed += 1
         return not self.refuse_when_full
+
+    def _request_commit(self) -> None:
+        if self._commit_requested:
+            return
+        self._commit_requested = True
+        delay = self._last_report + self._commit_interval - self._loop.time()
+        if delay > 0:
+            self._loop.call_later(delay, self._commit_soon)
+        else:
+            self._commit_soon()
 
     def _from_spooler(self, last_seq: int, lost: tuple[int, ...]) -> None:
         """On the spooler thread: hand the report to the loop."""
@@ -87,11 +103,15 @@ class DurableAcks:
             self._lost.append(seq)
             self._lost_set.add(seq)
         self._committed = max(self._committed, last_seq)
+        self._last_report = self._loop.time()
+        self._commit_requested = False
         waiting = self._waiting
         while waiting and waiting[0][0] <= last_seq:
             seq, future, _ = waiting.popleft()
             if not future.done():
                 future.set_result(seq not in self._lost_set)
+        if waiting:  # emitted after the spooler took its events: the next commit
+            self._request_commit()
 
     def _sweep(self) -> None:
         """Fail the waits that got no report in time (a stuck disk must not hang responses)."""
