@@ -690,6 +690,20 @@ def _epoch_s(received_at: int | None) -> float:
     return time.time() if received_at is None else received_at / 1e6
 
 
+def screened_chars(messages: object) -> int:
+    """How many characters ``Gateway.screen`` would scan (its cost grows with them; binary payloads such
+    as a base64 image are never scanned): decides whether a prompt is screened off the event loop."""
+    if type(messages) is not list:
+        return 0
+    total = 0
+    for message in messages:
+        strings = message_strings(message)
+        if strings is None:  # nests too deep: refused before any scan
+            return 0
+        total += sum(map(len, strings))
+    return total
+
+
 def _texts_of(messages: object) -> list[str] | None:
     """Each message's text, or ``None`` unless ``messages`` is a non-empty list of objects."""
     if type(messages) is not list or not messages:

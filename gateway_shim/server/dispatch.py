@@ -14,14 +14,14 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
-from gateway_shim.core import Gateway
+from gateway_shim.core import Gateway, screened_chars
 from gateway_shim.server.attempts import client_for, first_answer, record_answer
 from gateway_shim.server.doors import Door, ErrorWriter, Headers
 from gateway_shim.server.errors import ApiError, error_type, retry_after_header
 from gateway_shim.server.http import Connection
 from gateway_shim.server.lanes import AsyncLanes
 from gateway_shim.server.metrics import Metrics
-from gateway_shim.server.off_loop import OFF_LOOP_BYTES, off_loop
+from gateway_shim.server.off_loop import OFF_LOOP_CHARS, off_loop
 from gateway_shim.server.stream_endings import (
     OUTPUT_SCAN_TAIL,
     SHUTDOWN_CUT,
@@ -150,7 +150,7 @@ class Dispatcher:
             return SPOOL_FAILING
         gateway = self.gateway
         screening = None
-        if (ctx.body_bytes >= OFF_LOOP_BYTES and ctx.api_key
+        if (ctx.api_key and screened_chars(ctx.messages) >= OFF_LOOP_CHARS
                 and gateway.tenant_for_key(ctx.api_key, ctx.received_at) is not None):
             screening = await off_loop(gateway.screen, ctx.messages)
         return gateway.admit(ctx, _mono(), screening)

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from gateway_shim.config.loader import DEMO_CONFIG, load_config
 from gateway_shim.config.models import Config
-from gateway_shim.core import Gateway
+from gateway_shim.core import Gateway, screened_chars
 from gateway_shim.routing.lane_queues import Ticket
 from gateway_shim.state import Decision, MemoryState
 from gateway_shim.telemetry.event import EventIds
@@ -750,3 +750,15 @@ def test_a_reload_hands_the_store_the_new_budgets_and_keeps_what_it_holds() -> N
     assert refusal is not None and refusal.code == "budget_exceeded"
     serve(gw, plan, [OK])  # the plan admitted before the reload settles where it was reserved
     assert store.ledger.reserved("acme", MONTH) == 0.0
+
+
+def test_screened_chars_counts_the_free_text_never_an_image() -> None:
+    image = "data:image/png;base64," + "A" * 90_000
+    messages = [
+        {"role": "system", "content": "be brief"},
+        {"role": "user", "name": "ann", "content": [{"type": "text", "text": "what is this?"},
+                                                    {"type": "image_url", "image_url": {"url": image}}]},
+    ]
+    assert screened_chars(messages) == len("be brief") + len("ann") + len("what is this?")
+    assert screened_chars([{"role": "user", "content": "x" * 70_000}]) == 70_000
+    assert screened_chars("not a list") == 0
