@@ -3,7 +3,9 @@
 Imported only inside the Locust process (it imports locust/gevent). Each request is recorded twice:
 in Locust's own statistics (named by lane) and as a ``ClientRecord`` in ``<out>/requests.csv``,
 which keeps the status, error code, ``Retry-After`` and ``x-aigw-*`` headers the verdicts need.
-Phases (faults injected or cleared, load stages) go to ``<out>/phases.json`` with wall-clock times.
+Phases (faults injected or cleared, load stages) go to ``<out>/phases.json`` with wall-clock times;
+a load shape's first stage is marked before ``test_start`` (Locust ticks the shape, then starts the
+test), so marks made before a test opens belong to that test.
 """
 
 from __future__ import annotations
@@ -65,6 +67,8 @@ class RunState:
         self.started = 0.0
         self.out: Path | None = None
         self.phases: list[Phase] = []
+        self._early: list[Phase] = []
+        """Marks made before the test opened (a load shape's first stage), kept until ``open``."""
         self.provider_samples: list[ProviderSample] = []
         self._log: RequestLogWriter | None = None
         self._handle: Any = None
@@ -89,7 +93,7 @@ class RunState:
         """A test starts (from the command line, or the web UI's start button, maybe again and again)."""
         if self.started and not self.given_run_id:  # a second run in one Locust process: a new id
             self._name_run()
-        self.phases, self.provider_samples = [], []
+        self.phases, self._early, self.provider_samples = self._early, [], []
         assert self.out is not None, "configure() runs at init"
         self.started = time.time()
         self._handle = open(self.out / REQUEST_LOG, "w", newline="")  # noqa: SIM115 - closed at test_stop
@@ -101,7 +105,12 @@ class RunState:
             self._log.write(record)
 
     def mark(self, name: str, **detail: Any) -> None:
-        self.phases.append(Phase(name=name, t=time.time(), detail=detail))
+        """A phase of the test; before it opens, of the test about to open (its folder may not exist yet)."""
+        phase = Phase(name=name, t=time.time(), detail=detail)
+        if not self.is_open:
+            self._early.append(phase)
+            return
+        self.phases.append(phase)
         if self.out is not None:
             write_phases(self.out / PHASES_FILE, self.phases)
 

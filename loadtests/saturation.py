@@ -49,12 +49,18 @@ class SaturationUser(PlaybookUser):
 
 
 class SteppedLoad(LoadTestShape):
-    """Steps through ``STAGES`` over the run time given with ``-t``; marks each stage as a phase."""
+    """Steps through ``STAGES`` over the run time given with ``-t``; marks each stage as a phase (the first
+    tick, and so ``stage0``'s mark, comes just before the test starts: ``RUN`` keeps it for that test)."""
 
     use_common_options = True  # it reads --run-time (Locust would otherwise warn that it is ignored)
 
     def __init__(self) -> None:
         super().__init__()
+        self._stage = -1
+
+    def reset_time(self) -> None:
+        """A new run (Locust's web UI may start several): its stages are marked again from ``stage0``."""
+        super().reset_time()
         self._stage = -1
 
     def tick(self) -> tuple[int, float] | None:

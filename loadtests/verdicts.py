@@ -373,9 +373,20 @@ def _shed(r: ClientRecord) -> bool:
     return r.status in (429, 503) and r.code in SHED_CODES
 
 
+def _stage_marks(run: RunData) -> list[Phase]:
+    return [p for p in run.phases if p.name.startswith("stage") or p.name == "drop"]
+
+
+def stages_in_order(run: RunData) -> bool:
+    """The load shape marked every stage from ``stage0`` and then the drop: a lost mark would judge a
+    stage's requests as the next one's (the knee read from the wrong rung)."""
+    names = [p.name for p in _stage_marks(run)]
+    return len(names) >= 2 and names == [*(f"stage{i}" for i in range(len(names) - 1)), "drop"]
+
+
 def _stages(run: RunData) -> list[tuple[Phase, float]]:
     """(stage phase, its end) for the climbing stages, up to the drop."""
-    marks = [p for p in run.phases if p.name.startswith("stage") or p.name == "drop"]
+    marks = _stage_marks(run)
     return [(p, marks[i + 1].t) for i, p in enumerate(marks[:-1]) if p.name != "drop"]
 
 
@@ -404,8 +415,10 @@ def knee(run: RunData) -> float | None:
 
 def judge_saturation(run: RunData) -> list[Criterion]:
     drop = run.phase("drop")
-    if drop is None:
-        return [Criterion("load_dropped", "a drop phase", "missing", False, "locust")]
+    if drop is None or not stages_in_order(run):
+        marked = ", ".join(p.name for p in _stage_marks(run)) or "none"
+        return [Criterion("load_stages", "stage0, stage1, ... then drop, marked in order", marked, False,
+                          "locust")]
     slo = run.config.lanes["interactive"].slo
     sheds = [r for r in run.client if _shed(r)]
     unexpected = sum(1 for r in run.client if not r.ok and not (_shed(r) and r.retry_after))

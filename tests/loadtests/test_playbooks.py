@@ -58,8 +58,11 @@ def test_playbook_passes_on_its_config(name: str, duration: int, tmp_path: Path)
     assert report.read_text().lstrip().lower().startswith("<!doctype html"), "Locust's HTML report is kept"
     verdict = next(line for line in output.splitlines() if line.startswith(f"{name}: PASS"))
     assert verdict.endswith(f"unexpected errors {summary['unexpected_errors']}")
-    if name == "saturation":  # its sheds are by design, and said so
+    if name == "saturation":  # its sheds are by design, and said so; every stage judged from the first
         assert "shed under overload" in verdict and summary["refused_as_designed_rate"] > 0
+        phases = json.loads((lake / "loadtests" / summary["run_id"] / "phases.json").read_text())
+        stages = [p["name"] for p in phases if p["name"].startswith("stage") or p["name"] == "drop"]
+        assert stages == ["stage0", "stage1", "stage2", "stage3", "drop"], phases
     assert " s of about " in output and " requests" in output  # progress lines while Locust runs
     locust_log = (tmp_path / "w" / "locust" / "locust.log").read_text()
     assert "will be ignored" not in locust_log and "have no impact" not in locust_log, locust_log

@@ -236,6 +236,18 @@ def test_saturation_passes_when_batch_is_shed_and_interactive_protected() -> Non
     assert recovery.measured == pytest.approx(0.4, abs=0.11)
 
 
+def test_saturation_fails_by_name_when_a_stage_mark_is_lost() -> None:
+    """Without stage0's mark its requests would count for no stage and stage1 would be judged as the
+    first rung: the knee read from the wrong stage, or none at all."""
+    run = saturation_run()
+    for lost in ("stage0", "drop"):
+        kept = [p for p in run.phases if p.name != lost]
+        assert failed(judge(replace(run, phases=kept))) == {"load_stages"}, lost
+    for names in (("stage0", "stage2", "drop"), ("stage1", "stage0", "drop")):  # a gap, out of order
+        phases = [Phase(name, t, {}) for name, t in zip(names, (0, 10, 20), strict=True)]
+        assert failed(judge(replace(run, phases=phases))) == {"load_stages"}, names
+
+
 def test_saturation_fails_when_interactive_is_shed_or_sheds_lack_retry_after() -> None:
     assert {"interactive_shed_rate", "shed_order"} <= failed(judge(saturation_run(interactive_shed=True)))
     assert {"sheds_with_retry_after", "unexpected_errors"} <= failed(judge(saturation_run(retry_after="")))
