@@ -1,17 +1,20 @@
 """The lake writer's local spool: segments on disk that survive kill -9.
 
-A segment is written in two forms. Every spooler cycle (a group commit, see ``spooler.py``) appends
-the new events as JSON lines to the segment's *journal* (``.jsonl``) and fsyncs it: a commit costs
-one ``orjson.dumps`` per event and one write, whatever its size. Every ``CONVERT_ROWS`` events, and
-for what is left when the segment is sealed, the events are converted to Arrow record batches and
-appended to the segment's Arrow IPC stream (``.arrows.part``), so the column conversion runs on
-batches of a thousand events instead of on each commit's few (it cost ~0.2 ms per commit). Sealing
-fsyncs the Arrow file, renames it to ``.arrows`` and deletes the journal; sealed segments stay on
-disk until their events are in the lake.
+A segment is written in two forms. A spooler cycle (a group commit, see ``spooler.py``) with few new
+events appends them as JSON lines to the segment's *journal* (``.jsonl``) and fsyncs it: a commit
+costs one ``orjson.dumps`` per event and one write, whatever its size. Every ``CONVERT_ROWS`` journal
+events, and for what is left when the segment is sealed, the events are converted to Arrow record
+batches and appended to the segment's Arrow IPC stream (``.arrows.part``), so the column conversion
+runs on batches of a thousand events instead of on each commit's few (it cost ~0.2 ms per commit).
+A cycle with ``CONVERT_ROWS`` events or more (a burst, a backlog) goes straight to the Arrow file,
+which that cycle fsyncs: the journal would only add an encoding of each event. Sealing fsyncs the
+Arrow file, renames it to ``.arrows`` and deletes the journal; sealed segments stay on disk until
+their events are in the lake.
 
-On the next start every segment found is replayed. A segment that was still open (a crash) is
-replayed from its journal, read up to its last complete line: the lost tail was never
-acknowledged, because the writer only counts events as durable after the fsync that covers them.
+On the next start every segment found is replayed. A segment that was still open (a crash) is its
+Arrow file's complete batches plus the journal's lines, up to the last complete one, whose
+``event_id`` the Arrow file does not hold already. What a crash tears was never acknowledged,
+because the writer only counts events as durable after the fsync that covers them.
 
 Small side objects for the lake (gap records, quarantined events) wait in ``outbox/`` under the
 lake path they will get.
@@ -100,6 +103,8 @@ class OpenSegment:
         self._arrows: IO[bytes] | None = None
         """The Arrow file, opened at the first conversion (no empty file per segment)."""
         self._ipc: pa.ipc.RecordBatchStreamWriter | None = None
+        self._arrow_dirty = False
+        """Batches appended straight to the Arrow file since the last sync (they have no journal line)."""
 
     @property
     def size(self) -> int:
@@ -131,23 +136,43 @@ class OpenSegment:
             self._allocated += chunk
 
     def sync(self, fsync: bool = True) -> int:
-        """Push appended lines to the OS (and the disk); returns how many rows became durable."""
-        self._journal.flush()
-        if fsync:
-            _datasync(self._journal.fileno())
+        """Push appended lines and batches to the OS (and the disk); returns how many rows became durable."""
+        if self._journal_bytes > self._synced_bytes:
+            self._journal.flush()
+            if fsync:
+                _datasync(self._journal.fileno())
+        if self._arrow_dirty and self._arrows is not None:
+            self._arrows.flush()
+            if fsync:
+                _datasync(self._arrows.fileno())
+            self._arrow_dirty = False
         newly = self.rows - self.synced_rows
         self.synced_rows = self.rows
         self._synced_bytes = self._journal_bytes
         return newly
 
     def convert(self, gateway_id: str) -> list[tuple[Event, str]]:
-        """The journal's unconverted events into the Arrow file; the ones that do not fit the schema."""
+        """The journal's unconverted events into the Arrow file; the ones that do not fit the schema.
+
+        The journal keeps them (it is what is synced for them); after a crash the replay skips journal
+        lines whose ``event_id`` the Arrow file already holds."""
         if not self._unconverted:
             return []
         table, bad = to_table(self._unconverted, gateway_id)
         self._unconverted = []
-        if table.num_rows == 0:
-            return bad
+        if table.num_rows:
+            self._write_arrow(table)
+        return bad
+
+    def append_table(self, table: pa.Table) -> None:
+        """A big batch, converted already, straight into the Arrow file (no journal line); durable after
+        ``sync()``. One commit of a thousand events pays the conversion's fixed cost once, so the journal
+        would only add an encoding of every event."""
+        self._write_arrow(table.combine_chunks())
+        self.rows += table.num_rows
+        self._arrow_dirty = True
+
+    def _write_arrow(self, table: pa.Table) -> None:
         if self._arrows is None:
             self._arrows = open(self._arrows_path, "wb")  # noqa: SIM115 - closed by seal() or close()
         if self._ipc is None:
@@ -161,12 +186,11 @@ class OpenSegment:
                 self._pieces, self._kept_bytes = [], -1  # from now on the uploader reads the file
             else:
                 self._pieces.append(table)
-        return bad
 
     def close(self) -> None:
         """Let go of the files without sealing (after a disk error). The journal keeps what was synced
-        and no more (the rest was reported lost, so it must not reach the lake); it holds every event
-        of the unfinished Arrow file, so that file goes."""
+        and no more (the rest was reported lost, so it must not reach the lake); the Arrow file stays
+        beside it (it may hold synced batches that have no journal line; a torn tail is not read)."""
         self._pieces, self._unconverted = [], []
         for handle in (self._journal, self._arrows):
             try:
@@ -176,7 +200,6 @@ class OpenSegment:
                 log.warning("spool segment %s: closing after an error failed too", self.path)
         with contextlib.suppress(OSError):
             os.truncate(self.path, self._synced_bytes)
-        self._arrows_path.unlink(missing_ok=True)
 
     def seal(self, gateway_id: str, fsync: bool = True,
              keep_table: bool = False) -> tuple[Segment | None, list[tuple[Event, str]]]:
@@ -340,27 +363,48 @@ def read_batches(path: Path) -> Iterator[pa.RecordBatch]:
 
 def segment_files(segments_dir: Path) -> list[Path]:
     """The segments in a spool's ``segments/`` folder, oldest first, tidied after a crash: a journal
-    whose Arrow file was already sealed is deleted, and an unfinished Arrow file is deleted (its
-    journal holds every event it had)."""
-    for part in segments_dir.glob(f"*{_PART_SUFFIX}"):
-        part.unlink(missing_ok=True)
+    whose Arrow file was already sealed is deleted, and so is an Arrow file left without its journal.
+    An open segment's journal stands for both its files (``load_segment``)."""
     sealed = {path.name.split(".", 1)[0] for path in segments_dir.glob(f"*{SEGMENT_SUFFIX}")}
+    journals = set()
     for journal in segments_dir.glob(f"*{JOURNAL_SUFFIX}"):
-        if journal.name.split(".", 1)[0] in sealed:
+        stem = journal.name.split(".", 1)[0]
+        if stem in sealed:
             journal.unlink(missing_ok=True)
+        else:
+            journals.add(stem)
+    for part in segments_dir.glob(f"*{_PART_SUFFIX}"):
+        if part.name.split(".", 1)[0] not in journals:
+            part.unlink(missing_ok=True)
     paths = [*segments_dir.glob(f"*{SEGMENT_SUFFIX}"), *segments_dir.glob(f"*{JOURNAL_SUFFIX}")]
     return sorted(paths, key=lambda path: path.name)
 
 
-def load_segment(path: Path, gateway_id: str) -> tuple[pa.Table, list[tuple[Event, str]]]:
-    """A segment's rows as ``EVENT_SCHEMA`` (one written by an older version gets the new columns
-    null), and the events of a journal that do not fit the schema."""
-    if path.name.endswith(JOURNAL_SUFFIX):
-        return to_table(list(read_journal(path)), gateway_id)
+def _part_of(journal: Path) -> Path:
+    return journal.with_name(journal.name.removesuffix(JOURNAL_SUFFIX) + _PART_SUFFIX)
+
+
+def _arrow_table(path: Path) -> pa.Table:
     batches = list(read_batches(path))
     if not batches:
-        return EVENT_SCHEMA.empty_table(), []
-    return upgrade(pa.Table.from_batches(batches)), []
+        return EVENT_SCHEMA.empty_table()
+    return upgrade(pa.Table.from_batches(batches))
+
+
+def load_segment(path: Path, gateway_id: str) -> tuple[pa.Table, list[tuple[Event, str]]]:
+    """A segment's rows as ``EVENT_SCHEMA`` (one written by an older version gets the new columns
+    null), and the events of a journal that do not fit the schema. An open segment left by a crash is
+    its Arrow file's complete batches plus the journal's lines whose ``event_id`` they do not hold."""
+    if not path.name.endswith(JOURNAL_SUFFIX):
+        return _arrow_table(path), []
+    part = _part_of(path)
+    converted = _arrow_table(part) if part.exists() else EVENT_SCHEMA.empty_table()
+    events = list(read_journal(path))
+    if converted.num_rows:
+        held = set(converted.column("event_id").to_pylist())
+        events = [event for event in events if event.get("event_id") not in held]
+    table, bad = to_table(events, gateway_id)
+    return pa.concat_tables([converted, table]), bad
 
 
 def read_segment(path: Path) -> pa.Table:
@@ -368,7 +412,15 @@ def read_segment(path: Path) -> pa.Table:
     return load_segment(path, "spooled")[0]
 
 
+def delete_segment(path: Path) -> None:
+    """A segment's files (an open segment's journal and its Arrow file)."""
+    path.unlink(missing_ok=True)
+    if path.name.endswith(JOURNAL_SUFFIX):
+        _part_of(path).unlink(missing_ok=True)
+
+
 def count_rows(path: Path) -> int:
     if path.name.endswith(JOURNAL_SUFFIX):
-        return sum(1 for _ in read_journal(path))
+        table, bad = load_segment(path, "spooled")
+        return table.num_rows + len(bad)
     return sum(batch.num_rows for batch in read_batches(path))

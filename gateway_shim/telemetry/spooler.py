@@ -2,11 +2,12 @@
 
 Every ``sync_interval_s``, or as soon as a caller waits for a commit (``commit_soon``; at most one
 commit per ``commit_interval_s``), it appends the new events to the open segment's journal as JSON
-lines and fsyncs it: from then on the events are *durable* (a kill -9 cannot lose them), and it
-reports so to the commit log (``commits.py``), which wakes the waiting responses. Events arriving
-during one fsync wait for the next: a group commit. Every ``CONVERT_ROWS`` events it converts the
-journal's new events to Arrow (``spool.py``), off the commit's path. It seals the segment when it
-reaches ``max_rows``, ``max_bytes`` or ``max_age_s``, or for a flush, and queues it for the uploader.
+lines (or, a thousand or more at once, as Arrow batches) and fsyncs it: from then on the events are
+*durable* (a kill -9 cannot lose them), and it reports so to the commit log (``commits.py``), which
+wakes the waiting responses. Events arriving during one fsync wait for the next: a group commit.
+Every ``CONVERT_ROWS`` journal events it converts them to Arrow (``spool.py``), off the commit's path.
+It seals the segment when it reaches ``max_rows``, ``max_bytes`` or ``max_age_s``, or for a flush, and
+queues it for the uploader.
 Events that do not fit the schema (found at conversion) or that JSON cannot hold go to the outbox
 for ``quarantine/writer/``; events beyond the spool's cap or lost to a disk error are dropped,
 reported as lost, and recorded in a gap.
@@ -20,7 +21,9 @@ import time
 from collections.abc import Sequence
 from itertools import accumulate
 
-from gateway_shim.telemetry.columnar import Event
+import pyarrow as pa
+
+from gateway_shim.telemetry.columnar import Event, to_table
 from gateway_shim.telemetry.commits import CommitLog
 from gateway_shim.telemetry.gap_recorder import GapRecorder
 from gateway_shim.telemetry.inbox import Inbox
@@ -30,6 +33,7 @@ from gateway_shim.telemetry.spool import (
     OpenSegment,
     Segment,
     Spool,
+    delete_segment,
     encode_journal,
     quarantine_lines,
 )
@@ -59,7 +63,7 @@ class Spooler:
         self.gaps = GapRecorder(self.gateway_id, spool, progress, self.commits)
         """Only this thread drops events, so the gap records are its own."""
         self._wake = threading.Event()
-        self._unsynced: list[tuple[list[Event], Sequence[int]]] = []
+        self._unsynced: list[tuple[list[Event] | pa.Table, Sequence[int]]] = []
         """Events appended to the open segment but not yet fsynced, with their sequence numbers."""
         self._lost: list[int] = []
         """Sequence numbers dropped in the current cycle."""
@@ -124,6 +128,8 @@ class Spooler:
         )
 
     def _append(self, events: list[Event], first_seq: int, segment: OpenSegment | None) -> OpenSegment | None:
+        if len(events) >= CONVERT_ROWS:
+            return self._append_table(events, first_seq, segment)
         seqs: Sequence[int] = range(first_seq, first_seq + len(events))
         good, lines, bad = encode_journal(events)
         if bad:
@@ -157,6 +163,50 @@ class Spooler:
             self._unsynced.append((piece, seqs[offset:end]))
             offset = end
             self.progress.grow_open_segment(segment.rows, len(data))
+            if self._segment_full(segment):
+                self._seal(segment)
+                segment = None
+        self.gaps.end_if_open()
+        return segment
+
+    def _append_table(self, events: list[Event], first_seq: int,
+                      segment: OpenSegment | None) -> OpenSegment | None:
+        """A big batch (a burst, a backlog): converted at once and appended to the Arrow file."""
+        table, bad = to_table(events, self.gateway_id)
+        seqs: Sequence[int] = range(first_seq, first_seq + len(events))
+        if bad:
+            rejected = {id(event) for event, _ in bad}
+            if not self._quarantine(bad):
+                self._lost.extend(s for s, event in zip(seqs, events, strict=True) if id(event) in rejected)
+            seqs = [seq for seq, event in zip(seqs, events, strict=True) if id(event) not in rejected]
+        if table.num_rows == 0:
+            return segment
+        spool_bytes = self.progress.spool_bytes(segment.size if segment else 0)
+        row_bytes = max(1, table.nbytes // table.num_rows)
+        fits = max(0, (self.settings.spool_max_bytes - spool_bytes) // row_bytes)
+        if fits < table.num_rows:
+            self._drop(table.slice(fits), seqs[fits:], "spool_full")
+            if fits == 0:
+                return segment
+            table, seqs = table.slice(0, fits), seqs[:fits]
+        offset = 0
+        while offset < table.num_rows:
+            try:
+                if segment is None:
+                    segment = self.spool.new_segment()
+                by_rows = self.settings.max_rows - segment.rows
+                by_bytes = (self.settings.max_bytes - self.progress.open_bytes) // row_bytes
+                piece = table.slice(offset, max(1, min(by_rows, by_bytes)))
+                segment.append_table(piece)
+            except OSError as exc:
+                self.progress.record_error(exc)
+                self._drop(table.slice(offset), seqs[offset:], "spool_error")
+                if segment is not None:
+                    self._abandon(segment)
+                return None
+            self._unsynced.append((piece, seqs[offset : offset + piece.num_rows]))
+            offset += piece.num_rows
+            self.progress.grow_open_segment(segment.rows, piece.num_rows * row_bytes)
             if self._segment_full(segment):
                 self._seal(segment)
                 segment = None
@@ -213,9 +263,12 @@ class Spooler:
         else:
             self.progress.enqueue(sealed)
 
-    def _drop(self, events: list[Event], seqs: Sequence[int], reason: str) -> None:
+    def _drop(self, events: list[Event] | pa.Table, seqs: Sequence[int], reason: str) -> None:
         """Events that will not be durable: counted into the gap, their callers told they are lost."""
-        self.gaps.drop_events(events, reason)
+        if isinstance(events, pa.Table):
+            self.gaps.drop_rows(events, reason)
+        else:
+            self.gaps.drop_events(events, reason)
         self._lost.extend(seqs)
 
     def _abandon(self, segment: OpenSegment) -> None:
@@ -227,7 +280,7 @@ class Spooler:
             self._drop(events, seqs, "spool_error")
         self._unsynced = []
         if segment.synced_rows == 0:
-            segment.path.unlink(missing_ok=True)
+            delete_segment(segment.path)
             return
         size = segment.path.stat().st_size if segment.path.exists() else 0
         self.progress.enqueue(Segment(segment.path, segment.seq, segment.synced_rows, size))

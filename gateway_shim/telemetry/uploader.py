@@ -20,7 +20,7 @@ from gateway_shim.telemetry.backoff import backoff_delay
 from gateway_shim.telemetry.columnar import Event
 from gateway_shim.telemetry.layout import writer_quarantine_path, writer_quarantined_segment_path
 from gateway_shim.telemetry.parquet_encoding import hour_files
-from gateway_shim.telemetry.spool import Segment, Spool, load_segment, quarantine_lines
+from gateway_shim.telemetry.spool import Segment, Spool, delete_segment, load_segment, quarantine_lines
 from gateway_shim.telemetry.storage import LakeLocation
 from gateway_shim.telemetry.writer_progress import WriterProgress
 from gateway_shim.telemetry.writer_settings import WriterSettings
@@ -98,7 +98,7 @@ class Uploader:
                 for path, data in encoded:
                     self.lake.write_bytes(path, data)
                 written, files, invalid = rows, len(encoded), len(bad)
-            segment.path.unlink()
+            delete_segment(segment.path)
         self.progress.segment_uploaded(segment, written, invalid, files)
 
     def _encode_segment(

@@ -14,6 +14,7 @@ from gateway_shim.telemetry.spool import (
     Spool,
     SpoolLocked,
     count_rows,
+    delete_segment,
     encode_journal,
     read_segment,
 )
@@ -121,30 +122,37 @@ def test_a_torn_tail_keeps_the_complete_events(tmp_path: Path, caplog: pytest.Lo
     assert count_rows(empty) == 0
 
 
-def test_a_crash_while_sealing_leaves_each_event_once(tmp_path: Path) -> None:
+def test_a_crash_leaves_each_event_once(tmp_path: Path) -> None:
     spool = Spool(tmp_path)
     spool.open()
     segment = spool.new_segment()
     append_events(segment, events_of(0, 4))
     segment.sync()
     journal_bytes = segment.path.read_bytes()
-    segment.convert("gw")
     sealed, _ = segment.seal("gw")
     assert sealed is not None
     segment.path.write_bytes(journal_bytes)  # killed after the rename, before the journal was deleted
     unfinished = spool.new_segment()
     append_events(unfinished, events_of(4, 2))
     unfinished.sync()
-    unfinished.close()
-    part = unfinished.path.with_name(unfinished.path.name.replace(".jsonl", ".arrows.part"))
-    part.write_bytes(b"ARROW1")  # killed while its Arrow file was still being written
+    unfinished.convert("gw")  # its Arrow file holds events 4 and 5, and so does its journal
+    append_events(unfinished, events_of(6, 1))
+    unfinished.append_table(pa.Table.from_batches([batch_of(7, 3)]))  # a burst: no journal line
+    unfinished.sync()
+    unfinished.close()  # killed
+    stray = tmp_path / "segments" / "000000000099-gone.arrows.part"
+    stray.write_bytes(b"ARROW1")  # an Arrow file without its journal (nothing acknowledged in it)
     spool.close()
 
     again = Spool(tmp_path)
     leftovers = again.open()
     again.close()
-    assert [(s.path.name.split(".", 1)[1], s.rows) for s in leftovers] == [("arrows", 4), ("jsonl", 2)]
-    assert not list((tmp_path / "segments").glob("*.part"))
+    assert [(s.path.name.split(".", 1)[1], s.rows) for s in leftovers] == [("arrows", 4), ("jsonl", 6)]
+    replayed = read_segment(leftovers[1].path).column("event_id").to_pylist()
+    assert sorted(replayed) == [f"evt-{i:08d}" for i in range(4, 10)]
+    assert not stray.exists()
+    delete_segment(leftovers[1].path)
+    assert sorted(path.name.split(".", 1)[1] for path in (tmp_path / "segments").iterdir()) == ["arrows"]
 
 
 def test_one_writer_per_spool(tmp_path: Path) -> None:
