@@ -101,7 +101,8 @@ class OpenSegment:
         self._arrows_path = path.with_name(path.name.split(".", 1)[0] + _PART_SUFFIX)
         self._journal: IO[bytes] = open(path, "wb")  # noqa: SIM115 - closed by seal()
         self._arrows: IO[bytes] | None = None
-        """The Arrow file, opened at the first conversion (no empty file per segment)."""
+        """The Arrow file, opened at the first Arrow batch (no empty file per segment)."""
+        self._arrow_synced_size = 0
         self._ipc: pa.ipc.RecordBatchStreamWriter | None = None
         self._arrow_dirty = False
         """Batches appended straight to the Arrow file since the last sync (they have no journal line)."""
@@ -146,6 +147,7 @@ class OpenSegment:
             if fsync:
                 _datasync(self._arrows.fileno())
             self._arrow_dirty = False
+            self._arrow_synced_size = self._arrows.tell()
         newly = self.rows - self.synced_rows
         self.synced_rows = self.rows
         self._synced_bytes = self._journal_bytes
@@ -190,7 +192,8 @@ class OpenSegment:
     def close(self) -> None:
         """Let go of the files without sealing (after a disk error). The journal keeps what was synced
         and no more (the rest was reported lost, so it must not reach the lake); the Arrow file stays
-        beside it (it may hold synced batches that have no journal line; a torn tail is not read)."""
+        beside it, cut where its last batch without journal lines was synced (it may hold such batches;
+        what follows them is in the journal)."""
         self._pieces, self._unconverted = [], []
         for handle in (self._journal, self._arrows):
             try:
@@ -200,6 +203,9 @@ class OpenSegment:
                 log.warning("spool segment %s: closing after an error failed too", self.path)
         with contextlib.suppress(OSError):
             os.truncate(self.path, self._synced_bytes)
+        if self._arrows is not None:
+            with contextlib.suppress(OSError):
+                os.truncate(self._arrows_path, self._arrow_synced_size)
 
     def seal(self, gateway_id: str, fsync: bool = True,
              keep_table: bool = False) -> tuple[Segment | None, list[tuple[Event, str]]]:

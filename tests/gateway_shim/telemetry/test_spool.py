@@ -139,7 +139,8 @@ def test_a_crash_leaves_each_event_once(tmp_path: Path) -> None:
     append_events(unfinished, events_of(6, 1))
     unfinished.append_table(pa.Table.from_batches([batch_of(7, 3)]))  # a burst: no journal line
     unfinished.sync()
-    unfinished.close()  # killed
+    unfinished.append_table(pa.Table.from_batches([batch_of(10, 2)]))  # never synced, so never acknowledged
+    unfinished.close()  # a disk error: what was not synced must not reach the lake
     stray = tmp_path / "segments" / "000000000099-gone.arrows.part"
     stray.write_bytes(b"ARROW1")  # an Arrow file without its journal (nothing acknowledged in it)
     spool.close()
