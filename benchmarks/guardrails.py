@@ -31,19 +31,18 @@ import itertools
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import orjson
 import yaml
+from kill9_durability import free_port, wait_http  # a sibling script: same processes, same waits
 
 from gateway_shim.config.loader import DEMO_CONFIG, load_config, parse_config
 from gateway_shim.config.models import DenyPattern, PiiRedaction
@@ -107,25 +106,6 @@ def scan_table(args: argparse.Namespace) -> None:
         slow = next((f for prefix, f in backtracking.items() if label.startswith(prefix)), None)
         shown = slow(len(text)) if slow is not None else "-"
         print(f"{label:40} {len(text):>9,} {ms:>12.1f} {shown:>22}")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_http(url: str, process: subprocess.Popen[bytes], timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{url}: exited with {process.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=1):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise TimeoutError(url)
 
 
 def config_text(provider_port: int) -> str:
