@@ -150,7 +150,6 @@ def test_a_full_spool_disk_with_refuse_answers_503_never_a_silent_200(tmp_path: 
             served = statuses.index(503) if 503 in statuses else len(statuses)
             # the journal's last page may still hold an event or two: those are durable, so 200
             assert statuses == [200] * served + [503] * (len(statuses) - served) and served <= 3, statuses
-            assert set(traces[:served]) <= _recorded_traces(tmp_path / "lake", disk)
             assert all(a.json()["error"]["code"] == "telemetry_unavailable" for a in full[served:])
             filler.unlink()
             deadline = time.monotonic() + 10
@@ -162,6 +161,8 @@ def test_a_full_spool_disk_with_refuse_answers_503_never_a_silent_200(tmp_path: 
             assert temp_files(disk) == []
         finally:
             gateway.stop()
+        # read once the gateway has stopped: while it runs it may seal or upload a segment mid-read
+        assert set(traces[:served]) <= _recorded_traces(tmp_path / "lake", disk)
 
 
 def test_a_full_spool_disk_with_refuse_also_refuses_the_native_doors(tmp_path: Path,
