@@ -6,12 +6,12 @@ checked for type and length here; whether a lane or sensitivity exists is the co
 
 from __future__ import annotations
 
-import random
 import re
 from collections.abc import Mapping
 from typing import Any
 
 from gateway_shim.server.errors import ApiError
+from gateway_shim.wire.trace_context import new_trace_id
 
 MAX_FIELD_CHARS = 256
 
@@ -28,9 +28,6 @@ CONTRACT_FIELDS: dict[str, str] = {
     "run_id": "run_id",
 }
 _HEADERS = {f"x-aigw-{key.replace('_', '-')}": key for key in CONTRACT_FIELDS}
-_random_bits = random.Random().getrandbits
-"""Trace ids must be unique, not secret: a Mersenne Twister seeded from os.urandom is ~20x cheaper
-per id than a urandom syscall."""
 _TRACEPARENT = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$")
 
 
@@ -53,7 +50,7 @@ def trace_id(headers: Mapping[str, str]) -> str:
         match = _TRACEPARENT.match(value.strip().lower())
         if match and match.group(1) != "0" * 32:
             return match.group(1)
-    return f"{_random_bits(128) or 1:032x}"
+    return new_trace_id()
 
 
 def contract(headers: Mapping[str, str], metadata: object) -> dict[str, Any]:

@@ -24,12 +24,12 @@ import dataclasses
 import logging
 import os
 import re
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from gateway_shim.telemetry.background_thread import background_thread
 from gateway_shim.telemetry.columnar import Event, to_record_batch
 from gateway_shim.telemetry.commits import CommitLog
 from gateway_shim.telemetry.inbox import Inbox
@@ -85,12 +85,8 @@ class LakeWriter:
         self.commit_soon = self._spooler.wake
         """Ask for a commit now (within ``commit_interval_s``) rather than at the next interval."""
         uploader = Uploader(gateway_id, self.settings, self.lake, self._spool, self._progress)
-        self._spooler_thread = threading.Thread(
-            target=self._spooler.run, name=f"lake-spool-{gateway_id}", daemon=True
-        )
-        self._uploader_thread = threading.Thread(
-            target=uploader.run, name=f"lake-upload-{gateway_id}", daemon=True
-        )
+        self._spooler_thread = background_thread(self._spooler.run, f"lake-spool-{gateway_id}")
+        self._uploader_thread = background_thread(uploader.run, f"lake-upload-{gateway_id}")
         self._started = False
 
     def start(self) -> LakeWriter:

@@ -38,6 +38,7 @@ from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
 
 from gateway_shim.config.models import Config
 from gateway_shim.telemetry import otel_mapping
+from gateway_shim.telemetry.background_thread import background_thread
 from gateway_shim.telemetry.otel_settings import ExportSettings
 from gateway_shim.telemetry.otlp_wire import SpanEncoder, trace_request
 
@@ -89,7 +90,7 @@ class OtelExporter:
         self._duration = meter.create_histogram("gen_ai.server.request.duration", unit="s",
                                                 description="Request received to last byte sent")
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="aigw-otel", daemon=True)
+        self._thread = background_thread(self._run, "aigw-otel")
 
     def start(self) -> OtelExporter:
         self._thread.start()

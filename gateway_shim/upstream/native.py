@@ -12,7 +12,6 @@ endpoints, SigV4 (botocore's ``SigV4Auth``, service ``bedrock``) or a Bedrock AP
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -22,8 +21,8 @@ from gateway_shim.upstream.base import UpstreamError, reason_for_status
 from gateway_shim.upstream.http_client import HttpClient, Origin, StreamingResponse, format_headers
 from gateway_shim.upstream.openai_compat import api_key_from_env
 from gateway_shim.upstream.registry import DEFAULT_ENDPOINTS, ProviderConfigError
+from gateway_shim.wire.trace_context import traceparent
 
-_TRACE_ID = re.compile(r"^[0-9a-f]{32}$")
 RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 """Upstream answers that count as a failed attempt (fallback, circuit breaker); any other status is
 the provider's verdict on the request itself and goes back to the client unchanged."""
@@ -127,8 +126,9 @@ class NativeClient:
 
     def _headers(self, request: NativeRequest) -> bytes:
         headers = {"User-Agent": "aigw", **request.headers}
-        if request.trace_id and _TRACE_ID.match(request.trace_id):
-            headers["traceparent"] = f"00-{request.trace_id}-{os.urandom(8).hex()}-01"
+        parent = traceparent(request.trace_id)
+        if parent is not None:
+            headers["traceparent"] = parent
         if self.kind == "bedrock":
             headers.update(self._aws_auth(request, headers))
         elif self.api_key:

@@ -8,7 +8,6 @@ ends in `/v1` (the usual OpenAI base URL) gets `/chat/completions` appended; a b
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -23,11 +22,10 @@ from gateway_shim.upstream.base import (
     started,
 )
 from gateway_shim.upstream.http_client import HttpClient, StreamingResponse, format_headers
+from gateway_shim.wire.trace_context import traceparent
 from gateway_shim.wire.translate_request import converse_to_openai, edited_openai
 from gateway_shim.wire.translate_response import summarize_openai
 from gateway_shim.wire.translate_stream import openai_chunk
-
-_TRACE_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
 class OpenAICompatClient:
@@ -77,9 +75,10 @@ class OpenAICompatClient:
         return min(request.timeout_s, self.timeout_s)
 
     def _headers_for(self, request: UpstreamRequest) -> bytes:
-        if request.trace_id and _TRACE_ID.match(request.trace_id):
-            return self._headers + f"traceparent: 00-{request.trace_id}-{os.urandom(8).hex()}-01\r\n".encode()
-        return self._headers
+        parent = traceparent(request.trace_id)
+        if parent is None:
+            return self._headers
+        return self._headers + f"traceparent: {parent}\r\n".encode()
 
     def _body(self, request: UpstreamRequest, *, stream: bool) -> bytes:
         if request.body is not None:
