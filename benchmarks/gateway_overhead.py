@@ -7,11 +7,12 @@ Run (needs `apt-get install wrk nginx redis-server`):
 One run, side by side: for provider delays of 0 and 50 ms, 16 and 64 connections and two request
 sizes, wrk drives a chat-completions POST (``small``: ~120 bytes of text; ``large``: ~100 KB with ten
 tools, a 94 KB base64 image and 1 KB of text, so the fidelity path (whole body parsed, forwarded and
-answered with a tool call) is measured too) (a) straight to `aigw provider`, (b) through a plain nginx reverse
-proxy (one worker, upstream keep-alive: the floor for a proxy hop), (c) through `aigw serve` with
-policy, routing and telemetry (lake writer) on. The proxy (nginx or the gateway) is pinned to core 1
-with taskset; wrk and the provider share core 0. CPU ms/request is the proxy process's utime+stime
-(all threads, from /proc) over the requests wrk completed. "aigw own ms/req" is the mean of the
+answered with a tool call) is measured too) (a) straight to `aigw provider`, (b) through a plain
+nginx reverse proxy (one worker, upstream keep-alive, request bodies kept in memory: the floor for a
+proxy hop), (c) through `aigw serve` with policy, routing and telemetry (lake writer) on. The proxy
+(nginx or the gateway) is pinned to core 1 with taskset; wrk and the provider share core 0. CPU
+ms/request is the proxy process's utime+stime (all threads, from /proc) over the requests wrk
+completed. "aigw own ms/req" is the mean of the
 events' gateway_overhead_ms (wall time in the gateway minus upstream and queue time) and "max loop
 lag" how late its event loop ran a 100 ms tick at worst: both from /metrics, they tell the gateway's
 own time apart from time lost to a busy machine. Printed as a Markdown table with the
@@ -179,6 +180,7 @@ error_log {folder}/nginx-error.log warn;
 events {{ worker_connections 4096; }}
 http {{
     access_log off;
+    client_body_buffer_size 1m;  # a 100 KB body stays in memory (the default 16 KB spills it to a temp file)
     client_body_temp_path {folder}/body;
     proxy_temp_path {folder}/proxy;
     fastcgi_temp_path {folder}/fastcgi;
