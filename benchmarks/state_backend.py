@@ -31,6 +31,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import uvloop
+from gateway_overhead import free_port  # a sibling script: benchmarks/ is on sys.path when run
 
 from gateway_shim.config.models import State, TenantLimits
 from gateway_shim.state.base import StateBackend
@@ -41,12 +42,6 @@ TENANTS = ("acme", "globex", "initech")
 MONTH = 2026 * 12 + 11
 BUDGETS = dict.fromkeys(TENANTS, 1e9)
 LIMITS = {t: TenantLimits(requests_per_min=10**9, tokens_per_min=10**12) for t in TENANTS}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def start_redis(workdir: Path) -> tuple[subprocess.Popen[bytes], str]:

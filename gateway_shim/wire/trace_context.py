@@ -20,7 +20,7 @@ def new_trace_id() -> str:
     return f"{_random_bits(128) or 1:032x}"
 
 
-def traceparent(trace_id: str) -> str | None:
+def traceparent(trace_id: str | None) -> str | None:
     """The ``traceparent`` header for a call made within ``trace_id`` (a fresh span id); None if the
     trace id is not a valid one."""
     if not trace_id or not TRACE_ID.match(trace_id):
