@@ -204,12 +204,14 @@ class OpenSegment:
         beside it, cut where its last batch without journal lines was synced (it may hold such batches;
         what follows them is in the journal)."""
         self._pieces, self._unconverted, self._pending = [], [], []
-        try:
-            os.close(self._journal)
-            if self._arrows is not None:
-                self._arrows.close()
-        except OSError:
-            log.warning("spool segment %s: closing after an error failed too", self.path)
+        for handle in (self._journal, self._arrows):
+            try:
+                if isinstance(handle, int):
+                    os.close(handle)
+                elif handle is not None:
+                    handle.close()
+            except OSError:
+                log.warning("spool segment %s: closing after an error failed too", self.path)
         with contextlib.suppress(OSError):
             os.truncate(self.path, self._synced_bytes)
         if self._arrows is not None:
