@@ -18,6 +18,9 @@ lag" how late its event loop ran a 100 ms tick at worst: both from /metrics, the
 own time apart from time lost to a busy machine. Printed as a Markdown table with the
 gateway's figures as ratios to direct and to nginx.
 
+The last lines judge issue 12's goals cell by cell: the 100 KB request's CPU at most 2x the small
+one's, and (with ``--baseline-ref``) the small request's CPU no more than REF's.
+
 ``--baseline-ref REF`` also runs `aigw serve` from a copy of REF (`git archive`; same venv and config)
 in every cell and prints a second table of added latency, current against REF: how a change on the
 request path (the durable acknowledgement's group commit, say) moves p50 and p99, in one run.
@@ -374,6 +377,10 @@ def main() -> int:
     if redis_rows:
         print()
         print(render_redis(redis_rows))
+    goals = render_goals(rows, compared, args.baseline_ref)
+    if goals:
+        print()
+        print(goals)
     return 0
 
 
@@ -422,6 +429,33 @@ def render(rows: list[Row], args: argparse.Namespace) -> str:
             f"| {proxied.p50_ms - direct.p50_ms:+.2f} / {ours.p50_ms - direct.p50_ms:+.2f} "
             f"| {proxied.p99_ms - direct.p99_ms:+.2f} / {ours.p99_ms - direct.p99_ms:+.2f} "
             f"| {own_ms:.3f} | {lag_ms:.0f} | {direct.errors}/{proxied.errors}/{ours.errors} |")
+    return "\n".join(lines)
+
+
+LARGE_OVER_SMALL_GOAL = 2.0
+"""Issue 12: the 100 KB request's gateway CPU at most 2x the small one's."""
+BASELINE_GOAL = 1.0
+"""Issue 12: the small request's CPU must not regress against the code before the round."""
+
+
+def render_goals(rows: list[Row], compared: list[tuple[float, int, Result, Result, Result]],
+                 ref: str | None) -> str:
+    """Issue 12's two goals, cell by cell, as the run measured them."""
+    cpu = {(size, delay, conns): ours.cpu_ms_per_request for size, delay, conns, _, _, ours, _, _ in rows}
+    lines = []
+    for (size, delay, conns), large in cpu.items():
+        small = cpu.get(("small", delay, conns))
+        if size == "large" and large and small:
+            ratio = large / small
+            verdict = "met" if ratio <= LARGE_OVER_SMALL_GOAL else "not met"
+            lines.append(f"goal large <= {LARGE_OVER_SMALL_GOAL:g}x small CPU, {delay:g} ms, {conns} conns: "
+                         f"{ratio:.2f}x ({verdict})")
+    for delay, conns, _, before, ours in compared:
+        if before.cpu_ms_per_request and ours.cpu_ms_per_request:
+            ratio = ours.cpu_ms_per_request / before.cpu_ms_per_request
+            verdict = "met" if ratio <= BASELINE_GOAL else "not met"
+            lines.append(f"goal small CPU <= {BASELINE_GOAL:g}x {ref}, {delay:g} ms, {conns} conns: "
+                         f"{ratio:.2f}x ({verdict})")
     return "\n".join(lines)
 
 
