@@ -101,7 +101,7 @@ class OpenSegment:
         self._pieces: list[pa.Table] = []
         self._kept_bytes = 0
         """Arrow bytes in ``_pieces``; -1 once over ``KEEP_IN_MEMORY_BYTES`` (nothing kept)."""
-        self._arrows_path = path.with_name(path.name.split(".", 1)[0] + _PART_SUFFIX)
+        self._arrows_path = _part_of(path)
         self._journal = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         """Written at ``sync()`` only, so what is on disk past the synced bytes is never a commit's."""
         self._pending: list[bytes] = []

@@ -130,13 +130,8 @@ class Spooler:
     def _append(self, events: list[Event], first_seq: int, segment: OpenSegment | None) -> OpenSegment | None:
         if len(events) >= CONVERT_ROWS:
             return self._append_table(events, first_seq, segment)
-        seqs: Sequence[int] = range(first_seq, first_seq + len(events))
         good, lines, bad = encode_journal(events)
-        if bad:
-            rejected = {id(event) for event, _ in bad}
-            if not self._quarantine(bad):
-                self._lost.extend(s for s, event in zip(seqs, events, strict=True) if id(event) in rejected)
-            seqs = [seq for seq, event in zip(seqs, events, strict=True) if id(event) not in rejected]
+        seqs = self._set_aside(bad, events, first_seq)
         if not good:
             return segment
         room = self.settings.spool_max_bytes - self.progress.spool_bytes(segment.size if segment else 0)
@@ -173,12 +168,7 @@ class Spooler:
                       segment: OpenSegment | None) -> OpenSegment | None:
         """A big batch (a burst, a backlog): converted at once and appended to the Arrow file."""
         table, bad = to_table(events, self.gateway_id)
-        seqs: Sequence[int] = range(first_seq, first_seq + len(events))
-        if bad:
-            rejected = {id(event) for event, _ in bad}
-            if not self._quarantine(bad):
-                self._lost.extend(s for s, event in zip(seqs, events, strict=True) if id(event) in rejected)
-            seqs = [seq for seq, event in zip(seqs, events, strict=True) if id(event) not in rejected]
+        seqs = self._set_aside(bad, events, first_seq)
         if table.num_rows == 0:
             return segment
         spool_bytes = self.progress.spool_bytes(segment.size if segment else 0)
@@ -212,6 +202,17 @@ class Spooler:
                 segment = None
         self.gaps.end_if_open()
         return segment
+
+    def _set_aside(self, bad: list[tuple[Event, str]], events: list[Event], first_seq: int) -> Sequence[int]:
+        """Quarantine the events that cannot be spooled (reported lost if even that fails); the sequence
+        numbers of the rest, in order."""
+        seqs: Sequence[int] = range(first_seq, first_seq + len(events))
+        if not bad:
+            return seqs
+        rejected = {id(event) for event, _ in bad}
+        if not self._quarantine(bad):
+            self._lost.extend(s for s, event in zip(seqs, events, strict=True) if id(event) in rejected)
+        return [seq for seq, event in zip(seqs, events, strict=True) if id(event) not in rejected]
 
     def _room(self, segment: OpenSegment, lines: list[bytes], offset: int) -> int:
         """How many lines from ``offset`` still fit the open segment (rotation cuts at the exact limit)."""
