@@ -42,7 +42,8 @@ from pathlib import Path
 
 import orjson
 import yaml
-from kill9_durability import free_port, wait_http  # a sibling script: same processes, same waits
+from gateway_overhead import free_port
+from kill9_durability import wait_http  # a sibling script: same processes, same waits
 
 from gateway_shim.config.loader import DEMO_CONFIG, load_config, parse_config
 from gateway_shim.config.models import DenyPattern, PiiRedaction

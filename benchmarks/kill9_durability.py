@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -30,18 +29,13 @@ from pathlib import Path
 import orjson
 import pyarrow.dataset as ds
 import yaml
+from gateway_overhead import free_port  # a sibling script: benchmarks/ is on sys.path when run
 
 from gateway_shim.config.loader import DEMO_CONFIG
 from gateway_shim.telemetry.spool import read_segment, segment_files
 
 BODY = orjson.dumps({"model": "auto", "max_tokens": 16,
                      "messages": [{"role": "user", "content": "durable?"}]})
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_http(url: str, process: subprocess.Popen[bytes], timeout: float = 30) -> None:
